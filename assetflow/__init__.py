@@ -1,0 +1,21 @@
+"""assetflow: typed Python functions become data assets, rebuilt only where stale.
+
+Public API only. Heavy modules (pandas, pyarrow, duckdb, networkx) load when a
+function needs them, so importing assetflow, and `assetflow --help`, stay fast.
+"""
+
+from assetflow.asset import AssetSpec as AssetSpec
+from assetflow.asset import asset as asset
+from assetflow.asset import file_source as file_source
+from assetflow.asset import source as source
+from assetflow.context import RunContext as RunContext
+from assetflow.errors import AssetFailedError as AssetFailedError
+from assetflow.errors import AssetflowError as AssetflowError
+from assetflow.errors import DefinitionError as DefinitionError
+from assetflow.errors import MissingInputError as MissingInputError
+from assetflow.errors import ProjectError as ProjectError
+from assetflow.errors import SelectionError as SelectionError
+from assetflow.errors import StoreError as StoreError
+from assetflow.errors import WriteError as WriteError
+
+__version__ = "0.1.0"

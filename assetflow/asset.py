@@ -1,0 +1,329 @@
+"""@asset turns a typed function into a frozen AssetSpec that stays callable as the function."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+#: The parameter name reserved for the run context (run id, asset name, logger).
+CONTEXT_PARAM = "context"
+#: Where an asset's output can be stored; "auto" decides from the return annotation or value.
+IO_KINDS = ("auto", "parquet", "json", "none")
+DEFAULT_GROUP = "default"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Missing:
+    """Marks an annotation the user did not write."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of an asset function: an upstream asset, or `context`."""
+
+    name: str
+    has_default: bool
+    annotation: Any = MISSING
+    is_variadic: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class AssetSpec:
+    """An asset: its function, name, inputs and settings. Calling it calls the function."""
+
+    name: str
+    fn: Callable[..., Any]
+    params: tuple[Param, ...]
+    returns: Any
+    group: str = DEFAULT_GROUP
+    tags: frozenset[str] = frozenset()
+    description: str = ""
+    io: str = "auto"
+    code_version: Any = None
+    file: str = ""
+    line: int = 0
+    #: a source is observed at plan time, never materialized; readers get its value
+    is_source: bool = False
+    __assetflow_asset__: bool = field(default=True, init=False, repr=False)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    @property
+    def kind(self) -> str:
+        """The storage kind: the declared `io`, else derived from the return annotation."""
+        if self.is_source:
+            return "source"
+        if self.io != "auto":
+            return self.io
+        return kind_for_annotation(self.returns)
+
+    @property
+    def location(self) -> str:
+        """Where the function is defined, as `file:line`."""
+        return f"{self.file}:{self.line}"
+
+    @property
+    def wants_context(self) -> bool:
+        return any(p.name == CONTEXT_PARAM for p in self.params)
+
+    def input_params(self) -> tuple[Param, ...]:
+        """The parameters other than `context`: each names an upstream asset or has a default."""
+        return tuple(p for p in self.params if p.name != CONTEXT_PARAM)
+
+
+def kind_for_annotation(annotation: Any) -> str:
+    """The storage kind a return annotation implies: parquet, json, none, or auto if unknown."""
+    annotation = _strip_annotated(annotation)
+    if annotation is MISSING:
+        return "auto"
+    if annotation is None or annotation is type(None):
+        return "none"
+    if is_table_type(annotation):
+        return "parquet"
+    return "json"
+
+
+def is_table_type(annotation: Any) -> bool:
+    """Whether an annotation is a pandas DataFrame or a pyarrow Table (without importing either)."""
+    annotation = _strip_annotated(annotation)
+    if isinstance(annotation, str):
+        return annotation.rsplit(".", 1)[-1] in ("DataFrame", "Table")
+    module = getattr(annotation, "__module__", "") or ""
+    name = getattr(annotation, "__name__", "")
+    return (module.startswith("pandas") and name == "DataFrame") or (
+        module.startswith("pyarrow") and name == "Table"
+    )
+
+
+def _strip_annotated(annotation: Any) -> Any:
+    if typing.get_origin(annotation) is typing.Annotated:
+        return typing.get_args(annotation)[0]
+    return annotation
+
+
+@overload
+def asset(fn: F, /) -> AssetSpec: ...
+
+
+@overload
+def asset(
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | str = (),
+    description: str | None = None,
+    io: str = "auto",
+    code_version: str | None = None,
+) -> Callable[[F], AssetSpec]: ...
+
+
+def asset(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | str = (),
+    description: str | None = None,
+    io: str = "auto",
+    code_version: str | None = None,
+) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
+    """Declare a function as an asset; its parameter names are its upstream assets.
+
+    Usable bare (`@asset`) or with settings (`@asset(group="finance")`). The
+    result is still callable exactly like the function, touching no store.
+
+    Args:
+        fn: The function, when used bare.
+        name: The asset's name; defaults to the function's name.
+        group: A group to select by (`group:x`); defaults to "default".
+        tags: Tags to select by (`tag:x`).
+        description: Defaults to the function's docstring.
+        io: Where the output is stored: "auto", "parquet", "json" or "none".
+        code_version: An explicit code version; by default the normalised source is hashed.
+
+    Returns:
+        The AssetSpec (or a decorator producing it).
+    """
+
+    def decorate(function: Callable[..., Any]) -> AssetSpec:
+        return make_spec(
+            function,
+            name=name,
+            group=group,
+            tags=tags,
+            description=description,
+            io=io,
+            code_version=code_version,
+        )
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+@overload
+def source(fn: F, /) -> AssetSpec: ...
+
+
+@overload
+def source(
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | str = (),
+    description: str | None = None,
+) -> Callable[[F], AssetSpec]: ...
+
+
+def source(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | str = (),
+    description: str | None = None,
+) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
+    """Declare an external input: a function that observes it, called at plan time.
+
+    The function (which may take `context`) returns a small value that says
+    which version of the outside data is there now (an ETag, a max timestamp, a
+    file's `Path`). Assets that name the source as a parameter receive that
+    value; when it changes, they are stale. A source is never materialized.
+
+    Args:
+        fn: The observer, when used bare.
+        name: The source's name; defaults to the function's name.
+        group: A group to select by.
+        tags: Tags to select by.
+        description: Defaults to the function's docstring.
+
+    Returns:
+        The source's AssetSpec (or a decorator producing it).
+    """
+
+    def decorate(function: Callable[..., Any]) -> AssetSpec:
+        return make_spec(
+            function, name=name, group=group, tags=tags, description=description, is_source=True
+        )
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def file_source(
+    name: str,
+    path: str | Path,
+    *,
+    group: str | None = None,
+    tags: Iterable[str] | str = (),
+    description: str | None = None,
+) -> AssetSpec:
+    """Declare a file the project reads as a source; its content hash is its version.
+
+    Readers receive the file's absolute `Path` (a relative `path` is relative to
+    the project directory). Editing the file stales them.
+
+    Args:
+        name: The source's name, which readers use as a parameter name.
+        path: The file.
+        group: A group to select by.
+        tags: Tags to select by.
+        description: What the file is.
+
+    Returns:
+        The source's AssetSpec.
+    """
+    relative = Path(path)
+
+    def observe(context: Any) -> Path:
+        root = context.project_dir or Path.cwd()
+        return relative if relative.is_absolute() else (root / relative).resolve()
+
+    caller = sys._getframe(1)
+    return make_spec(
+        observe,
+        name=name,
+        group=group,
+        tags=tags,
+        description=description or f"The file {relative.as_posix()}.",
+        is_source=True,
+        # Point messages at the declaration, not at this module.
+        location=(caller.f_code.co_filename, caller.f_lineno),
+    )
+
+
+def make_spec(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | str = (),
+    description: str | None = None,
+    io: str = "auto",
+    code_version: Any = None,
+    is_source: bool = False,
+    location: tuple[str, int] | None = None,
+) -> AssetSpec:
+    """Build the AssetSpec of a function. Validation happens when the graph is built,
+    so that every problem of a project is reported at once."""
+    if isinstance(fn, AssetSpec):
+        fn = fn.fn
+    if not callable(fn):
+        raise TypeError(f"@asset decorates functions, not {type(fn).__name__}")
+    signature = inspect.signature(fn)
+    hints = _type_hints(fn)
+    params = tuple(
+        Param(
+            name=p.name,
+            has_default=p.default is not inspect.Parameter.empty,
+            annotation=hints.get(p.name, MISSING),
+            is_variadic=p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
+        )
+        for p in signature.parameters.values()
+    )
+    code = getattr(fn, "__code__", None)
+    if location is None:
+        location = (code.co_filename, code.co_firstlineno) if code else ("", 0)
+    spec = AssetSpec(
+        name=name if name is not None else fn.__name__,
+        fn=fn,
+        params=params,
+        returns=hints.get("return", MISSING),
+        group=group or DEFAULT_GROUP,
+        tags=frozenset([tags] if isinstance(tags, str) else tags),
+        description=description if description is not None else inspect.getdoc(fn) or "",
+        io=io,
+        code_version=code_version,
+        file=location[0],
+        line=location[1],
+        is_source=is_source,
+    )
+    # Look like the function to help(), inspect.signature() and doc tools.
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        object.__setattr__(spec, attribute, getattr(fn, attribute, None))
+    object.__setattr__(spec, "__wrapped__", fn)
+    return spec
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved annotations; unresolvable string annotations are kept as strings."""
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        return dict(getattr(fn, "__annotations__", {}))

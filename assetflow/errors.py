@@ -1,0 +1,186 @@
+"""The AssetflowError tree: every error a user sees, with its fields and its exit code.
+
+Exceptions carry their data as fields and render themselves in one place,
+``format_message()``, so the CLI prints them the same way everywhere (Click's
+pattern). User input that is wrong exits 2; user code that raised, or our side
+failing, exits 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: How close a name must be to be offered as "did you mean" (difflib ratio).
+SUGGESTION_CUTOFF = 0.6
+#: How many names "did you mean" offers at most.
+SUGGESTION_COUNT = 3
+#: Suggestions much worse than the best one are noise ('raw_record' is not 'clean_records').
+SUGGESTION_SPREAD = 0.15
+
+
+def suggest(name: str, known: Iterable[str], count: int = SUGGESTION_COUNT) -> list[str]:
+    """Return up to ``count`` names from ``known`` that look like ``name``, closest first."""
+    candidates = difflib.get_close_matches(
+        name, sorted(set(known)), n=count, cutoff=SUGGESTION_CUTOFF
+    )
+    if not candidates:
+        return []
+
+    def ratio(candidate: str) -> float:
+        return difflib.SequenceMatcher(None, name, candidate).ratio()
+
+    best = ratio(candidates[0])
+    return [c for c in candidates if ratio(c) >= best - SUGGESTION_SPREAD]
+
+
+def did_you_mean(suggestions: Sequence[str]) -> str:
+    """Render suggestions as a "Did you mean" sentence, or '' when there are none."""
+    if not suggestions:
+        return ""
+    quoted = [f"'{name}'" for name in suggestions]
+    if len(quoted) == 1:
+        return f"Did you mean {quoted[0]}?"
+    return f"Did you mean {', '.join(quoted[:-1])} or {quoted[-1]}?"
+
+
+def display_path(path: str | Path, root: Path | None) -> str:
+    """A path as messages show it: relative to the project's parent when inside it,
+    so that `example_project/assets.py` names both the project and the file."""
+    path = Path(path)
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve().parent).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+class AssetflowError(Exception):
+    """Base of every error assetflow raises at users."""
+
+    exit_code: int = EXIT_FAILED
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def format_message(self) -> str:
+        """The full text shown to the user: what happened, then how to fix it."""
+        if self.hint:
+            return f"{self.message}\n\n{self.hint}"
+        return self.message
+
+    def __str__(self) -> str:
+        return self.format_message()
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong with a project's definitions, at a place in its files."""
+
+    file: str
+    line: int
+    message: str
+
+    def render(self) -> str:
+        """The problem's text; its message names the place itself, in its own words."""
+        return self.message
+
+
+class DefinitionError(AssetflowError):
+    """The project's asset definitions are wrong (one or several problems)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems: Sequence[Problem] | str, *, hint: str = "") -> None:
+        if isinstance(problems, str):
+            problems = [Problem("", 0, problems)]
+        self.problems = tuple(sorted(problems))
+        count = len(self.problems)
+        if count == 1:
+            message = self.problems[0].render()
+        else:
+            header = f"the project has {count} definition problems:"
+            message = header + "\n\n" + "\n\n".join(p.render() for p in self.problems)
+        super().__init__(message, hint=hint)
+
+
+class ProjectError(AssetflowError):
+    """No project could be found, or its configuration is unusable."""
+
+    exit_code = EXIT_USAGE
+
+
+class SelectionError(AssetflowError):
+    """A selection expression does not parse, or selects nothing."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expression: str = "",
+        position: int | None = None,
+        suggestions: Sequence[str] = (),
+        hint: str = "",
+    ) -> None:
+        self.expression = expression
+        self.position = position
+        self.suggestions = tuple(suggestions)
+        super().__init__(message, hint=hint)
+
+    def format_message(self) -> str:
+        parts = [self.message]
+        if self.position is not None:
+            caret = " " * self.position + "^"
+            parts.append(f"\n    {self.expression}\n    {caret}")
+        if self.suggestions:
+            parts.append("\n    " + did_you_mean(self.suggestions))
+        if self.hint:
+            parts.append("\n" + self.hint)
+        return "\n".join(parts)
+
+
+class MissingInputError(AssetflowError):
+    """A selected asset reads an unselected input that was never materialized."""
+
+    exit_code = EXIT_USAGE
+
+
+class AssetFailedError(AssetflowError):
+    """The user's asset code raised; the original exception is ``__cause__``."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, asset: str, partition: str | None, message: str, *, hint: str = "") -> None:
+        self.asset = asset
+        self.partition = partition
+        super().__init__(message, hint=hint)
+
+
+class StoreError(AssetflowError):
+    """The metadata store cannot be opened, read or written."""
+
+    exit_code = EXIT_FAILED
+
+
+class WriteError(AssetflowError):
+    """An asset's output cannot be written (unsupported value, unwritable state dir)."""
+
+    exit_code = EXIT_FAILED
+
+
+class RunFailedError(AssetflowError):
+    """A run finished, but some of its steps failed."""
+
+    exit_code = EXIT_FAILED

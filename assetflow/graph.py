@@ -1,0 +1,286 @@
+"""AssetGraph: the lineage of a project's assets over networkx, built and validated at load."""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import networkx as nx
+
+from assetflow.asset import CONTEXT_PARAM, IO_KINDS, AssetSpec
+from assetflow.errors import DefinitionError, Problem, did_you_mean, display_path, suggest
+
+_UNKNOWN_PARAM_HINT = (
+    "A parameter of an @asset function names the upstream asset it reads "
+    f"('{CONTEXT_PARAM}' is reserved for the run context). To fix this, rename the "
+    "parameter to an existing asset (`assetflow list` shows them), define an asset "
+    "with that name, or give the parameter a default value."
+)
+
+
+class AssetGraph:
+    """The assets of a project and their dependencies; edges point downstream."""
+
+    __slots__ = ("_digraph", "_names", "_specs")
+
+    def __init__(self, specs: Mapping[str, AssetSpec], digraph: nx.DiGraph) -> None:
+        self._specs = dict(specs)
+        self._digraph = digraph
+        self._names = frozenset(self._specs)
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self._names
+
+    @property
+    def digraph(self) -> nx.DiGraph:
+        """The underlying networkx graph (do not mutate)."""
+        return self._digraph
+
+    def spec(self, name: str) -> AssetSpec:
+        return self._specs[name]
+
+    def specs(self) -> Iterator[AssetSpec]:
+        """Every spec, by name."""
+        return (self._specs[name] for name in sorted(self._specs))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._specs))
+
+    def parents(self, name: str) -> tuple[str, ...]:
+        """The assets `name` reads, in parameter order."""
+        return tuple(p.name for p in self._specs[name].input_params() if p.name in self._specs)
+
+    def children(self, name: str) -> tuple[str, ...]:
+        """The assets that read `name`, sorted."""
+        return tuple(sorted(self._digraph.successors(name)))
+
+    def upstream(self, name: str, depth: int | None = None) -> frozenset[str]:
+        """Every asset `name` depends on, up to `depth` steps (all when None); not itself."""
+        return self._walk(name, depth, self._digraph.predecessors)
+
+    def downstream(self, name: str, depth: int | None = None) -> frozenset[str]:
+        """Every asset that depends on `name`, up to `depth` steps (all when None); not itself."""
+        return self._walk(name, depth, self._digraph.successors)
+
+    def _walk(self, name: str, depth: int | None, step: object) -> frozenset[str]:
+        seen: set[str] = set()
+        frontier = [name]
+        level = 0
+        while frontier and (depth is None or level < depth):
+            level += 1
+            next_frontier = []
+            for current in frontier:
+                for neighbour in step(current):  # type: ignore[operator]
+                    if neighbour not in seen and neighbour != name:
+                        seen.add(neighbour)
+                        next_frontier.append(neighbour)
+            frontier = next_frontier
+        return frozenset(seen)
+
+    def topological_order(self, names: Iterable[str] | None = None) -> list[str]:
+        """`names` (default: all) in dependency order, ties broken by name for stable output."""
+        graph = self._digraph if names is None else self._digraph.subgraph(names)
+        return list(nx.lexicographical_topological_sort(graph))
+
+    def roots(self) -> list[str]:
+        """Assets with no upstream asset, sorted."""
+        return sorted(n for n in self._digraph if self._digraph.in_degree(n) == 0)
+
+
+def build_graph(specs: Iterable[AssetSpec], root: Path | None = None) -> AssetGraph:
+    """Validate a project's specs and build its graph.
+
+    Args:
+        specs: Every asset of the project (each spec object once).
+        root: The project directory; locations in messages are shown relative to it.
+
+    Returns:
+        The graph.
+
+    Raises:
+        DefinitionError: With every problem found, sorted by file and line.
+    """
+    specs = list(specs)
+    problems: list[Problem] = []
+    by_name: dict[str, AssetSpec] = {}
+    for spec in specs:
+        problems.extend(_spec_problems(spec, root))
+        other = by_name.get(spec.name)
+        if other is not None:
+            problems.append(_duplicate_problem(spec, other, root))
+        else:
+            by_name[spec.name] = spec
+
+    digraph: nx.DiGraph = nx.DiGraph()
+    for name in by_name:
+        digraph.add_node(name)
+    for spec in by_name.values():
+        for param in spec.input_params():
+            if param.is_variadic or spec.is_source:
+                continue
+            if param.name in by_name:
+                digraph.add_edge(param.name, spec.name)
+            elif not param.has_default:
+                problems.append(_unknown_param_problem(spec, param.name, by_name, root))
+
+    problems.extend(_cycle_problems(digraph, by_name, root))
+    if problems:
+        raise DefinitionError(problems)
+    return AssetGraph(by_name, digraph)
+
+
+def display_location(spec: AssetSpec, root: Path | None) -> str:
+    """`file:line` of a spec, relative to the project when it is inside it."""
+    return f"{display_path(spec.file, root)}:{spec.line}"
+
+
+def _problem(spec: AssetSpec, root: Path | None, message: str) -> Problem:
+    return Problem(display_location(spec, root).rsplit(":", 1)[0], spec.line, message)
+
+
+def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
+    where = display_location(spec, root)
+    problems = []
+    if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset name {spec.name!r} ({where}) is not a Python identifier.\n\n"
+                "Asset names are used as parameter names by the assets that read them, "
+                "so they must be valid identifiers (letters, digits and underscores, not "
+                "starting with a digit, not a keyword). To fix this, pass a name like "
+                f"{_identifier_like(spec.name)!r} to @asset(name=...).",
+            )
+        )
+    elif spec.name == CONTEXT_PARAM:
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset name 'context' ({where}) is reserved for the run context.\n\n"
+                "To fix this, rename the function or pass @asset(name=...).",
+            )
+        )
+    if spec.io not in IO_KINDS:
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset '{spec.name}' ({where}) has io={spec.io!r}, which is not a storage "
+                f"kind.\n\n    {did_you_mean(suggest(str(spec.io), IO_KINDS))}\n\n"
+                f"The kinds are: {', '.join(IO_KINDS)}.",
+            )
+        )
+    if spec.code_version is not None and not isinstance(spec.code_version, str):
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset '{spec.name}' ({where}) has code_version={spec.code_version!r}, a "
+                f"{type(spec.code_version).__name__}; a code version must be a string.\n\n"
+                f"To fix this, write code_version={str(spec.code_version)!r}, or leave it out "
+                "to have assetflow hash the function's source.",
+            )
+        )
+    if spec.is_source:
+        for param in spec.input_params():
+            if not param.has_default and not param.is_variadic:
+                problems.append(
+                    _problem(
+                        spec,
+                        root,
+                        f"source '{spec.name}' ({where}) has a parameter '{param.name}', but a "
+                        "source observes something outside the project and reads no asset.\n\n"
+                        "To fix this, remove the parameter (only 'context' is allowed), or "
+                        "make it an @asset if it is computed from other assets.",
+                    )
+                )
+    for param in spec.params:
+        if param.is_variadic:
+            problems.append(
+                _problem(
+                    spec,
+                    root,
+                    f"asset '{spec.name}' ({where}) takes *args or **kwargs ({param.name}).\n\n"
+                    "Each parameter of an asset names one upstream asset, so variadic "
+                    "parameters cannot be resolved. To fix this, list the inputs by name.",
+                )
+            )
+    bad_tags = sorted(t for t in spec.tags if not isinstance(t, str) or not t)
+    if bad_tags:
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset '{spec.name}' ({where}) has tags that are not non-empty strings: "
+                f"{bad_tags!r}.",
+            )
+        )
+    return problems
+
+
+def _identifier_like(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name)) or "asset"
+    if cleaned[0].isdigit() or keyword.iskeyword(cleaned):
+        cleaned = "_" + cleaned
+    return cleaned
+
+
+def _duplicate_problem(spec: AssetSpec, other: AssetSpec, root: Path | None) -> Problem:
+    first, second = sorted([display_location(other, root), display_location(spec, root)])
+    return _problem(
+        spec,
+        root,
+        f"two assets are named '{spec.name}': one at {first} and one at {second}.\n\n"
+        "Asset names must be unique in a project, since a parameter name says which "
+        "asset it reads. To fix this, rename one of the functions or pass "
+        "@asset(name=...).",
+    )
+
+
+def _unknown_param_problem(
+    spec: AssetSpec, param: str, by_name: Mapping[str, AssetSpec], root: Path | None
+) -> Problem:
+    suggestions = did_you_mean(suggest(param, by_name))
+    text = (
+        f"asset '{spec.name}' ({display_location(spec, root)}) has a parameter "
+        f"'{param}', but no asset is named '{param}'."
+    )
+    if suggestions:
+        text += f"\n\n    {suggestions}"
+    return _problem(spec, root, f"{text}\n\n{_UNKNOWN_PARAM_HINT}")
+
+
+def _cycle_problems(
+    digraph: nx.DiGraph, by_name: Mapping[str, AssetSpec], root: Path | None
+) -> list[Problem]:
+    problems = []
+    for component in nx.strongly_connected_components(digraph):
+        start = min(component)
+        if len(component) == 1 and not digraph.has_edge(start, start):
+            continue
+        cycle = [u for u, _ in nx.find_cycle(digraph.subgraph(component), source=start)]
+        # Rotate so the printed cycle starts at its smallest name: stable output.
+        first = cycle.index(min(cycle))
+        cycle = cycle[first:] + cycle[:first]
+        path = " -> ".join([*cycle, cycle[0]])
+        places = ", ".join(f"'{n}' ({display_location(by_name[n], root)})" for n in cycle)
+        problems.append(
+            _problem(
+                by_name[cycle[0]],
+                root,
+                f"assets depend on each other in a cycle: {path}\n\n"
+                f"Involved: {places}. An asset cannot be built before itself. To fix this, "
+                "remove one of these parameters, or split an asset in two.",
+            )
+        )
+    return problems

@@ -1,0 +1,300 @@
+"""Find a project, read its configuration, import its modules and collect its assets."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import sysconfig
+import tomllib
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from assetflow.asset import AssetSpec
+from assetflow.errors import (
+    DefinitionError,
+    Problem,
+    ProjectError,
+    did_you_mean,
+    display_path,
+    suggest,
+)
+
+if TYPE_CHECKING:
+    from assetflow.graph import AssetGraph
+
+#: The environment variable that points at a project when --project is not given.
+PROJECT_ENV = "ASSETFLOW_PROJECT"
+#: Config files, in the order they are looked for in a directory.
+CONFIG_FILES = ("assetflow.toml", "pyproject.toml")
+DEFAULT_STATE_DIR = ".assetflow"
+
+_HOW_TO_POINT = (
+    "To fix this, run assetflow inside a project directory, pass `--project DIR`, or set "
+    f"{PROJECT_ENV}=DIR. A project is a directory whose pyproject.toml has a "
+    "[tool.assetflow] table (or that holds an assetflow.toml) listing its modules, e.g.\n\n"
+    '    [tool.assetflow]\n    modules = ["assets"]'
+)
+
+
+class ProjectConfig(BaseModel):
+    """The `[tool.assetflow]` table (or the top of `assetflow.toml`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    modules: tuple[str, ...]
+    state_dir: str = DEFAULT_STATE_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectLocation:
+    """Where a project is and what its configuration says, before anything is imported."""
+
+    root: Path
+    config_file: Path
+    config: ProjectConfig
+
+    @property
+    def state_dir(self) -> Path:
+        """Where outputs and metadata live (`.assetflow/` unless configured)."""
+        return (self.root / self.config.state_dir).resolve()
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded project: its location and its validated asset graph."""
+
+    location: ProjectLocation
+    graph: AssetGraph
+
+    @property
+    def root(self) -> Path:
+        return self.location.root
+
+    @property
+    def state_dir(self) -> Path:
+        return self.location.state_dir
+
+
+def find_project(
+    project_dir: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> ProjectLocation:
+    """Locate the project: `project_dir`, else $ASSETFLOW_PROJECT, else cwd and its parents.
+
+    Raises:
+        ProjectError: No project there, or its configuration is invalid.
+    """
+    environ = os.environ if environ is None else environ
+    if project_dir is None and environ.get(PROJECT_ENV):
+        project_dir = environ[PROJECT_ENV]
+        origin = f"{PROJECT_ENV}={project_dir}"
+    else:
+        origin = f"--project {project_dir}"
+    if project_dir is not None:
+        root = Path(project_dir).expanduser()
+        if not root.is_dir():
+            raise ProjectError(
+                f"no project directory at {root} (from {origin}): it does not exist or is "
+                "not a directory.",
+                hint=_HOW_TO_POINT,
+            )
+        found = _read_config(root.resolve())
+        if found is None:
+            raise ProjectError(
+                f"{root} (from {origin}) is not an assetflow project: it has no "
+                "assetflow.toml and no pyproject.toml with a [tool.assetflow] table.",
+                hint=_HOW_TO_POINT,
+            )
+        return found
+    start = (cwd or Path.cwd()).resolve()
+    for directory in (start, *start.parents):
+        found = _read_config(directory)
+        if found is not None:
+            return found
+    raise ProjectError(
+        f"no assetflow project found: looked in {start} and each of its parents for an "
+        "assetflow.toml or a pyproject.toml with a [tool.assetflow] table, and "
+        f"{PROJECT_ENV} is not set.",
+        hint=_HOW_TO_POINT,
+    )
+
+
+def _read_config(directory: Path) -> ProjectLocation | None:
+    for filename in CONFIG_FILES:
+        path = directory / filename
+        if not path.is_file():
+            continue
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ProjectError(
+                f"cannot read the project configuration {path}: {error}",
+                hint="To fix this, correct the TOML syntax at the place named above.",
+            ) from error
+        table = document if filename == "assetflow.toml" else document.get("tool", {})
+        if filename == "pyproject.toml":
+            if "assetflow" not in table:
+                continue
+            table = table["assetflow"]
+        return ProjectLocation(directory, path, _validate_config(table, path))
+    return None
+
+
+def _validate_config(table: Any, path: Path) -> ProjectConfig:
+    where = "[tool.assetflow]" if path.name == "pyproject.toml" else "the top level"
+    if isinstance(table, dict) and isinstance(table.get("modules"), str):
+        table = {**table, "modules": [table["modules"]]}
+    try:
+        return ProjectConfig.model_validate(table)
+    except ValidationError as error:
+        known = list(ProjectConfig.model_fields)
+        lines = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in item["loc"]) or "(table)"
+            if item["type"] == "extra_forbidden":
+                hint = did_you_mean(suggest(key, known))
+                lines.append(f"  {key}: not a setting assetflow knows. {hint}".rstrip())
+            elif item["type"] == "missing":
+                lines.append(f'  {key}: required, e.g. modules = ["assets"]')
+            else:
+                lines.append(f"  {key}: {item['msg']}")
+        raise ProjectError(
+            f"the project configuration in {where} of {path} is invalid:\n" + "\n".join(lines),
+            hint=f"The settings are: {', '.join(known)}. See docs/configuration.md.",
+        ) from error
+
+
+def load_project(location: ProjectLocation | str | Path | None = None) -> Project:
+    """Import the project's modules, collect every asset and build the validated graph.
+
+    Raises:
+        ProjectError: No project found.
+        DefinitionError: A module fails to import, or the assets are inconsistent.
+    """
+    from assetflow.graph import build_graph
+
+    if not isinstance(location, ProjectLocation):
+        location = find_project(location)
+    specs = collect_specs(location)
+    return Project(location, build_graph(specs, root=location.root))
+
+
+def collect_specs(location: ProjectLocation) -> list[AssetSpec]:
+    """Import each configured module fresh and return its assets, each object once."""
+    root = location.root
+    _forget_shadowed_modules(root, location.config.modules)
+    # The project directory goes first, so its modules win over same-named ones
+    # of a project loaded earlier in this process.
+    while str(root) in sys.path:
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
+    problems: list[Problem] = []
+    seen: dict[int, AssetSpec] = {}
+    for name in location.config.modules:
+        module = _import(name, location, problems)
+        if module is None:
+            continue
+        for spec in _module_specs(module):
+            seen.setdefault(id(spec), spec)
+    if problems:
+        raise DefinitionError(problems)
+    return list(seen.values())
+
+
+def _module_specs(module: ModuleType) -> Iterator[AssetSpec]:
+    for value in vars(module).values():
+        if isinstance(value, AssetSpec):
+            yield value
+
+
+def _import(name: str, location: ProjectLocation, problems: list[Problem]) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and name.startswith(error.name):
+            problems.append(_missing_module_problem(name, location))
+            return None
+        problems.append(_import_problem(name, error, location))
+    except Exception as error:
+        problems.append(_import_problem(name, error, location))
+    return None
+
+
+def _missing_module_problem(name: str, location: ProjectLocation) -> Problem:
+    available = sorted(
+        {p.stem for p in location.root.glob("*.py")}
+        | {p.parent.name for p in location.root.glob("*/__init__.py")}
+    )
+    config = display_path(location.config_file, location.root)
+    text = (
+        f"module {name!r}, listed in `modules` of {config}, was not found in {location.root.name}/."
+    )
+    hint = did_you_mean(suggest(name, available))
+    if hint:
+        text += f"\n\n    {hint}"
+    text += (
+        "\n\nModules are imported from the project directory. To fix this, correct the "
+        "name in `modules`, or create the module."
+    )
+    return Problem(config, 0, text)
+
+
+def _import_problem(name: str, error: BaseException, location: ProjectLocation) -> Problem:
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not _is_internal(frame.filename)
+    ]
+    file, line = "", 0
+    if isinstance(error, SyntaxError) and error.filename:
+        file, line = error.filename, error.lineno or 0
+    elif frames:
+        file, line = frames[-1].filename, frames[-1].lineno or 0
+    shown = display_path(Path(file), location.root) if file else name
+    user_trace = "".join(traceback.format_list(frames)).rstrip()
+    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+    text = f"module {name!r} failed to import ({shown}:{line}):\n\n    {detail}"
+    if user_trace:
+        text += f"\n\nTraceback (your code):\n{user_trace}"
+    text += "\n\nTo fix this, correct the error above; `python -c 'import " + name + "'` "
+    text += "run in the project directory shows the same error."
+    return Problem(shown, line, text)
+
+
+def _is_internal(filename: str) -> bool:
+    return "importlib" in filename or filename.startswith("<frozen")
+
+
+def _forget_shadowed_modules(root: Path, configured: tuple[str, ...]) -> None:
+    """Drop cached modules that this project's own files would shadow.
+
+    A process may load several projects whose modules share names (tests do;
+    so does a long-lived UI). Library modules are never dropped.
+    """
+    library_dirs = {
+        Path(p).resolve() for p in {sysconfig.get_path("stdlib"), sysconfig.get_path("purelib")}
+    }
+    local_names = {p.stem for p in root.glob("*.py")} | {
+        p.parent.name for p in root.glob("*/__init__.py")
+    }
+    local_names |= {name.split(".")[0] for name in configured}
+    for cached in list(sys.modules):
+        top = cached.split(".")[0]
+        if top not in local_names:
+            continue
+        module_file = getattr(sys.modules[cached], "__file__", None)
+        if module_file is None:
+            continue
+        resolved = Path(module_file).resolve()
+        if any(resolved.is_relative_to(d) for d in library_dirs):
+            continue
+        del sys.modules[cached]

@@ -1,0 +1,132 @@
+"""Finding a project, reading its config, importing its modules."""
+
+from __future__ import annotations
+
+import pytest
+
+from assetflow.errors import DefinitionError, ProjectError
+from assetflow.project import PROJECT_ENV, find_project, load_project
+
+TWO_ASSETS = """
+    from assetflow import asset
+
+    @asset
+    def first() -> dict:
+        return {"n": 1}
+
+    @asset
+    def second(first: dict) -> dict:
+        return {"n": first["n"] + 1}
+"""
+
+
+def test_loads_assets_from_configured_modules(make_project):
+    root = make_project(TWO_ASSETS)
+    project = load_project(root)
+    assert project.graph.names == {"first", "second"}
+    assert project.state_dir == (root / ".assetflow").resolve()
+
+
+def test_assets_spread_over_several_modules(make_project):
+    root = make_project(
+        "from assetflow import asset\n\n@asset\ndef a() -> int:\n    return 1\n",
+        config='[tool.assetflow]\nmodules = ["assets", "more"]\n',
+        extra_files={
+            "more.py": """
+                from assetflow import asset
+                from assets import a  # re-imported: still one asset
+
+                @asset
+                def b(a: int) -> int:
+                    return a + 1
+            """
+        },
+    )
+    assert load_project(root).graph.parents("b") == ("a",)
+
+
+def test_assetflow_toml_and_state_dir(make_project):
+    root = make_project(TWO_ASSETS, config="")
+    (root / "pyproject.toml").unlink()
+    (root / "assetflow.toml").write_text('modules = ["assets"]\nstate_dir = "state"\n')
+    assert load_project(root).state_dir == (root / "state").resolve()
+
+
+def test_found_from_cwd_parents_and_env(make_project, tmp_path):
+    root = make_project(TWO_ASSETS)
+    nested = root / "sub" / "dir"
+    nested.mkdir(parents=True)
+    assert find_project(cwd=nested, environ={}).root == root.resolve()
+    assert find_project(environ={PROJECT_ENV: str(root)}, cwd=tmp_path).root == root.resolve()
+
+
+def test_no_project_found_says_where_it_looked(tmp_path):
+    with pytest.raises(ProjectError, match="no assetflow project found: looked in") as caught:
+        find_project(cwd=tmp_path, environ={})
+    assert str(tmp_path) in str(caught.value)
+    assert "--project DIR" in str(caught.value)
+
+
+def test_project_dir_that_is_not_a_project(tmp_path):
+    with pytest.raises(ProjectError, match="is not an assetflow project"):
+        find_project(tmp_path, environ={})
+    with pytest.raises(ProjectError, match="does not exist"):
+        find_project(tmp_path / "nope", environ={})
+
+
+def test_unknown_config_key_suggests(make_project):
+    root = make_project(
+        TWO_ASSETS, config='[tool.assetflow]\nmodules = ["assets"]\nstat_dir = "x"\n'
+    )
+    with pytest.raises(
+        ProjectError, match=r"stat_dir: not a setting assetflow knows\. Did you mean 'state_dir'"
+    ):
+        find_project(root)
+
+
+def test_bad_toml_names_the_file(make_project):
+    root = make_project(TWO_ASSETS, config="[tool.assetflow\n")
+    with pytest.raises(
+        ProjectError, match=r"cannot read the project configuration .*pyproject\.toml"
+    ):
+        find_project(root)
+
+
+def test_module_that_fails_to_import_shows_user_error_and_line(make_project):
+    root = make_project(
+        """
+        from assetflow import asset
+
+        VALUE = 1 / 0
+        """
+    )
+    with pytest.raises(
+        DefinitionError, match=r"module 'assets' failed to import \(proj/assets.py:4\)"
+    ) as caught:
+        load_project(root)
+    assert "ZeroDivisionError: division by zero" in str(caught.value)
+    assert "VALUE = 1 / 0" in str(caught.value)
+
+
+def test_syntax_error_in_module(make_project):
+    root = make_project("def broken(:\n    pass\n")
+    with pytest.raises(DefinitionError, match=r"failed to import \(proj/assets.py:1\)"):
+        load_project(root)
+
+
+def test_missing_module_suggests(make_project):
+    root = make_project(TWO_ASSETS, config='[tool.assetflow]\nmodules = ["asets"]\n')
+    with pytest.raises(
+        DefinitionError, match=r"(?s)module 'asets'.*was not found.*Did you mean 'assets'"
+    ):
+        load_project(root)
+
+
+def test_two_projects_with_same_module_names_load_independently(make_project):
+    one = make_project(TWO_ASSETS, name="one")
+    two = make_project(
+        "from assetflow import asset\n\n@asset\ndef other() -> int:\n    return 1\n", name="two"
+    )
+    assert load_project(one).graph.names == {"first", "second"}
+    assert load_project(two).graph.names == {"other"}
+    assert load_project(one).graph.names == {"first", "second"}
