@@ -1,0 +1,193 @@
+"""An in-memory metadata store, for tests and throwaway runs; forgets everything on close."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from assetflow.errors import StoreError
+from assetflow.store.base import AssetPartition
+from assetflow.store.normalise import (
+    CANDIDATES_SHOWN,
+    ambiguous_run_error,
+    as_utc,
+    asset_filter,
+    check_code,
+    normalise_event,
+    normalise_materialization,
+    normalise_run,
+    source_digest,
+)
+from assetflow.store.records import (
+    EventKind,
+    EventRecord,
+    MaterializationRecord,
+    RunRecord,
+    RunStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+_LOCATION = "the in-memory metadata store"
+
+
+class MemoryStore:
+    """A MetadataStore kept in lists and dicts, safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._is_closed = False
+        # Records in the order they were written: the position breaks ties in time.
+        self._runs: dict[str, tuple[int, RunRecord]] = {}
+        self._materializations: list[MaterializationRecord] = []
+        self._events: list[EventRecord] = []
+        self._digest_by_code_version: dict[str, str] = {}
+        self._source_by_digest: dict[str, str] = {}
+
+    def _check_open(self) -> None:
+        if self._is_closed:
+            raise StoreError(f"{_LOCATION} is closed.", hint="Open a new store with open_store().")
+
+    def create_run(self, run: RunRecord) -> None:
+        run = normalise_run(run)
+        with self._lock:
+            self._check_open()
+            if run.run_id in self._runs:
+                raise StoreError(
+                    f"a run with id '{run.run_id}' already exists in {_LOCATION}.",
+                    hint="Run ids are unique: create each run with a new id.",
+                )
+            self._runs[run.run_id] = (len(self._runs), run)
+
+    def finish_run(self, run_id: str, status: RunStatus, finished_at: datetime) -> None:
+        finished_at = as_utc(finished_at, f"run '{run_id}' finished_at")
+        with self._lock:
+            self._check_open()
+            if run_id not in self._runs:
+                raise StoreError(
+                    f"cannot finish run '{run_id}': there is no such run in {_LOCATION}.",
+                    hint="Create the run with create_run() before finishing it.",
+                )
+            position, run = self._runs[run_id]
+            update = {"status": RunStatus(status), "finished_at": finished_at}
+            self._runs[run_id] = (position, run.model_copy(update=update))
+
+    def record(
+        self,
+        materializations: Sequence[MaterializationRecord] = (),
+        events: Sequence[EventRecord] = (),
+    ) -> None:
+        # Normalise everything first so that an invalid record writes nothing.
+        new_materializations = [normalise_materialization(m) for m in materializations]
+        new_events = [normalise_event(e) for e in events]
+        with self._lock:
+            self._check_open()
+            self._materializations.extend(new_materializations)
+            self._events.extend(new_events)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            self._check_open()
+            if run_id in self._runs:
+                return self._runs[run_id][1]
+            if not run_id:
+                return None
+            candidates = sorted(key for key in self._runs if key.startswith(run_id))
+            if len(candidates) > 1:
+                raise ambiguous_run_error(run_id, candidates[: CANDIDATES_SHOWN + 1], _LOCATION)
+            return self._runs[candidates[0]][1] if candidates else None
+
+    def list_runs(self, limit: int = 20, status: RunStatus | None = None) -> list[RunRecord]:
+        with self._lock:
+            self._check_open()
+            entries = [e for e in self._runs.values() if status is None or e[1].status == status]
+        entries.sort(key=lambda entry: (entry[1].started_at, entry[0]), reverse=True)
+        return [run for _, run in entries[: max(limit, 0)]]
+
+    def run_events(self, run_id: str) -> list[EventRecord]:
+        with self._lock:
+            self._check_open()
+            events = [e for e in self._events if e.run_id == run_id]
+        # sort is stable: equal times keep the order they were written in.
+        return sorted(events, key=lambda event: event.at)
+
+    def asset_history(
+        self, asset: str, partition: str | None = None, limit: int = 50
+    ) -> list[MaterializationRecord]:
+        with self._lock:
+            self._check_open()
+            matching = [
+                (position, m)
+                for position, m in enumerate(self._materializations)
+                if m.asset == asset and (partition is None or m.partition == partition)
+            ]
+        matching.sort(key=lambda entry: (entry[1].finished_at, entry[0]), reverse=True)
+        return [m for _, m in matching[: max(limit, 0)]]
+
+    def latest_materializations(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, MaterializationRecord]:
+        wanted = asset_filter(assets)
+        latest: dict[AssetPartition, MaterializationRecord] = {}
+        with self._lock:
+            self._check_open()
+            # Later writes win ties, so ">=" keeps the last written of equal times.
+            for m in self._materializations:
+                if wanted is not None and m.asset not in wanted:
+                    continue
+                key = (m.asset, m.partition)
+                if key not in latest or m.finished_at >= latest[key].finished_at:
+                    latest[key] = m
+        return latest
+
+    def latest_failures(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, EventRecord]:
+        wanted = asset_filter(assets)
+        latest: dict[AssetPartition, EventRecord] = {}
+        with self._lock:
+            self._check_open()
+            for event in self._events:
+                if event.kind != EventKind.FAILED or event.asset is None:
+                    continue
+                if wanted is not None and event.asset not in wanted:
+                    continue
+                key = (event.asset, event.partition)
+                if key not in latest or event.at >= latest[key].at:
+                    latest[key] = event
+        return latest
+
+    def save_code(self, code_version: str, source: str) -> None:
+        check_code(code_version, source)
+        digest = source_digest(source)
+        with self._lock:
+            self._check_open()
+            if code_version in self._digest_by_code_version:
+                return
+            self._source_by_digest.setdefault(digest, source)
+            self._digest_by_code_version[code_version] = digest
+
+    def get_code(self, code_version: str) -> str | None:
+        with self._lock:
+            self._check_open()
+            digest = self._digest_by_code_version.get(code_version)
+            return None if digest is None else self._source_by_digest[digest]
+
+    def close(self) -> None:
+        with self._lock:
+            self._is_closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

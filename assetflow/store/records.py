@@ -1,0 +1,84 @@
+"""The records the metadata store keeps: runs, materializations and run events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunStatus(StrEnum):
+    """Where a run is in its life."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    CRASHED = "crashed"
+
+
+class EventKind(StrEnum):
+    """What happened to one step (asset-partition) of a run."""
+
+    STARTED = "started"
+    MATERIALIZED = "materialized"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    RETRIED = "retried"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Column(_Record):
+    """One column of a stored table: its name and its Arrow type, as text."""
+
+    name: str
+    type: str
+
+
+class RunRecord(_Record):
+    """One run: what was asked for, by whom, and how it ended."""
+
+    run_id: str
+    trigger: str = "cli"
+    selection: str = "*"
+    status: RunStatus = RunStatus.RUNNING
+    started_at: datetime
+    finished_at: datetime | None = None
+    pid: int | None = None
+
+
+class MaterializationRecord(_Record):
+    """One successful materialization of an asset (or one partition of it)."""
+
+    run_id: str
+    asset: str
+    partition: str | None = None
+    io: str
+    path: str | None = None
+    rows: int | None = None
+    bytes: int | None = None
+    columns: tuple[Column, ...] = ()
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    code_version: str | None = None
+    data_version: str | None = None
+    #: data version of every input read, keyed "asset" or "asset[partition]"
+    input_versions: dict[str, str] = Field(default_factory=dict)
+
+
+class EventRecord(_Record):
+    """Something that happened to one step of a run (or to the run itself when asset is None)."""
+
+    run_id: str
+    kind: EventKind
+    at: datetime
+    asset: str | None = None
+    partition: str | None = None
+    message: str = ""
+    attempt: int = 1
+    duration_s: float | None = None

@@ -1,0 +1,336 @@
+"""The default metadata store: one SQLite file in WAL mode, shared by several processes at once.
+
+This module holds what is stored and how it is queried; ``sqlite_connection``
+holds how the file is opened, locked and retried, ``sqlite_schema`` its tables
+and migrations, ``sqlite_rows`` the mapping between records and rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+from assetflow.errors import StoreError
+from assetflow.store.base import AssetPartition
+from assetflow.store.normalise import (
+    CANDIDATES_SHOWN,
+    MAX_INTEGER,
+    ambiguous_run_error,
+    as_utc,
+    asset_filter,
+    check_code,
+    normalise_event,
+    normalise_materialization,
+    normalise_run,
+    source_digest,
+)
+from assetflow.store.records import EventRecord, MaterializationRecord, RunRecord, RunStatus
+from assetflow.store.sqlite_connection import (
+    BUSY_TIMEOUT_S,
+    LOCK_RETRY_DELAYS_S,
+    SqliteConnection,
+)
+from assetflow.store.sqlite_errors import corrupt_store_error
+from assetflow.store.sqlite_rows import (
+    EVENT_COLUMNS,
+    INSERT_EVENT,
+    INSERT_MATERIALIZATION,
+    INSERT_RUN,
+    MATERIALIZATION_COLUMNS,
+    RUN_COLUMNS,
+    Row,
+    event_row,
+    events_from_rows,
+    materialization_row,
+    materializations_from_rows,
+    run_row,
+    runs_from_rows,
+    time_text,
+)
+from assetflow.store.sqlite_schema import MIGRATIONS, Migration
+
+logger = logging.getLogger(__name__)
+
+_R = TypeVar("_R")
+
+
+def _newest_per_asset_partition(table: str, columns: str, time_column: str, where: str) -> str:
+    """SQL for the newest row of each (asset, partition) in ``table`` among rows ``where``.
+
+    Ranks each group by time, then by write order, and keeps the first. The
+    ranking reads only a covering index, already in the window's order; full
+    rows are fetched for the winners alone.
+    """
+    return f"""
+SELECT {columns} FROM {table} WHERE id IN (
+    SELECT id FROM (
+        SELECT id, ROW_NUMBER() OVER (
+            PARTITION BY asset, partition_key ORDER BY {time_column} DESC, id DESC
+        ) AS recency
+        FROM {table} WHERE {where}
+    ) AS ranked WHERE recency = 1
+)"""
+
+
+# The wanted asset names travel as one JSON array parameter, so a query for
+# 10,000 assets is still one statement with one parameter.
+_OF_ASSETS = "asset IN (SELECT value FROM json_each(?))"
+_FAILED = "kind = 'failed' AND asset IS NOT NULL"
+# (every asset, some assets)
+_LATEST_MATERIALIZATIONS = (
+    _newest_per_asset_partition(
+        "materializations", MATERIALIZATION_COLUMNS, "finished_at", "1 = 1"
+    ),
+    _newest_per_asset_partition(
+        "materializations", MATERIALIZATION_COLUMNS, "finished_at", _OF_ASSETS
+    ),
+)
+_LATEST_FAILURES = (
+    _newest_per_asset_partition("events", EVENT_COLUMNS, "occurred_at", _FAILED),
+    _newest_per_asset_partition(
+        "events", EVENT_COLUMNS, "occurred_at", f"{_FAILED} AND {_OF_ASSETS}"
+    ),
+)
+
+
+class SqliteStore:
+    """A MetadataStore in one SQLite file, safe to share between processes and threads."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        retry_delays_s: Sequence[float] = LOCK_RETRY_DELAYS_S,
+    ) -> None:
+        """Open (creating if needed) the store at ``path`` and bring its schema up to date.
+
+        Args:
+            path: The SQLite file; its directory is created if missing.
+            migrations: The schema steps to apply (tests append hypothetical ones).
+            busy_timeout_s: How long SQLite waits for another connection's lock.
+            retry_delays_s: Pauses between retries of an operation that found the
+                store busy even so.
+
+        Raises:
+            StoreError: The path is a directory, cannot be created or written, is
+                not an assetflow store, is corrupt, or was written by a newer assetflow.
+        """
+        self.path = Path(path).expanduser().absolute()
+        self._saved_code_versions: set[str] = set()
+        self._db = SqliteConnection(
+            self.path,
+            migrations=migrations,
+            busy_timeout_s=busy_timeout_s,
+            retry_delays_s=retry_delays_s,
+        )
+
+    def _records(self, convert: Callable[[list[Row]], list[_R]], rows: list[Row]) -> list[_R]:
+        try:
+            return convert(rows)
+        except ValueError as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            detail = f"a row cannot be read back as a record: {first_line}"
+            raise corrupt_store_error(self.path, detail) from exc
+
+    def create_run(self, run: RunRecord) -> None:
+        run = normalise_run(run)
+        row = run_row(run)
+
+        def insert(connection: sqlite3.Connection) -> None:
+            try:
+                connection.execute(INSERT_RUN, row)
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(
+                    f"a run with id '{run.run_id}' already exists in the metadata store "
+                    f"{self.path}.",
+                    hint="Run ids are unique: create each run with a new id.",
+                ) from exc
+
+        self._db.run("create a run", insert, write=True)
+
+    def finish_run(self, run_id: str, status: RunStatus, finished_at: datetime) -> None:
+        values = (
+            RunStatus(status).value,
+            time_text(as_utc(finished_at, f"run '{run_id}' finished_at")),
+            run_id,
+        )
+
+        def update(connection: sqlite3.Connection) -> None:
+            cursor = connection.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", values
+            )
+            if cursor.rowcount == 0:
+                raise StoreError(
+                    f"cannot finish run '{run_id}': there is no such run in the metadata "
+                    f"store {self.path}.",
+                    hint="Create the run with create_run() before finishing it.",
+                )
+
+        self._db.run("finish a run", update, write=True)
+
+    def record(
+        self,
+        materializations: Sequence[MaterializationRecord] = (),
+        events: Sequence[EventRecord] = (),
+    ) -> None:
+        # Build every row before taking the write lock: the transaction stays short,
+        # and an invalid record writes nothing.
+        materialization_rows = [
+            materialization_row(normalise_materialization(m)) for m in materializations
+        ]
+        event_rows = [event_row(normalise_event(e)) for e in events]
+        if not materialization_rows and not event_rows:
+            return
+
+        def insert(connection: sqlite3.Connection) -> None:
+            if materialization_rows:
+                connection.executemany(INSERT_MATERIALIZATION, materialization_rows)
+            if event_rows:
+                connection.executemany(INSERT_EVENT, event_rows)
+
+        self._db.run("record materializations and events", insert, write=True)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        # Ids starting with the prefix sort together, right from the prefix itself.
+        rows = self._db.select(
+            "look up a run",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id >= ? ORDER BY run_id LIMIT ?",
+            (run_id, CANDIDATES_SHOWN + 1),
+        )
+        if rows and rows[0][0] == run_id:
+            return self._records(runs_from_rows, rows[:1])[0]
+        matching = [row for row in rows if row[0].startswith(run_id)]
+        if not run_id or not matching:
+            return None
+        if len(matching) > 1:
+            raise ambiguous_run_error(run_id, [row[0] for row in matching], str(self.path))
+        return self._records(runs_from_rows, matching)[0]
+
+    def list_runs(self, limit: int = 20, status: RunStatus | None = None) -> list[RunRecord]:
+        if limit <= 0:
+            return []
+        where, parameters = ("", ()) if status is None else ("WHERE status = ?", (status.value,))
+        rows = self._db.select(
+            "list runs",
+            f"SELECT {RUN_COLUMNS} FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?",
+            (*parameters, min(limit, MAX_INTEGER)),
+        )
+        return self._records(runs_from_rows, rows)
+
+    def run_events(self, run_id: str) -> list[EventRecord]:
+        rows = self._db.select(
+            "read the events of a run",
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY occurred_at, id",
+            (run_id,),
+        )
+        return self._records(events_from_rows, rows)
+
+    def asset_history(
+        self, asset: str, partition: str | None = None, limit: int = 50
+    ) -> list[MaterializationRecord]:
+        if limit <= 0:
+            return []
+        where, parameters = "asset = ?", [asset]
+        if partition is not None:
+            where, parameters = "asset = ? AND partition_key = ?", [asset, partition]
+        rows = self._db.select(
+            "read the history of an asset",
+            f"SELECT {MATERIALIZATION_COLUMNS} FROM materializations WHERE {where} "
+            "ORDER BY finished_at DESC, id DESC LIMIT ?",
+            (*parameters, min(limit, MAX_INTEGER)),
+        )
+        return self._records(materializations_from_rows, rows)
+
+    def _select_newest(
+        self, action: str, queries: tuple[str, str], assets: Iterable[str] | None
+    ) -> list[Row]:
+        wanted = asset_filter(assets)
+        if wanted is None:
+            return self._db.select(action, queries[0])
+        # json_each cuts text at a NUL, so "a\x00b" would match "a"; no stored asset
+        # name holds a NUL (records with one are refused), so such names match nothing.
+        wanted = frozenset(name for name in wanted if "\x00" not in name)
+        if not wanted:
+            return []
+        return self._db.select(action, queries[1], (json.dumps(list(wanted)),))
+
+    def latest_materializations(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, MaterializationRecord]:
+        rows = self._select_newest(
+            "read the latest materializations", _LATEST_MATERIALIZATIONS, assets
+        )
+        records = self._records(materializations_from_rows, rows)
+        return {(m.asset, m.partition): m for m in records}
+
+    def latest_failures(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, EventRecord]:
+        rows = self._select_newest("read the latest failures", _LATEST_FAILURES, assets)
+        records = self._records(events_from_rows, rows)
+        # The query leaves out run-level events (no asset); the check is for mypy.
+        return {(e.asset, e.partition): e for e in records if e.asset is not None}
+
+    def save_code(self, code_version: str, source: str) -> None:
+        # Every run saves the code of every asset it runs; almost always it is
+        # already there, which a read (no write lock) or this process's memory answers.
+        if code_version in self._saved_code_versions:
+            return
+        check_code(code_version, source)
+        found = self._db.select(
+            "look up saved code",
+            "SELECT 1 FROM code_versions WHERE code_version = ?",
+            (code_version,),
+        )
+        if not found:
+            digest = source_digest(source)
+
+            def insert(connection: sqlite3.Connection) -> None:
+                connection.execute(
+                    "INSERT INTO code_sources (source_digest, source) VALUES (?, ?) "
+                    "ON CONFLICT (source_digest) DO NOTHING",
+                    (digest, source),
+                )
+                connection.execute(
+                    "INSERT INTO code_versions (code_version, source_digest) VALUES (?, ?) "
+                    "ON CONFLICT (code_version) DO NOTHING",
+                    (code_version, digest),
+                )
+
+            self._db.run("save code", insert, write=True)
+        self._saved_code_versions.add(code_version)
+
+    def get_code(self, code_version: str) -> str | None:
+        rows = self._db.select(
+            "read saved code",
+            "SELECT s.source FROM code_versions AS v "
+            "JOIN code_sources AS s ON s.source_digest = v.source_digest "
+            "WHERE v.code_version = ?",
+            (code_version,),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r})"

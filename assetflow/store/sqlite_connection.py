@@ -1,0 +1,231 @@
+"""One SQLite connection to a store file: opened, configured, migrated, and run with retries.
+
+Several processes (a run, the scheduler, the UI) open the same file. WAL mode
+lets readers go on while one process writes. Every write is one short ``BEGIN
+IMMEDIATE`` transaction: it takes the write lock up front, so it never has to
+upgrade a read lock (which SQLite answers with an immediate "busy"). The busy
+timeout makes SQLite wait for a lock held by another process, and a retry with
+jittered backoff covers the cases where SQLite reports "busy" without waiting
+(two processes switching a new file to WAL at once, recovery after a crash),
+within a budget of the busy timeout plus the pauses.
+The connection sits behind a lock, so threads can share it; it is not carried
+across ``fork``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from assetflow.errors import StoreError
+from assetflow.store.sqlite_errors import is_busy, prepare_location, store_error
+from assetflow.store.sqlite_rows import Row
+from assetflow.store.sqlite_schema import (
+    Migration,
+    latest_version,
+    newer_store_error,
+    read_version,
+    upgrade,
+)
+
+logger = logging.getLogger(__name__)
+
+#: How long SQLite itself waits for another connection's lock before reporting "busy".
+BUSY_TIMEOUT_S = 30.0
+#: Pauses between application-level retries of an operation that found the store busy.
+LOCK_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+#: Each pause is scaled by a random factor in [1 - RETRY_JITTER, 1 + RETRY_JITTER], so
+#: processes that collided once do not retry in step.
+RETRY_JITTER = 0.5
+
+_T = TypeVar("_T")
+
+
+def _configure(connection: sqlite3.Connection) -> None:
+    mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        logger.warning(
+            "metadata store could not switch to WAL mode (it is in %r mode): "
+            "processes sharing it will wait for each other more",
+            mode,
+        )
+    # In WAL mode NORMAL is safe against corruption; a power cut may lose the
+    # last commits, never the file.
+    connection.execute("PRAGMA synchronous = NORMAL")
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    if not connection.in_transaction:
+        return
+    try:
+        connection.execute("ROLLBACK")
+    except sqlite3.Error:
+        logger.debug("rollback failed after an error", exc_info=True)
+
+
+def _execute(
+    connection: sqlite3.Connection, fn: Callable[[sqlite3.Connection], _T], *, write: bool
+) -> _T:
+    if not write:
+        return fn(connection)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(connection)
+        connection.execute("COMMIT")
+    except BaseException:
+        _rollback(connection)
+        raise
+    return result
+
+
+class SqliteConnection:
+    """The connection a SqliteStore runs its statements on, shared by threads."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        migrations: Sequence[Migration],
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        retry_delays_s: Sequence[float] = LOCK_RETRY_DELAYS_S,
+    ) -> None:
+        """Open (creating if needed) the file at ``path`` and bring its schema up to date.
+
+        Args:
+            path: The SQLite file; its directory is created if missing.
+            migrations: The full, ordered list of schema steps.
+            busy_timeout_s: How long SQLite waits for another connection's lock.
+            retry_delays_s: Pauses between retries of an operation that found the
+                store busy even so.
+
+        Raises:
+            StoreError: The path is a directory, cannot be created or written, is
+                not an assetflow store, is corrupt, or was written by a newer assetflow.
+        """
+        self.path = path
+        self._retry_delays_s = tuple(retry_delays_s)
+        # An operation stops retrying once a pause would end past this budget, so a
+        # lock held by a stuck process fails it after about twice the busy timeout
+        # at worst, while quick "busy" answers are retried through every pause.
+        self._lock_budget_s = busy_timeout_s + sum(self._retry_delays_s)
+        self._random = random.Random()
+        self._lock = threading.RLock()
+        self._owner_pid = os.getpid()
+        self._connection: sqlite3.Connection | None = None
+        prepare_location(path)
+        try:
+            self._connection = sqlite3.connect(
+                path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise store_error(exc, path, "open the metadata store") from exc
+        try:
+            self.run("open the metadata store", _configure, write=False)
+            self._migrate(migrations)
+        except BaseException:
+            self.close()
+            raise
+
+    def _migrate(self, migrations: Sequence[Migration]) -> None:
+        known = latest_version(migrations)
+        found = self.run("read the schema version", read_version, write=False)
+        if found > known:
+            raise newer_store_error(self.path, found, known)
+        if found == known:
+            return
+        before = self.run(
+            "upgrade the metadata store schema",
+            lambda connection: upgrade(connection, self.path, migrations),
+            write=True,
+        )
+        if before < known:
+            logger.info(
+                "metadata store %s: schema upgraded from version %d to %d", self.path, before, known
+            )
+
+    def _usable_connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError(
+                f"the metadata store {self.path} is closed.",
+                hint="Open it again with open_store('sqlite', path).",
+            )
+        if os.getpid() != self._owner_pid:
+            raise StoreError(
+                f"the metadata store {self.path} was opened in process {self._owner_pid} "
+                f"and cannot be used from process {os.getpid()}.",
+                hint="A SQLite connection does not survive fork: open the store in each process.",
+            )
+        return self._connection
+
+    def run(self, action: str, fn: Callable[[sqlite3.Connection], _T], *, write: bool) -> _T:
+        """Run ``fn`` on the connection, retrying while the file is busy.
+
+        Args:
+            action: What ``fn`` does, as a verb phrase for error messages ("list runs").
+            fn: The statements; called again from the start on a retry.
+            write: Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction, committed
+                when it returns and rolled back when it raises.
+
+        Returns:
+            What ``fn`` returned.
+
+        Raises:
+            StoreError: The store is closed, was opened in another process, stayed
+                busy through every retry (or past the busy timeout plus the
+                retry pauses), or failed otherwise.
+        """
+        with self._lock:
+            connection = self._usable_connection()
+            delays = iter(self._retry_delays_s)
+            deadline = time.monotonic() + self._lock_budget_s
+            while True:
+                try:
+                    return _execute(connection, fn, write=write)
+                except sqlite3.Error as exc:
+                    delay = next(delays, None) if is_busy(exc) else None
+                    if delay is not None:
+                        delay *= self._random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+                    if delay is None or time.monotonic() + delay > deadline:
+                        raise store_error(exc, self.path, action) from exc
+                    # Expected now and then; only running out of retries is a
+                    # problem, and that raises.
+                    logger.debug(
+                        "metadata store %s is busy (%s); retrying to %s in %.2f s",
+                        self.path,
+                        exc,
+                        action,
+                        delay,
+                    )
+                    time.sleep(delay)
+                except UnicodeEncodeError as exc:
+                    # Records are checked before writing: this is a lookup with bad text.
+                    raise StoreError(
+                        f"cannot {action} in the metadata store {self.path}: {exc.object!r} "
+                        "is not valid Unicode text.",
+                        hint="Pass valid text (a lone surrogate usually comes from bytes "
+                        "decoded with errors='surrogateescape').",
+                    ) from exc
+
+    def select(self, action: str, sql: str, parameters: Sequence[object] = ()) -> list[Row]:
+        """The rows of one read-only statement (see ``run``)."""
+        return self.run(
+            action, lambda connection: connection.execute(sql, parameters).fetchall(), write=False
+        )
+
+    def close(self) -> None:
+        """Close the connection; closing twice is fine."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        # A connection inherited through fork belongs to the parent: leave it alone.
+        if connection is not None and os.getpid() == self._owner_pid:
+            try:
+                connection.close()
+            except sqlite3.Error:
+                logger.warning("closing the metadata store %s failed", self.path, exc_info=True)

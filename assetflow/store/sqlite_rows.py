@@ -1,0 +1,172 @@
+"""How records become SQL rows and back: column lists, times as text, nested values as JSON.
+
+Times are stored as ISO-8601 text in UTC with microseconds
+(``2026-03-01T00:00:00.000000+00:00``): one fixed width, so text order is time
+order, and readable with the ``sqlite3`` shell. Columns and input versions are
+JSON text. Reading back builds the same pydantic records; a row that does not
+make a valid record raises ValueError (pydantic's ValidationError is one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from assetflow.store.records import Column, EventRecord, MaterializationRecord, RunRecord
+
+Row = tuple[Any, ...]
+
+RUN_COLUMNS = "run_id, run_trigger, selection, status, started_at, finished_at, pid"
+MATERIALIZATION_COLUMNS = (
+    "run_id, asset, partition_key, io, path, row_count, byte_count, columns_json, "
+    "started_at, finished_at, duration_s, code_version, data_version, input_versions_json"
+)
+EVENT_COLUMNS = "run_id, kind, occurred_at, asset, partition_key, message, attempt, duration_s"
+
+
+def _placeholders(columns: str) -> str:
+    return ", ".join("?" for _ in columns.split(","))
+
+
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({_placeholders(RUN_COLUMNS)})"
+INSERT_MATERIALIZATION = (
+    f"INSERT INTO materializations ({MATERIALIZATION_COLUMNS}) "
+    f"VALUES ({_placeholders(MATERIALIZATION_COLUMNS)})"
+)
+INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_placeholders(EVENT_COLUMNS)})"
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def time_text(moment: datetime) -> str:
+    """A UTC datetime as stored (the caller has normalised it to UTC)."""
+    return moment.isoformat(timespec="microseconds")
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def run_row(run: RunRecord) -> Row:
+    """The values of INSERT_RUN for ``run``."""
+    finished_at = None if run.finished_at is None else time_text(run.finished_at)
+    return (
+        run.run_id,
+        run.trigger,
+        run.selection,
+        run.status.value,
+        time_text(run.started_at),
+        finished_at,
+        run.pid,
+    )
+
+
+def materialization_row(materialization: MaterializationRecord) -> Row:
+    """The values of INSERT_MATERIALIZATION for ``materialization``."""
+    columns = [{"name": column.name, "type": column.type} for column in materialization.columns]
+    return (
+        materialization.run_id,
+        materialization.asset,
+        materialization.partition,
+        materialization.io,
+        materialization.path,
+        materialization.rows,
+        materialization.bytes,
+        _json(columns),
+        time_text(materialization.started_at),
+        time_text(materialization.finished_at),
+        materialization.duration_s,
+        materialization.code_version,
+        materialization.data_version,
+        _json(materialization.input_versions),
+    )
+
+
+def event_row(event: EventRecord) -> Row:
+    """The values of INSERT_EVENT for ``event``."""
+    return (
+        event.run_id,
+        event.kind.value,
+        time_text(event.at),
+        event.asset,
+        event.partition,
+        event.message,
+        event.attempt,
+        event.duration_s,
+    )
+
+
+def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
+    """Records from rows selected as RUN_COLUMNS."""
+    return [
+        RunRecord.model_validate(
+            {
+                "run_id": run_id,
+                "trigger": trigger,
+                "selection": selection,
+                "status": status,
+                "started_at": _time(started_at),
+                "finished_at": _time(finished_at),
+                "pid": pid,
+            }
+        )
+        for run_id, trigger, selection, status, started_at, finished_at, pid in rows
+    ]
+
+
+def materializations_from_rows(rows: Iterable[Row]) -> list[MaterializationRecord]:
+    """Records from rows selected as MATERIALIZATION_COLUMNS."""
+    # Most assets share a few column lists; parsing each once is most of the speed.
+    # Columns are frozen, so the records can share the tuples.
+    columns_by_json: dict[str, tuple[Column, ...]] = {}
+    records = []
+    for row in rows:
+        columns_json = row[7]
+        columns = columns_by_json.get(columns_json)
+        if columns is None:
+            columns = tuple(Column.model_validate(item) for item in json.loads(columns_json))
+            columns_by_json[columns_json] = columns
+        records.append(
+            MaterializationRecord.model_validate(
+                {
+                    "run_id": row[0],
+                    "asset": row[1],
+                    "partition": row[2],
+                    "io": row[3],
+                    "path": row[4],
+                    "rows": row[5],
+                    "bytes": row[6],
+                    "columns": columns,
+                    "started_at": _time(row[8]),
+                    "finished_at": _time(row[9]),
+                    "duration_s": row[10],
+                    "code_version": row[11],
+                    "data_version": row[12],
+                    "input_versions": json.loads(row[13]),
+                }
+            )
+        )
+    return records
+
+
+def events_from_rows(rows: Sequence[Row]) -> list[EventRecord]:
+    """Records from rows selected as EVENT_COLUMNS."""
+    return [
+        EventRecord.model_validate(
+            {
+                "run_id": run_id,
+                "kind": kind,
+                "at": _time(occurred_at),
+                "asset": asset,
+                "partition": partition,
+                "message": message,
+                "attempt": attempt,
+                "duration_s": duration_s,
+            }
+        )
+        for run_id, kind, occurred_at, asset, partition, message, attempt, duration_s in rows
+    ]

@@ -1,0 +1,209 @@
+"""The SQLite store's schema: numbered migrations, applied in order in one transaction on open.
+
+To change the schema, append ``Migration(N + 1, ...)`` to ``MIGRATIONS`` (e.g.
+``ALTER TABLE materializations ADD COLUMN ...``); never edit a migration that
+has shipped, since store files in the wild already went through it. A file's
+version is the highest row of its ``schema_version`` table; a file with a
+version higher than ``MIGRATIONS`` knows was written by a newer assetflow and
+is refused rather than misread.
+
+The SQL keeps to what SQLite and PostgreSQL share where that costs nothing:
+column names avoid keywords (``partition_key``, ``row_count``, ...), times are
+ISO-8601 UTC text, JSON is text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from assetflow.errors import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered step of the schema, from version ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def sql_migration(version: int, description: str, *statements: str) -> Migration:
+    """A migration that runs SQL statements in order (inside the caller's transaction)."""
+
+    def apply(connection: sqlite3.Connection) -> None:
+        # One statement at a time: executescript() would commit the open transaction.
+        for statement in statements:
+            connection.execute(statement)
+
+    return Migration(version, description, apply)
+
+
+_VERSION_1 = (
+    """CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL UNIQUE,
+        run_trigger TEXT NOT NULL,
+        selection TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        pid INTEGER
+    )""",
+    "CREATE INDEX runs_by_start ON runs (started_at DESC, id DESC)",
+    "CREATE INDEX runs_by_status ON runs (status, started_at DESC, id DESC)",
+    """CREATE TABLE materializations (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        partition_key TEXT,
+        io TEXT NOT NULL,
+        path TEXT,
+        row_count INTEGER,
+        byte_count INTEGER,
+        columns_json TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        code_version TEXT,
+        data_version TEXT,
+        input_versions_json TEXT NOT NULL
+    )""",
+    # Serves latest_materializations (newest per asset-partition: one scan of this
+    # covering index, already in the window's order, so no sort) and asset_history
+    # for one partition.
+    """CREATE INDEX materializations_latest
+        ON materializations (asset, partition_key, finished_at DESC, id DESC)""",
+    # Serves asset_history across all partitions of an asset.
+    """CREATE INDEX materializations_by_asset
+        ON materializations (asset, finished_at DESC, id DESC)""",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        asset TEXT,
+        partition_key TEXT,
+        message TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        duration_s REAL
+    )""",
+    "CREATE INDEX events_by_run ON events (run_id, occurred_at, id)",
+    # Partial: only failures are ever looked up by asset.
+    """CREATE INDEX events_failures
+        ON events (asset, partition_key, occurred_at DESC, id DESC) WHERE kind = 'failed'""",
+    """CREATE TABLE code_sources (
+        source_digest TEXT PRIMARY KEY,
+        source TEXT NOT NULL
+    )""",
+    """CREATE TABLE code_versions (
+        code_version TEXT PRIMARY KEY,
+        source_digest TEXT NOT NULL REFERENCES code_sources (source_digest)
+    )""",
+)
+
+#: Every schema step, in order; a store file is at the version of the last one applied.
+MIGRATIONS: tuple[Migration, ...] = (
+    sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
+)
+
+_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+
+
+def latest_version(migrations: Sequence[Migration]) -> int:
+    """The version a store reaches after ``migrations``; checks they are numbered 1..N.
+
+    Raises:
+        StoreError: The list is not numbered 1, 2, ... N (a bug in assetflow).
+    """
+    numbers = [migration.version for migration in migrations]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise StoreError(
+            f"assetflow's store migrations are numbered {numbers}, not 1..{len(numbers)}.",
+            hint="This is a bug in assetflow; please report it.",
+        )
+    return len(numbers)
+
+
+def read_version(connection: sqlite3.Connection) -> int:
+    """The schema version of an open store file (0 for a file with no assetflow schema)."""
+    row = connection.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if not row[0]:
+        return 0
+    version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    return int(version or 0)
+
+
+def newer_store_error(path: Path, found: int, known: int) -> StoreError:
+    """The error for a store file written by a newer assetflow."""
+    return StoreError(
+        f"the metadata store {path} has schema version {found}, but this assetflow only "
+        f"knows versions up to {known}: the store was written by a newer assetflow.",
+        hint=(
+            "Upgrade assetflow (`pip install -U assetflow`) in this environment to use "
+            "this store. Older assetflow versions refuse newer stores rather than "
+            "misread them."
+        ),
+    )
+
+
+def _refuse_foreign_database(connection: sqlite3.Connection, path: Path) -> None:
+    tables = [
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND name != 'schema_version' ORDER BY name"
+        )
+    ]
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(
+            f"{path} is a SQLite database but not an assetflow metadata store "
+            f"(it has the tables {shown} and no schema_version table).",
+            hint="Point assetflow at another file: it does not write into a database "
+            "it did not create.",
+        )
+
+
+def upgrade(connection: sqlite3.Connection, path: Path, migrations: Sequence[Migration]) -> int:
+    """Apply the migrations a store file lacks, inside the caller's write transaction.
+
+    Reads the version again under the write lock, since another process may have
+    upgraded the file since this one looked.
+
+    Args:
+        connection: A connection inside ``BEGIN IMMEDIATE``.
+        path: The store file, for messages.
+        migrations: The full, ordered migration list.
+
+    Returns:
+        The version the file had before.
+
+    Raises:
+        StoreError: The file is newer than ``migrations`` or is someone else's database.
+    """
+    known = latest_version(migrations)
+    found = read_version(connection)
+    if found > known:
+        raise newer_store_error(path, found, known)
+    if found == 0:
+        _refuse_foreign_database(connection, path)
+        connection.execute(_VERSION_TABLE)
+    applied_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    for migration in migrations[found:]:
+        migration.apply(connection)
+        connection.execute(
+            "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.description, applied_at),
+        )
+    return found

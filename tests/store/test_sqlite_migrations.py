@@ -1,0 +1,115 @@
+"""The SQLite store's schema versions: migrations applied on open, newer stores refused."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from assetflow.errors import StoreError
+from assetflow.store import SqliteStore, open_store
+from assetflow.store.sqlite_schema import MIGRATIONS, Migration, sql_migration
+from tests.store.builders import materialization, run
+from tests.store.sqlite_files import query
+
+# A migration as later work would append one: a column for partition ranges,
+# filled in for the rows already there.
+_ADD_PARTITION_END = sql_migration(
+    len(MIGRATIONS) + 1,
+    "materializations.partition_end_key for partition ranges",
+    "ALTER TABLE materializations ADD COLUMN partition_end_key TEXT",
+    "UPDATE materializations SET partition_end_key = partition_key",
+)
+_WITH_NEXT = (*MIGRATIONS, _ADD_PARTITION_END)
+
+
+def _versions(path: Path) -> list[tuple[int, str]]:
+    return query(path, "SELECT version, description FROM schema_version ORDER BY version")
+
+
+def _columns(path: Path, table: str) -> list[str]:
+    return [row[1] for row in query(path, f"PRAGMA table_info({table})")]
+
+
+def test_a_new_store_is_at_the_latest_version(store_path: Path) -> None:
+    with open_store("sqlite", store_path):
+        pass
+    assert _versions(store_path) == [(m.version, m.description) for m in MIGRATIONS]
+
+
+def test_reopening_a_current_store_applies_nothing(store_path: Path) -> None:
+    for _ in range(2):
+        with open_store("sqlite", store_path):
+            pass
+    assert len(_versions(store_path)) == len(MIGRATIONS)
+
+
+def test_an_older_store_is_upgraded_and_keeps_its_records(store_path: Path) -> None:
+    with open_store("sqlite", store_path) as store:
+        store.create_run(run("r-1"))
+        store.record([materialization("a", "2026-03-01")])
+    with SqliteStore(store_path, migrations=_WITH_NEXT) as store:
+        assert store.get_run("r-1") == run("r-1")
+        assert store.asset_history("a") == [materialization("a", "2026-03-01")]
+        store.record([materialization("b")])
+    assert _versions(store_path)[-1] == (_ADD_PARTITION_END.version, _ADD_PARTITION_END.description)
+    assert "partition_end_key" in _columns(store_path, "materializations")
+    ends = query(store_path, "SELECT asset, partition_end_key FROM materializations ORDER BY id")
+    assert ends == [("a", "2026-03-01"), ("b", None)]
+
+
+def test_a_store_from_a_newer_assetflow_is_refused(store_path: Path) -> None:
+    with SqliteStore(store_path, migrations=_WITH_NEXT):
+        pass
+    newer, known = len(_WITH_NEXT), len(MIGRATIONS)
+    with pytest.raises(
+        StoreError,
+        match=rf"has schema version {newer}, but this assetflow only knows versions up to "
+        rf"{known}: the store was written by a newer assetflow",
+    ) as caught:
+        open_store("sqlite", store_path)
+    assert "Upgrade assetflow" in caught.value.hint
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(store_path: Path) -> None:
+    with open_store("sqlite", store_path) as store:
+        store.create_run(run("r-1"))
+    broken = sql_migration(
+        len(MIGRATIONS) + 1,
+        "half of it works",
+        "CREATE TABLE partition_ranges (asset TEXT)",
+        "ALTER TABLE no_such_table ADD COLUMN x TEXT",
+    )
+    with pytest.raises(StoreError, match="cannot upgrade the metadata store schema"):
+        SqliteStore(store_path, migrations=(*MIGRATIONS, broken))
+    assert len(_versions(store_path)) == len(MIGRATIONS)
+    tables = {row[0] for row in query(store_path, "SELECT name FROM sqlite_master")}
+    assert "partition_ranges" not in tables
+    with open_store("sqlite", store_path) as store:
+        assert store.get_run("r-1") == run("r-1")
+
+
+def test_a_migration_may_be_a_python_function(store_path: Path) -> None:
+    def split_io(connection: sqlite3.Connection) -> None:
+        connection.execute("ALTER TABLE materializations ADD COLUMN io_family TEXT")
+        for row_id, io in connection.execute("SELECT id, io FROM materializations").fetchall():
+            connection.execute(
+                "UPDATE materializations SET io_family = ? WHERE id = ?", (io.split(":")[0], row_id)
+            )
+
+    with open_store("sqlite", store_path) as store:
+        store.record([materialization("a", io="duckdb:main")])
+    step = Migration(len(MIGRATIONS) + 1, "io family", split_io)
+    with SqliteStore(store_path, migrations=(*MIGRATIONS, step)):
+        pass
+    assert query(store_path, "SELECT io_family FROM materializations") == [("duckdb",)]
+
+
+def test_migrations_must_be_numbered_from_one(store_path: Path) -> None:
+    gap = sql_migration(len(MIGRATIONS) + 2, "skips a number", "SELECT 1")
+    numbers = [*range(1, len(MIGRATIONS) + 1), len(MIGRATIONS) + 2]
+    expected = f"migrations are numbered {numbers}, not 1..{len(numbers)}"
+    with pytest.raises(StoreError, match=re.escape(expected)):
+        SqliteStore(store_path, migrations=(*MIGRATIONS, gap))
