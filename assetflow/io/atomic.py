@@ -1,0 +1,124 @@
+"""Atomic file replacement: write beside the target, then rename it into place.
+
+Readers see the old file or the new one, never a partial one: the new content
+goes to a hidden temporary file in the target's directory (the same
+filesystem, so ``os.replace`` is an atomic rename), which is flushed to disk
+and then renamed over the target. On any failure, including Ctrl-C, the
+temporary file is removed and the previous file is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from assetflow.errors import WriteError
+
+logger = logging.getLogger(__name__)
+
+#: Suffix of the temporary files written beside a target (``.<name>.<random>.tmp``).
+TEMP_SUFFIX = ".tmp"
+#: Random bytes in a temporary file's name: enough that concurrent writers never collide.
+_TEMP_TOKEN_BYTES = 8
+#: New files get the usual permissions (0o666 less the umask), as ``open()`` gives,
+#: not the 0o600 of ``tempfile.mkstemp``, so other processes can read outputs.
+_FILE_MODE = 0o666
+#: errno values that mean "no space left" (EDQUOT: over quota; not on every platform).
+_DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+_STATE_DIR_HINT = "or point `state_dir` in the project's config at a directory you can write"
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path, *, asset: str) -> Iterator[Path]:
+    """Yield a temporary path to write; on success, move it onto ``target`` atomically.
+
+    Args:
+        target: The file to create or replace. Missing parent directories are created.
+        asset: The asset whose output this is, for error messages.
+
+    Yields:
+        An empty temporary file beside ``target``, to be written (by path) in the block.
+
+    Raises:
+        WriteError: The directory cannot be created or written, or the write or
+            the rename failed with an OS error (disk full, permissions, ...).
+    """
+    temp = _create_temp_file(target, asset)
+    try:
+        yield temp
+        _fsync(temp, os.O_RDWR)  # Windows can only flush a file open for writing
+        os.replace(temp, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _os_error(error, target, asset) from error
+        raise
+    if os.name == "posix":  # a rename is durable once its directory is synced
+        with contextlib.suppress(OSError):
+            _fsync(target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    logger.debug("replaced %s atomically", target)
+
+
+def _create_temp_file(target: Path, asset: str) -> Path:
+    directory = target.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        while True:
+            temp = directory / f".{target.name}.{os.urandom(_TEMP_TOKEN_BYTES).hex()}{TEMP_SUFFIX}"
+            try:
+                descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+            except FileExistsError:
+                continue  # another writer drew the same token; draw again
+            os.close(descriptor)
+            return temp
+    except OSError as error:
+        raise _os_error(error, target, asset) from error
+
+
+def _fsync(path: Path, flags: int) -> None:
+    descriptor = os.open(path, flags)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _os_error(error: OSError, target: Path, asset: str) -> WriteError:
+    """Explain an OS error while writing ``target``: which directory, why, how to fix it."""
+    directory = target.parent
+    reason = error.strerror or str(error)
+    what = f"cannot write the output of asset '{asset}' to '{target}'"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return WriteError(
+            f"{what}: the directory '{directory}' is not writable ({reason}).",
+            hint=f"Make it writable (e.g. `chmod u+w {directory}`), {_STATE_DIR_HINT}.",
+        )
+    if error.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = _first_file_in_the_way(directory)
+        return WriteError(
+            f"{what}: '{blocker}' is a file, so the directory '{directory}' cannot be "
+            f"created there ({reason}).",
+            hint=f"Move or delete the file '{blocker}', {_STATE_DIR_HINT}.",
+        )
+    if error.errno in _DISK_FULL:
+        return WriteError(
+            f"{what}: the disk holding '{directory}' is full ({reason}).",
+            hint=f"Free some space (old outputs are in '{directory}'), {_STATE_DIR_HINT}.",
+        )
+    return WriteError(
+        f"{what}: {reason}.",
+        hint=f"Check that '{directory}' is a writable directory, {_STATE_DIR_HINT}.",
+    )
+
+
+def _first_file_in_the_way(directory: Path) -> Path:
+    """The nearest ancestor of ``directory`` (or itself) that exists but is not a directory."""
+    for candidate in (directory, *directory.parents):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return directory

@@ -1,0 +1,134 @@
+"""Atomic writes: a failed write leaves the previous output intact and no temporary file."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from assetflow.errors import WriteError
+from assetflow.io import read_output, write_output
+
+GOOD = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]})
+
+
+@pytest.fixture
+def previous(tmp_path: Path) -> Path:
+    """A directory holding a good earlier output, daily.parquet."""
+    write_output("daily", GOOD, "parquet", tmp_path)
+    return tmp_path
+
+
+def assert_previous_output_intact(directory: Path) -> None:
+    assert sorted(path.name for path in directory.iterdir()) == ["daily.parquet"]  # no temp
+    pd.testing.assert_frame_equal(read_output("parquet", directory / "daily.parquet"), GOOD)
+
+
+def test_a_value_whose_conversion_fails_writes_nothing(previous: Path) -> None:
+    bad = pd.DataFrame({"id": pd.Series([1, "two"], dtype=object)})
+    with pytest.raises(WriteError, match="column 'id'"):
+        write_output("daily", bad, "parquet", previous)
+    assert_previous_output_intact(previous)
+
+
+def test_a_failing_rename_leaves_the_previous_file(
+    previous: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(source: object, target: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(WriteError, match=r"cannot write the output of asset 'daily'"):
+        write_output("daily", pd.DataFrame({"id": [9]}), "parquet", previous)
+    monkeypatch.undo()
+    assert_previous_output_intact(previous)
+
+
+def test_ctrl_c_during_the_write_leaves_the_previous_file(
+    previous: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(table: object, path: object, **options: object) -> None:
+        Path(str(path)).write_bytes(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pq, "write_table", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_output("daily", pd.DataFrame({"id": [9]}), "parquet", previous)
+    monkeypatch.undo()
+    assert_previous_output_intact(previous)
+
+
+def test_a_full_disk_midway_says_so_and_cleans_up(
+    previous: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(table: object, path: object, **options: object) -> None:
+        Path(str(path)).write_bytes(b"PAR1 half a file")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", disk_full)
+    with pytest.raises(WriteError, match=r"the disk holding '.*' is full(.|\n)*state_dir"):
+        write_output("daily", pd.DataFrame({"id": [9]}), "parquet", previous)
+    monkeypatch.undo()
+    assert_previous_output_intact(previous)
+
+
+def test_an_unstorable_json_value_leaves_the_previous_json(tmp_path: Path) -> None:
+    write_output("settings", {"a": 1}, "json", tmp_path)
+    with pytest.raises(WriteError, match=r"containing a set at \$\['b'\]"):
+        write_output("settings", {"a": 2, "b": {1}}, "json", tmp_path)
+    assert [path.name for path in tmp_path.iterdir()] == ["settings.json"]
+    assert read_output("json", tmp_path / "settings.json") == {"a": 1}
+
+
+def test_a_successful_write_leaves_only_the_target(tmp_path: Path) -> None:
+    for round_number in range(3):
+        write_output("daily", GOOD.head(round_number + 1), "parquet", tmp_path)
+        write_output("settings", {"round": round_number}, "json", tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["daily.parquet", "settings.json"]
+
+
+def _is_writable_despite_permissions(directory: Path) -> bool:
+    """True when running as root (or similar), where chmod does not stop writes."""
+    probe = directory / "probe"
+    try:
+        probe.write_bytes(b"")
+    except PermissionError:
+        return False
+    probe.unlink()
+    return True
+
+
+def test_an_unwritable_directory_names_it_and_the_fix(tmp_path: Path) -> None:
+    locked = tmp_path / "state"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if _is_writable_despite_permissions(locked):
+            pytest.skip("running as root: chmod does not stop writes (see the next test)")
+        with pytest.raises(
+            WriteError,
+            match=rf"the directory '{locked}' is not writable(.|\n)*chmod u\+w(.|\n)*state_dir",
+        ):
+            write_output("daily", GOOD, "parquet", locked)
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_file_in_the_way_of_the_directory_names_it_and_the_fix(tmp_path: Path) -> None:
+    # Works as root too: no permission bit makes a regular file a directory.
+    blocker = tmp_path / "state"
+    blocker.write_text("not a directory")
+    with pytest.raises(
+        WriteError,
+        match=rf"'{blocker}' is a file, so the directory '{blocker / 'data'}' cannot be "
+        r"created there(.|\n)*Move or delete the file(.|\n)*state_dir",
+    ):
+        write_output("daily", GOOD, "parquet", blocker / "data")
+    with pytest.raises(WriteError, match=rf"'{blocker}' is a file"):
+        write_output("settings", {"a": 1}, "json", blocker)
+    assert blocker.read_text() == "not a directory"
