@@ -1,0 +1,172 @@
+"""The rebuilder: judge one asset-partition fresh, waiting or stale, with every reason why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assetflow.store.records import EventRecord, MaterializationRecord
+
+#: A step key: an asset and its partition (None for an unpartitioned asset).
+Key = tuple[str, str | None]
+
+
+class Status(StrEnum):
+    """What the planner decided for one asset-partition."""
+
+    FRESH = "fresh"  # will not run
+    WAITING = "waiting"  # runs only if an upstream rebuild changes its data
+    STALE = "stale"  # will run
+
+
+class ReasonKind(StrEnum):
+    """Why an asset-partition is not fresh."""
+
+    NEVER_MATERIALIZED = "never materialized"
+    CODE_CHANGED = "code changed"
+    UPSTREAM_CHANGED = "upstream changed"
+    UPSTREAM_STALE = "upstream stale"
+    LAST_RUN_FAILED = "last run failed"
+    FORCED = "forced"
+    SOURCE_UNAVAILABLE = "source unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason an asset-partition must (or may) be rebuilt, as data."""
+
+    kind: ReasonKind
+    #: the upstream asset-partition, for upstream reasons ("clean_records" or "x[2026-03-01]")
+    upstream: str | None = None
+    #: the recorded and the current version (code or data) for "changed" reasons
+    old: str | None = None
+    new: str | None = None
+    #: the run that produced the new upstream data, or the failed run
+    run_id: str | None = None
+    #: named parts that changed, for "code changed" (e.g. "helper normalise_email")
+    details: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        """The reason as one line of text, e.g. `upstream changed: raw_records`."""
+        text = self.kind.value
+        if self.upstream:
+            text += f": {self.upstream}"
+        if self.details:
+            text += f": {', '.join(self.details)}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether one asset-partition must be rebuilt, and every reason why."""
+
+    asset: str
+    partition: str | None
+    status: Status
+    reasons: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the planner knows of the store: the newest materialization and failure per key."""
+
+    latest: Mapping[Key, MaterializationRecord] = field(default_factory=dict)
+    failures: Mapping[Key, EventRecord] = field(default_factory=dict)
+    #: the current version of each source read, observed at plan time
+    observed: Mapping[Key, str] = field(default_factory=dict)
+    #: sources whose observer raised, with the message
+    unavailable: Mapping[Key, str] = field(default_factory=dict)
+
+    def current_version(self, key: Key) -> str | None:
+        """The data version an input has now: observed for a source, else the newest stored."""
+        if key in self.observed:
+            return self.observed[key]
+        latest = self.latest.get(key)
+        return latest.data_version if latest is not None else None
+
+
+def key_text(key: Key) -> str:
+    """How a key is written in reasons and input versions: `asset` or `asset[partition]`."""
+    asset, partition = key
+    return asset if partition is None else f"{asset}[{partition}]"
+
+
+def judge(
+    key: Key,
+    *,
+    code_version: str,
+    inputs: tuple[Key, ...],
+    snapshot: Snapshot,
+    pending: Mapping[Key, Status],
+    forced: bool = False,
+    code_details: tuple[str, ...] = (),
+) -> Verdict:
+    """Judge one asset-partition.
+
+    Args:
+        key: The asset-partition.
+        code_version: Its current code version.
+        inputs: The upstream asset-partitions it reads.
+        snapshot: The store's newest materializations and failures.
+        pending: Verdicts already reached for upstream keys in this plan that will
+            (STALE) or may (WAITING) run; inputs not in it are taken as stored.
+        forced: The user asked to rebuild regardless.
+        code_details: Which named code parts changed, when the caller knows.
+
+    Returns:
+        The verdict, with every reason.
+    """
+    asset, partition = key
+    unavailable = tuple(
+        Reason(ReasonKind.SOURCE_UNAVAILABLE, upstream=key_text(upstream))
+        for upstream in inputs
+        if upstream in snapshot.unavailable
+    )
+    if unavailable:
+        return Verdict(asset, partition, Status.STALE, unavailable)
+    if forced:
+        return Verdict(asset, partition, Status.STALE, (Reason(ReasonKind.FORCED),))
+    latest = snapshot.latest.get(key)
+    if latest is None:
+        reason = Reason(ReasonKind.NEVER_MATERIALIZED)
+        return Verdict(asset, partition, Status.STALE, (reason,))
+    own: list[Reason] = []
+    failure = snapshot.failures.get(key)
+    if failure is not None and failure.at > latest.finished_at:
+        own.append(Reason(ReasonKind.LAST_RUN_FAILED, run_id=failure.run_id))
+    if latest.code_version != code_version:
+        own.append(
+            Reason(
+                ReasonKind.CODE_CHANGED,
+                old=latest.code_version,
+                new=code_version,
+                details=code_details,
+            )
+        )
+    waiting: list[Reason] = []
+    for upstream in inputs:
+        name = key_text(upstream)
+        if upstream in pending:
+            waiting.append(Reason(ReasonKind.UPSTREAM_STALE, upstream=name))
+            continue
+        current = snapshot.latest.get(upstream)
+        recorded = latest.input_versions.get(name)
+        now_version = snapshot.current_version(upstream)
+        if recorded != now_version:
+            own.append(
+                Reason(
+                    ReasonKind.UPSTREAM_CHANGED,
+                    upstream=name,
+                    old=recorded,
+                    new=now_version,
+                    run_id=current.run_id if current is not None else None,
+                )
+            )
+    if own:
+        return Verdict(asset, partition, Status.STALE, tuple(own + waiting))
+    if waiting:
+        return Verdict(asset, partition, Status.WAITING, tuple(waiting))
+    return Verdict(asset, partition, Status.FRESH)
