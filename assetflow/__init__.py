@@ -4,6 +4,9 @@ Public API only. Heavy modules (pandas, pyarrow, duckdb, networkx) load when a
 function needs them, so importing assetflow, and `assetflow --help`, stay fast.
 """
 
+from assetflow.api import load as load
+from assetflow.api import materialize as materialize
+from assetflow.api import plan as plan
 from assetflow.asset import AssetSpec as AssetSpec
 from assetflow.asset import asset as asset
 from assetflow.asset import file_source as file_source

@@ -1,0 +1,250 @@
+"""The `assetflow` command: parse arguments, call the Python API, print the result.
+
+Everything beyond click is imported inside the commands, so `assetflow --help`
+answers without loading pandas, pyarrow, duckdb or networkx.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from assetflow.errors import EXIT_FAILED, EXIT_INTERRUPTED, AssetflowError
+
+if TYPE_CHECKING:
+    from assetflow.project import Project
+
+
+@dataclass
+class _Options:
+    """The global options, passed to every command through click's context."""
+
+    project_dir: str | None
+    debug: bool
+
+    def load(self) -> Project:
+        from assetflow.api import load
+
+        return load(self.project_dir)
+
+
+class _Group(click.Group):
+    """Turns assetflow errors into a clear message and an exit code, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssetflowError as error:
+            _fail(ctx, error, error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("\nInterrupted.", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as error:
+            _fail(ctx, error, EXIT_FAILED, internal=True)
+
+
+def _fail(ctx: click.Context, error: BaseException, code: int, internal: bool = False) -> NoReturn:
+    options = ctx.find_object(_Options)
+    if options is not None and options.debug:
+        traceback.print_exception(error)
+    if internal:
+        message = (
+            f"internal error: {type(error).__name__}: {error}\n\n"
+            "This is a bug in assetflow. Run again with --debug for the traceback, "
+            "and report it with that output."
+        )
+    else:
+        message = error.format_message()  # type: ignore[attr-defined]
+    click.secho(f"Error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="assetflow", prog_name="assetflow")
+@click.option(
+    "--project",
+    "-p",
+    "project_dir",
+    metavar="DIR",
+    help="The project directory (default: $ASSETFLOW_PROJECT, else the current "
+    "directory or its nearest parent with a [tool.assetflow] config).",
+)
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: str | None, debug: bool) -> None:
+    """assetflow: build data assets from typed Python functions, rebuilding only what is stale.
+
+    \b
+    Selections use dbt's grammar:
+      clean_records+     clean_records and everything downstream of it
+      +daily_totals      daily_totals and everything upstream of it
+      tag:nightly,group:ingest   intersection;  'a b' is a union
+    See docs/selection.md for the whole grammar.
+    """
+    ctx.obj = _Options(project_dir, debug)
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+_pass_options = click.make_pass_decorator(_Options)
+
+
+@cli.command("list")
+@click.argument("selection", default="*")
+@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@_pass_options
+def list_assets(options: _Options, selection: str, exclude: str | None) -> None:
+    """List assets with their group, storage kind, tags and description."""
+    from assetflow.api import select
+    from assetflow.render import asset_table
+
+    project = options.load()
+    names = select(project, selection, exclude)
+    click.echo(asset_table(project.graph, names))
+
+
+@cli.command()
+@click.argument("selection", default="*")
+@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "mermaid", "dot", "json"]),
+    default="text",
+    show_default=True,
+    help="text: an indented tree; mermaid/dot: for diagrams; json: for tools.",
+)
+@_pass_options
+def lineage(options: _Options, selection: str, exclude: str | None, output_format: str) -> None:
+    """Show the lineage graph of the selected assets."""
+    from assetflow.api import select
+    from assetflow.render import render_lineage
+
+    project = options.load()
+    names = select(project, selection, exclude)
+    click.echo(render_lineage(project.graph, names, output_format))
+
+
+@cli.command()
+@click.argument("selection", default="*")
+@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.option("--force", is_flag=True, help="Rebuild every selected asset, stale or not.")
+@_pass_options
+def materialize(options: _Options, selection: str, exclude: str | None, force: bool) -> None:
+    """Materialize the stale assets of SELECTION (default: all), in dependency order."""
+    from assetflow.api import materialize as run
+    from assetflow.render import ConsoleReporter
+
+    project = options.load()
+    result = run(
+        selection,
+        exclude=exclude,
+        project=project,
+        force=force,
+        trigger="cli",
+        reporter=ConsoleReporter(click.echo),
+    )
+    if not result.success:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("selection", default="*")
+@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.option("--force", is_flag=True, help="Plan as if every selected asset were stale.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@_pass_options
+def plan(
+    options: _Options, selection: str, exclude: str | None, force: bool, as_json: bool
+) -> None:
+    """Show what `materialize` would run, in order, and why, without running it."""
+    from assetflow.api import plan as make
+    from assetflow.planner.explain import plan_json, plan_text
+
+    result = make(selection, exclude=exclude, project=options.load(), force=force)
+    click.echo(plan_json(result) if as_json else plan_text(result))
+
+
+@cli.command()
+@click.argument("selection", default="*")
+@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the states as JSON.")
+@_pass_options
+def status(options: _Options, selection: str, exclude: str | None, as_json: bool) -> None:
+    """Show every selected asset's state: fresh, stale, waiting, missing or failed, and why."""
+    from assetflow.api import status as states_of
+    from assetflow.planner.explain import status_json
+    from assetflow.render import status_table
+
+    states = states_of(selection, exclude=exclude, project=options.load())
+    click.echo(status_json(states) if as_json else status_table(states))
+
+
+@cli.command()
+@click.argument("asset")
+@_pass_options
+def why(options: _Options, asset: str) -> None:
+    """Explain why ASSET is fresh, stale or waiting, down to the root cause."""
+    from assetflow.api import check_asset_name, make_plan, open_project_store
+    from assetflow.why import explain_asset
+
+    project = options.load()
+    check_asset_name(project, asset)
+    with open_project_store(project) as store:
+        context = make_plan(project, store, f"+{asset}", check_inputs=False)
+        click.echo(explain_asset(asset, context, store))
+
+
+@cli.command()
+@click.option("--limit", "-n", default=20, show_default=True, help="How many runs to show.")
+@click.option(
+    "--status",
+    type=click.Choice(["running", "success", "failed", "cancelled", "crashed"]),
+    help="Only runs that ended so.",
+)
+@_pass_options
+def runs(options: _Options, limit: int, status: str | None) -> None:
+    """List recent runs, newest first."""
+    from assetflow.api import open_project_store
+    from assetflow.render import runs_table
+    from assetflow.store.records import RunStatus
+
+    with open_project_store(options.load()) as store:
+        records = store.list_runs(limit=limit, status=RunStatus(status) if status else None)
+    click.echo(runs_table(records))
+
+
+@cli.command()
+@click.argument("asset")
+@click.option("--limit", "-n", default=20, show_default=True, help="How many to show.")
+@_pass_options
+def history(options: _Options, asset: str, limit: int) -> None:
+    """Show the materializations of ASSET, newest first."""
+    from assetflow.api import check_asset_name, open_project_store
+    from assetflow.render import history_table
+
+    project = options.load()
+    check_asset_name(project, asset)
+    with open_project_store(project) as store:
+        records = store.asset_history(asset, limit=limit)
+    click.echo(history_table(asset, records))
+
+
+def main() -> None:
+    """The console script's entry point."""
+    try:
+        cli(prog_name="assetflow")
+    except click.exceptions.Exit as done:  # pragma: no cover - click handles this itself
+        sys.exit(done.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,37 @@
+"""Reporter protocol: how an executor tells the outside world what it is doing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from assetflow.execution.coordinator import RunResult, StepResult
+    from assetflow.planner.plan import Plan, Step
+
+
+class Reporter(Protocol):
+    """Receives progress events; the CLI prints them, the Python API ignores them."""
+
+    def run_started(self, run_id: str, plan: Plan) -> None: ...
+
+    def step_started(self, step: Step) -> None: ...
+
+    def step_finished(self, result: StepResult) -> None: ...
+
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class NullReporter:
+    """A reporter that says nothing."""
+
+    def run_started(self, run_id: str, plan: Plan) -> None:
+        pass
+
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+    def run_finished(self, result: RunResult) -> None:
+        pass

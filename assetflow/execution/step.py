@@ -1,0 +1,90 @@
+"""Run one asset-partition: gather its inputs, call the function, write its output."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assetflow.errors import AssetFailedError, AssetflowError
+
+if TYPE_CHECKING:
+    from assetflow.asset import AssetSpec
+    from assetflow.context import RunContext
+    from assetflow.io import StoredOutput
+
+#: Where outputs live under the state dir.
+DATA_DIR = "data"
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutput:
+    """What one successful step produced: the value (for downstream) and what was stored."""
+
+    value: Any
+    stored: StoredOutput
+    duration_s: float
+
+
+def run_step(
+    spec: AssetSpec,
+    inputs: Mapping[str, Any],
+    context: RunContext,
+    state_dir: Path,
+    partition: str | None = None,
+) -> StepOutput:
+    """Call the asset's function with its inputs and write what it returns.
+
+    Raises:
+        AssetFailedError: The function raised, or its value cannot be stored; the
+            original exception is the `__cause__`.
+    """
+    from assetflow.io import io_kind_for_value, write_output
+
+    started = time.perf_counter()
+    kwargs = dict(inputs)
+    if spec.wants_context:
+        kwargs["context"] = context
+    try:
+        value = spec.fn(**kwargs)
+    except Exception as error:
+        raise AssetFailedError(
+            spec.name, partition, describe_failure(spec.name, partition, error)
+        ) from error
+    try:
+        kind = spec.kind if spec.kind != "auto" else io_kind_for_value(value, asset=spec.name)
+        stored = write_output(spec.name, value, kind, state_dir / DATA_DIR, partition=partition)
+    except AssetflowError as error:
+        raise AssetFailedError(spec.name, partition, error.format_message()) from error
+    return StepOutput(value, stored, time.perf_counter() - started)
+
+
+def read_input(kind: str, path: str | None, annotation: Any) -> Any:
+    """Read an upstream asset's stored output, as the parameter's annotation asks."""
+    from assetflow.io import read_output
+
+    if kind == "none" or path is None:
+        return None
+    return read_output(kind, Path(path), as_type=annotation)
+
+
+def describe_failure(asset: str, partition: str | None, error: BaseException) -> str:
+    """The error and the user's own traceback frames (assetflow's frames left out)."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(_PACKAGE_DIR)
+    ]
+    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+    text = f"{_where(asset, partition)} raised {detail}"
+    if frames:
+        text += "\n\nTraceback (your code):\n" + "".join(traceback.format_list(frames)).rstrip()
+    return text
+
+
+def _where(asset: str, partition: str | None) -> str:
+    return f"asset '{asset}'" + (f" [{partition}]" if partition else "")

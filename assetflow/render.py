@@ -1,0 +1,269 @@
+"""Text for people: asset tables, lineage trees and diagrams, run tables, live progress lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assetflow.execution import RunResult, StepResult
+    from assetflow.graph import AssetGraph
+    from assetflow.planner import Plan, Step
+    from assetflow.planner.status import AssetStatus
+    from assetflow.store.records import MaterializationRecord, RunRecord
+
+#: Descriptions longer than this are cut in tables.
+DESCRIPTION_WIDTH = 60
+#: How many characters of a run id or version tables show (like git's short hashes).
+SHORT_ID = 8
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces, with a header row."""
+    rows = [list(map(str, row)) for row in rows]
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def short(text: str | None) -> str:
+    return (text or "-")[:SHORT_ID]
+
+
+def when(moment: datetime | None) -> str:
+    """A timestamp as `YYYY-MM-DD HH:MM:SS` in UTC."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def duration(seconds: float | None) -> str:
+    """`12 ms`, `3.4 s` or `2m05s`."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def size(count: int | None) -> str:
+    """A byte count as `512 B`, `1.2 KiB`, `3.4 MiB`."""
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"  # pragma: no cover
+
+
+def asset_table(graph: AssetGraph, names: Iterable[str]) -> str:
+    """The `list` output: one row per asset."""
+    rows = []
+    for name in graph.topological_order(names):
+        spec = graph.spec(name)
+        description = spec.description.splitlines()[0] if spec.description else ""
+        if len(description) > DESCRIPTION_WIDTH:
+            description = description[: DESCRIPTION_WIDTH - 1] + "…"
+        rows.append(
+            [
+                name,
+                spec.group,
+                spec.kind,
+                ",".join(sorted(spec.tags)) or "-",
+                ",".join(graph.parents(name)) or "-",
+                description,
+            ]
+        )
+    return table(["ASSET", "GROUP", "KIND", "TAGS", "READS", "DESCRIPTION"], rows)
+
+
+def render_lineage(graph: AssetGraph, names: Iterable[str], output_format: str) -> str:
+    """The selected part of the graph as text, mermaid, dot or json."""
+    chosen = set(names)
+    ordered = graph.topological_order(chosen)
+    edges = [(p, n) for n in ordered for p in graph.parents(n) if p in chosen]
+    if output_format == "mermaid":
+        lines = ["graph LR"] + [f"    {n}" for n in ordered if not _has_edge(n, edges)]
+        lines += [f"    {parent} --> {child}" for parent, child in edges]
+        return "\n".join(lines)
+    if output_format == "dot":
+        lines = ["digraph assetflow {", "    rankdir=LR;", "    node [shape=box];"]
+        lines += [f'    "{n}";' for n in ordered]
+        lines += [f'    "{parent}" -> "{child}";' for parent, child in edges]
+        return "\n".join([*lines, "}"])
+    if output_format == "json":
+        assets = [
+            {
+                "name": name,
+                "group": graph.spec(name).group,
+                "kind": graph.spec(name).kind,
+                "tags": sorted(graph.spec(name).tags),
+                "description": graph.spec(name).description,
+                "upstream": list(graph.parents(name)),
+                "downstream": list(graph.children(name)),
+            }
+            for name in ordered
+        ]
+        return json.dumps({"assets": assets, "edges": edges}, indent=2)
+    return lineage_tree(graph, ordered, chosen)
+
+
+def _has_edge(name: str, edges: list[tuple[str, str]]) -> bool:
+    return any(name in edge for edge in edges)
+
+
+def lineage_tree(graph: AssetGraph, ordered: list[str], chosen: set[str]) -> str:
+    """An indented tree from the roots of the selection down; repeats say `(see above)`."""
+    roots = [n for n in ordered if not any(p in chosen for p in graph.parents(n))]
+    shown: set[str] = set()
+    lines: list[str] = []
+    # (name, prefix, is_last, is_root), walked depth-first without recursion.
+    stack = [(root, "", True, True) for root in reversed(roots)]
+    while stack:
+        name, prefix, is_last, is_root = stack.pop()
+        connector = "" if is_root else ("└── " if is_last else "├── ")
+        if name in shown:
+            lines.append(f"{prefix}{connector}{name}  (see above)")
+            continue
+        shown.add(name)
+        spec = graph.spec(name)
+        lines.append(f"{prefix}{connector}{name}  [{spec.group}, {spec.kind}]")
+        children = [c for c in graph.children(name) if c in chosen]
+        child_prefix = prefix if is_root else prefix + ("    " if is_last else "│   ")
+        for index in reversed(range(len(children))):
+            stack.append((children[index], child_prefix, index == len(children) - 1, False))
+    return "\n".join(lines)
+
+
+def runs_table(records: Sequence[RunRecord]) -> str:
+    """The `runs` output."""
+    if not records:
+        return "No runs yet. `assetflow materialize` starts one."
+    rows = [
+        [
+            short(run.run_id),
+            when(run.started_at),
+            duration((run.finished_at - run.started_at).total_seconds())
+            if run.finished_at
+            else "-",
+            run.status.value,
+            run.trigger,
+            run.selection,
+        ]
+        for run in records
+    ]
+    return table(["RUN", "STARTED (UTC)", "DURATION", "STATUS", "TRIGGER", "SELECTION"], rows)
+
+
+def history_table(asset: str, records: Sequence[MaterializationRecord]) -> str:
+    """The `history ASSET` output."""
+    if not records:
+        return f"'{asset}' has never been materialized."
+    rows = [
+        [
+            short(record.run_id),
+            when(record.finished_at),
+            f"{record.rows:,}" if record.rows is not None else "-",
+            size(record.bytes),
+            duration(record.duration_s),
+            short(record.data_version),
+            short(record.code_version),
+        ]
+        for record in records
+    ]
+    headers = ["RUN", "FINISHED (UTC)", "ROWS", "SIZE", "DURATION", "DATA", "CODE"]
+    return table(headers, rows)
+
+
+def status_table(states: Sequence[AssetStatus]) -> str:
+    """The `status` output: one row per asset, not-fresh ones first."""
+    rows = [
+        [
+            _label(state),
+            state.state.value,
+            when(state.last.finished_at) if state.last else "-",
+            short(state.last.run_id) if state.last else "-",
+            "; ".join(reason.render() for reason in state.reasons),
+        ]
+        for state in states
+    ]
+    return table(["ASSET", "STATE", "LAST MATERIALIZED (UTC)", "RUN", "WHY"], rows)
+
+
+class ConsoleReporter:
+    """Prints one line per finished step, and a summary, through an injected `echo`."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self._echo = echo
+        encoding = (getattr(sys.stdout, "encoding", None) or "ascii").lower()
+        fancy = encoding.startswith("utf")
+        self._marks = {
+            "materialized": "✓" if fancy else "+",
+            "failed": "✗" if fancy else "x",
+            "skipped": "=",
+            "blocked": "-",
+        }
+        self._width = 0
+
+    def run_started(self, run_id: str, plan: Plan) -> None:
+        from assetflow.planner import Status
+
+        fresh = plan.count(Status.FRESH)
+        if plan.is_empty:
+            self._echo(f"Nothing to do: {fresh} {_plural(fresh, 'asset')} fresh.")
+            return
+        self._width = max(len(_label(step)) for step in plan.steps)
+        count = len(plan.steps)
+        waiting = plan.count(Status.WAITING)
+        parts = [f"{count} to materialize"]
+        if waiting:
+            parts.append(f"{waiting} of them only if their inputs change")
+        if fresh:
+            parts.append(f"{fresh} fresh")
+        self._echo(f"Run {short(run_id)}: {', '.join(parts)}")
+
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        mark = self._marks[result.state.value]
+        label = _label(result).ljust(self._width)
+        if result.state.value == "materialized":
+            rows = f"{result.rows:,} rows" if result.rows is not None else ""
+            detail = f"{rows:>14}  {duration(result.duration_s):>8}"
+        elif result.state.value == "failed":
+            detail = "failed"
+        else:
+            detail = f"skipped: {result.message}"
+        self._echo(f"  {mark} {label}  {detail}".rstrip())
+
+    def run_finished(self, result: RunResult) -> None:
+        if result.plan.is_empty:
+            return
+        for failure in result.failures():
+            self._echo(f"\n{failure.message}")
+        counts = result.counts()
+        parts = [f"{counts[state]} {state.value}" for state in sorted(counts, key=str)]
+        verdict = "succeeded" if result.success else "failed"
+        self._echo(
+            f"\nRun {short(result.run_id)} {verdict} in {duration(result.duration_s)}: "
+            f"{', '.join(parts)}."
+        )
+
+
+def _label(item: Step | StepResult | AssetStatus) -> str:
+    return item.asset if item.partition is None else f"{item.asset}[{item.partition}]"
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"

@@ -1,0 +1,145 @@
+"""`why ASSET`: trace an asset's state back to its causes, with the code diff when code changed."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from assetflow.planner.staleness import Reason, ReasonKind, Status, Verdict
+from assetflow.render import short, when
+
+if TYPE_CHECKING:
+    from assetflow.api import PlanContext
+    from assetflow.codeversion import CodeFingerprint
+    from assetflow.store.base import MetadataStore
+    from assetflow.store.records import MaterializationRecord
+
+_INDENT = "    "
+
+
+def explain_asset(name: str, context: PlanContext, store: MetadataStore) -> str:
+    """Explain why `name` is fresh, stale or waiting, down to the root causes.
+
+    Args:
+        name: The asset.
+        context: A plan of `+name` (the asset and all its upstream) with its snapshot.
+        store: The store, for stored code sources and failure messages.
+
+    Returns:
+        The explanation, as text.
+    """
+    verdicts = {
+        step.asset: Verdict(step.asset, step.partition, step.status, step.reasons)
+        for step in context.plan.steps
+    }
+    verdicts.update({v.asset: v for v in context.plan.fresh})
+    lines: list[str] = []
+    _explain(name, verdicts, context, store, lines, depth=0, seen=set())
+    return "\n".join(lines)
+
+
+def _explain(
+    name: str,
+    verdicts: dict[str, Verdict],
+    context: PlanContext,
+    store: MetadataStore,
+    lines: list[str],
+    depth: int,
+    seen: set[str],
+) -> None:
+    pad = _INDENT * depth
+    verdict = verdicts[name]
+    latest = context.snapshot.latest.get((name, None))
+    if name in seen:
+        lines.append(f"{pad}'{name}' is {verdict.status.value} (explained above).")
+        return
+    seen.add(name)
+    if verdict.status is Status.FRESH:
+        lines.append(
+            f"{pad}'{name}' is fresh: {_made(latest)}, and neither its code nor its "
+            "inputs changed since."
+        )
+        return
+    kinds = [reason.kind for reason in verdict.reasons]
+    if ReasonKind.NEVER_MATERIALIZED in kinds:
+        lines.append(f"{pad}'{name}' has never been materialized.")
+        lines.append(f"{pad}To build it with everything it needs: assetflow materialize '+{name}'")
+        return
+    lines.append(f"{pad}'{name}' is {verdict.status.value}: {_made(latest)}, and since then:")
+    for reason in verdict.reasons:
+        _explain_reason(name, reason, verdicts, context, store, lines, depth, seen, latest)
+
+
+def _explain_reason(
+    name: str,
+    reason: Reason,
+    verdicts: dict[str, Verdict],
+    context: PlanContext,
+    store: MetadataStore,
+    lines: list[str],
+    depth: int,
+    seen: set[str],
+    latest: MaterializationRecord | None,
+) -> None:
+    pad = _INDENT * depth + "  - "
+    if reason.kind is ReasonKind.CODE_CHANGED:
+        lines.append(
+            f"{pad}its code changed" + (f": {', '.join(reason.details)}" if reason.details else "")
+        )
+        if latest is not None and latest.code_version and name in context.fingerprints:
+            diff = code_diff(store, latest.code_version, _with_sources(context, name))
+            if diff:
+                lines.extend(_INDENT * (depth + 1) + line for line in diff.splitlines())
+    elif reason.kind is ReasonKind.UPSTREAM_CHANGED:
+        lines.append(
+            f"{pad}input '{reason.upstream}' changed: it was data version {short(reason.old)} "
+            f"when this asset last read it; now it is {short(reason.new)}, written by run "
+            f"{short(reason.run_id)}"
+        )
+    elif reason.kind is ReasonKind.UPSTREAM_STALE:
+        upstream = reason.upstream or ""
+        lines.append(
+            f"{pad}input '{upstream}' will be rebuilt first; this asset runs only "
+            "if that changes its data. Because:"
+        )
+        _explain(upstream, verdicts, context, store, lines, depth + 1, seen)
+    elif reason.kind is ReasonKind.LAST_RUN_FAILED:
+        failure = context.snapshot.failures.get((name, None))
+        message = failure.message.splitlines()[0] if failure and failure.message else ""
+        at = f" at {when(failure.at)} UTC" if failure else ""
+        lines.append(f"{pad}its last attempt failed in run {short(reason.run_id)}{at}: {message}")
+    else:
+        lines.append(f"{pad}{reason.render()}")
+
+
+def _with_sources(context: PlanContext, name: str) -> CodeFingerprint:
+    from assetflow.codecache import compute, has_sources
+
+    fingerprint = context.fingerprints[name]
+    if has_sources(fingerprint):
+        return fingerprint
+    return compute(context.project, [name])[name]
+
+
+def _made(latest: MaterializationRecord | None) -> str:
+    if latest is None:
+        return "never materialized"
+    return f"last materialized by run {short(latest.run_id)} at {when(latest.finished_at)} UTC"
+
+
+def code_diff(store: MetadataStore, old_version: str, new: CodeFingerprint) -> str:
+    """A unified diff of each named code part that changed since `old_version`."""
+    from assetflow.api import manifest_key
+    from assetflow.codeversion import changed_parts, diff_sources
+
+    manifest = store.get_code(manifest_key(old_version))
+    if manifest is None:
+        return ""
+    old_digests: dict[str, str] = json.loads(manifest)
+    sources = {part.name: part.source for part in new.parts}
+    diffs = []
+    for change in changed_parts(old_digests, new):
+        old_digest = old_digests.get(change.name)
+        old_source = (store.get_code(old_digest) if old_digest else None) or ""
+        diffs.append(diff_sources(old_source, sources.get(change.name, ""), change.name))
+    return "\n".join(diff for diff in diffs if diff)

@@ -1,0 +1,92 @@
+"""The example pipeline: pull orders from the shop's API, clean them, and report on them."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from cleaning import normalise_emails, parse_amounts, parse_timestamps
+
+from assetflow import RunContext, asset, file_source
+
+TOP_CUSTOMERS = 10
+
+api_response = file_source(
+    "api_response",
+    "data/api_response.json",
+    group="ingest",
+    description="The shop's orders API, stood in for by a saved response.",
+)
+
+Summary = dict[str, int | float | str]
+
+
+@asset(group="ingest", tags=["nightly", "source"])
+def raw_records(context: RunContext, api_response: Path) -> pd.DataFrame:
+    """Orders as the shop's API returned them, dirt included.
+
+    Amounts arrive as numbers or strings, so they are kept as strings here and
+    parsed in `clean_records`. When the response file changes, this is stale.
+    """
+    payload = json.loads(api_response.read_text(encoding="utf-8"))
+    records = pd.DataFrame(payload["results"]).astype({"amount": "str"})
+    context.log.info("read %d records from %s", len(records), api_response.name)
+    return records
+
+
+@asset(group="ingest", tags=["nightly"])
+def clean_records(raw_records: pd.DataFrame) -> pd.DataFrame:
+    """Valid orders, one row per id, with a UTC `day` column.
+
+    Drops rows with an unparsable timestamp, a missing or negative amount, or a
+    missing email; normalises emails; keeps the first copy of a repeated id.
+    """
+    records = raw_records.assign(
+        created_at=parse_timestamps(raw_records["created_at"]),
+        amount=parse_amounts(raw_records["amount"]),
+        customer_email=normalise_emails(raw_records["customer_email"]),
+    )
+    records = records.dropna(subset=["created_at", "amount", "customer_email"])
+    records = records[records["amount"] >= 0].drop_duplicates("id")
+    return records.assign(day=records["created_at"].dt.date).reset_index(drop=True)
+
+
+@asset(group="reporting")
+def daily_totals(clean_records: pd.DataFrame) -> pd.DataFrame:
+    """Orders and revenue per day."""
+    return (
+        clean_records.groupby("day", as_index=False)
+        .agg(orders=("id", "size"), total_amount=("amount", "sum"))
+        .round({"total_amount": 2})
+    )
+
+
+@asset(group="reporting")
+def top_customers(clean_records: pd.DataFrame) -> pd.DataFrame:
+    """The ten customers who spent the most, with their order count."""
+    totals = clean_records.groupby("customer_id", as_index=False).agg(
+        customer_email=("customer_email", "first"),
+        orders=("id", "size"),
+        total_amount=("amount", "sum"),
+    )
+    return (
+        totals.sort_values(["total_amount", "customer_id"], ascending=[False, True])
+        .head(TOP_CUSTOMERS)
+        .round({"total_amount": 2})
+        .reset_index(drop=True)
+    )
+
+
+@asset(group="reporting", tags=["nightly"])
+def summary_report(daily_totals: pd.DataFrame, top_customers: pd.DataFrame) -> Summary:
+    """The headline numbers of the period, as plain JSON values."""
+    busiest = daily_totals.loc[daily_totals["orders"].idxmax()]
+    best = top_customers.iloc[0]
+    return {
+        "days": len(daily_totals),
+        "orders": int(daily_totals["orders"].sum()),
+        "total_revenue": round(float(daily_totals["total_amount"].sum()), 2),
+        "busiest_day": str(busiest["day"]),
+        "busiest_day_orders": int(busiest["orders"]),
+        "best_customer": str(best["customer_id"]),
+        "best_customer_total": float(best["total_amount"]),
+    }
