@@ -190,17 +190,24 @@ def manifest_key(code_version: str) -> str:
 def save_fingerprints(
     store: MetadataStore, project: Project, fingerprints: Mapping[str, CodeFingerprint]
 ) -> None:
-    """Keep each distinct normalised source once, and each version's part list, for `why`."""
+    """Keep each distinct normalised source once, and each version's part list, for `why`.
+
+    One read finds what the store lacks; one transaction writes it.
+    """
     from assetflow.codecache import compute, has_sources
 
-    for name, fp in fingerprints.items():
-        if store.get_code(manifest_key(fp.version)) is not None:
-            continue
-        if not has_sources(fp):
-            fp = compute(project, [name])[name]
-        for part in fp.parts:
-            store.save_code(part.digest, part.source)
-        store.save_code(manifest_key(fp.version), json.dumps(fp.digests(), sort_keys=True))
+    missing = {
+        name: fp
+        for name, fp in fingerprints.items()
+        if store.get_code(manifest_key(fp.version)) is None
+    }
+    stale = [name for name, fp in missing.items() if not has_sources(fp)]
+    missing.update(compute(project, stale))
+    sources: dict[str, str] = {}
+    for fp in missing.values():
+        sources.update({part.digest: part.source for part in fp.parts})
+        sources[manifest_key(fp.version)] = json.dumps(fp.digests(), sort_keys=True)
+    store.save_codes(sources)
 
 
 def materialize(

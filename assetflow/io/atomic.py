@@ -58,24 +58,63 @@ def atomic_path(target: Path, *, asset: str) -> Iterator[Path]:
         if isinstance(error, OSError):
             raise _os_error(error, target, asset) from error
         raise
-    if os.name == "posix":  # a rename is durable once its directory is synced
-        with contextlib.suppress(OSError):
-            _fsync(target.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    # The directory is not synced: that would only make the newest rename
+    # survive a power cut. The file's content is synced before the rename, so
+    # after any crash the target holds the old or the new content, whole.
     logger.debug("replaced %s atomically", target)
+
+
+def write_bytes_atomically(target: Path, data: bytes, *, asset: str) -> None:
+    """Replace ``target`` with ``data`` atomically, through one descriptor.
+
+    The same guarantees as ``atomic_path``, with fewer system calls: the
+    temporary file is created, written, synced and closed once. Small outputs
+    (JSON) go this way, where those calls are most of the cost.
+
+    Raises:
+        WriteError: As for ``atomic_path``.
+    """
+    directory = target.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor, temp = _open_temp(target)
+    except OSError as error:
+        raise _os_error(error, target, asset) from error
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view) :]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temp, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _os_error(error, target, asset) from error
+        raise
+    logger.debug("replaced %s atomically", target)
+
+
+def _open_temp(target: Path) -> tuple[int, Path]:
+    """Create a fresh hidden temporary file beside ``target``; its descriptor and path."""
+    while True:
+        temp = target.parent / f".{target.name}.{os.urandom(_TEMP_TOKEN_BYTES).hex()}{TEMP_SUFFIX}"
+        try:
+            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE), temp
+        except FileExistsError:
+            continue  # another writer drew the same token; draw again
 
 
 def _create_temp_file(target: Path, asset: str) -> Path:
     directory = target.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        while True:
-            temp = directory / f".{target.name}.{os.urandom(_TEMP_TOKEN_BYTES).hex()}{TEMP_SUFFIX}"
-            try:
-                descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
-            except FileExistsError:
-                continue  # another writer drew the same token; draw again
-            os.close(descriptor)
-            return temp
+        descriptor, temp = _open_temp(target)
+        os.close(descriptor)
+        return temp
     except OSError as error:
         raise _os_error(error, target, asset) from error
 

@@ -14,7 +14,7 @@ from typing import Any, cast, get_origin
 
 from assetflow.datahash import json_version, table_version
 from assetflow.errors import StoreError, WriteError
-from assetflow.io.atomic import atomic_path
+from assetflow.io.atomic import atomic_path, write_bytes_atomically
 from assetflow.io.paths import output_path
 from assetflow.io.values import (
     JSON,
@@ -161,8 +161,7 @@ def _write_json(asset: str, value: object, path: Path) -> StoredOutput:
     version = json_version(json_value)
     text = json.dumps(json_value, ensure_ascii=False, indent=_JSON_INDENT, allow_nan=False)
     data = (text + "\n").encode("utf-8")
-    with atomic_path(path, asset=asset) as temp:
-        temp.write_bytes(data)
+    write_bytes_atomically(path, data, asset=asset)
     rows = len(json_value) if isinstance(json_value, list) else None
     logger.debug("wrote %s: %d bytes, version %s", path, len(data), version)
     return StoredOutput(JSON, path, rows, len(data), (), version)

@@ -15,7 +15,7 @@ Semantics every backend shares (the contract tests in ``tests/store`` pin them):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -141,6 +141,10 @@ class MetadataStore(Protocol):
         Idempotent: the first source saved for a code version stays, and each
         distinct source text is stored once however many code versions share it.
         """
+        ...
+
+    def save_codes(self, sources: Mapping[str, str]) -> None:
+        """`save_code` for many code versions at once, in one transaction."""
         ...
 
     def get_code(self, code_version: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -170,6 +170,10 @@ class MemoryStore:
                 return
             self._source_by_digest.setdefault(digest, source)
             self._digest_by_code_version[code_version] = digest
+
+    def save_codes(self, sources: Mapping[str, str]) -> None:
+        for code_version, source in sources.items():
+            self.save_code(code_version, source)
 
     def get_code(self, code_version: str) -> str | None:
         with self._lock:

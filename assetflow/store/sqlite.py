@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -280,33 +280,43 @@ class SqliteStore:
         return {(e.asset, e.partition): e for e in records if e.asset is not None}
 
     def save_code(self, code_version: str, source: str) -> None:
+        self.save_codes({code_version: source})
+
+    def save_codes(self, sources: Mapping[str, str]) -> None:
         # Every run saves the code of every asset it runs; almost always it is
-        # already there, which a read (no write lock) or this process's memory answers.
-        if code_version in self._saved_code_versions:
+        # already there, which this process's memory or one read (no write lock)
+        # answers. What is missing is written in one transaction.
+        wanted = {v: s for v, s in sources.items() if v not in self._saved_code_versions}
+        if not wanted:
             return
-        check_code(code_version, source)
-        found = self._db.select(
-            "look up saved code",
-            "SELECT 1 FROM code_versions WHERE code_version = ?",
-            (code_version,),
-        )
-        if not found:
-            digest = source_digest(source)
+        for code_version, source in wanted.items():
+            check_code(code_version, source)
+        found = {
+            row[0]
+            for row in self._db.select(
+                "look up saved code",
+                "SELECT code_version FROM code_versions "
+                "WHERE code_version IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(wanted)),),
+            )
+        }
+        missing = [(v, s, source_digest(s)) for v, s in wanted.items() if v not in found]
+        if missing:
 
             def insert(connection: sqlite3.Connection) -> None:
-                connection.execute(
+                connection.executemany(
                     "INSERT INTO code_sources (source_digest, source) VALUES (?, ?) "
                     "ON CONFLICT (source_digest) DO NOTHING",
-                    (digest, source),
+                    [(digest, source) for _, source, digest in missing],
                 )
-                connection.execute(
+                connection.executemany(
                     "INSERT INTO code_versions (code_version, source_digest) VALUES (?, ?) "
                     "ON CONFLICT (code_version) DO NOTHING",
-                    (code_version, digest),
+                    [(version, digest) for version, _, digest in missing],
                 )
 
             self._db.run("save code", insert, write=True)
-        self._saved_code_versions.add(code_version)
+        self._saved_code_versions.update(wanted)
 
     def get_code(self, code_version: str) -> str | None:
         rows = self._db.select(

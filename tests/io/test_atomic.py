@@ -132,3 +132,54 @@ def test_a_file_in_the_way_of_the_directory_names_it_and_the_fix(tmp_path: Path)
     with pytest.raises(WriteError, match=rf"'{blocker}' is a file"):
         write_output("settings", {"a": 1}, "json", blocker)
     assert blocker.read_text() == "not a directory"
+
+
+@pytest.fixture
+def previous_json(tmp_path: Path) -> Path:
+    """A directory holding a good earlier JSON output, report.json."""
+    write_output("report", {"total": 1}, "json", tmp_path)
+    return tmp_path
+
+
+def assert_previous_json_intact(directory: Path) -> None:
+    assert sorted(path.name for path in directory.iterdir()) == ["report.json"]  # no temp
+    assert read_output("json", directory / "report.json") == {"total": 1}
+
+
+def test_a_failing_json_rename_leaves_the_previous_file(
+    previous_json: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(source: object, target: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(WriteError, match=r"cannot write the output of asset 'report'"):
+        write_output("report", {"total": 2}, "json", previous_json)
+    monkeypatch.undo()
+    assert_previous_json_intact(previous_json)
+
+
+def test_a_full_disk_during_a_json_write_cleans_up(
+    previous_json: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(descriptor: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(WriteError, match="report"):
+        write_output("report", {"total": 2}, "json", previous_json)
+    monkeypatch.undo()
+    assert_previous_json_intact(previous_json)
+
+
+def test_ctrl_c_during_a_json_sync_cleans_up(
+    previous_json: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(descriptor: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_output("report", {"total": 2}, "json", previous_json)
+    monkeypatch.undo()
+    assert_previous_json_intact(previous_json)
