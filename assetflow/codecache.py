@@ -11,6 +11,7 @@ runs, and are recomputed then.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetflow.codeversion import SCHEME, CodeFingerprint, CodePart, Fingerprinter
+from assetflow.codeversion import (
+    LIBRARY_DIRS,
+    SCHEME,
+    CodeFingerprint,
+    CodePart,
+    Fingerprinter,
+)
 
 if TYPE_CHECKING:
     from assetflow.project import Project
@@ -27,8 +34,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CACHE_FILE = "code-versions.json"
-#: Directories never holding project code: virtual envs, caches, VCS data.
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "venv", "build"})
+#: Directories whose files are never hashed as project code: bytecode caches, version
+#: control data, installed packages (what codeversion.LIBRARY_DIRS treats as library).
+_SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", *LIBRARY_DIRS})
+#: A directory holding this file is a virtual environment: library code only.
+_VENV_MARKER = "pyvenv.cfg"
 
 
 def fingerprints_of(project: Project, names: Iterable[str]) -> dict[str, CodeFingerprint]:
@@ -71,11 +81,10 @@ def _cache_key(project: Project) -> dict[str, Any]:
     state_dir = project.state_dir
     for directory, subdirs, filenames in os.walk(project.root):
         current = Path(directory)
-        subdirs[:] = [
-            d
-            for d in subdirs
-            if not d.startswith(".") and d not in _SKIPPED_DIRS and current / d != state_dir
-        ]
+        if _VENV_MARKER in filenames and current != project.root:
+            subdirs[:] = []
+            continue
+        subdirs[:] = [d for d in subdirs if d not in _SKIPPED_DIRS and current / d != state_dir]
         for filename in filenames:
             if filename.endswith((".py", ".toml")):
                 stat = (current / filename).stat()
@@ -123,4 +132,5 @@ def _write(path: Path, key: dict[str, Any], fingerprints: dict[str, CodeFingerpr
     except OSError:
         # A cache that cannot be written only costs time on the next plan.
         logger.debug("could not write %s", path, exc_info=True)
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)

@@ -46,11 +46,13 @@ def duration(seconds: float | None) -> str:
     """`12 ms`, `3.4 s` or `2m05s`."""
     if seconds is None:
         return "-"
-    if seconds < 1:
+    # Thresholds sit just below each unit's boundary, where rounding would
+    # otherwise print "1000 ms" or "60.0 s".
+    if seconds < 0.9995:
         return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
+    if seconds < 59.95:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s"
 
 
@@ -58,12 +60,15 @@ def size(count: int | None) -> str:
     """A byte count as `512 B`, `1.2 KiB`, `3.4 MiB`."""
     if count is None:
         return "-"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    if count < 1024:
+        return f"{count} B"
+    value = count / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        # 1023.95 and above would print as "1024.0": show it in the next unit.
+        if value < 1023.95 or unit == "GiB":
+            return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{count} B"  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def asset_table(graph: AssetGraph, names: Iterable[str]) -> str:

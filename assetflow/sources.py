@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assetflow.context import RunContext
+from assetflow.graph import display_location
 
 if TYPE_CHECKING:
     from assetflow.project import Project
@@ -45,9 +46,8 @@ def observe_sources(project: Project, names: Iterable[str]) -> Observations:
             version = observed_version(value)
         except Exception as error:
             detail = f"{type(error).__name__}: {error}"
-            observations.errors[name] = (
-                f"source '{name}' ({spec.location}) could not be observed: {detail}"
-            )
+            where = display_location(spec, project.root)
+            observations.errors[name] = f"source '{name}' ({where}) could not be observed: {detail}"
             logger.debug("observing %s failed", name, exc_info=True)
             continue
         observations.values[name] = value

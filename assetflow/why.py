@@ -28,6 +28,9 @@ def explain_asset(name: str, context: PlanContext, store: MetadataStore) -> str:
     Returns:
         The explanation, as text.
     """
+    spec = context.project.graph.spec(name)
+    if spec.is_source:
+        return _explain_source(name, context)
     verdicts = {
         step.asset: Verdict(step.asset, step.partition, step.status, step.reasons)
         for step in context.plan.steps
@@ -91,10 +94,10 @@ def _explain_reason(
             if diff:
                 lines.extend(_INDENT * (depth + 1) + line for line in diff.splitlines())
     elif reason.kind is ReasonKind.UPSTREAM_CHANGED:
+        origin = f"written by run {short(reason.run_id)}" if reason.run_id else "as observed now"
         lines.append(
             f"{pad}input '{reason.upstream}' changed: it was data version {short(reason.old)} "
-            f"when this asset last read it; now it is {short(reason.new)}, written by run "
-            f"{short(reason.run_id)}"
+            f"when this asset last read it; now it is {short(reason.new)}, {origin}"
         )
     elif reason.kind is ReasonKind.UPSTREAM_STALE:
         upstream = reason.upstream or ""
@@ -110,6 +113,19 @@ def _explain_reason(
         lines.append(f"{pad}its last attempt failed in run {short(reason.run_id)}{at}: {message}")
     else:
         lines.append(f"{pad}{reason.render()}")
+
+
+def _explain_source(name: str, context: PlanContext) -> str:
+    key = (name, None)
+    if key in context.snapshot.unavailable:
+        return f"{context.snapshot.unavailable[key]}\nThe assets that read it fail until it can be."
+    version = context.snapshot.observed.get(key)
+    observed = f" Its version now is {short(version)}." if version else ""
+    return (
+        f"'{name}' is a source: it is observed each time assetflow plans, never "
+        f"materialized.{observed} The assets that read it are stale when it changes "
+        f"(`assetflow status '{name}+'` shows them)."
+    )
 
 
 def _with_sources(context: PlanContext, name: str) -> CodeFingerprint:

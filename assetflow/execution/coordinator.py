@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from assetflow.context import RunContext
-from assetflow.errors import AssetFailedError
+from assetflow.errors import AssetFailedError, StoreError
 from assetflow.execution.reporting import NullReporter, Reporter
 from assetflow.execution.step import read_input, run_step
 from assetflow.planner.staleness import Key, Snapshot, Status, key_text
@@ -31,6 +31,7 @@ from assetflow.store.records import (
 )
 
 if TYPE_CHECKING:
+    from assetflow.asset import AssetSpec
     from assetflow.clock import Clock
     from assetflow.planner.plan import Plan, Step
     from assetflow.project import Project
@@ -153,8 +154,11 @@ def execute_plan(
             results.append(result)
             _release_inputs(step, state)
             reporter.step_finished(result)
-    except KeyboardInterrupt:
-        store.finish_run(run_id, RunStatus.CANCELLED, clock.now())
+    except BaseException as error:
+        # Whatever stops the run, its record must not stay "running".
+        interrupted = isinstance(error, KeyboardInterrupt)
+        status = RunStatus.CANCELLED if interrupted else RunStatus.FAILED
+        store.finish_run(run_id, status, clock.now())
         raise
     failed = any(r.state is StepState.FAILED for r in results)
     status = RunStatus.FAILED if failed else RunStatus.SUCCESS
@@ -199,7 +203,7 @@ def _execute_step(
     spec = project.graph.spec(step.asset)
     started_at = clock.now()
     try:
-        inputs = _gather_inputs(project, step, state)
+        inputs = _gather_inputs(step, spec, state)
         context = RunContext(
             run_id=run_id,
             asset=step.asset,
@@ -207,9 +211,14 @@ def _execute_step(
             log=logging.getLogger(f"assetflow.asset.{step.asset}"),
         )
         output = run_step(spec, inputs, context, project.state_dir, step.partition)
-    except AssetFailedError as error:
-        _record_event(store, run_id, step, EventKind.FAILED, clock, error.message, started_at)
-        return StepResult(step.asset, step.partition, StepState.FAILED, message=error.message)
+    except (AssetFailedError, StoreError) as error:
+        # StoreError: an input could not be read back (deleted, or not of the
+        # annotated type); it fails this step, not the run.
+        message = error.format_message()
+        if isinstance(error, StoreError):
+            message = f"asset '{step.asset}' could not read its inputs: {message}"
+        _record_event(store, run_id, step, EventKind.FAILED, clock, message, started_at)
+        return StepResult(step.asset, step.partition, StepState.FAILED, message=message)
 
     stored = output.stored
     data_version = stored.data_version if stored.kind != "none" else f"run:{run_id}"
@@ -265,8 +274,7 @@ def _inputs_changed(step: Step, state: _RunState) -> bool:
     )
 
 
-def _gather_inputs(project: Project, step: Step, state: _RunState) -> Mapping[str, Any]:
-    spec = project.graph.spec(step.asset)
+def _gather_inputs(step: Step, spec: AssetSpec, state: _RunState) -> Mapping[str, Any]:
     annotations = {param.name: param.annotation for param in spec.input_params()}
     inputs: dict[str, Any] = {}
     for key in step.inputs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Mapping
@@ -51,7 +52,7 @@ def run_step(
         kwargs["context"] = context
     try:
         value = spec.fn(**kwargs)
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit() in an asset fails the asset only
         raise AssetFailedError(
             spec.name, partition, describe_failure(spec.name, partition, error)
         ) from error
@@ -77,7 +78,7 @@ def describe_failure(asset: str, partition: str | None, error: BaseException) ->
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith(_PACKAGE_DIR)
+        if not frame.filename.startswith(_PACKAGE_DIR + os.sep)
     ]
     detail = "".join(traceback.format_exception_only(type(error), error)).strip()
     text = f"{_where(asset, partition)} raised {detail}"
