@@ -130,3 +130,12 @@ def test_every_problem_is_reported_sorted():
     assert len(error.problems) == 2
     assert [p.line for p in error.problems] == sorted(p.line for p in error.problems)
     assert str(error).startswith("the project has 2 definition problems")
+
+
+def test_code_version_must_be_a_string():
+    @asset(code_version=3)
+    def fn():
+        return 1
+
+    with pytest.raises(DefinitionError, match=r"has code_version=3, a int; a code version must"):
+        build_graph([fn])

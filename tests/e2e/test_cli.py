@@ -243,3 +243,39 @@ def test_console_script_runs_the_example(example_copy):
     )
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
+
+
+def test_plan_status_why_and_force_on_the_example(example_copy):
+    assert run(example_copy, "materialize").exit_code == 0
+    cleaning = example_copy / "cleaning.py"
+    cleaning.write_text(
+        cleaning.read_text().replace(
+            "return emails.str.strip().str.lower()", "return emails.str.lower().str.strip()"
+        )
+    )
+    plan = json.loads(run(example_copy, "plan", "--json").output)
+    assert plan["version"] == 1
+    first = plan["steps"][0]
+    assert (first["asset"], first["status"]) == ("clean_records", "stale")
+    assert first["reasons"][0]["text"] == "code changed: helper cleaning.normalise_emails changed"
+    assert {s["status"] for s in plan["steps"][1:]} == {"waiting"}
+
+    status = json.loads(run(example_copy, "status", "--json").output)
+    by_asset = {a["asset"]: a["state"] for a in status["assets"]}
+    assert by_asset["clean_records"] == "stale"
+    assert by_asset["raw_records"] == "fresh"
+
+    why = run(example_copy, "why", "daily_totals")
+    assert "-    return emails.str.strip().str.lower()" in why.output
+
+    result = run(example_copy, "materialize")
+    assert "skipped: inputs unchanged" in result.output
+    assert "Nothing to do" in run(example_copy, "materialize").output
+    forced = run(example_copy, "materialize", "daily_totals", "--force")
+    assert "1 materialized" in forced.output
+
+
+def test_why_unknown_asset_suggests(example_copy):
+    result = run(example_copy, "why", "daily_total")
+    assert result.exit_code == 2
+    assert "Did you mean 'daily_totals'" in result.output
