@@ -108,7 +108,7 @@ def read_snapshot(store: MetadataStore, names: Iterable[str]) -> Snapshot:
 
     names = list(names)
     return Snapshot(
-        latest=store.latest_materializations(names),
+        latest=store.latest_states(names),
         failures=store.latest_failures(names),
     )
 

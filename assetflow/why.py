@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from assetflow.api import PlanContext
     from assetflow.codeversion import CodeFingerprint
     from assetflow.store.base import MetadataStore
-    from assetflow.store.records import MaterializationRecord
+    from assetflow.store.records import MaterializationState
 
 _INDENT = "    "
 
@@ -82,7 +82,7 @@ def _explain_reason(
     lines: list[str],
     depth: int,
     seen: set[str],
-    latest: MaterializationRecord | None,
+    latest: MaterializationState | None,
 ) -> None:
     pad = _INDENT * depth + "  - "
     if reason.kind is ReasonKind.CODE_CHANGED:
@@ -137,7 +137,7 @@ def _with_sources(context: PlanContext, name: str) -> CodeFingerprint:
     return compute(context.project, [name])[name]
 
 
-def _made(latest: MaterializationRecord | None) -> str:
+def _made(latest: MaterializationState | None) -> str:
     if latest is None:
         return "never materialized"
     return f"last materialized by run {short(latest.run_id)} at {when(latest.finished_at)} UTC"

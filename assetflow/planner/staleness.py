@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from assetflow.store.records import EventRecord, MaterializationRecord
+    from assetflow.store.records import EventRecord, MaterializationState
 
 #: A step key: an asset and its partition (None for an unpartitioned asset).
 Key = tuple[str, str | None]
@@ -73,7 +73,7 @@ class Verdict:
 class Snapshot:
     """What the planner knows of the store: the newest materialization and failure per key."""
 
-    latest: Mapping[Key, MaterializationRecord] = field(default_factory=dict)
+    latest: Mapping[Key, MaterializationState] = field(default_factory=dict)
     failures: Mapping[Key, EventRecord] = field(default_factory=dict)
     #: the current version of each source read, observed at plan time
     observed: Mapping[Key, str] = field(default_factory=dict)

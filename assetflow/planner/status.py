@@ -10,7 +10,7 @@ from assetflow.planner.staleness import Reason, ReasonKind, Snapshot, Status
 
 if TYPE_CHECKING:
     from assetflow.planner.plan import Plan
-    from assetflow.store.records import MaterializationRecord
+    from assetflow.store.records import MaterializationState
 
 
 class AssetState(StrEnum):
@@ -30,7 +30,7 @@ class AssetStatus:
     asset: str
     partition: str | None
     state: AssetState
-    last: MaterializationRecord | None
+    last: MaterializationState | None
     reasons: tuple[Reason, ...] = ()
 
 

@@ -20,7 +20,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from assetflow.store.records import EventRecord, MaterializationRecord, RunRecord, RunStatus
+from assetflow.store.records import (
+    EventRecord,
+    MaterializationRecord,
+    MaterializationState,
+    RunRecord,
+    RunStatus,
+)
 
 #: An asset and one of its partitions (None for an unpartitioned asset).
 AssetPartition = tuple[str, str | None]
@@ -121,6 +127,12 @@ class MetadataStore(Protocol):
             The newest record keyed by (asset, partition); pairs never
             materialized are absent.
         """
+        ...
+
+    def latest_states(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, MaterializationState]:
+        """`latest_materializations` as plain states (what the planner reads), in one query."""
         ...
 
     def latest_failures(

@@ -26,6 +26,7 @@ from assetflow.store.records import (
     EventKind,
     EventRecord,
     MaterializationRecord,
+    MaterializationState,
     RunRecord,
     RunStatus,
 )
@@ -143,6 +144,14 @@ class MemoryStore:
                 if key not in latest or m.finished_at >= latest[key].finished_at:
                     latest[key] = m
         return latest
+
+    def latest_states(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, MaterializationState]:
+        return {
+            key: MaterializationState.of(record)
+            for key, record in self.latest_materializations(assets).items()
+        }
 
     def latest_failures(
         self, assets: Iterable[str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -49,6 +50,8 @@ class RunRecord(_Record):
     started_at: datetime
     finished_at: datetime | None = None
     pid: int | None = None
+    #: the partitions asked for, as ranges ("2026-03-01..2026-03-31"), or None
+    partitions: str | None = None
 
 
 class MaterializationRecord(_Record):
@@ -69,6 +72,42 @@ class MaterializationRecord(_Record):
     data_version: str | None = None
     #: data version of every input read, keyed "asset" or "asset[partition]"
     input_versions: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MaterializationState:
+    """The newest materialization of one asset-partition, as the planner reads it in bulk.
+
+    A plain record, not a validated model: planning a year of daily partitions
+    over a thousand assets reads hundreds of thousands of them.
+    """
+
+    run_id: str
+    asset: str
+    partition: str | None
+    io: str
+    path: str | None
+    rows: int | None
+    finished_at: datetime
+    code_version: str | None
+    data_version: str | None
+    input_versions: dict[str, str]
+
+    @classmethod
+    def of(cls, record: MaterializationRecord) -> MaterializationState:
+        """The state a full materialization record leaves."""
+        return cls(
+            record.run_id,
+            record.asset,
+            record.partition,
+            record.io,
+            record.path,
+            record.rows,
+            record.finished_at,
+            record.code_version,
+            record.data_version,
+            dict(record.input_versions),
+        )
 
 
 class EventRecord(_Record):

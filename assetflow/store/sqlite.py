@@ -30,7 +30,13 @@ from assetflow.store.normalise import (
     normalise_run,
     source_digest,
 )
-from assetflow.store.records import EventRecord, MaterializationRecord, RunRecord, RunStatus
+from assetflow.store.records import (
+    EventRecord,
+    MaterializationRecord,
+    MaterializationState,
+    RunRecord,
+    RunStatus,
+)
 from assetflow.store.sqlite_connection import (
     BUSY_TIMEOUT_S,
     LOCK_RETRY_DELAYS_S,
@@ -44,6 +50,7 @@ from assetflow.store.sqlite_rows import (
     INSERT_RUN,
     MATERIALIZATION_COLUMNS,
     RUN_COLUMNS,
+    STATE_COLUMNS,
     Row,
     event_row,
     events_from_rows,
@@ -51,9 +58,10 @@ from assetflow.store.sqlite_rows import (
     materializations_from_rows,
     run_row,
     runs_from_rows,
+    states_from_rows,
     time_text,
 )
-from assetflow.store.sqlite_schema import MIGRATIONS, Migration
+from assetflow.store.sqlite_schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +90,25 @@ SELECT {columns} FROM {table} WHERE id IN (
 # 10,000 assets is still one statement with one parameter.
 _OF_ASSETS = "asset IN (SELECT value FROM json_each(?))"
 _FAILED = "kind = 'failed' AND asset IS NOT NULL"
+
+
 # (every asset, some assets)
+def _newest_materializations(columns: str, where: str) -> str:
+    """SQL for the newest materialization of each asset-partition, through latest_state."""
+    return (
+        f"SELECT {columns} FROM latest_state AS l "
+        f"JOIN materializations AS m ON m.id = l.materialization_id WHERE {where}"
+    )
+
+
+_M_COLUMNS = ", ".join(f"m.{name.strip()}" for name in MATERIALIZATION_COLUMNS.split(","))
 _LATEST_MATERIALIZATIONS = (
-    _newest_per_asset_partition(
-        "materializations", MATERIALIZATION_COLUMNS, "finished_at", "1 = 1"
-    ),
-    _newest_per_asset_partition(
-        "materializations", MATERIALIZATION_COLUMNS, "finished_at", _OF_ASSETS
-    ),
+    _newest_materializations(_M_COLUMNS, "1 = 1"),
+    _newest_materializations(_M_COLUMNS, "l." + _OF_ASSETS),
+)
+_LATEST_STATES = (
+    _newest_materializations(STATE_COLUMNS, "1 = 1"),
+    _newest_materializations(STATE_COLUMNS, "l." + _OF_ASSETS),
 )
 _LATEST_FAILURES = (
     _newest_per_asset_partition("events", EVENT_COLUMNS, "occurred_at", _FAILED),
@@ -192,7 +211,10 @@ class SqliteStore:
 
         def insert(connection: sqlite3.Connection) -> None:
             if materialization_rows:
+                before = connection.execute("SELECT COALESCE(MAX(id), 0) FROM materializations")
+                last_id = before.fetchone()[0]
                 connection.executemany(INSERT_MATERIALIZATION, materialization_rows)
+                connection.execute(UPDATE_LATEST_STATE, (last_id,))
             if event_rows:
                 connection.executemany(INSERT_EVENT, event_rows)
 
@@ -270,6 +292,13 @@ class SqliteStore:
         )
         records = self._records(materializations_from_rows, rows)
         return {(m.asset, m.partition): m for m in records}
+
+    def latest_states(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, MaterializationState]:
+        rows = self._select_newest("read the latest states", _LATEST_STATES, assets)
+        states = self._records(states_from_rows, rows)
+        return {(s.asset, s.partition): s for s in states}
 
     def latest_failures(
         self, assets: Iterable[str] | None = None

@@ -14,11 +14,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from assetflow.store.records import Column, EventRecord, MaterializationRecord, RunRecord
+from assetflow.store.records import (
+    Column,
+    EventRecord,
+    MaterializationRecord,
+    MaterializationState,
+    RunRecord,
+)
 
 Row = tuple[Any, ...]
 
-RUN_COLUMNS = "run_id, run_trigger, selection, status, started_at, finished_at, pid"
+RUN_COLUMNS = "run_id, run_trigger, selection, status, started_at, finished_at, pid, partitions"
 MATERIALIZATION_COLUMNS = (
     "run_id, asset, partition_key, io, path, row_count, byte_count, columns_json, "
     "started_at, finished_at, duration_s, code_version, data_version, input_versions_json"
@@ -62,6 +68,7 @@ def run_row(run: RunRecord) -> Row:
         time_text(run.started_at),
         finished_at,
         run.pid,
+        run.partitions,
     )
 
 
@@ -112,9 +119,10 @@ def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
                 "started_at": _time(started_at),
                 "finished_at": _time(finished_at),
                 "pid": pid,
+                "partitions": partitions,
             }
         )
-        for run_id, trigger, selection, status, started_at, finished_at, pid in rows
+        for run_id, trigger, selection, status, started_at, finished_at, pid, partitions in rows
     ]
 
 
@@ -169,4 +177,44 @@ def events_from_rows(rows: Sequence[Row]) -> list[EventRecord]:
             }
         )
         for run_id, kind, occurred_at, asset, partition, message, attempt, duration_s in rows
+    ]
+
+
+#: What latest_states() reads of each newest materialization.
+STATE_COLUMNS = (
+    "m.run_id, m.asset, m.partition_key, m.io, m.path, m.row_count, m.finished_at, "
+    "m.code_version, m.data_version, m.input_versions_json"
+)
+
+
+def states_from_rows(rows: Iterable[Row]) -> list[MaterializationState]:
+    """Plain states from rows selected as STATE_COLUMNS (no validation: they were checked
+    when written, and the planner reads many)."""
+    parse_time = datetime.fromisoformat
+    parse_json = json.loads
+    return [
+        MaterializationState(
+            run_id,
+            asset,
+            partition,
+            io,
+            path,
+            row_count,
+            parse_time(finished_at),
+            code_version,
+            data_version,
+            parse_json(inputs) if inputs != "{}" else {},
+        )
+        for (
+            run_id,
+            asset,
+            partition,
+            io,
+            path,
+            row_count,
+            finished_at,
+            code_version,
+            data_version,
+            inputs,
+        ) in rows
     ]

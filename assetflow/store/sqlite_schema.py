@@ -106,10 +106,45 @@ _VERSION_1 = (
     )""",
 )
 
+# Version 2: partitions. The planner reads the newest materialization of every
+# asset-partition; with a year of daily partitions over a thousand assets, ranking
+# the whole history each time is too slow. latest_state keeps one small row per
+# asset-partition (unpartitioned: partition_key ''), pointing at its newest
+# materialization, upserted in the same transaction as each write. Runs record
+# the partitions they were asked for.
+_VERSION_2 = (
+    """CREATE TABLE latest_state (
+        asset TEXT NOT NULL,
+        partition_key TEXT NOT NULL,
+        materialization_id INTEGER NOT NULL,
+        finished_at TEXT NOT NULL,
+        PRIMARY KEY (asset, partition_key)
+    ) WITHOUT ROWID""",
+    """INSERT INTO latest_state (asset, partition_key, materialization_id, finished_at)
+        SELECT asset, COALESCE(partition_key, ''), id, finished_at FROM (
+            SELECT id, asset, partition_key, finished_at, ROW_NUMBER() OVER (
+                PARTITION BY asset, partition_key ORDER BY finished_at DESC, id DESC
+            ) AS recency FROM materializations
+        ) AS ranked WHERE recency = 1""",
+    "ALTER TABLE runs ADD COLUMN partitions TEXT",
+)
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
+    sql_migration(2, "latest state per asset-partition; run partitions", *_VERSION_2),
 )
+
+#: Moves latest_state forward to the materializations written after row id ``?``;
+#: the newest by finish time wins, and a tie goes to the later write.
+UPDATE_LATEST_STATE = """
+INSERT INTO latest_state (asset, partition_key, materialization_id, finished_at)
+    SELECT asset, COALESCE(partition_key, ''), id, finished_at
+    FROM materializations WHERE id > ? ORDER BY id
+ON CONFLICT (asset, partition_key) DO UPDATE SET
+    materialization_id = excluded.materialization_id,
+    finished_at = excluded.finished_at
+WHERE excluded.finished_at >= latest_state.finished_at"""
 
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY,

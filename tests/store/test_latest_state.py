@@ -1,0 +1,82 @@
+"""Migration 2: the compact latest state per asset-partition, and run partitions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from assetflow.store import MetadataStore, SqliteStore
+from assetflow.store.records import MaterializationState
+from assetflow.store.sqlite_rows import INSERT_MATERIALIZATION, materialization_row, time_text
+from assetflow.store.sqlite_schema import MIGRATIONS
+from tests.store.builders import at, materialization, run
+
+
+def test_states_match_the_latest_records(store: MetadataStore) -> None:
+    store.record(
+        materializations=[
+            materialization("clean", "2026-03-01", 1, run_id="r1"),
+            materialization("clean", "2026-03-01", 2, run_id="r2"),
+            materialization("clean", "2026-03-02", 1, run_id="r1"),
+            materialization("report", None, 3, run_id="r1"),
+        ]
+    )
+    records = store.latest_materializations()
+    states = store.latest_states()
+    assert (
+        set(states)
+        == set(records)
+        == {
+            ("clean", "2026-03-01"),
+            ("clean", "2026-03-02"),
+            ("report", None),
+        }
+    )
+    for key, record in records.items():
+        assert states[key] == MaterializationState.of(record)
+    assert states[("clean", "2026-03-01")].run_id == "r2"
+    assert set(store.latest_states(["report"])) == {("report", None)}
+
+
+def test_a_late_write_of_an_older_materialization_does_not_win(store: MetadataStore) -> None:
+    store.record(materializations=[materialization("a", None, 10, run_id="new")])
+    store.record(materializations=[materialization("a", None, 5, run_id="old")])
+    assert store.latest_states()[("a", None)].run_id == "new"
+    store.record(materializations=[materialization("a", None, 10, run_id="tie")])
+    assert store.latest_states()[("a", None)].run_id == "tie"  # a tie goes to the later write
+
+
+def test_run_partitions_round_trip(store: MetadataStore) -> None:
+    store.create_run(run("r1", partitions="2026-03-01..2026-03-31"))
+    assert store.get_run("r1").partitions == "2026-03-01..2026-03-31"
+
+
+def test_a_version_1_store_is_migrated_with_its_latest_state(tmp_path: Path) -> None:
+    path = tmp_path / "meta.sqlite"
+    SqliteStore(path, migrations=MIGRATIONS[:1]).close()  # a file as version 1 left it
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            "INSERT INTO runs (run_id, run_trigger, selection, status, started_at) "
+            "VALUES ('r1', 'cli', '*', 'success', ?)",
+            (time_text(at(0)),),
+        )
+        connection.executemany(
+            INSERT_MATERIALIZATION,
+            [
+                materialization_row(materialization("a", None, 2, run_id="r1")),
+                materialization_row(materialization("a", None, 1, run_id="r0")),
+                materialization_row(materialization("b", "p1", 1, run_id="r1")),
+            ],
+        )
+    connection.close()
+    with SqliteStore(path) as upgraded:
+        states = upgraded.latest_states()
+        assert {key: s.run_id for key, s in states.items()} == {
+            ("a", None): "r1",
+            ("b", "p1"): "r1",
+        }
+        assert upgraded.get_run("r1").partitions is None
+        upgraded.record(materializations=[materialization("a", None, 3, run_id="r2")])
+        assert upgraded.latest_states()[("a", None)].run_id == "r2"
+        assert [m.finished_at for m in upgraded.asset_history("a")] == [at(3), at(2), at(1)]
