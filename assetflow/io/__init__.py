@@ -1,12 +1,14 @@
-"""Store and load one asset's output atomically: Parquet for tables, JSON for values.
+"""Store and load one asset's output atomically: Parquet or DuckDB for tables, JSON for values.
 
-Cheap to import: pandas and pyarrow are imported only when a table is written or read.
+Cheap to import: pandas, pyarrow and duckdb are imported only when a table is written or read.
 """
 
 from assetflow.io.output import StoredOutput as StoredOutput
 from assetflow.io.output import read_output as read_output
+from assetflow.io.output import read_partitions as read_partitions
 from assetflow.io.output import write_output as write_output
 from assetflow.io.paths import output_path as output_path
+from assetflow.io.values import DUCKDB as DUCKDB
 from assetflow.io.values import JSON as JSON
 from assetflow.io.values import KINDS as KINDS
 from assetflow.io.values import NONE as NONE
@@ -14,6 +16,7 @@ from assetflow.io.values import PARQUET as PARQUET
 from assetflow.io.values import io_kind_for_value as io_kind_for_value
 
 __all__ = [
+    "DUCKDB",
     "JSON",
     "KINDS",
     "NONE",
@@ -22,5 +25,6 @@ __all__ = [
     "io_kind_for_value",
     "output_path",
     "read_output",
+    "read_partitions",
     "write_output",
 ]

@@ -21,10 +21,12 @@ from assetflow.errors import WriteError
 logger = logging.getLogger(__name__)
 
 PARQUET = "parquet"
+#: A table in the project's DuckDB file (``io="duckdb"``); never chosen automatically.
+DUCKDB = "duckdb"
 JSON = "json"
 NONE = "none"
 #: Every storage kind an asset's output can take.
-KINDS = (PARQUET, JSON, NONE)
+KINDS = (PARQUET, DUCKDB, JSON, NONE)
 
 #: Libraries whose types are named by their public top-level name (pandas.Series,
 #: not pandas.core.series.Series).
