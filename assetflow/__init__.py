@@ -20,5 +20,16 @@ from assetflow.errors import ProjectError as ProjectError
 from assetflow.errors import SelectionError as SelectionError
 from assetflow.errors import StoreError as StoreError
 from assetflow.errors import WriteError as WriteError
+from assetflow.partitions import AllPartitions as AllPartitions
+from assetflow.partitions import DailyPartitions as DailyPartitions
+from assetflow.partitions import HourlyPartitions as HourlyPartitions
+from assetflow.partitions import Identity as Identity
+from assetflow.partitions import MonthlyPartitions as MonthlyPartitions
+from assetflow.partitions import Offset as Offset
+from assetflow.partitions import PartitionError as PartitionError
+from assetflow.partitions import StaticPartitions as StaticPartitions
+from assetflow.partitions import WeeklyPartitions as WeeklyPartitions
+from assetflow.partitions import Window as Window
+from assetflow.planner.keys import PartitionRequest as PartitionRequest
 
 __version__ = "0.1.0"

@@ -5,15 +5,16 @@ from __future__ import annotations
 import inspect
 import sys
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 #: The parameter name reserved for the run context (run id, asset name, logger).
 CONTEXT_PARAM = "context"
 #: Where an asset's output can be stored; "auto" decides from the return annotation or value.
-IO_KINDS = ("auto", "parquet", "json", "none")
+IO_KINDS = ("auto", "parquet", "json", "duckdb", "none")
 DEFAULT_GROUP = "default"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +57,10 @@ class AssetSpec:
     line: int = 0
     #: a source is observed at plan time, never materialized; readers get its value
     is_source: bool = False
+    #: a PartitionsDefinition, or None for an unpartitioned asset
+    partitions: Any = None
+    #: declared partition mappings, by parameter name (e.g. {"raw_records": Window(7)})
+    mappings: Mapping[str, Any] = field(default_factory=dict)
     __assetflow_asset__: bool = field(default=True, init=False, repr=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -127,6 +132,8 @@ def asset(
     description: str | None = None,
     io: str = "auto",
     code_version: str | None = None,
+    partitions: Any = None,
+    mappings: Mapping[str, Any] | None = None,
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -140,6 +147,8 @@ def asset(
     description: str | None = None,
     io: str = "auto",
     code_version: str | None = None,
+    partitions: Any = None,
+    mappings: Mapping[str, Any] | None = None,
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare a function as an asset; its parameter names are its upstream assets.
 
@@ -152,8 +161,12 @@ def asset(
         group: A group to select by (`group:x`); defaults to "default".
         tags: Tags to select by (`tag:x`).
         description: Defaults to the function's docstring.
-        io: Where the output is stored: "auto", "parquet", "json" or "none".
+        io: Where the output is stored: "auto", "parquet", "json", "duckdb" or "none".
         code_version: An explicit code version; by default the normalised source is hashed.
+        partitions: A partitions definition (e.g. `DailyPartitions(start="2026-01-01")`):
+            each partition is planned, materialized and recorded on its own.
+        mappings: How a parameter's partitions map to this asset's, when it is not
+            the default (e.g. `{"raw_records": Window(7)}`: the 7 days up to this one).
 
     Returns:
         The AssetSpec (or a decorator producing it).
@@ -168,6 +181,8 @@ def asset(
             description=description,
             io=io,
             code_version=code_version,
+            partitions=partitions,
+            mappings=mappings,
         )
 
     if fn is not None:
@@ -279,6 +294,8 @@ def make_spec(
     code_version: Any = None,
     is_source: bool = False,
     location: tuple[str, int] | None = None,
+    partitions: Any = None,
+    mappings: Mapping[str, Any] | None = None,
 ) -> AssetSpec:
     """Build the AssetSpec of a function. Validation happens when the graph is built,
     so that every problem of a project is reported at once."""
@@ -313,6 +330,8 @@ def make_spec(
         file=location[0],
         line=location[1],
         is_source=is_source,
+        partitions=partitions,
+        mappings=MappingProxyType(dict(mappings or {})),
     )
     # Look like the function to help(), inspect.signature() and doc tools.
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):

@@ -97,6 +97,40 @@ def cli(ctx: click.Context, project_dir: str | None, debug: bool) -> None:
 _pass_options = click.make_pass_decorator(_Options)
 
 
+def _partition_options(fn: Any) -> Any:
+    """--partition, --from and --to: which partitions of partitioned assets."""
+    fn = click.option(
+        "--to",
+        "last",
+        metavar="KEY",
+        help="The last partition of a range (included; default with --from: the latest).",
+    )(fn)
+    fn = click.option(
+        "--from", "first", metavar="KEY", help="The first partition of a range (included)."
+    )(fn)
+    return click.option(
+        "--partition",
+        metavar="KEY",
+        help="One partition, e.g. 2026-03-01, or 'latest' for the last complete one. "
+        "Default: every complete partition.",
+    )(fn)
+
+
+def _request(partition: str | None, first: str | None, last: str | None) -> Any:
+    """The PartitionRequest the options ask for, or None."""
+    from assetflow.planner.keys import LATEST, PartitionRequest
+
+    if partition is not None and (first is not None or last is not None):
+        raise click.UsageError("give either --partition or --from/--to, not both.")
+    if partition is not None:
+        return PartitionRequest.one(partition)
+    if last is not None and first is None:
+        raise click.UsageError("--to needs --from: a range has a start (e.g. --from 2026-03-01).")
+    if first is not None:
+        return PartitionRequest(first, last or LATEST)
+    return None
+
+
 @cli.command("list")
 @click.argument("selection", default="*")
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
@@ -137,9 +171,43 @@ def lineage(options: _Options, selection: str, exclude: str | None, output_forma
 @click.argument("selection", default="*")
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
 @click.option("--force", is_flag=True, help="Rebuild every selected asset, stale or not.")
+@_partition_options
+@click.option(
+    "--redo",
+    multiple=True,
+    type=click.Choice(["missing", "stale", "failed", "all"]),
+    help="Which not-fresh partitions to run (repeatable; default: missing, failed and "
+    "stale). 'all' reruns every partition in the range.",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many steps may run at once.",
+)
+@click.option("--newest-first", is_flag=True, help="Start the newest partitions first.")
 @_pass_options
-def materialize(options: _Options, selection: str, exclude: str | None, force: bool) -> None:
-    """Materialize the stale assets of SELECTION (default: all), in dependency order."""
+def materialize(
+    options: _Options,
+    selection: str,
+    exclude: str | None,
+    force: bool,
+    partition: str | None,
+    first: str | None,
+    last: str | None,
+    redo: tuple[str, ...],
+    max_parallel: int,
+    newest_first: bool,
+) -> None:
+    """Materialize the stale assets of SELECTION (default: all), in dependency order.
+
+    \b
+    Partitioned assets: every complete partition by default, or
+      --partition 2026-03-01 | --partition latest | --from 2026-03-01 --to 2026-03-31
+    Only missing or stale partitions run; `assetflow plan` with the same
+    options is the dry run.
+    """
     from assetflow.api import materialize as run
     from assetflow.render import ConsoleReporter
 
@@ -150,7 +218,11 @@ def materialize(options: _Options, selection: str, exclude: str | None, force: b
         project=project,
         force=force,
         trigger="cli",
-        reporter=ConsoleReporter(click.echo),
+        reporter=ConsoleReporter(click.echo, project.graph),
+        partitions=_request(partition, first, last),
+        redo=redo or None,
+        max_parallel=max_parallel,
+        newest_first=newest_first,
     )
     if not result.success:
         sys.exit(EXIT_FAILED)
@@ -160,47 +232,98 @@ def materialize(options: _Options, selection: str, exclude: str | None, force: b
 @click.argument("selection", default="*")
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
 @click.option("--force", is_flag=True, help="Plan as if every selected asset were stale.")
+@_partition_options
+@click.option(
+    "--redo",
+    multiple=True,
+    type=click.Choice(["missing", "stale", "failed", "all"]),
+    help="Which not-fresh partitions to plan (as for materialize).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @_pass_options
 def plan(
-    options: _Options, selection: str, exclude: str | None, force: bool, as_json: bool
+    options: _Options,
+    selection: str,
+    exclude: str | None,
+    force: bool,
+    partition: str | None,
+    first: str | None,
+    last: str | None,
+    redo: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Show what `materialize` would run, in order, and why, without running it."""
+    """Show what `materialize` would run, in order, and why, without running it.
+
+    Takes the same options as materialize: this is the dry run of a backfill.
+    """
     from assetflow.api import plan as make
     from assetflow.planner.explain import plan_json, plan_text
 
-    result = make(selection, exclude=exclude, project=options.load(), force=force)
-    click.echo(plan_json(result) if as_json else plan_text(result))
+    project = options.load()
+    result = make(
+        selection,
+        exclude=exclude,
+        project=project,
+        force=force,
+        partitions=_request(partition, first, last),
+        redo=redo or None,
+    )
+    click.echo(plan_json(result) if as_json else plan_text(result, project.graph))
 
 
 @cli.command()
 @click.argument("selection", default="*")
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@_partition_options
 @click.option("--json", "as_json", is_flag=True, help="Print the states as JSON.")
 @_pass_options
-def status(options: _Options, selection: str, exclude: str | None, as_json: bool) -> None:
-    """Show every selected asset's state: fresh, stale, waiting, missing or failed, and why."""
+def status(
+    options: _Options,
+    selection: str,
+    exclude: str | None,
+    partition: str | None,
+    first: str | None,
+    last: str | None,
+    as_json: bool,
+) -> None:
+    """Show every selected asset's state: fresh, stale, waiting, missing or failed, and why.
+
+    Partitioned assets show their partitions as ranges, e.g.
+    2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed.
+    """
     from assetflow.api import status as states_of
     from assetflow.planner.explain import status_json
     from assetflow.render import status_table
 
-    states = states_of(selection, exclude=exclude, project=options.load())
-    click.echo(status_json(states) if as_json else status_table(states))
+    project = options.load()
+    states = states_of(
+        selection,
+        exclude=exclude,
+        project=project,
+        partitions=_request(partition, first, last),
+    )
+    click.echo(status_json(states) if as_json else status_table(states, project.graph))
 
 
 @cli.command()
 @click.argument("asset")
+@click.option("--partition", metavar="KEY", help="The partition to explain.")
 @_pass_options
-def why(options: _Options, asset: str) -> None:
+def why(options: _Options, asset: str, partition: str | None) -> None:
     """Explain why ASSET is fresh, stale or waiting, down to the root cause."""
-    from assetflow.api import check_asset_name, make_plan, open_project_store
+    from assetflow.api import check_asset_name, check_partition, make_plan, open_project_store
+    from assetflow.planner.keys import PartitionRequest
     from assetflow.why import explain_asset
 
     project = options.load()
     check_asset_name(project, asset)
+    request = None
+    if partition is not None:
+        check_partition(project, asset, partition)
+        request = PartitionRequest.one(partition)
     with open_project_store(project) as store:
-        context = make_plan(project, store, f"+{asset}", check_inputs=False)
-        click.echo(explain_asset(asset, context, store))
+        context = make_plan(project, store, f"+{asset}", check_inputs=False, partitions=request)
+        click.echo(explain_asset(asset, context, store, partition))
 
 
 @cli.command()
@@ -225,16 +348,19 @@ def runs(options: _Options, limit: int, status: str | None) -> None:
 @cli.command()
 @click.argument("asset")
 @click.option("--limit", "-n", default=20, show_default=True, help="How many to show.")
+@click.option("--partition", metavar="KEY", help="Only this partition's materializations.")
 @_pass_options
-def history(options: _Options, asset: str, limit: int) -> None:
+def history(options: _Options, asset: str, limit: int, partition: str | None) -> None:
     """Show the materializations of ASSET, newest first."""
-    from assetflow.api import check_asset_name, open_project_store
+    from assetflow.api import check_asset_name, check_partition, open_project_store
     from assetflow.render import history_table
 
     project = options.load()
     check_asset_name(project, asset)
+    if partition is not None:
+        check_partition(project, asset, partition)
     with open_project_store(project) as store:
-        records = store.asset_history(asset, limit=limit)
+        records = store.asset_history(asset, partition=partition, limit=limit)
     click.echo(history_table(asset, records))
 
 

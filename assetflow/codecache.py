@@ -29,6 +29,7 @@ from assetflow.codeversion import (
 )
 
 if TYPE_CHECKING:
+    from assetflow.asset import AssetSpec
     from assetflow.project import Project
 
 logger = logging.getLogger(__name__)
@@ -66,9 +67,19 @@ def compute(project: Project, names: Iterable[str]) -> dict[str, CodeFingerprint
     for name in names:
         spec = project.graph.spec(name)
         result[name] = fingerprinter.fingerprint(
-            spec.fn, settings={"io": spec.kind}, explicit=spec.code_version, name=name
+            spec.fn, settings=output_settings(spec), explicit=spec.code_version, name=name
         )
     return result
+
+
+def output_settings(spec: AssetSpec) -> dict[str, str]:
+    """The settings of an asset that change its output, as part of its code version."""
+    settings = {"io": spec.kind}
+    if spec.partitions is not None:
+        settings["partitions"] = spec.partitions.describe()
+    for name, mapping in sorted(spec.mappings.items()):
+        settings[f"mapping:{name}"] = repr(mapping)
+    return settings
 
 
 def has_sources(fingerprint: CodeFingerprint) -> bool:

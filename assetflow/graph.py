@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -90,6 +91,19 @@ class AssetGraph:
         graph = self._digraph if names is None else self._digraph.subgraph(names)
         return list(nx.lexicographical_topological_sort(graph))
 
+    def mapping(self, asset: str, parent: str) -> Any:
+        """How the partitions of `asset` read those of its input `parent`."""
+        return self._digraph.edges[parent, asset]["mapping"]
+
+    def reads_many(self, asset: str) -> frozenset[str]:
+        """The inputs of which one partition (or the whole) of `asset` may read several
+        partitions, combined into one argument."""
+        return frozenset(
+            parent
+            for parent in self.parents(asset)
+            if self._digraph.edges[parent, asset]["reads_many"]
+        )
+
     def roots(self) -> list[str]:
         """Assets with no upstream asset, sorted."""
         return sorted(n for n in self._digraph if self._digraph.in_degree(n) == 0)
@@ -123,11 +137,22 @@ def build_graph(specs: Iterable[AssetSpec], root: Path | None = None) -> AssetGr
     for name in by_name:
         digraph.add_node(name)
     for spec in by_name.values():
+        problems.extend(_partition_problems(spec, by_name, root))
         for param in spec.input_params():
             if param.is_variadic or spec.is_source:
                 continue
             if param.name in by_name:
-                digraph.add_edge(param.name, spec.name)
+                try:
+                    mapping = _mapping(spec, by_name[param.name], root)
+                except DefinitionError as error:
+                    problems.extend(error.problems)
+                    continue
+                digraph.add_edge(
+                    param.name,
+                    spec.name,
+                    mapping=mapping,
+                    reads_many=_reads_many(mapping, spec, by_name[param.name]),
+                )
             elif not param.has_default:
                 problems.append(_unknown_param_problem(spec, param.name, by_name, root))
 
@@ -225,6 +250,80 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
                 f"{bad_tags!r}.",
             )
         )
+    return problems
+
+
+def _mapping(spec: AssetSpec, parent: AssetSpec, root: Path | None) -> Any:
+    from assetflow.partitions import resolve_mapping
+
+    return resolve_mapping(
+        spec.partitions,
+        parent.partitions,
+        spec.mappings.get(parent.name),
+        asset=spec.name,
+        param=parent.name,
+        file=display_location(spec, root).rsplit(":", 1)[0],
+        line=spec.line,
+    )
+
+
+def _reads_many(mapping: Any, spec: AssetSpec, parent: AssetSpec) -> bool:
+    """Whether one partition of `spec` may read several of `parent` (then combined)."""
+    from assetflow.partitions import AllPartitions, TimeOverlap, Window
+
+    if isinstance(mapping, AllPartitions | Window):
+        return True
+    if isinstance(mapping, TimeOverlap):
+        # A coarser asset reading a finer input (monthly <- daily) reads several.
+        down, up = spec.partitions, parent.partitions
+        down_window, up_window = down.window(down.key_at(0)), up.window(up.key_at(0))
+        return bool(up_window[1] - up_window[0] < down_window[1] - down_window[0])
+    return False
+
+
+def _partition_problems(
+    spec: AssetSpec, by_name: Mapping[str, AssetSpec], root: Path | None
+) -> list[Problem]:
+    from assetflow.partitions import PartitionsDefinition
+    from assetflow.partitions.mappings import MAPPING_TYPES
+
+    where = display_location(spec, root)
+    problems = []
+    if spec.partitions is not None and not isinstance(spec.partitions, PartitionsDefinition):
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset '{spec.name}' ({where}) has partitions={spec.partitions!r}, which is "
+                "not a partitions definition.\n\nUse DailyPartitions(start=...), "
+                "HourlyPartitions, WeeklyPartitions, MonthlyPartitions or StaticPartitions([...]) "
+                "from assetflow.",
+            )
+        )
+    inputs = [p.name for p in spec.input_params() if p.name in by_name]
+    for name, mapping in spec.mappings.items():
+        if name not in inputs:
+            hint = did_you_mean(suggest(name, inputs))
+            problems.append(
+                _problem(
+                    spec,
+                    root,
+                    f"asset '{spec.name}' ({where}) declares a partition mapping for "
+                    f"'{name}', but '{name}' is not one of its inputs"
+                    f"{' (' + ', '.join(inputs) + ')' if inputs else ''}."
+                    + (f"\n\n    {hint}" if hint else ""),
+                )
+            )
+        elif not isinstance(mapping, MAPPING_TYPES):
+            problems.append(
+                _problem(
+                    spec,
+                    root,
+                    f"asset '{spec.name}' ({where}) maps '{name}' with {mapping!r}, which is "
+                    "not a partition mapping.\n\nUse Identity(), AllPartitions(), Window(n) "
+                    "or Offset(n) from assetflow.",
+                )
+            )
     return problems
 
 

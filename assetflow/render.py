@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from assetflow.execution import RunResult, StepResult
     from assetflow.graph import AssetGraph
-    from assetflow.planner import Plan, Step
+    from assetflow.planner import Plan, Reason, Step
     from assetflow.planner.status import AssetStatus
     from assetflow.store.records import MaterializationRecord, RunRecord
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 DESCRIPTION_WIDTH = 60
 #: How many characters of a run id or version tables show (like git's short hashes).
 SHORT_ID = 8
+#: How many failure messages (with tracebacks) a run summary prints in full.
+FAILURES_SHOWN = 3
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -174,9 +176,11 @@ def history_table(asset: str, records: Sequence[MaterializationRecord]) -> str:
     """The `history ASSET` output."""
     if not records:
         return f"'{asset}' has never been materialized."
+    partitioned = any(record.partition is not None for record in records)
     rows = [
         [
             short(record.run_id),
+            *([record.partition or "-"] if partitioned else []),
             when(record.finished_at),
             f"{record.rows:,}" if record.rows is not None else "-",
             size(record.bytes),
@@ -186,30 +190,80 @@ def history_table(asset: str, records: Sequence[MaterializationRecord]) -> str:
         ]
         for record in records
     ]
-    headers = ["RUN", "FINISHED (UTC)", "ROWS", "SIZE", "DURATION", "DATA", "CODE"]
+    headers = ["RUN", *(["PARTITION"] if partitioned else []), "FINISHED (UTC)", "ROWS"]
+    headers += ["SIZE", "DURATION", "DATA", "CODE"]
     return table(headers, rows)
 
 
-def status_table(states: Sequence[AssetStatus]) -> str:
-    """The `status` output: one row per asset, not-fresh ones first."""
-    rows = [
-        [
-            _label(state),
-            state.state.value,
-            when(state.last.finished_at) if state.last else "-",
-            short(state.last.run_id) if state.last else "-",
-            "; ".join(reason.render() for reason in state.reasons),
-        ]
-        for state in states
-    ]
+def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None) -> str:
+    """The `status` output: one row per asset, not-fresh ones first.
+
+    A partitioned asset's row shows its partitions as runs of one state, in
+    key order: `2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed`.
+    """
+    by_asset: dict[str, list[AssetStatus]] = {}
+    for state in states:
+        by_asset.setdefault(state.asset, []).append(state)
+    rows = []
+    for asset, entries in by_asset.items():
+        newest = max(
+            (e.last for e in entries if e.last is not None),
+            key=lambda last: last.finished_at,
+            default=None,
+        )
+        if len(entries) == 1 and entries[0].partition is None:
+            state_text = entries[0].state.value
+        else:
+            state_text = _partition_states(graph, asset, entries)
+        reasons = dict.fromkeys(
+            _reason_summary(reason, len(entries) > 1) for e in entries for reason in e.reasons
+        )
+        rows.append(
+            [
+                asset,
+                state_text,
+                when(newest.finished_at) if newest else "-",
+                short(newest.run_id) if newest else "-",
+                "; ".join(reasons),
+            ]
+        )
     return table(["ASSET", "STATE", "LAST MATERIALIZED (UTC)", "RUN", "WHY"], rows)
+
+
+def _partition_states(graph: AssetGraph | None, asset: str, entries: list[AssetStatus]) -> str:
+    """Runs of partitions in one state, in key order, each as ranges."""
+    from assetflow.planner.explain import key_ranges
+
+    ordered = sorted(entries, key=lambda e: e.partition or "")
+    runs: list[tuple[str, list[str]]] = []
+    for entry in ordered:
+        if runs and runs[-1][0] == entry.state.value:
+            runs[-1][1].append(entry.partition or "")
+        else:
+            runs.append((entry.state.value, [entry.partition or ""]))
+    parts = []
+    for state, keys in runs:
+        text = key_ranges(graph, asset, keys)
+        if len(keys) > 1 and text.endswith(")") and "," not in text:
+            ranges, count = text.rsplit(" (", 1)
+            parts.append(f"{ranges} {state} ({count}")
+        else:
+            parts.append(f"{text} {state}")
+    return " | ".join(parts)
+
+
+def _reason_summary(reason: Reason, many: bool) -> str:
+    if many and reason.upstream:
+        return f"{reason.kind.value}: {reason.upstream.split('[', 1)[0]}"
+    return reason.render()
 
 
 class ConsoleReporter:
     """Prints one line per finished step, and a summary, through an injected `echo`."""
 
-    def __init__(self, echo: Callable[[str], None]) -> None:
+    def __init__(self, echo: Callable[[str], None], graph: AssetGraph | None = None) -> None:
         self._echo = echo
+        self._graph = graph
         encoding = (getattr(sys.stdout, "encoding", None) or "ascii").lower()
         fancy = encoding.startswith("utf")
         self._marks = {
@@ -222,10 +276,11 @@ class ConsoleReporter:
 
     def run_started(self, run_id: str, plan: Plan) -> None:
         from assetflow.planner import Status
+        from assetflow.planner.explain import nothing_to_do
 
         fresh = plan.count(Status.FRESH)
         if plan.is_empty:
-            self._echo(f"Nothing to do: {fresh} {_plural(fresh, 'asset')} fresh.")
+            self._echo(nothing_to_do(plan))
             return
         self._width = max(len(_label(step)) for step in plan.steps)
         count = len(plan.steps)
@@ -255,8 +310,15 @@ class ConsoleReporter:
     def run_finished(self, result: RunResult) -> None:
         if result.plan.is_empty:
             return
-        for failure in result.failures():
+        failures = result.failures()
+        for failure in failures[:FAILURES_SHOWN]:
             self._echo(f"\n{failure.message}")
+        if len(failures) > FAILURES_SHOWN:
+            self._echo(
+                f"\n... and {len(failures) - FAILURES_SHOWN} more failures: "
+                f"`assetflow runs` and `assetflow status` show them all."
+            )
+        self._failed_partitions(failures)
         counts = result.counts()
         parts = [f"{counts[state]} {state.value}" for state in sorted(counts, key=str)]
         verdict = "succeeded" if result.success else "failed"
@@ -264,6 +326,19 @@ class ConsoleReporter:
             f"\nRun {short(result.run_id)} {verdict} in {duration(result.duration_s)}: "
             f"{', '.join(parts)}."
         )
+
+    def _failed_partitions(self, failures: list[StepResult]) -> None:
+        from assetflow.planner.explain import labelled
+
+        by_asset: dict[str, list[str | None]] = {}
+        for failure in failures:
+            if failure.partition is not None:
+                by_asset.setdefault(failure.asset, []).append(failure.partition)
+        if by_asset:
+            listed = "; ".join(
+                labelled(self._graph, asset, keys) for asset, keys in by_asset.items()
+            )
+            self._echo(f"\nFailed partitions: {listed}")
 
 
 def _label(item: Step | StepResult | AssetStatus) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from assetflow.planner.staleness import Reason, ReasonKind, Status, Verdict
+from assetflow.planner.staleness import Reason, ReasonKind, Status, Verdict, key_text
 from assetflow.render import short, when
 
 if TYPE_CHECKING:
@@ -17,13 +17,18 @@ if TYPE_CHECKING:
 _INDENT = "    "
 
 
-def explain_asset(name: str, context: PlanContext, store: MetadataStore) -> str:
-    """Explain why `name` is fresh, stale or waiting, down to the root causes.
+def explain_asset(
+    name: str, context: PlanContext, store: MetadataStore, partition: str | None = None
+) -> str:
+    """Explain why `name` (or one partition of it) is fresh, stale or waiting, down to the
+    root causes.
 
     Args:
         name: The asset.
         context: A plan of `+name` (the asset and all its upstream) with its snapshot.
         store: The store, for stored code sources and failure messages.
+        partition: The partition to explain; for a partitioned asset without one, the
+            first partition that is not fresh (or the newest) is explained.
 
     Returns:
         The explanation, as text.
@@ -32,17 +37,30 @@ def explain_asset(name: str, context: PlanContext, store: MetadataStore) -> str:
     if spec.is_source:
         return _explain_source(name, context)
     verdicts = {
-        step.asset: Verdict(step.asset, step.partition, step.status, step.reasons)
+        key_text((step.asset, step.partition)): Verdict(
+            step.asset, step.partition, step.status, step.reasons
+        )
         for step in context.plan.steps
     }
-    verdicts.update({v.asset: v for v in context.plan.fresh})
+    verdicts.update({key_text((v.asset, v.partition)): v for v in context.plan.fresh})
     lines: list[str] = []
-    _explain(name, verdicts, context, store, lines, depth=0, seen=set())
+    if spec.partitions is not None and partition is None:
+        mine = [v for v in (*context.plan.steps, *context.plan.fresh) if v.asset == name]
+        if not mine:
+            return f"'{name}' has no complete partitions yet."
+        chosen = next((v for v in mine if v.status is not Status.FRESH), mine[-1])
+        partition = chosen.partition
+        lines.append(
+            f"'{name}' has {len(mine)} partitions; explaining {partition} "
+            f"(`--partition KEY` for another; `assetflow status '{name}'` shows them all)."
+        )
+        lines.append("")
+    _explain(key_text((name, partition)), verdicts, context, store, lines, depth=0, seen=set())
     return "\n".join(lines)
 
 
 def _explain(
-    name: str,
+    label: str,
     verdicts: dict[str, Verdict],
     context: PlanContext,
     store: MetadataStore,
@@ -51,30 +69,45 @@ def _explain(
     seen: set[str],
 ) -> None:
     pad = _INDENT * depth
-    verdict = verdicts[name]
-    latest = context.snapshot.latest.get((name, None))
-    if name in seen:
-        lines.append(f"{pad}'{name}' is {verdict.status.value} (explained above).")
+    verdict = verdicts[label]
+    key = (verdict.asset, verdict.partition)
+    latest = context.snapshot.latest.get(key)
+    if label in seen:
+        lines.append(f"{pad}'{label}' is {verdict.status.value} (explained above).")
         return
-    seen.add(name)
+    seen.add(label)
     if verdict.status is Status.FRESH:
         lines.append(
-            f"{pad}'{name}' is fresh: {_made(latest)}, and neither its code nor its "
+            f"{pad}'{label}' is fresh: {_made(latest)}, and neither its code nor its "
             "inputs changed since."
         )
         return
     kinds = [reason.kind for reason in verdict.reasons]
     if ReasonKind.NEVER_MATERIALIZED in kinds:
-        lines.append(f"{pad}'{name}' has never been materialized.")
-        lines.append(f"{pad}To build it with everything it needs: assetflow materialize '+{name}'")
+        option = f" --partition {verdict.partition}" if verdict.partition else ""
+        lines.append(f"{pad}'{label}' has never been materialized.")
+        if ReasonKind.LAST_RUN_FAILED in kinds:
+            _explain_failure(verdict, context, lines, pad + "  - ")
+        lines.append(
+            f"{pad}To build it with everything it needs: "
+            f"assetflow materialize '+{verdict.asset}'{option}"
+        )
         return
-    lines.append(f"{pad}'{name}' is {verdict.status.value}: {_made(latest)}, and since then:")
+    lines.append(f"{pad}'{label}' is {verdict.status.value}: {_made(latest)}, and since then:")
     for reason in verdict.reasons:
-        _explain_reason(name, reason, verdicts, context, store, lines, depth, seen, latest)
+        _explain_reason(label, reason, verdicts, context, store, lines, depth, seen, latest)
+
+
+def _explain_failure(verdict: Verdict, context: PlanContext, lines: list[str], pad: str) -> None:
+    failure = context.snapshot.failures.get((verdict.asset, verdict.partition))
+    message = failure.message.splitlines()[0] if failure and failure.message else ""
+    at = f" at {when(failure.at)} UTC" if failure else ""
+    run = short(failure.run_id) if failure else "-"
+    lines.append(f"{pad}its last attempt failed in run {run}{at}: {message}")
 
 
 def _explain_reason(
-    name: str,
+    label: str,
     reason: Reason,
     verdicts: dict[str, Verdict],
     context: PlanContext,
@@ -89,8 +122,9 @@ def _explain_reason(
         lines.append(
             f"{pad}its code changed" + (f": {', '.join(reason.details)}" if reason.details else "")
         )
-        if latest is not None and latest.code_version and name in context.fingerprints:
-            diff = code_diff(store, latest.code_version, _with_sources(context, name))
+        asset = verdicts[label].asset
+        if latest is not None and latest.code_version and asset in context.fingerprints:
+            diff = code_diff(store, latest.code_version, _with_sources(context, asset))
             if diff:
                 lines.extend(_INDENT * (depth + 1) + line for line in diff.splitlines())
     elif reason.kind is ReasonKind.UPSTREAM_CHANGED:
@@ -107,10 +141,7 @@ def _explain_reason(
         )
         _explain(upstream, verdicts, context, store, lines, depth + 1, seen)
     elif reason.kind is ReasonKind.LAST_RUN_FAILED:
-        failure = context.snapshot.failures.get((name, None))
-        message = failure.message.splitlines()[0] if failure and failure.message else ""
-        at = f" at {when(failure.at)} UTC" if failure else ""
-        lines.append(f"{pad}its last attempt failed in run {short(reason.run_id)}{at}: {message}")
+        _explain_failure(verdicts[label], context, lines, pad)
     else:
         lines.append(f"{pad}{reason.render()}")
 

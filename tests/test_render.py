@@ -303,7 +303,7 @@ def test_status_table():
             "rrrrrrrr",
             "upstream stale: clean_records; upstream stale: other",
         ],
-        ["daily[2026-03-01]", "missing", "-", "-"],
+        ["daily", "2026-03-01 missing", "-", "-"],
         ["raw_records", "fresh", "2026-03-01 09:30:05", "rrrrrrrr"],
     ]
 

@@ -1,8 +1,10 @@
-"""The coordinator: walk a plan's steps, skip or cut off what need not run, record everything.
+"""The coordinator: start steps as their inputs finish, skip or cut off, record everything.
 
-Only the coordinator writes to the metadata store; steps (run_step) only run
-user code and write outputs. This in-process coordinator runs steps one at a
-time in plan order, which is what tests and debuggers want.
+Only the coordinator writes to the metadata store and decides; steps
+(`run_step`) run user code and write outputs. With `max_parallel` 1 every
+step runs on the calling thread, in plan order, which is what tests and
+debuggers want; above 1, steps run on that many worker threads, each
+starting as soon as its inputs are done (not in waves).
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from assetflow.context import RunContext
-from assetflow.errors import AssetFailedError, StoreError
+from assetflow.errors import AssetFailedError, AssetflowError, StoreError
+from assetflow.execution.inputs import ParamInput, collect_inputs, load_inputs
 from assetflow.execution.reporting import NullReporter, Reporter
-from assetflow.execution.step import read_input, run_step
+from assetflow.execution.scheduler import ReadyQueue
+from assetflow.execution.step import StepOutput, run_step
 from assetflow.planner.staleness import Key, Snapshot, Status, key_text
 from assetflow.store.records import (
     Column,
@@ -108,6 +113,17 @@ class _RunState:
         return self.snapshot.current_version(key)
 
 
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """Everything a worker needs to run one step, prepared on the coordinator's thread."""
+
+    step: Step
+    spec: AssetSpec
+    params: tuple[ParamInput, ...]
+    context: RunContext
+    started_at: datetime
+
+
 def execute_plan(
     project: Project,
     plan: Plan,
@@ -119,15 +135,30 @@ def execute_plan(
     sources: Mapping[str, Any] | None = None,
     trigger: str = "api",
     reporter: Reporter | None = None,
+    max_parallel: int = 1,
+    newest_first: bool = False,
 ) -> RunResult:
-    """Run a plan's steps in order, in this process, and record the run.
+    """Run a plan's steps and record the run.
 
     A failed step blocks its downstream; independent steps still run. A waiting
     step is skipped when none of its inputs' data versions changed (early cutoff).
-    `sources` are the observed values of the sources the steps read.
+
+    Args:
+        project: The loaded project.
+        plan: What to run.
+        store: Where the run is recorded.
+        snapshot: The store's state the plan was made from.
+        run_id: The new run's id.
+        clock: The source of "now".
+        sources: The observed values of the sources the steps read.
+        trigger: What started the run.
+        reporter: Receives progress events.
+        max_parallel: How many steps may run at once.
+        newest_first: Among steps ready at once, start the newest partitions first.
 
     Raises:
-        KeyboardInterrupt: After marking the run cancelled.
+        KeyboardInterrupt: After letting running steps finish and marking the run
+            cancelled.
     """
     reporter = reporter or NullReporter()
     started_at = clock.now()
@@ -138,6 +169,7 @@ def execute_plan(
             selection=plan.selection,
             started_at=started_at,
             pid=os.getpid(),
+            partitions=plan.partitions,
         )
     )
     reporter.run_started(run_id, plan)
@@ -145,123 +177,217 @@ def execute_plan(
     state.values.update({(name, None): value for name, value in (sources or {}).items()})
     for step in plan.steps:
         state.readers.update(step.inputs)
-    results: list[StepResult] = []
+    runner = _Runner(project, plan, store, state, run_id, clock, reporter)
     try:
-        for step in plan.steps:
-            reporter.step_started(step)
-            result = _execute_step(project, plan, step, state, store, run_id, clock)
-            state.states[step.key] = result.state
-            results.append(result)
-            _release_inputs(step, state)
-            reporter.step_finished(result)
+        runner.run(ReadyQueue(plan, newest_first=newest_first), max(1, max_parallel))
     except BaseException as error:
         # Whatever stops the run, its record must not stay "running".
         interrupted = isinstance(error, KeyboardInterrupt)
         status = RunStatus.CANCELLED if interrupted else RunStatus.FAILED
         store.finish_run(run_id, status, clock.now())
         raise
-    failed = any(r.state is StepState.FAILED for r in results)
+    failed = any(r.state is StepState.FAILED for r in runner.results)
     status = RunStatus.FAILED if failed else RunStatus.SUCCESS
     finished_at = clock.now()
     store.finish_run(run_id, status, finished_at)
-    run = RunResult(run_id, status, plan, tuple(results), started_at, finished_at)
+    run = RunResult(run_id, status, plan, tuple(runner.results), started_at, finished_at)
     reporter.run_finished(run)
     return run
 
 
-def _execute_step(
-    project: Project,
-    plan: Plan,
-    step: Step,
-    state: _RunState,
-    store: MetadataStore,
-    run_id: str,
-    clock: Clock,
-) -> StepResult:
+@dataclass
+class _Runner:
+    """One run's loop: take ready steps, decide, start, finish."""
+
+    project: Project
+    plan: Plan
+    store: MetadataStore
+    state: _RunState
+    run_id: str
+    clock: Clock
+    reporter: Reporter
+    results: list[StepResult] = field(default_factory=list)
+
+    def run(self, queue: ReadyQueue, max_parallel: int) -> None:
+        if max_parallel == 1:
+            while queue:
+                step = queue.pop()
+                result = self._run_here(step)  # its inputs and output are released on return
+                queue.finished(step)
+                self.reporter.step_finished(result)
+            return
+        running: dict[Future[StepOutput | AssetflowError], _Work] = {}
+        with ThreadPoolExecutor(max_parallel, thread_name_prefix="assetflow-step") as pool:
+            try:
+                while queue:
+                    finished: list[StepResult] = []
+                    while queue.has_ready() and len(running) < max_parallel:
+                        step = queue.pop()
+                        started = self._start(step)
+                        if isinstance(started, StepResult):
+                            queue.finished(step)
+                            finished.append(started)
+                        else:
+                            running[pool.submit(_attempt, started, self.project)] = started
+                    if running:
+                        done, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            work = running.pop(future)
+                            finished.append(self._finish(work, future.result()))
+                            queue.finished(work.step)
+                        del done, future, work  # drop the outputs before reporting
+                    for result in finished:
+                        self.reporter.step_finished(result)
+            except KeyboardInterrupt:
+                # Steps already running finish (threads cannot be stopped) and are
+                # recorded, so no output is newer than its record; nothing new starts.
+                pool.shutdown(wait=False, cancel_futures=True)
+                for future, work in running.items():
+                    if not future.cancelled():
+                        self._finish(work, future.result())
+                raise
+
+    def _run_here(self, step: Step) -> StepResult:
+        started = self._start(step)
+        if isinstance(started, StepResult):
+            return started
+        return self._finish(started, _attempt(started, self.project))
+
+    def _start(self, step: Step) -> _Work | StepResult:
+        """Decide whether a step runs: its work if so, else why not (recorded)."""
+        self.reporter.step_started(step)
+        outcome = _decide(step, self.state)
+        if outcome is not None:
+            state, kind, message = outcome
+            _record_event(self.store, self.run_id, step, kind, self.clock, message)
+            return self._done(step, StepResult(step.asset, step.partition, state, message=message))
+        spec = self.project.graph.spec(step.asset)
+        params = collect_inputs(
+            step,
+            spec,
+            self.project.graph.reads_many(step.asset),
+            self.state.values,
+            self.state.snapshot,
+        )
+        context = RunContext.for_partition(
+            run_id=self.run_id,
+            asset=step.asset,
+            project_dir=self.project.root,
+            partitions=spec.partitions,
+            partition=step.partition,
+        )
+        return _Work(step, spec, params, context, self.clock.now())
+
+    def _finish(self, work: _Work, outcome: StepOutput | AssetflowError) -> StepResult:
+        step = work.step
+        if isinstance(outcome, AssetflowError):
+            message = outcome.format_message()
+            if isinstance(outcome, StoreError):
+                # An input could not be read back (deleted, or not of the annotated
+                # type): it fails this step, not the run.
+                message = f"asset '{step.asset}' could not read its inputs: {message}"
+            _record_event(
+                self.store,
+                self.run_id,
+                step,
+                EventKind.FAILED,
+                self.clock,
+                message,
+                work.started_at,
+            )
+            return self._done(
+                step, StepResult(step.asset, step.partition, StepState.FAILED, message=message)
+            )
+        stored = outcome.stored
+        data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
+        if self.state.readers[step.key]:
+            self.state.values[step.key] = outcome.value
+        self.state.versions[step.key] = data_version
+        finished_at = self.clock.now()
+        record = MaterializationRecord(
+            run_id=self.run_id,
+            asset=step.asset,
+            partition=step.partition,
+            io=stored.kind,
+            path=str(stored.path) if stored.path is not None else None,
+            rows=stored.rows,
+            bytes=stored.bytes,
+            columns=tuple(Column(name=name, type=kind) for name, kind in stored.columns),
+            started_at=work.started_at,
+            finished_at=finished_at,
+            duration_s=outcome.duration_s,
+            code_version=self.plan.code_versions.get(step.asset),
+            data_version=data_version,
+            input_versions={
+                key_text(key): version
+                for key in step.inputs
+                if (version := self.state.data_version(key)) is not None
+            },
+        )
+        event = EventRecord(
+            run_id=self.run_id,
+            kind=EventKind.MATERIALIZED,
+            at=finished_at,
+            asset=step.asset,
+            partition=step.partition,
+            duration_s=outcome.duration_s,
+        )
+        self.store.record(materializations=[record], events=[event])
+        return self._done(
+            step,
+            StepResult(
+                step.asset,
+                step.partition,
+                StepState.MATERIALIZED,
+                duration_s=outcome.duration_s,
+                rows=stored.rows,
+            ),
+        )
+
+    def _done(self, step: Step, result: StepResult) -> StepResult:
+        self.state.states[step.key] = result.state
+        self.results.append(result)
+        _release_inputs(step, self.state)
+        return result
+
+
+def _attempt(work: _Work, project: Project) -> StepOutput | AssetflowError:
+    """Load the inputs and run the step; an assetflow error is returned, not raised,
+    so the coordinator records it wherever the step ran."""
+    try:
+        inputs = load_inputs(work.params)
+        return run_step(work.spec, inputs, work.context, project.state_dir, work.step.partition)
+    except (AssetFailedError, StoreError) as error:
+        return error
+
+
+def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | None:
+    """Why a ready step does not run (blocked, cut off, source unavailable), or None."""
     blocked_by = [
         key_text(key)
         for key in step.inputs
         if state.states.get(key) in (StepState.FAILED, StepState.BLOCKED)
     ]
     if blocked_by:
-        message = f"upstream failed: {', '.join(blocked_by)}"
-        _record_event(store, run_id, step, EventKind.SKIPPED, clock, message)
-        return StepResult(step.asset, step.partition, StepState.BLOCKED, message=message)
+        return StepState.BLOCKED, EventKind.SKIPPED, f"upstream failed: {_few(blocked_by)}"
     if step.status is Status.WAITING and not _inputs_changed(step, state):
-        message = "inputs unchanged"
-        _record_event(store, run_id, step, EventKind.SKIPPED, clock, message)
-        return StepResult(step.asset, step.partition, StepState.SKIPPED, message=message)
-
+        return StepState.SKIPPED, EventKind.SKIPPED, "inputs unchanged"
     unavailable = [
         state.snapshot.unavailable[key] for key in step.inputs if key in state.snapshot.unavailable
     ]
     if unavailable:
-        message = "\n".join(unavailable)
-        _record_event(store, run_id, step, EventKind.FAILED, clock, message)
-        return StepResult(step.asset, step.partition, StepState.FAILED, message=message)
+        return StepState.FAILED, EventKind.FAILED, "\n".join(unavailable)
+    return None
 
-    spec = project.graph.spec(step.asset)
-    started_at = clock.now()
-    try:
-        inputs = _gather_inputs(step, spec, state)
-        context = RunContext(
-            run_id=run_id,
-            asset=step.asset,
-            project_dir=project.root,
-            log=logging.getLogger(f"assetflow.asset.{step.asset}"),
-        )
-        output = run_step(spec, inputs, context, project.state_dir, step.partition)
-    except (AssetFailedError, StoreError) as error:
-        # StoreError: an input could not be read back (deleted, or not of the
-        # annotated type); it fails this step, not the run.
-        message = error.format_message()
-        if isinstance(error, StoreError):
-            message = f"asset '{step.asset}' could not read its inputs: {message}"
-        _record_event(store, run_id, step, EventKind.FAILED, clock, message, started_at)
-        return StepResult(step.asset, step.partition, StepState.FAILED, message=message)
 
-    stored = output.stored
-    data_version = stored.data_version if stored.kind != "none" else f"run:{run_id}"
-    if state.readers[step.key]:
-        state.values[step.key] = output.value
-    state.versions[step.key] = data_version
-    finished_at = clock.now()
-    record = MaterializationRecord(
-        run_id=run_id,
-        asset=step.asset,
-        partition=step.partition,
-        io=stored.kind,
-        path=str(stored.path) if stored.path is not None else None,
-        rows=stored.rows,
-        bytes=stored.bytes,
-        columns=tuple(Column(name=name, type=kind) for name, kind in stored.columns),
-        started_at=started_at,
-        finished_at=finished_at,
-        duration_s=output.duration_s,
-        code_version=plan.code_versions.get(step.asset),
-        data_version=data_version,
-        input_versions={
-            key_text(key): version
-            for key in step.inputs
-            if (version := state.data_version(key)) is not None
-        },
-    )
-    event = EventRecord(
-        run_id=run_id,
-        kind=EventKind.MATERIALIZED,
-        at=finished_at,
-        asset=step.asset,
-        partition=step.partition,
-        duration_s=output.duration_s,
-    )
-    store.record(materializations=[record], events=[event])
-    return StepResult(
-        step.asset,
-        step.partition,
-        StepState.MATERIALIZED,
-        duration_s=output.duration_s,
-        rows=stored.rows,
-    )
+#: How many upstream names a "blocked" message lists before it says "and N more".
+_NAMES_SHOWN = 5
+
+
+def _few(names: list[str]) -> str:
+    if len(names) <= _NAMES_SHOWN:
+        return ", ".join(names)
+    return f"{', '.join(names[:_NAMES_SHOWN])} and {len(names) - _NAMES_SHOWN} more"
 
 
 def _inputs_changed(step: Step, state: _RunState) -> bool:
@@ -269,22 +395,10 @@ def _inputs_changed(step: Step, state: _RunState) -> bool:
     latest = state.snapshot.latest.get(step.key)
     if latest is None:
         return True
-    return any(
-        latest.input_versions.get(key_text(key)) != state.data_version(key) for key in step.inputs
-    )
-
-
-def _gather_inputs(step: Step, spec: AssetSpec, state: _RunState) -> Mapping[str, Any]:
-    annotations = {param.name: param.annotation for param in spec.input_params()}
-    inputs: dict[str, Any] = {}
-    for key in step.inputs:
-        name = key[0]
-        if key in state.values:
-            inputs[name] = state.values[key]
-            continue
-        stored = state.snapshot.latest[key]
-        inputs[name] = read_input(stored.io, stored.path, annotations.get(name))
-    return inputs
+    recorded = latest.input_versions
+    if len(recorded) != len(step.inputs):
+        return True
+    return any(recorded.get(key_text(key)) != state.data_version(key) for key in step.inputs)
 
 
 def _release_inputs(step: Step, state: _RunState) -> None:

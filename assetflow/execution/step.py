@@ -64,15 +64,6 @@ def run_step(
     return StepOutput(value, stored, time.perf_counter() - started)
 
 
-def read_input(kind: str, path: str | None, annotation: Any) -> Any:
-    """Read an upstream asset's stored output, as the parameter's annotation asks."""
-    from assetflow.io import read_output
-
-    if kind == "none" or path is None:
-        return None
-    return read_output(kind, Path(path), as_type=annotation)
-
-
 def describe_failure(asset: str, partition: str | None, error: BaseException) -> str:
     """The error and the user's own traceback frames (assetflow's frames left out)."""
     frames = [

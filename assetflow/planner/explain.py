@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from assetflow.planner.staleness import Reason, Status
+from assetflow.planner.staleness import Reason, Status, Verdict
 
 if TYPE_CHECKING:
-    from assetflow.planner.plan import Plan
+    from assetflow.graph import AssetGraph
+    from assetflow.planner.plan import Plan, Step
     from assetflow.planner.status import AssetStatus
 
 #: Bumped when the JSON layouts change incompatibly; documented in docs/planning.md.
@@ -16,27 +17,110 @@ PLAN_JSON_VERSION = 1
 STATUS_JSON_VERSION = 1
 
 
-def plan_text(plan: Plan) -> str:
-    """The `plan` command's output: steps in order with state and reasons, then what is fresh."""
+def plan_text(plan: Plan, graph: AssetGraph | None = None) -> str:
+    """The `plan` command's output: steps in order with state and reasons, then what is fresh.
+
+    Consecutive partitions of one asset with the same state and reasons share a
+    line, as ranges (`clean_records[2026-03-01..2026-03-31 (31)]`); `graph`
+    gives the partition definitions that say which keys are consecutive.
+    """
     fresh = plan.count(Status.FRESH)
     warnings = [f"Warning: {warning}" for warning in plan.warnings]
     if plan.is_empty:
-        nothing = f"Nothing to do: {fresh} {'asset' if fresh == 1 else 'assets'} fresh."
-        return "\n".join([*warnings, nothing])
+        return "\n".join([*warnings, nothing_to_do(plan)])
     stale, waiting = plan.count(Status.STALE), plan.count(Status.WAITING)
-    header = f"Plan for {plan.selection!r}: {stale} stale, {waiting} waiting, {fresh} fresh"
-    width = max(len(_label(step.asset, step.partition)) for step in plan.steps)
+    header = f"Plan for {plan.selection!r}"
+    if plan.partitions:
+        header += f" ({plan.partitions})"
+    header += f": {stale} stale, {waiting} waiting, {fresh} fresh"
+    rows = []
+    for steps in _groups(plan.steps):
+        first = steps[0]
+        label = labelled(graph, first.asset, [step.partition for step in steps])
+        many = len(steps) > 1
+        reasons = "; ".join(_reason_text(reason, many) for reason in first.reasons)
+        rows.append((label, first.status.value, reasons))
+    width = max(len(label) for label, _, _ in rows)
     lines = [*warnings, header, ""]
-    for number, step in enumerate(plan.steps, start=1):
-        label = _label(step.asset, step.partition).ljust(width)
-        reasons = "; ".join(reason.render() for reason in step.reasons)
-        lines.append(f"  {number:>3}. {label}  {step.status.value:<7}  {reasons}")
+    for number, (label, status, reasons) in enumerate(rows, start=1):
+        lines.append(f"  {number:>3}. {label.ljust(width)}  {status:<7}  {reasons}")
     if waiting:
         lines += ["", "Waiting steps run only if an upstream rebuild changes its data."]
     if fresh:
-        names = ", ".join(_label(v.asset, v.partition) for v in plan.fresh)
+        by_asset: dict[str, list[str | None]] = {}
+        for verdict in plan.fresh:
+            by_asset.setdefault(verdict.asset, []).append(verdict.partition)
+        names = ", ".join(labelled(graph, asset, keys) for asset, keys in by_asset.items())
         lines += ["", f"Fresh (will not run): {names}"]
     return "\n".join(lines)
+
+
+def nothing_to_do(plan: Plan) -> str:
+    """The line for a plan with no steps: how many assets (and partitions) are fresh."""
+    text = f"Nothing to do: {_count_text(plan.fresh)} fresh"
+    return text + (f" for {plan.partitions}." if plan.partitions else ".")
+
+
+def _groups(steps: tuple[Step, ...]) -> list[list[Step]]:
+    """Consecutive steps of one asset with the same state and kinds of reasons."""
+    groups: list[list[Step]] = []
+    for step in steps:
+        if groups and _signature(groups[-1][-1]) == _signature(step) and step.partition:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
+
+
+def _signature(step: Step) -> tuple[Any, ...]:
+    return (
+        step.asset,
+        step.partition is None,
+        step.status,
+        tuple((r.kind, _asset_of(r.upstream), r.details) for r in step.reasons),
+    )
+
+
+def _asset_of(upstream: str | None) -> str | None:
+    return upstream.split("[", 1)[0] if upstream else None
+
+
+def _reason_text(reason: Reason, many: bool) -> str:
+    """A reason as one line; for a group of partitions, upstream names without their keys."""
+    if not many or not reason.upstream:
+        return reason.render()
+    text = f"{reason.kind.value}: {_asset_of(reason.upstream)}"
+    return text + (f": {', '.join(reason.details)}" if reason.details else "")
+
+
+def _count_text(verdicts: tuple[Verdict, ...]) -> str:
+    assets = len({v.asset for v in verdicts})
+    partitions = sum(1 for v in verdicts if v.partition is not None)
+    text = f"{assets} {'asset' if assets == 1 else 'assets'}"
+    if partitions:
+        text += f" ({partitions} {'partition' if partitions == 1 else 'partitions'})"
+    return text
+
+
+def labelled(graph: AssetGraph | None, asset: str, keys: list[str | None]) -> str:
+    """`asset`, or `asset[ranges]` for some of its partitions."""
+    named = [key for key in keys if key is not None]
+    if not named:
+        return asset
+    return f"{asset}[{key_ranges(graph, asset, named)}]"
+
+
+def key_ranges(graph: AssetGraph | None, asset: str, keys: list[str]) -> str:
+    """Partition keys as short ranges, e.g. `2026-03-01..2026-03-14 (14), 2026-03-16`."""
+    from assetflow.partitions import compact
+
+    definition = graph.spec(asset).partitions if graph is not None and asset in graph else None
+    if definition is None:
+        ordered = sorted(keys)
+        if len(ordered) == 1:
+            return ordered[0]
+        return f"{ordered[0]}..{ordered[-1]} ({len(ordered)})"
+    return ", ".join(part.render() for part in compact(keys, definition))
 
 
 def plan_json(plan: Plan) -> str:
@@ -71,10 +155,6 @@ def _reason_json(reason: Reason) -> dict[str, Any]:
         "details": list(reason.details),
         "text": reason.render(),
     }
-
-
-def _label(asset: str, partition: str | None) -> str:
-    return asset if partition is None else f"{asset}[{partition}]"
 
 
 def status_json(states: list[AssetStatus]) -> str:

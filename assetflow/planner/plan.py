@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import MissingInputError
 from assetflow.planner.ordering import order_assets
-from assetflow.planner.staleness import Key, Reason, Snapshot, Status, Verdict, judge
+from assetflow.planner.staleness import (
+    Key,
+    Reason,
+    ReasonKind,
+    Snapshot,
+    Status,
+    Verdict,
+    judge,
+)
 
 if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
@@ -42,6 +50,8 @@ class Plan:
     code_versions: Mapping[str, str] = field(default_factory=dict)
     #: things the user should know that do not stop the plan (a source that failed to observe)
     warnings: tuple[str, ...] = ()
+    #: the partitions asked for, as text ("2026-03-01..2026-03-31"), or None
+    partitions: str | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -52,6 +62,10 @@ class Plan:
         if status is Status.FRESH:
             return len(self.fresh)
         return sum(1 for step in self.steps if step.status is status)
+
+
+#: What `--redo` accepts: which not-fresh partitions a backfill runs.
+REDO_CHOICES = ("missing", "stale", "failed", "all")
 
 
 def plan_run(
@@ -66,6 +80,9 @@ def plan_run(
     code_details: Mapping[str, tuple[str, ...]] | None = None,
     check_inputs: bool = True,
     warnings: tuple[str, ...] = (),
+    keys: Mapping[str, Sequence[str | None]] | None = None,
+    redo: frozenset[str] | None = None,
+    partitions: str | None = None,
 ) -> Plan:
     """Plan a run of the selected assets: rebuild exactly the stale part.
 
@@ -78,77 +95,262 @@ def plan_run(
         code_versions: The current code version of every selected asset.
         now: The one "now" of this plan.
         selection: The selection text, for the record.
-        force: Rebuild every selected asset regardless.
+        force: Rebuild every selected asset-partition regardless.
         code_details: Which named code parts changed per asset, when known.
         check_inputs: Fail when a step reads an unselected, never materialized
             input (a run needs it; a status report does not).
         warnings: Passed through to the plan, for whoever prints it.
+        keys: The partition keys to plan per asset (default: the one key None).
+        redo: Which not-fresh partitions to run (REDO_CHOICES); None runs them all.
+        partitions: The partitions asked for, as text, for the record.
 
     Returns:
         The plan.
 
     Raises:
-        MissingInputError: A step reads an unselected input that was never materialized.
+        MissingInputError: A step reads an input that is neither planned nor stored.
     """
-    code_details = code_details or {}
     chosen = set(selected)
-    pending: dict[Key, Status] = {}
+    planner = _Planner(graph, snapshot, now, dict(keys or {}))
+    code_details = code_details or {}
+    redo_all = redo is not None and "all" in redo
     steps: list[Step] = []
     fresh: list[Verdict] = []
     for name in order_assets(graph, chosen):
         if graph.spec(name).is_source:
             continue  # observed, never materialized
-        key: Key = (name, None)
-        inputs = tuple((parent, None) for parent in graph.parents(name))
-        verdict = judge(
-            key,
-            code_version=code_versions[name],
-            inputs=inputs,
-            snapshot=snapshot,
-            pending=pending,
-            forced=force,
-            code_details=code_details.get(name, ()),
-        )
-        if verdict.status is Status.FRESH:
-            fresh.append(verdict)
-            continue
-        pending[key] = verdict.status
-        steps.append(Step(name, None, verdict.status, verdict.reasons, inputs))
+        for partition in planner.keys.get(name, (None,)):
+            key: Key = (name, partition)
+            inputs = planner.inputs(name, partition)
+            verdict = judge(
+                key,
+                code_version=code_versions[name],
+                inputs=inputs,
+                snapshot=snapshot,
+                pending=planner.pending,
+                forced=force or (redo_all and partition is not None),
+                code_details=code_details.get(name, ()),
+            )
+            if verdict.status is Status.FRESH:
+                fresh.append(verdict)
+                continue
+            if (
+                redo is not None
+                and partition is not None
+                and _redo_kind(verdict) not in redo
+                and not any(key in planner.pending for key in inputs)
+            ):
+                continue  # not asked for, nor fed by what is redone: left as it is
+            planner.pending[key] = verdict.status
+            steps.append(Step(name, partition, verdict.status, verdict.reasons, inputs))
     if check_inputs:
-        _check_inputs(steps, chosen, snapshot)
+        _check_inputs(steps, planner.pending, snapshot, chosen)
     return Plan(
         selection=selection,
         created_at=now,
         steps=tuple(steps),
         fresh=tuple(fresh),
         code_versions=dict(code_versions),
-        warnings=warnings,
+        warnings=warnings + tuple(planner.left_out_warnings()),
+        partitions=partitions,
     )
 
 
-def _check_inputs(steps: list[Step], chosen: set[str], snapshot: Snapshot) -> None:
-    missing = sorted(
-        (step.asset, upstream)
-        for step in steps
-        for upstream, partition in step.inputs
-        if upstream not in chosen
-        and (upstream, partition) not in snapshot.latest
-        and (upstream, partition) not in snapshot.observed
-        and (upstream, partition) not in snapshot.unavailable
-    )
+def _redo_kind(verdict: Verdict) -> str:
+    kinds = {reason.kind for reason in verdict.reasons}
+    if ReasonKind.LAST_RUN_FAILED in kinds:
+        return "failed"
+    if ReasonKind.NEVER_MATERIALIZED in kinds:
+        return "missing"
+    return "stale"
+
+
+def input_keys_of(
+    graph: AssetGraph, name: str, partitions: Sequence[str | None], now: datetime
+) -> list[tuple[str, set[str | None] | None]]:
+    """For each input of an asset, the partitions the given ones read (None: all of them).
+
+    What the store must be asked for before planning these partitions.
+    """
+    from assetflow.partitions import AllPartitions, Identity, Unpartitioned, upstream_keys
+
+    result: list[tuple[str, set[str | None] | None]] = []
+    spec = graph.spec(name)
+    for parent in graph.parents(name):
+        mapping = graph.mapping(name, parent)
+        if isinstance(mapping, Unpartitioned):
+            result.append((parent, {None}))
+        elif isinstance(mapping, Identity):
+            result.append((parent, set(partitions)))
+        elif isinstance(mapping, AllPartitions):
+            result.append((parent, None))
+        else:
+            up = graph.spec(parent).partitions
+            keys: set[str | None] = set()
+            for partition in partitions:
+                keys.update(upstream_keys(mapping, spec.partitions, partition, up, now))
+            result.append((parent, keys))
+    return result
+
+
+# How an input's partitions map, decided once per asset.
+_WHOLE, _SAME, _ALL, _MAPPED = "whole", "same", "all", "mapped"
+
+
+class _Planner:
+    """The input keys of each asset-partition, and what the plan has decided so far."""
+
+    def __init__(
+        self,
+        graph: AssetGraph,
+        snapshot: Snapshot,
+        now: datetime,
+        keys: dict[str, Sequence[str | None]],
+    ) -> None:
+        self.graph = graph
+        self.snapshot = snapshot
+        self.now = now
+        self.keys = keys
+        self.pending: dict[Key, Status] = {}
+        self._all_partitions: dict[tuple[str, str], tuple[Key, ...]] = {}
+        self._edges: dict[str, list[tuple[str, str, Any]]] = {}
+        self._left_out: dict[tuple[str, str], list[str]] = {}
+
+    def inputs(self, name: str, partition: str | None) -> tuple[Key, ...]:
+        """The upstream asset-partitions one asset-partition reads."""
+        edges = self._edges.get(name)
+        if edges is None:
+            edges = self._edges[name] = self._edges_of(name)
+        result: list[Key] = []
+        for parent, how, mapping in edges:
+            if how == _WHOLE:
+                result.append((parent, None))
+            elif how == _SAME:
+                result.append((parent, partition))
+            elif how == _ALL:
+                result.extend(self._available(name, parent))
+            else:
+                from assetflow.partitions import upstream_keys
+
+                down = self.graph.spec(name).partitions
+                up = self.graph.spec(parent).partitions
+                keys = upstream_keys(mapping, down, partition, up, self.now)
+                result.extend((parent, key) for key in keys)
+        return tuple(result)
+
+    def _edges_of(self, name: str) -> list[tuple[str, str, Any]]:
+        """Each input of an asset with how it maps (computed once per asset, not per key)."""
+        from assetflow.partitions import AllPartitions, Identity, Unpartitioned
+
+        edges = []
+        for parent in self.graph.parents(name):
+            mapping = self.graph.mapping(name, parent)
+            if isinstance(mapping, Unpartitioned):
+                how = _WHOLE
+            elif isinstance(mapping, Identity) and (
+                self.graph.spec(name).partitions == self.graph.spec(parent).partitions
+            ):
+                how = _SAME  # same definition: the same key (a declared Identity between
+                # different definitions maps key by key, through upstream_keys)
+            elif isinstance(mapping, AllPartitions):
+                how = _ALL
+            else:
+                how = _MAPPED
+            edges.append((parent, how, mapping))
+        return edges
+
+    def _available(self, name: str, parent: str) -> tuple[Key, ...]:
+        """All partitions of `parent` that exist: stored, or built in this plan.
+
+        A partition never materialized and not in the plan is left out, with a
+        warning, rather than failing the reader: reading "all" means all there are.
+        """
+        cached = self._all_partitions.get((name, parent))
+        if cached is None:
+            definition = self.graph.spec(parent).partitions
+            present, missing = [], []
+            for key in definition.keys(self.now):
+                step_key = (parent, key)
+                if step_key in self.snapshot.latest or step_key in self.pending:
+                    present.append(step_key)
+                else:
+                    missing.append(key)
+            if not present:
+                # Nothing to read at all: the missing partitions are the inputs, so the
+                # plan reports them as missing rather than pass an empty table.
+                present = [(parent, key) for key in missing]
+            elif missing:
+                self._left_out[(name, parent)] = missing
+            cached = self._all_partitions[(name, parent)] = tuple(present)
+        return cached
+
+    def left_out_warnings(self) -> list[str]:
+        from assetflow.partitions import compact
+
+        warnings = []
+        for (name, parent), missing in sorted(self._left_out.items()):
+            definition = self.graph.spec(parent).partitions
+            ranges = ", ".join(r.render() for r in compact(missing, definition))
+            count = len(missing)
+            warnings.append(
+                f"'{name}' reads all partitions of '{parent}'; {count} of them "
+                f"{'was' if count == 1 else 'were'} never materialized and "
+                f"{'is' if count == 1 else 'are'} left out: {ranges}"
+            )
+        return warnings
+
+
+def _check_inputs(
+    steps: list[Step], pending: Mapping[Key, Status], snapshot: Snapshot, chosen: set[str]
+) -> None:
+    missing: dict[tuple[str, str], tuple[set[str | None], set[str | None]]] = {}
+    for step in steps:
+        for key in step.inputs:
+            if (
+                key not in pending
+                and key not in snapshot.latest
+                and key not in snapshot.observed
+                and key not in snapshot.unavailable
+            ):
+                readers, inputs = missing.setdefault((step.asset, key[0]), (set(), set()))
+                readers.add(step.partition)
+                inputs.add(key[1])
     if not missing:
         return
-    lines = [
-        f"  - '{asset}' reads '{upstream}', which is not selected and was never materialized"
-        for asset, upstream in missing
-    ]
-    first_asset, first_upstream = missing[0]
+    lines = []
+    for (asset, upstream), (readers, inputs) in sorted(missing.items()):
+        reader = asset + _keys_text(readers)
+        why = "is not selected" if upstream not in chosen else "is not in this run"
+        lines.append(
+            f"  - '{reader}' reads '{upstream}{_keys_text(inputs)}', which {why} "
+            "and was never materialized"
+        )
+    first_asset, first_upstream = min(missing)
+    partitioned = any(None not in readers for readers, _ in missing.values())
     raise MissingInputError(
         "cannot run the selection: an input is missing.\n" + "\n".join(lines),
         hint=(
-            "An unselected input is read from storage, so it must have been materialized "
-            f"before. To fix this, add '+' to select the inputs too (e.g. "
+            "An input that this run does not build is read from storage, so it must have "
+            f"been materialized before. To fix this, add '+' to select the inputs too (e.g. "
             f"`assetflow materialize '+{first_asset}'`), or materialize "
             f"'{first_upstream}' first."
+            + (
+                " For partitions, widen --from/--to to cover the partitions it reads."
+                if partitioned
+                else ""
+            )
         ),
     )
+
+
+#: How many partition keys a message lists before it summarises.
+_KEYS_SHOWN = 3
+
+
+def _keys_text(keys: set[str | None]) -> str:
+    named = sorted(key for key in keys if key is not None)
+    if not named:
+        return ""
+    if len(named) <= _KEYS_SHOWN:
+        return "[" + ", ".join(named) + "]"
+    return f"[{named[0]} .. {named[-1]}, {len(named)} partitions]"

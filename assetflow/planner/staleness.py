@@ -120,21 +120,30 @@ def judge(
         The verdict, with every reason.
     """
     asset, partition = key
-    unavailable = tuple(
-        Reason(ReasonKind.SOURCE_UNAVAILABLE, upstream=key_text(upstream))
-        for upstream in inputs
-        if upstream in snapshot.unavailable
-    )
-    if unavailable:
-        return Verdict(asset, partition, Status.STALE, unavailable)
+    if snapshot.unavailable:
+        unavailable = tuple(
+            Reason(ReasonKind.SOURCE_UNAVAILABLE, upstream=key_text(upstream))
+            for upstream in inputs
+            if upstream in snapshot.unavailable
+        )
+        if unavailable:
+            return Verdict(asset, partition, Status.STALE, unavailable)
     if forced:
         return Verdict(asset, partition, Status.STALE, (Reason(ReasonKind.FORCED),))
     latest = snapshot.latest.get(key)
+    failure = snapshot.failures.get(key) if snapshot.failures else None
     if latest is None:
-        reason = Reason(ReasonKind.NEVER_MATERIALIZED)
-        return Verdict(asset, partition, Status.STALE, (reason,))
+        reasons = [Reason(ReasonKind.NEVER_MATERIALIZED)]
+        if failure is not None:
+            reasons.append(Reason(ReasonKind.LAST_RUN_FAILED, run_id=failure.run_id))
+        return Verdict(asset, partition, Status.STALE, tuple(reasons))
+    if (
+        failure is None
+        and latest.code_version == code_version
+        and _inputs_match(inputs, latest.input_versions, snapshot, pending)
+    ):
+        return Verdict(asset, partition, Status.FRESH)  # the common case, kept cheap
     own: list[Reason] = []
-    failure = snapshot.failures.get(key)
     if failure is not None and failure.at > latest.finished_at:
         own.append(Reason(ReasonKind.LAST_RUN_FAILED, run_id=failure.run_id))
     if latest.code_version != code_version:
@@ -170,3 +179,28 @@ def judge(
     if waiting:
         return Verdict(asset, partition, Status.WAITING, tuple(waiting))
     return Verdict(asset, partition, Status.FRESH)
+
+
+def _inputs_match(
+    inputs: tuple[Key, ...],
+    recorded: Mapping[str, str],
+    snapshot: Snapshot,
+    pending: Mapping[Key, Status],
+) -> bool:
+    """Whether every input is settled and has the data version the materialization read."""
+    if len(recorded) != len(inputs):
+        return False
+    latest, observed = snapshot.latest, snapshot.observed
+    for upstream in inputs:
+        if upstream in pending:
+            return False
+        asset, partition = upstream
+        name = asset if partition is None else f"{asset}[{partition}]"
+        if upstream in observed:
+            current: str | None = observed[upstream]
+        else:
+            state = latest.get(upstream)
+            current = state.data_version if state is not None else None
+        if recorded.get(name) != current:
+            return False
+    return True

@@ -39,10 +39,10 @@ def asset_states(plan: Plan, snapshot: Snapshot) -> list[AssetStatus]:
     states = []
     for step in plan.steps:
         kinds = {reason.kind for reason in step.reasons}
-        if ReasonKind.NEVER_MATERIALIZED in kinds:
-            state = AssetState.MISSING
-        elif ReasonKind.LAST_RUN_FAILED in kinds:
+        if ReasonKind.LAST_RUN_FAILED in kinds:
             state = AssetState.FAILED
+        elif ReasonKind.NEVER_MATERIALIZED in kinds:
+            state = AssetState.MISSING
         elif step.status is Status.WAITING:
             state = AssetState.WAITING
         else:

@@ -135,6 +135,12 @@ class MetadataStore(Protocol):
         """`latest_materializations` as plain states (what the planner reads), in one query."""
         ...
 
+    def latest_states_of(
+        self, keys: Iterable[AssetPartition]
+    ) -> dict[AssetPartition, MaterializationState]:
+        """The latest states of exactly these asset-partitions, in one query."""
+        ...
+
     def latest_failures(
         self, assets: Iterable[str] | None = None
     ) -> dict[AssetPartition, EventRecord]:

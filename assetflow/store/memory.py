@@ -153,6 +153,13 @@ class MemoryStore:
             for key, record in self.latest_materializations(assets).items()
         }
 
+    def latest_states_of(
+        self, keys: Iterable[AssetPartition]
+    ) -> dict[AssetPartition, MaterializationState]:
+        wanted = set(keys)
+        states = self.latest_states({asset for asset, _ in wanted})
+        return {key: state for key, state in states.items() if key in wanted}
+
     def latest_failures(
         self, assets: Iterable[str] | None = None
     ) -> dict[AssetPartition, EventRecord]:

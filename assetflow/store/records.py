@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,11 +74,10 @@ class MaterializationRecord(_Record):
     input_versions: dict[str, str] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class MaterializationState:
+class MaterializationState(NamedTuple):
     """The newest materialization of one asset-partition, as the planner reads it in bulk.
 
-    A plain record, not a validated model: planning a year of daily partitions
+    A plain tuple, not a validated model: planning a year of daily partitions
     over a thousand assets reads hundreds of thousands of them.
     """
 

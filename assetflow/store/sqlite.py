@@ -300,6 +300,24 @@ class SqliteStore:
         states = self._records(states_from_rows, rows)
         return {(s.asset, s.partition): s for s in states}
 
+    def latest_states_of(
+        self, keys: Iterable[AssetPartition]
+    ) -> dict[AssetPartition, MaterializationState]:
+        wanted = [[asset, "" if partition is None else partition] for asset, partition in keys]
+        if not wanted:
+            return {}
+        rows = self._db.select(
+            "read the latest states of some partitions",
+            f"SELECT {STATE_COLUMNS} FROM latest_state AS l "
+            "JOIN materializations AS m ON m.id = l.materialization_id "
+            "WHERE (l.asset, l.partition_key) IN ("
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+            "FROM json_each(?))",
+            (json.dumps(wanted),),
+        )
+        states = self._records(states_from_rows, rows)
+        return {(s.asset, s.partition): s for s in states}
+
     def latest_failures(
         self, assets: Iterable[str] | None = None
     ) -> dict[AssetPartition, EventRecord]:

@@ -188,19 +188,66 @@ def test_summary_report_is_plain_json(assets, clean):
 API_RESPONSE = Path(__file__).resolve().parent.parent / "data" / "api_response.json"
 
 
-def test_raw_records_reads_the_bundled_api_response(assets, caplog):
-    with caplog.at_level(logging.INFO):
-        records = assets.raw_records(RunContext.for_test("raw_records"), api_response=API_RESPONSE)
+def json_records():
+    return pd.DataFrame(json.loads(API_RESPONSE.read_text(encoding="utf-8"))["results"])
 
-    assert len(records) == RAW_ROWS
+
+def test_rolling_revenue_sums_the_window(assets, clean):
+    context = RunContext.for_test("rolling_revenue", partitions=assets.days, partition="2026-03-02")
+    result = assets.rolling_revenue(context, clean_records=clean)
+    assert result.to_dict("list") == {
+        "day": [dt.date(2026, 3, 2)],
+        "days": [clean["day"].nunique()],
+        "revenue_7d": [round(float(clean["amount"].sum()), 2)],
+    }
+
+
+def day_context(assets, day):
+    return RunContext.for_test("raw_records", partitions=assets.days, partition=day)
+
+
+def all_days(assets):
+    """Every day's raw records, as the daily partitions split the bundled response."""
+    return pd.concat(
+        [
+            assets.raw_records(day_context(assets, day), api_response=API_RESPONSE)
+            for day in assets.days.keys(dt.datetime(2026, 4, 1, tzinfo=dt.UTC))
+        ],
+        ignore_index=True,
+    )
+
+
+def test_raw_records_reads_one_day_of_the_bundled_api_response(assets, caplog):
+    with caplog.at_level(logging.INFO):
+        records = assets.raw_records(day_context(assets, "2026-03-15"), api_response=API_RESPONSE)
+
     assert set(records.columns) == set(order())
-    assert f"read {RAW_ROWS} records" in caplog.text
+    days = pd.to_datetime(records["created_at"], format="ISO8601", utc=True).dt.date
+    assert (days == dt.date(2026, 3, 15)).all()
+    assert f"read {len(records)} of {RAW_ROWS} records for 2026-03-15" in caplog.text
+
+
+def test_the_days_split_every_readable_record_once(assets):
+    records = all_days(assets)
+
+    readable = pd.to_datetime(
+        json_records()["created_at"], format="ISO8601", utc=True, errors="coerce"
+    ).notna()
+    assert len(records) == int(readable.sum())
 
 
 def test_the_bundled_api_response_cleans_to_valid_orders(assets):
-    records = assets.raw_records(RunContext.for_test("raw_records"), api_response=API_RESPONSE)
+    records = all_days(assets)
 
-    cleaned = assets.clean_records(raw_records=records)
+    cleaned = pd.concat(
+        [
+            assets.clean_records(raw_records=day)
+            for _, day in records.groupby(
+                pd.to_datetime(records["created_at"], format="ISO8601", utc=True).dt.date
+            )
+        ],
+        ignore_index=True,
+    )
 
     assert len(cleaned) == CLEAN_ROWS
     assert cleaned["id"].is_unique

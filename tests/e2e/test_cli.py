@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -25,14 +26,17 @@ def test_materialize_everything_then_nothing_to_do(example_copy):
     assert result.exit_code == 0, result.output
     for name in ("raw_records", "clean_records", "daily_totals", "top_customers", "summary_report"):
         assert name in result.output
+    assert "raw_records[2026-03-01]" in result.output
     assert "succeeded" in result.output
-    assert "5 materialized" in result.output
-    assert (example_copy / ".assetflow" / "data" / "clean_records.parquet").is_file()
-    assert (example_copy / ".assetflow" / "data" / "summary_report.json").is_file()
+    assert "87 materialized" in result.output  # 3 daily assets x 28 days, and 3 reports
+    state = example_copy / ".assetflow"
+    assert (state / "warehouse.duckdb").is_file()
+    assert (state / "data" / "raw_records" / "partition=2026-03-01" / "part.parquet").is_file()
+    assert (state / "data" / "summary_report.json").is_file()
 
     again = run(example_copy, "materialize", "*")
     assert again.exit_code == 0
-    assert "Nothing to do: 5 assets fresh." in again.output
+    assert "Nothing to do: 6 assets (84 partitions) fresh." in again.output
 
 
 def test_downstream_selection_reads_stored_inputs(example_copy):
@@ -40,13 +44,16 @@ def test_downstream_selection_reads_stored_inputs(example_copy):
     result = run(example_copy, "materialize", "clean_records+", "--force")
     assert result.exit_code == 0, result.output
     assert "raw_records" not in result.output.split("\n", 1)[1]
-    assert "4 materialized" in result.output
+    assert "59 materialized" in result.output  # clean and rolling x 28, and 3 reports
 
 
 def test_never_materialized_input_says_to_add_plus(example_copy):
     result = run(example_copy, "materialize", "daily_totals")
     assert result.exit_code == 2
-    assert "'daily_totals' reads 'clean_records', which is not selected" in result.output
+    assert "'daily_totals' reads 'clean_records[2026-03-01 .. 2026-03-28, 28 partitions]'" in (
+        result.output
+    )
+    assert "which is not selected and was never materialized" in result.output
     assert "assetflow materialize '+daily_totals'" in result.output
     assert "Traceback" not in result.output
 
@@ -256,23 +263,83 @@ def test_plan_status_why_and_force_on_the_example(example_copy):
     plan = json.loads(run(example_copy, "plan", "--json").output)
     assert plan["version"] == 1
     first = plan["steps"][0]
-    assert (first["asset"], first["status"]) == ("clean_records", "stale")
+    assert (first["asset"], first["partition"], first["status"]) == (
+        "clean_records",
+        "2026-03-01",
+        "stale",
+    )
     assert first["reasons"][0]["text"] == "code changed: helper cleaning.normalise_emails changed"
-    assert {s["status"] for s in plan["steps"][1:]} == {"waiting"}
+    later = [s for s in plan["steps"] if s["asset"] != "clean_records"]
+    assert {s["status"] for s in later} == {"waiting"}
 
     status = json.loads(run(example_copy, "status", "--json").output)
-    by_asset = {a["asset"]: a["state"] for a in status["assets"]}
-    assert by_asset["clean_records"] == "stale"
-    assert by_asset["raw_records"] == "fresh"
+    states = {(a["asset"], a["state"]) for a in status["assets"]}
+    assert ("clean_records", "stale") in states
+    assert ("raw_records", "fresh") in states
+    text = run(example_copy, "status", "clean_records").output
+    assert "2026-03-01..2026-03-28 stale (28)" in text
 
     why = run(example_copy, "why", "daily_totals")
     assert "-    return emails.str.strip().str.lower()" in why.output
+    one = run(example_copy, "why", "clean_records", "--partition", "2026-03-05")
+    assert "'clean_records[2026-03-05]' is stale" in one.output
 
     result = run(example_copy, "materialize")
     assert "skipped: inputs unchanged" in result.output
     assert "Nothing to do" in run(example_copy, "materialize").output
     forced = run(example_copy, "materialize", "daily_totals", "--force")
     assert "1 materialized" in forced.output
+
+
+def test_partition_options_end_to_end(example_copy):
+    one = run(example_copy, "materialize", "+clean_records", "--partition", "2026-03-05")
+    assert one.exit_code == 0, one.output
+    assert "2 materialized" in one.output
+    backfill = run(
+        example_copy, "plan", "+clean_records", "--from", "2026-03-04", "--to", "2026-03-06"
+    )
+    assert backfill.exit_code == 0, backfill.output
+    assert "Plan for '+clean_records' (2026-03-04..2026-03-06): 4 stale" in backfill.output
+    assert re.search(
+        r"raw_records\[2026-03-04, 2026-03-06\]\s+stale\s+never materialized", backfill.output
+    )
+    assert "Fresh (will not run): raw_records[2026-03-05], clean_records[2026-03-05]" in (
+        backfill.output
+    )
+    missing = run(
+        example_copy, "materialize", "clean_records", "--from", "2026-03-04", "--to", "2026-03-06"
+    )
+    assert missing.exit_code == 2
+    assert (
+        "'clean_records[2026-03-04, 2026-03-06]' reads 'raw_records[2026-03-04, 2026-03-06]'"
+        in (missing.output)
+    )
+    status = run(example_copy, "status", "raw_records")
+    assert "2026-03-05 fresh" in status.output
+    history = run(example_copy, "history", "clean_records", "--partition", "2026-03-05")
+    assert "PARTITION" in history.output
+    assert "2026-03-05" in history.output
+
+
+def test_partition_errors(example_copy):
+    wrong = run(example_copy, "materialize", "--partition", "2026-02-30")
+    assert wrong.exit_code == 2
+    assert "2026-02-30" in wrong.output
+    outside = run(example_copy, "plan", "--partition", "2026-04-15")
+    assert outside.exit_code == 2
+    assert "Did you mean '2026-03-28'" in outside.output
+    reversed_range = run(example_copy, "plan", "--from", "2026-03-10", "--to", "2026-03-01")
+    assert reversed_range.exit_code == 2
+    assert "is reversed" in reversed_range.output
+    unpartitioned = run(example_copy, "plan", "daily_totals", "--partition", "2026-03-01")
+    assert unpartitioned.exit_code == 2
+    assert "none of the selected assets is partitioned" in unpartitioned.output
+    both = run(example_copy, "plan", "--partition", "2026-03-01", "--from", "2026-03-01")
+    assert both.exit_code == 2
+    assert "either --partition or --from/--to" in both.output
+    history = run(example_copy, "history", "daily_totals", "--partition", "2026-03-01")
+    assert history.exit_code == 2
+    assert "is not partitioned" in history.output
 
 
 def test_why_unknown_asset_suggests(example_copy):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from assetflow import RunContext, asset
 from assetflow.errors import AssetFailedError, WriteError
-from assetflow.execution.step import DATA_DIR, describe_failure, read_input, run_step
+from assetflow.execution.step import DATA_DIR, describe_failure, run_step
 
 
 @asset
@@ -116,20 +115,6 @@ def test_value_that_does_not_fit_the_declared_kind(tmp_path):
 
 def test_describe_failure_without_a_traceback():
     assert describe_failure("a", None, KeyError("k")) == "asset 'a' raised KeyError: 'k'"
-
-
-def test_read_input_by_kind_and_annotation(tmp_path):
-    frame_path = run_step(table, {}, RunContext.for_test(), tmp_path).stored.path
-    json_path = run_step(plain, {}, RunContext.for_test(), tmp_path).stored.path
-    assert read_input("none", None, None) is None
-    assert read_input("parquet", None, None) is None
-    assert read_input("json", str(json_path), dict) == {"n": 1}
-    frame = read_input("parquet", str(frame_path), pd.DataFrame)
-    assert isinstance(frame, pd.DataFrame)
-    assert frame["x"].tolist() == [1, 2]
-    arrow = read_input("parquet", str(frame_path), pa.Table)
-    assert isinstance(arrow, pa.Table)
-    assert arrow.column("x").to_pylist() == [1, 2]
 
 
 def test_frames_of_a_sibling_folder_named_like_the_package_are_shown():

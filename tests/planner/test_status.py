@@ -45,8 +45,9 @@ def test_reasons_map_to_states(status, reasons, state):
     assert one_state(status, *reasons) is state
 
 
-def test_never_materialized_wins_over_a_failure():
-    assert one_state(Status.STALE, FAILED, NEVER) is AssetState.MISSING
+def test_a_failed_attempt_at_a_never_materialized_partition_is_failed():
+    assert one_state(Status.STALE, NEVER, FAILED) is AssetState.FAILED
+    assert one_state(Status.STALE, NEVER) is AssetState.MISSING
 
 
 def test_steps_first_in_plan_order_then_fresh_with_their_last_materialization():
