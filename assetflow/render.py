@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from assetflow.execution import RunResult, StepResult
     from assetflow.graph import AssetGraph
-    from assetflow.planner import Plan, Reason, Step
+    from assetflow.planner import Plan, Step
     from assetflow.planner.status import AssetStatus
     from assetflow.store.records import MaterializationRecord, RunRecord
 
@@ -201,6 +201,8 @@ def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None)
     A partitioned asset's row shows its partitions as runs of one state, in
     key order: `2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed`.
     """
+    from assetflow.planner.explain import reasons_text
+
     by_asset: dict[str, list[AssetStatus]] = {}
     for state in states:
         by_asset.setdefault(state.asset, []).append(state)
@@ -215,8 +217,9 @@ def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None)
             state_text = entries[0].state.value
         else:
             state_text = _partition_states(graph, asset, entries)
+        many = len(entries) > 1
         reasons = dict.fromkeys(
-            _reason_summary(reason, len(entries) > 1) for e in entries for reason in e.reasons
+            reasons_text(e.reasons, graph, with_keys=not many) for e in entries if e.reasons
         )
         rows.append(
             [
@@ -224,7 +227,7 @@ def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None)
                 state_text,
                 when(newest.finished_at) if newest else "-",
                 short(newest.run_id) if newest else "-",
-                "; ".join(reasons),
+                "; ".join(dict.fromkeys("; ".join(reasons).split("; "))) if reasons else "",
             ]
         )
     return table(["ASSET", "STATE", "LAST MATERIALIZED (UTC)", "RUN", "WHY"], rows)
@@ -250,12 +253,6 @@ def _partition_states(graph: AssetGraph | None, asset: str, entries: list[AssetS
         else:
             parts.append(f"{text} {state}")
     return " | ".join(parts)
-
-
-def _reason_summary(reason: Reason, many: bool) -> str:
-    if many and reason.upstream:
-        return f"{reason.kind.value}: {reason.upstream.split('[', 1)[0]}"
-    return reason.render()
 
 
 class ConsoleReporter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from assetflow.planner.explain import key_ranges, split_key_text
 from assetflow.planner.staleness import Reason, ReasonKind, Status, Verdict, key_text
 from assetflow.render import short, when
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from assetflow.store.records import MaterializationState
 
 _INDENT = "    "
+#: Reasons about one input partition, grouped when many partitions of an input share one.
+_PER_INPUT = (ReasonKind.UPSTREAM_STALE, ReasonKind.UPSTREAM_CHANGED)
 
 
 def explain_asset(
@@ -94,8 +97,25 @@ def _explain(
         )
         return
     lines.append(f"{pad}'{label}' is {verdict.status.value}: {_made(latest)}, and since then:")
+    # Several partitions of one input for the same kind of reason: the first is
+    # explained in full, the others are named in one line.
+    others: dict[tuple[ReasonKind, str], list[str]] = {}
     for reason in verdict.reasons:
+        asset, partition = split_key_text(reason.upstream)
+        group = (reason.kind, asset or "")
+        if partition is not None and reason.kind in _PER_INPUT:
+            if group in others:
+                others[group].append(partition)
+                continue
+            others[group] = []
         _explain_reason(label, reason, verdicts, context, store, lines, depth, seen, latest)
+    for (kind, asset), partitions in others.items():
+        if partitions:
+            graph = context.project.graph
+            lines.append(
+                f"{pad}  - and the same for {len(partitions)} more partitions of '{asset}': "
+                f"{key_ranges(graph, asset, partitions)} ({kind.value})"
+            )
 
 
 def _explain_failure(verdict: Verdict, context: PlanContext, lines: list[str], pad: str) -> None:

@@ -37,8 +37,7 @@ def plan_text(plan: Plan, graph: AssetGraph | None = None) -> str:
     for steps in _groups(plan.steps):
         first = steps[0]
         label = labelled(graph, first.asset, [step.partition for step in steps])
-        many = len(steps) > 1
-        reasons = "; ".join(_reason_text(reason, many) for reason in first.reasons)
+        reasons = reasons_text(first.reasons, graph, with_keys=len(steps) == 1)
         rows.append((label, first.status.value, reasons))
     width = max(len(label) for label, _, _ in rows)
     lines = [*warnings, header, ""]
@@ -82,15 +81,43 @@ def _signature(step: Step) -> tuple[Any, ...]:
 
 
 def _asset_of(upstream: str | None) -> str | None:
-    return upstream.split("[", 1)[0] if upstream else None
+    return split_key_text(upstream)[0]
 
 
-def _reason_text(reason: Reason, many: bool) -> str:
-    """A reason as one line; for a group of partitions, upstream names without their keys."""
-    if not many or not reason.upstream:
-        return reason.render()
-    text = f"{reason.kind.value}: {_asset_of(reason.upstream)}"
-    return text + (f": {', '.join(reason.details)}" if reason.details else "")
+def reasons_text(
+    reasons: tuple[Reason, ...], graph: AssetGraph | None = None, *, with_keys: bool = True
+) -> str:
+    """Reasons on one line, those about several partitions of one upstream asset merged:
+    `upstream stale: clean_records[2026-03-01..2026-03-07 (7)]`. Without keys (for a
+    line that stands for many partitions), just `upstream stale: clean_records`."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for reason in reasons:
+        asset, partition = split_key_text(reason.upstream)
+        keys = groups.setdefault((reason.kind, asset, reason.details, reason.upstream), [])
+        if partition is not None:
+            groups.pop((reason.kind, asset, reason.details, reason.upstream))
+            groups.setdefault((reason.kind, asset, reason.details, None), []).append(partition)
+    parts = []
+    for (kind, asset, details, whole), keys in groups.items():
+        text = kind.value
+        if asset:
+            text += f": {whole or asset}"
+            if keys and with_keys:
+                text += f"[{key_ranges(graph, asset, keys)}]"
+        if details:
+            text += f": {', '.join(details)}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def split_key_text(text: str | None) -> tuple[str | None, str | None]:
+    """`asset[partition]` as (asset, partition); `asset` as (asset, None)."""
+    if not text:
+        return None, None
+    if text.endswith("]") and "[" in text:
+        asset, partition = text[:-1].split("[", 1)
+        return asset, partition
+    return text, None
 
 
 def _count_text(verdicts: tuple[Verdict, ...]) -> str:
