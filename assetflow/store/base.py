@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from assetflow.store.records import (
+    CheckRecord,
     EventRecord,
     MaterializationRecord,
     MaterializationState,
@@ -64,6 +65,7 @@ class MetadataStore(Protocol):
         self,
         materializations: Sequence[MaterializationRecord] = (),
         events: Sequence[EventRecord] = (),
+        checks: Sequence[CheckRecord] = (),
     ) -> None:
         """Write a batch of materializations and events in one transaction.
 
@@ -151,6 +153,18 @@ class MetadataStore(Protocol):
         Args:
             assets: Only these assets; None means every asset in the store.
         """
+        ...
+
+    def latest_check_results(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, list[CheckRecord]]:
+        """The newest result of each check of each asset-partition, sorted by check name."""
+        ...
+
+    def check_history(
+        self, asset: str, partition: str | None = None, limit: int = 200
+    ) -> list[CheckRecord]:
+        """An asset's check results, newest first."""
         ...
 
     def save_code(self, code_version: str, source: str) -> None:

@@ -17,12 +17,14 @@ from assetflow.store.normalise import (
     as_utc,
     asset_filter,
     check_code,
+    normalise_check,
     normalise_event,
     normalise_materialization,
     normalise_run,
     source_digest,
 )
 from assetflow.store.records import (
+    CheckRecord,
     EventKind,
     EventRecord,
     MaterializationRecord,
@@ -46,6 +48,7 @@ class MemoryStore:
         self._runs: dict[str, tuple[int, RunRecord]] = {}
         self._materializations: list[MaterializationRecord] = []
         self._events: list[EventRecord] = []
+        self._checks: list[CheckRecord] = []
         self._digest_by_code_version: dict[str, str] = {}
         self._source_by_digest: dict[str, str] = {}
 
@@ -81,14 +84,49 @@ class MemoryStore:
         self,
         materializations: Sequence[MaterializationRecord] = (),
         events: Sequence[EventRecord] = (),
+        checks: Sequence[CheckRecord] = (),
     ) -> None:
         # Normalise everything first so that an invalid record writes nothing.
         new_materializations = [normalise_materialization(m) for m in materializations]
         new_events = [normalise_event(e) for e in events]
+        new_checks = [normalise_check(c) for c in checks]
         with self._lock:
             self._check_open()
             self._materializations.extend(new_materializations)
             self._events.extend(new_events)
+            self._checks.extend(new_checks)
+
+    def latest_check_results(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, list[CheckRecord]]:
+        wanted = asset_filter(assets)
+        newest: dict[tuple[str, str | None, str], tuple[datetime, int, CheckRecord]] = {}
+        with self._lock:
+            self._check_open()
+            for position, result in enumerate(self._checks):
+                if wanted is not None and result.asset not in wanted:
+                    continue
+                key = (result.asset, result.partition, result.check)
+                ranked = (result.at, position, result)
+                if key not in newest or ranked[:2] >= newest[key][:2]:
+                    newest[key] = ranked
+        results: dict[AssetPartition, list[CheckRecord]] = {}
+        for (asset, partition, _), (_, _, result) in sorted(newest.items(), key=lambda i: i[0][2]):
+            results.setdefault((asset, partition), []).append(result)
+        return results
+
+    def check_history(
+        self, asset: str, partition: str | None = None, limit: int = 200
+    ) -> list[CheckRecord]:
+        with self._lock:
+            self._check_open()
+            found = [
+                (result.at, position, result)
+                for position, result in enumerate(self._checks)
+                if result.asset == asset and (partition is None or result.partition == partition)
+            ]
+        found.sort(key=lambda item: item[:2], reverse=True)
+        return [result for _, _, result in found[: max(limit, 0)]]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:

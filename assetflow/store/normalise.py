@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from assetflow.errors import StoreError
-from assetflow.store.records import EventRecord, MaterializationRecord, RunRecord
+from assetflow.store.records import CheckRecord, EventRecord, MaterializationRecord, RunRecord
 
 #: Largest integer a store column holds (SQLite INTEGER and PostgreSQL BIGINT).
 MAX_INTEGER = 2**63 - 1
@@ -224,3 +224,24 @@ def ambiguous_run_error(prefix: str, candidates: Sequence[str], location: str) -
         f"run id prefix '{prefix}' is ambiguous in {location}: it matches {shown}{more}.",
         hint="Give more characters of the run id (`assetflow runs` lists recent runs).",
     )
+
+
+def normalise_check(result: CheckRecord) -> CheckRecord:
+    """Check ``result`` and return it with its time in UTC.
+
+    Raises:
+        StoreError: The time is naive, a text is not valid Unicode, or the metadata
+            is not JSON-able.
+    """
+    import json
+
+    where = f"check '{readable_text(result.check)}' of run '{readable_text(result.run_id)}'"
+    _check_texts(where, {"run_id": result.run_id, "asset": result.asset, "check": result.check})
+    try:
+        json.dumps(result.metadata, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise StoreError(
+            f"the {where} has metadata that is not JSON: {error}.",
+            hint="Check metadata must be JSON-able: numbers, strings, lists and dicts.",
+        ) from error
+    return result.model_copy(update={"at": as_utc(result.at, f"{where} at")})

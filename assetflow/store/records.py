@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,6 +107,27 @@ class MaterializationState(NamedTuple):
             record.data_version,
             dict(record.input_versions),
         )
+
+
+class CheckRecord(_Record):
+    """The result of one asset check on one materialization of an asset-partition."""
+
+    run_id: str
+    asset: str
+    partition: str | None = None
+    check: str
+    passed: bool
+    severity: str = "error"  # "warn" | "error"
+    blocking: bool = False
+    message: str = ""
+    #: JSON-able details (failing row count, bounds, a few offending rows)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    at: datetime
+
+    @property
+    def is_blocking_failure(self) -> bool:
+        """A failed blocking check of error severity: downstream must not read this data."""
+        return not self.passed and self.blocking and self.severity == "error"
 
 
 class EventRecord(_Record):

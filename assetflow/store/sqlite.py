@@ -25,12 +25,14 @@ from assetflow.store.normalise import (
     as_utc,
     asset_filter,
     check_code,
+    normalise_check,
     normalise_event,
     normalise_materialization,
     normalise_run,
     source_digest,
 )
 from assetflow.store.records import (
+    CheckRecord,
     EventRecord,
     MaterializationRecord,
     MaterializationState,
@@ -44,7 +46,9 @@ from assetflow.store.sqlite_connection import (
 )
 from assetflow.store.sqlite_errors import corrupt_store_error
 from assetflow.store.sqlite_rows import (
+    CHECK_COLUMNS,
     EVENT_COLUMNS,
+    INSERT_CHECK,
     INSERT_EVENT,
     INSERT_MATERIALIZATION,
     INSERT_RUN,
@@ -52,6 +56,8 @@ from assetflow.store.sqlite_rows import (
     RUN_COLUMNS,
     STATE_COLUMNS,
     Row,
+    check_row,
+    checks_from_rows,
     event_row,
     events_from_rows,
     materialization_row,
@@ -109,6 +115,18 @@ _LATEST_MATERIALIZATIONS = (
 _LATEST_STATES = (
     _newest_materializations(STATE_COLUMNS, "1 = 1"),
     _newest_materializations(STATE_COLUMNS, "l." + _OF_ASSETS),
+)
+_LATEST_CHECKS = tuple(
+    f"""
+SELECT {CHECK_COLUMNS} FROM check_results WHERE id IN (
+    SELECT id FROM (
+        SELECT id, ROW_NUMBER() OVER (
+            PARTITION BY asset, partition_key, check_name ORDER BY occurred_at DESC, id DESC
+        ) AS recency
+        FROM check_results WHERE {where}
+    ) AS ranked WHERE recency = 1
+)"""
+    for where in ("1 = 1", _OF_ASSETS)
 )
 _LATEST_FAILURES = (
     _newest_per_asset_partition("events", EVENT_COLUMNS, "occurred_at", _FAILED),
@@ -199,6 +217,7 @@ class SqliteStore:
         self,
         materializations: Sequence[MaterializationRecord] = (),
         events: Sequence[EventRecord] = (),
+        checks: Sequence[CheckRecord] = (),
     ) -> None:
         # Build every row before taking the write lock: the transaction stays short,
         # and an invalid record writes nothing.
@@ -206,7 +225,8 @@ class SqliteStore:
             materialization_row(normalise_materialization(m)) for m in materializations
         ]
         event_rows = [event_row(normalise_event(e)) for e in events]
-        if not materialization_rows and not event_rows:
+        check_rows = [check_row(normalise_check(c)) for c in checks]
+        if not materialization_rows and not event_rows and not check_rows:
             return
 
         def insert(connection: sqlite3.Connection) -> None:
@@ -217,6 +237,8 @@ class SqliteStore:
                 connection.execute(UPDATE_LATEST_STATE, (last_id,))
             if event_rows:
                 connection.executemany(INSERT_EVENT, event_rows)
+            if check_rows:
+                connection.executemany(INSERT_CHECK, check_rows)
 
         self._db.run("record materializations and events", insert, write=True)
 
@@ -325,6 +347,33 @@ class SqliteStore:
         records = self._records(events_from_rows, rows)
         # The query leaves out run-level events (no asset); the check is for mypy.
         return {(e.asset, e.partition): e for e in records if e.asset is not None}
+
+    def latest_check_results(
+        self, assets: Iterable[str] | None = None
+    ) -> dict[AssetPartition, list[CheckRecord]]:
+        rows = self._select_newest("read the latest check results", _LATEST_CHECKS, assets)
+        results: dict[AssetPartition, list[CheckRecord]] = {}
+        for result in self._records(checks_from_rows, rows):
+            results.setdefault((result.asset, result.partition), []).append(result)
+        for found in results.values():
+            found.sort(key=lambda result: result.check)
+        return results
+
+    def check_history(
+        self, asset: str, partition: str | None = None, limit: int = 200
+    ) -> list[CheckRecord]:
+        if limit <= 0:
+            return []
+        where, parameters = "asset = ?", [asset]
+        if partition is not None:
+            where, parameters = "asset = ? AND partition_key = ?", [asset, partition]
+        rows = self._db.select(
+            "read the check history of an asset",
+            f"SELECT {CHECK_COLUMNS} FROM check_results WHERE {where} "
+            "ORDER BY occurred_at DESC, id DESC LIMIT ?",
+            (*parameters, min(limit, MAX_INTEGER)),
+        )
+        return self._records(checks_from_rows, rows)
 
     def save_code(self, code_version: str, source: str) -> None:
         self.save_codes({code_version: source})

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from assetflow.store.records import (
+    CheckRecord,
     Column,
     EventRecord,
     MaterializationRecord,
@@ -30,6 +31,10 @@ MATERIALIZATION_COLUMNS = (
     "started_at, finished_at, duration_s, code_version, data_version, input_versions_json"
 )
 EVENT_COLUMNS = "run_id, kind, occurred_at, asset, partition_key, message, attempt, duration_s"
+CHECK_COLUMNS = (
+    "run_id, asset, partition_key, check_name, passed, severity, blocking, message, "
+    "metadata_json, occurred_at"
+)
 
 
 def _placeholders(columns: str) -> str:
@@ -42,6 +47,9 @@ INSERT_MATERIALIZATION = (
     f"VALUES ({_placeholders(MATERIALIZATION_COLUMNS)})"
 )
 INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_placeholders(EVENT_COLUMNS)})"
+INSERT_CHECK = (
+    f"INSERT INTO check_results ({CHECK_COLUMNS}) VALUES ({_placeholders(CHECK_COLUMNS)})"
+)
 
 
 def _json(value: object) -> str:
@@ -216,5 +224,53 @@ def states_from_rows(rows: Iterable[Row]) -> list[MaterializationState]:
             code_version,
             data_version,
             inputs,
+        ) in rows
+    ]
+
+
+def check_row(result: CheckRecord) -> Row:
+    """The values of INSERT_CHECK for ``result``."""
+    return (
+        result.run_id,
+        result.asset,
+        result.partition,
+        result.check,
+        int(result.passed),
+        result.severity,
+        int(result.blocking),
+        result.message,
+        _json(result.metadata),
+        time_text(result.at),
+    )
+
+
+def checks_from_rows(rows: Iterable[Row]) -> list[CheckRecord]:
+    """Records from rows selected as CHECK_COLUMNS."""
+    return [
+        CheckRecord.model_validate(
+            {
+                "run_id": run_id,
+                "asset": asset,
+                "partition": partition,
+                "check": check,
+                "passed": bool(passed),
+                "severity": severity,
+                "blocking": bool(blocking),
+                "message": message,
+                "metadata": json.loads(metadata),
+                "at": _time(at),
+            }
+        )
+        for (
+            run_id,
+            asset,
+            partition,
+            check,
+            passed,
+            severity,
+            blocking,
+            message,
+            metadata,
+            at,
         ) in rows
     ]

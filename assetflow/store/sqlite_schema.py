@@ -129,10 +129,31 @@ _VERSION_2 = (
     "ALTER TABLE runs ADD COLUMN partitions TEXT",
 )
 
+# Version 3: asset checks. One row per check result; the newest results of each
+# asset-partition are what `status` and the planner read.
+_VERSION_3 = (
+    """CREATE TABLE check_results (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        partition_key TEXT,
+        check_name TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        severity TEXT NOT NULL,
+        blocking INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        metadata_json TEXT NOT NULL,
+        occurred_at TEXT NOT NULL
+    )""",
+    """CREATE INDEX check_results_latest
+        ON check_results (asset, partition_key, check_name, occurred_at DESC, id DESC)""",
+)
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
     sql_migration(2, "latest state per asset-partition; run partitions", *_VERSION_2),
+    sql_migration(3, "asset check results", *_VERSION_3),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from assetflow.store import MetadataStore, SqliteStore
+import pytest
+
+from assetflow.errors import StoreError
+from assetflow.store import CheckRecord, MetadataStore, SqliteStore
 from assetflow.store.records import MaterializationState
 from assetflow.store.sqlite_rows import INSERT_MATERIALIZATION, materialization_row, time_text
 from assetflow.store.sqlite_schema import MIGRATIONS
@@ -80,3 +83,46 @@ def test_a_version_1_store_is_migrated_with_its_latest_state(tmp_path: Path) -> 
         upgraded.record(materializations=[materialization("a", None, 3, run_id="r2")])
         assert upgraded.latest_states()[("a", None)].run_id == "r2"
         assert [m.finished_at for m in upgraded.asset_history("a")] == [at(3), at(2), at(1)]
+
+
+def check(run_id: str, name: str, passed: bool, at_seconds: float, **fields: object) -> CheckRecord:
+    values: dict[str, object] = {
+        "run_id": run_id,
+        "asset": "clean",
+        "partition": "2026-03-01",
+        "check": name,
+        "passed": passed,
+        "blocking": True,
+        "at": at(at_seconds),
+    }
+    return CheckRecord.model_validate({**values, **fields})
+
+
+def test_check_results_newest_per_check(store: MetadataStore) -> None:
+    store.record(
+        checks=[
+            check("r1", "not_null(email)", False, 1, metadata={"failing_rows": 3}),
+            check("r2", "not_null(email)", True, 2),
+            check("r1", "unique(id)", True, 1),
+            check("r1", "row_count(min=1)", True, 1, partition="2026-03-02"),
+        ]
+    )
+    latest = store.latest_check_results(["clean"])
+    assert [(c.check, c.run_id, c.passed) for c in latest[("clean", "2026-03-01")]] == [
+        ("not_null(email)", "r2", True),
+        ("unique(id)", "r1", True),
+    ]
+    assert set(latest) == {("clean", "2026-03-01"), ("clean", "2026-03-02")}
+    history = store.check_history("clean", "2026-03-01")
+    assert [c.run_id for c in history] == ["r2", "r1", "r1"]
+    assert {c.run_id: c.metadata for c in history if c.check == "not_null(email)"} == {
+        "r2": {},
+        "r1": {"failing_rows": 3},
+    }
+    assert check("r", "x", False, 0).is_blocking_failure
+    assert not check("r", "x", False, 0, severity="warn").is_blocking_failure
+
+
+def test_check_metadata_must_be_json(store: MetadataStore) -> None:
+    with pytest.raises(StoreError, match="metadata that is not JSON"):
+        store.record(checks=[check("r1", "odd", False, 1, metadata={"x": {1, 2}})])
