@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from assetflow.store.records import EventRecord, MaterializationState
@@ -59,9 +59,13 @@ class Reason:
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Whether one asset-partition must be rebuilt, and every reason why."""
+class Verdict(NamedTuple):
+    """Whether one asset-partition must be rebuilt, and every reason why.
+
+    A named tuple rather than a frozen dataclass: a plan of a year of daily
+    partitions builds hundreds of thousands, and a tuple is built several times
+    faster (a frozen dataclass sets each field through object.__setattr__).
+    """
 
     asset: str
     partition: str | None
