@@ -9,6 +9,7 @@ failing, exits 1.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,14 @@ def did_you_mean(suggestions: Sequence[str]) -> str:
 def display_path(path: str | Path, root: Path | None) -> str:
     """A path as messages show it: relative to the project's parent when inside it,
     so that `example_project/assets.py` names both the project and the file."""
-    path = Path(path)
+    return _display_path(str(path), root)
+
+
+# Resolving a path asks the filesystem; a load of 10,000 assets asks for the same
+# few files tens of thousands of times (once per asset and per edge).
+@functools.lru_cache(maxsize=1024)
+def _display_path(text: str, root: Path | None) -> str:
+    path = Path(text)
     if root is not None:
         try:
             return path.resolve().relative_to(root.resolve().parent).as_posix()
