@@ -3,7 +3,7 @@
 Hashing normalised source is the one part of planning whose cost grows with
 the amount of code: about 0.3 ms per asset. A nightly plan of a large project
 with no code edits should not pay it. The cache holds each asset's version and
-part digests, keyed by the (mtime, size) of every Python file and config file
+part digests, keyed by a content hash of every Python file and config file
 in the project; any change to any of them recomputes everything. Normalised
 sources are not cached: they are needed only to store the code of a step that
 runs, and are recomputed then.
@@ -12,6 +12,7 @@ runs, and are recomputed then.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -98,9 +99,11 @@ def _cache_key(project: Project) -> dict[str, Any]:
         subdirs[:] = [d for d in subdirs if d not in _SKIPPED_DIRS and current / d != state_dir]
         for filename in filenames:
             if filename.endswith((".py", ".toml")):
-                stat = (current / filename).stat()
-                relative = (current / filename).relative_to(project.root).as_posix()
-                files[relative] = [stat.st_mtime_ns, stat.st_size]
+                path = current / filename
+                relative = path.relative_to(project.root).as_posix()
+                # The content, not (mtime, size): an edit within the filesystem's
+                # clock tick that keeps the size would otherwise go unseen.
+                files[relative] = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
     return {"scheme": SCHEME, "python": list(sys.version_info[:2]), "files": files}
 
 

@@ -58,6 +58,8 @@ ASSET_MARKER = "__assetflow_asset__"
 _KIND_ORDER = {"asset": 0, "helper": 1, "constant": 2, "settings": 3}
 #: AST fields that never change behaviour: the `u` string prefix and type comments.
 _IGNORED_FIELDS = frozenset({"kind", "type_comment"})
+#: How a missing node inside a list of nodes is written in the canonical text.
+_NONE = "None"
 #: The fields that hold statement lists; indexing walks only these, not expressions.
 _BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 _PRIMITIVES = (type(None), bool, int, float, complex, str, bytes)
@@ -603,7 +605,11 @@ def _summarise(node: ast.AST) -> tuple[str, str, list[tuple[str, ...]]] | None:
             if value is None or field in _IGNORED_FIELDS or value == []:
                 continue
             if type(value) is list:
-                rendered = "[" + ",".join([text(item) for item in value]) + "]"
+                # Lists may hold None: the key of `**rest` in a dict display, the
+                # default of a keyword-only parameter without one.
+                rendered = (
+                    "[" + ",".join([_NONE if item is None else text(item) for item in value]) + "]"
+                )
             elif isinstance(value, ast.AST):
                 rendered = text(value)
             else:

@@ -770,3 +770,28 @@ def _literals(expression: object) -> Iterator[int]:
         yield from _literals(expression[2])
     elif isinstance(expression, int):
         yield expression
+
+
+def test_dict_unpacking_and_keyword_only_parameters_are_hashed(tmp_path):
+    """`{**d}` and `def f(a, *, b)` put None in the syntax tree's lists."""
+    module = tmp_path / "unpacking_module.py"
+    module.write_text(
+        "def helper(a, *, b):\n    return a + b\n\n"
+        "def asset_fn(raw):\n    return {**raw, 'clean': helper(1, b=2)}\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        imported = importlib.import_module("unpacking_module")
+        first = fingerprint(imported.asset_fn, project_root=tmp_path)
+        module.write_text(
+            "def helper(a, *, b=3):\n    return a + b\n\n"
+            "def asset_fn(raw):\n    return {**raw, 'clean': helper(1, b=2)}\n"
+        )
+        sys.modules.pop("unpacking_module")
+        second = fingerprint(
+            importlib.import_module("unpacking_module").asset_fn, project_root=tmp_path
+        )
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("unpacking_module", None)
+    assert first.version != second.version

@@ -39,6 +39,7 @@ import contextlib
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -81,6 +82,10 @@ _NANOSECONDS_PER_DAY = 86_400 * 10**9
 _T = TypeVar("_T")
 
 
+#: Serialises this process's writes to DuckDB files (see write_table).
+_WRITERS = threading.Lock()
+
+
 def database_path(directory: Path) -> Path:
     """The DuckDB file for outputs stored under ``directory`` (``<state_dir>/data``):
     ``<state_dir>/warehouse.duckdb``, beside the data directory, not in it."""
@@ -121,7 +126,10 @@ def write_table(
         raise _os_error(error, database, asset) from error
 
     def attempt() -> None:
-        with _connection(database, read_only=False) as connection:
+        # DuckDB takes one writer process per file, and concurrent writers in one
+        # process race on its catalog (a table's first creation fails the other with
+        # "python_arrow_scan does not exist"): this process writes one at a time.
+        with _WRITERS, _connection(database, read_only=False) as connection:
             if partition is None:
                 _replace_table(connection, asset, stored)
             else:

@@ -137,6 +137,7 @@ def plan_run(
             if (
                 redo is not None
                 and partition is not None
+                and not redo_all
                 and _redo_kind(verdict) not in redo
                 and not any(key in planner.pending for key in inputs)
             ):
@@ -158,7 +159,7 @@ def plan_run(
 
 def _redo_kind(verdict: Verdict) -> str:
     kinds = {reason.kind for reason in verdict.reasons}
-    if ReasonKind.LAST_RUN_FAILED in kinds:
+    if ReasonKind.LAST_RUN_FAILED in kinds or ReasonKind.CHECK_FAILED in kinds:
         return "failed"
     if ReasonKind.NEVER_MATERIALIZED in kinds:
         return "missing"
