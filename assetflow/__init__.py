@@ -11,6 +11,14 @@ from assetflow.asset import AssetSpec as AssetSpec
 from assetflow.asset import asset as asset
 from assetflow.asset import file_source as file_source
 from assetflow.asset import source as source
+from assetflow.checks import CheckResult as CheckResult
+from assetflow.checks import accepted_values as accepted_values
+from assetflow.checks import check as check
+from assetflow.checks import in_range as in_range
+from assetflow.checks import max_age as max_age
+from assetflow.checks import not_null as not_null
+from assetflow.checks import row_count as row_count
+from assetflow.checks import unique as unique
 from assetflow.context import RunContext as RunContext
 from assetflow.errors import AssetFailedError as AssetFailedError
 from assetflow.errors import AssetflowError as AssetflowError
@@ -31,5 +39,7 @@ from assetflow.partitions import StaticPartitions as StaticPartitions
 from assetflow.partitions import WeeklyPartitions as WeeklyPartitions
 from assetflow.partitions import Window as Window
 from assetflow.planner.keys import PartitionRequest as PartitionRequest
+from assetflow.typecheck import Schema as Schema
+from assetflow.typecheck import TypeCheckError as TypeCheckError
 
 __version__ = "0.1.0"

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from assetflow.planner.status import AssetStatus
     from assetflow.project import Project
     from assetflow.store.base import MetadataStore
-    from assetflow.store.records import MaterializationState
+    from assetflow.store.records import CheckRecord, MaterializationState
 
 #: The embedded metadata store's file name under the state dir.
 METADATA_FILE = "metadata.sqlite"
@@ -128,10 +128,29 @@ def read_snapshot(store: MetadataStore, names: Iterable[str]) -> Snapshot:
     from assetflow.planner import Snapshot
 
     names = list(names)
+    latest = store.latest_states(names)
     return Snapshot(
-        latest=store.latest_states(names),
+        latest=latest,
         failures=store.latest_failures(names),
+        check_failures=_check_failures(store, names, latest),
     )
+
+
+def _check_failures(
+    store: MetadataStore, names: Iterable[str], latest: Mapping[Any, MaterializationState]
+) -> dict[tuple[str, str | None], tuple[str, ...]]:
+    """The blocking checks that failed on each asset-partition's current data."""
+    failures = {}
+    for key, results in store.latest_check_results(names).items():
+        state = latest.get(key)
+        failed = tuple(
+            result.check
+            for result in results
+            if result.is_blocking_failure and state is not None and result.at >= state.finished_at
+        )
+        if failed:
+            failures[key] = failed
+    return failures
 
 
 def read_partial_snapshot(
@@ -158,7 +177,12 @@ def read_partial_snapshot(
                 wanted.update((parent, key) for key in partition_keys)
     latest = store.latest_states(whole) if whole else {}
     latest.update(store.latest_states_of(key for key in wanted if key[0] not in whole))
-    return Snapshot(latest=latest, failures=store.latest_failures(set(keys) | whole))
+    assets = set(keys) | whole
+    return Snapshot(
+        latest=latest,
+        failures=store.latest_failures(assets),
+        check_failures=_check_failures(store, assets, latest),
+    )
 
 
 def make_plan(
@@ -466,6 +490,84 @@ def status(
             partitions=partitions,
         )
         return asset_states(context.plan, context.snapshot)
+    finally:
+        if owns_store:
+            store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """What `assetflow check` did: the run and each result, with where it ran."""
+
+    run_id: str
+    results: tuple[CheckRecord, ...]
+
+    @property
+    def has_blocking_failure(self) -> bool:
+        return any(result.is_blocking_failure for result in self.results)
+
+
+def check(
+    selection: str = "*",
+    *,
+    exclude: str | None = None,
+    project: Project | str | Path | None = None,
+    partitions: PartitionRequest | None = None,
+    store: MetadataStore | None = None,
+    clock: Clock | None = None,
+) -> CheckRun:
+    """Run the checks of the selected assets against what is stored, without rebuilding.
+
+    Every materialized asset-partition of the selection (of `partitions`, if given)
+    with checks is read back and checked; the results are recorded in a run with
+    trigger "check", as a materialization's would be.
+    """
+    import os
+
+    from assetflow.checks import run_checks
+    from assetflow.clock import SystemClock
+    from assetflow.execution.inputs import read_one
+    from assetflow.planner.keys import keys_by_asset
+    from assetflow.store.records import CheckRecord, RunRecord, RunStatus
+
+    loaded = load(project)
+    clock = clock or SystemClock()
+    owns_store = store is None
+    store = store or open_project_store(loaded)
+    try:
+        now = clock.now()
+        names = {n for n in select(loaded, selection, exclude) if loaded.checks.get(n)}
+        keys = keys_by_asset(loaded.graph, names, partitions, now)
+        states = store.latest_states_of(
+            (name, partition) for name, partitions_of in keys.items() for partition in partitions_of
+        )
+        run_id = uuid.uuid4().hex
+        store.create_run(
+            RunRecord(
+                run_id=run_id,
+                trigger="check",
+                selection=selection,
+                started_at=now,
+                pid=os.getpid(),
+                partitions=partitions.render() if partitions is not None else None,
+            )
+        )
+        results: list[CheckRecord] = []
+        for (name, partition), state in sorted(states.items(), key=lambda item: str(item[0])):
+            spec = loaded.graph.spec(name)
+            value = read_one(state, spec.returns)
+            outcomes = run_checks(
+                loaded.checks[name], value, partition=partition, now=now, root=loaded.root
+            )
+            found = [
+                CheckRecord(run_id=run_id, at=clock.now(), **outcome.record_fields())
+                for outcome in outcomes
+            ]
+            store.record(checks=found)
+            results.extend(found)
+        failed = any(result.is_blocking_failure for result in results)
+        store.finish_run(run_id, RunStatus.FAILED if failed else RunStatus.SUCCESS, clock.now())
+        return CheckRun(run_id, tuple(results))
     finally:
         if owns_store:
             store.close()

@@ -61,6 +61,8 @@ class AssetSpec:
     partitions: Any = None
     #: declared partition mappings, by parameter name (e.g. {"raw_records": Window(7)})
     mappings: Mapping[str, Any] = field(default_factory=dict)
+    #: checks attached with @asset(checks=[...]) (CheckSpecs), run after each write
+    checks: tuple[Any, ...] = ()
     __assetflow_asset__: bool = field(default=True, init=False, repr=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -134,6 +136,7 @@ def asset(
     code_version: str | None = None,
     partitions: Any = None,
     mappings: Mapping[str, Any] | None = None,
+    checks: Iterable[Any] = (),
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -149,6 +152,7 @@ def asset(
     code_version: str | None = None,
     partitions: Any = None,
     mappings: Mapping[str, Any] | None = None,
+    checks: Iterable[Any] = (),
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare a function as an asset; its parameter names are its upstream assets.
 
@@ -167,6 +171,8 @@ def asset(
             each partition is planned, materialized and recorded on its own.
         mappings: How a parameter's partitions map to this asset's, when it is not
             the default (e.g. `{"raw_records": Window(7)}`: the 7 days up to this one).
+        checks: Data quality checks run after each write (`not_null("email")`, ...);
+            a failed blocking check stops the assets downstream.
 
     Returns:
         The AssetSpec (or a decorator producing it).
@@ -183,6 +189,7 @@ def asset(
             code_version=code_version,
             partitions=partitions,
             mappings=mappings,
+            checks=checks,
         )
 
     if fn is not None:
@@ -296,6 +303,7 @@ def make_spec(
     location: tuple[str, int] | None = None,
     partitions: Any = None,
     mappings: Mapping[str, Any] | None = None,
+    checks: Iterable[Any] = (),
 ) -> AssetSpec:
     """Build the AssetSpec of a function. Validation happens when the graph is built,
     so that every problem of a project is reported at once."""
@@ -332,6 +340,7 @@ def make_spec(
         is_source=is_source,
         partitions=partitions,
         mappings=MappingProxyType(dict(mappings or {})),
+        checks=tuple(checks),
     )
     # Look like the function to help(), inspect.signature() and doc tools.
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):

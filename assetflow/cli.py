@@ -6,6 +6,7 @@ answers without loading pandas, pyarrow, duckdb or networkx.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from assetflow.errors import EXIT_FAILED, EXIT_INTERRUPTED, AssetflowError
+from assetflow.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, AssetflowError
 
 if TYPE_CHECKING:
     from assetflow.project import Project
@@ -43,10 +44,29 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("\nInterrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader of our output went away (`| head`): nothing more to say.
+            _silence_stdout()
+            sys.exit(EXIT_OK)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as error:
             _fail(ctx, error, EXIT_FAILED, internal=True)
+
+
+def _silence_stdout() -> None:
+    """Send further output to nowhere, so a closed pipe cannot fail the exit either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _echo(text: str) -> None:
+    """click.echo for progress lines: if the reader closes the pipe (`| head`), the run
+    goes on, silently, rather than stopping half-way."""
+    try:
+        click.echo(text)
+    except BrokenPipeError:
+        _silence_stdout()
 
 
 def _fail(ctx: click.Context, error: BaseException, code: int, internal: bool = False) -> NoReturn:
@@ -218,7 +238,7 @@ def materialize(
         project=project,
         force=force,
         trigger="cli",
-        reporter=ConsoleReporter(click.echo, project.graph),
+        reporter=ConsoleReporter(_echo, project.graph),
         partitions=_request(partition, first, last),
         redo=redo or None,
         max_parallel=max_parallel,
@@ -324,6 +344,38 @@ def why(options: _Options, asset: str, partition: str | None) -> None:
     with open_project_store(project) as store:
         context = make_plan(project, store, f"+{asset}", check_inputs=False, partitions=request)
         click.echo(explain_asset(asset, context, store, partition))
+
+
+@cli.command("check")
+@click.argument("selection", default="*")
+@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@_partition_options
+@_pass_options
+def check_assets(
+    options: _Options,
+    selection: str,
+    exclude: str | None,
+    partition: str | None,
+    first: str | None,
+    last: str | None,
+) -> None:
+    """Run the checks of SELECTION against what is stored, without rebuilding anything.
+
+    Exits 1 when a blocking check fails.
+    """
+    from assetflow.api import check as run_checks
+    from assetflow.render import checks_table
+
+    project = options.load()
+    done = run_checks(
+        selection,
+        exclude=exclude,
+        project=project,
+        partitions=_request(partition, first, last),
+    )
+    click.echo(checks_table(done.results, project.graph))
+    if done.has_blocking_failure:
+        sys.exit(EXIT_FAILED)
 
 
 @cli.command()

@@ -9,7 +9,7 @@ from typing import Any
 
 import networkx as nx
 
-from assetflow.asset import CONTEXT_PARAM, IO_KINDS, AssetSpec
+from assetflow.asset import CONTEXT_PARAM, IO_KINDS, AssetSpec, Param
 from assetflow.errors import DefinitionError, Problem, did_you_mean, display_path, suggest
 
 _UNKNOWN_PARAM_HINT = (
@@ -142,6 +142,9 @@ def build_graph(specs: Iterable[AssetSpec], root: Path | None = None) -> AssetGr
             if param.is_variadic or spec.is_source:
                 continue
             if param.name in by_name:
+                conversion = _conversion_problem(spec, param, by_name[param.name], root)
+                if conversion:
+                    problems.append(conversion)
                 try:
                     mapping = _mapping(spec, by_name[param.name], root)
                 except DefinitionError as error:
@@ -240,6 +243,15 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
                     "parameters cannot be resolved. To fix this, list the inputs by name.",
                 )
             )
+    problems.extend(_check_list_problems(spec, root, where))
+    from assetflow.typecheck import check_annotation
+
+    if not spec.is_source:
+        annotation_problem = check_annotation(
+            spec.returns, asset=spec.name, file=where.rsplit(":", 1)[0], line=spec.line
+        )
+        if annotation_problem:
+            problems.append(_problem(spec, root, annotation_problem))
     bad_tags = sorted(t for t in spec.tags if not isinstance(t, str) or not t)
     if bad_tags:
         problems.append(
@@ -251,6 +263,26 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
             )
         )
     return problems
+
+
+def _conversion_problem(
+    spec: AssetSpec, param: Param, parent: AssetSpec, root: Path | None
+) -> Problem | None:
+    """An input whose annotation the upstream's declared type can never be converted to."""
+    from assetflow.typecheck import conversion_problem
+
+    if parent.is_source:
+        return None
+    where = display_location(spec, root)
+    text = conversion_problem(
+        parent.returns,
+        param.annotation,
+        asset=spec.name,
+        parameter=param.name,
+        file=where.rsplit(":", 1)[0],
+        line=spec.line,
+    )
+    return _problem(spec, root, text) if text else None
 
 
 def _mapping(spec: AssetSpec, parent: AssetSpec, root: Path | None) -> Any:
@@ -325,6 +357,22 @@ def _partition_problems(
                 )
             )
     return problems
+
+
+def _check_list_problems(spec: AssetSpec, root: Path | None, where: str) -> list[Problem]:
+    from assetflow.checks import CheckSpec
+
+    return [
+        _problem(
+            spec,
+            root,
+            f"asset '{spec.name}' ({where}) lists {item!r} in checks=, which is not a check.\n\n"
+            "checks= takes built-in checks such as not_null('email'), unique('id') or "
+            "row_count(min=1), and functions decorated with @check.",
+        )
+        for item in spec.checks
+        if not isinstance(item, CheckSpec)
+    ]
 
 
 def _identifier_like(name: str) -> str:

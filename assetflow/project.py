@@ -8,8 +8,8 @@ import sys
 import sysconfig
 import tomllib
 import traceback
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -68,10 +68,11 @@ class ProjectLocation:
 
 @dataclass(frozen=True, slots=True)
 class Project:
-    """A loaded project: its location and its validated asset graph."""
+    """A loaded project: its location, its validated asset graph and each asset's checks."""
 
     location: ProjectLocation
     graph: AssetGraph
+    checks: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -174,22 +175,49 @@ def _validate_config(table: Any, path: Path) -> ProjectConfig:
 
 
 def load_project(location: ProjectLocation | str | Path | None = None) -> Project:
-    """Import the project's modules, collect every asset and build the validated graph.
+    """Import the project's modules, collect every asset and check, and build the graph.
 
     Raises:
         ProjectError: No project found.
-        DefinitionError: A module fails to import, or the assets are inconsistent.
+        DefinitionError: A module fails to import, or the assets or checks are
+            inconsistent (every problem at once).
     """
+    from assetflow.checks import CheckSpec, check_problems, checks_for
     from assetflow.graph import build_graph
 
     if not isinstance(location, ProjectLocation):
         location = find_project(location)
-    specs = collect_specs(location)
-    return Project(location, build_graph(specs, root=location.root))
+    specs, custom_checks = collect_definitions(location)
+    problems: list[Problem] = []
+    try:
+        graph = build_graph(specs, root=location.root)
+    except DefinitionError as error:
+        problems.extend(error.problems)
+        graph = None
+    checks = {
+        spec.name: checks_for(
+            spec.name, [c for c in spec.checks if isinstance(c, CheckSpec)], custom_checks
+        )
+        for spec in specs
+    }
+    every_check = [bound for found in checks.values() for bound in found]
+    attached_ids = {id(spec) for spec in every_check}
+    every_check += [spec for spec in custom_checks if id(spec) not in attached_ids]
+    problems.extend(check_problems(every_check, [s.name for s in specs], location.root))
+    if problems or graph is None:
+        raise DefinitionError(problems)
+    return Project(location, graph, {name: found for name, found in checks.items() if found})
 
 
 def collect_specs(location: ProjectLocation) -> list[AssetSpec]:
     """Import each configured module fresh and return its assets, each object once."""
+    return collect_definitions(location)[0]
+
+
+def collect_definitions(location: ProjectLocation) -> tuple[list[AssetSpec], list[Any]]:
+    """Import each configured module fresh; its assets and its `@check`s, each object once."""
+    from assetflow.checks import CheckSpec
+
     root = location.root
     _forget_shadowed_modules(root, location.config.modules)
     # The project directory goes first, so its modules win over same-named ones
@@ -199,21 +227,20 @@ def collect_specs(location: ProjectLocation) -> list[AssetSpec]:
     sys.path.insert(0, str(root))
     problems: list[Problem] = []
     seen: dict[int, AssetSpec] = {}
+    custom_checks: dict[int, CheckSpec] = {}
     for name in location.config.modules:
         module = _import(name, location, problems)
         if module is None:
             continue
-        for spec in _module_specs(module):
-            seen.setdefault(id(spec), spec)
+        for value in vars(module).values():
+            if isinstance(value, AssetSpec):
+                seen.setdefault(id(value), value)
+            elif isinstance(value, CheckSpec) and value.kind == "custom":
+                # A built-in kept in a module variable is not attached to any asset.
+                custom_checks.setdefault(id(value), value)
     if problems:
         raise DefinitionError(problems)
-    return list(seen.values())
-
-
-def _module_specs(module: ModuleType) -> Iterator[AssetSpec]:
-    for value in vars(module).values():
-        if isinstance(value, AssetSpec):
-            yield value
+    return list(seen.values()), list(custom_checks.values())
 
 
 def _import(name: str, location: ProjectLocation, problems: list[Problem]) -> ModuleType | None:

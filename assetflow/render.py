@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
     from assetflow.planner import Plan, Step
     from assetflow.planner.status import AssetStatus
-    from assetflow.store.records import MaterializationRecord, RunRecord
+    from assetflow.store.records import CheckRecord, MaterializationRecord, RunRecord
 
 #: Descriptions longer than this are cut in tables.
 DESCRIPTION_WIDTH = 60
@@ -255,6 +255,27 @@ def _partition_states(graph: AssetGraph | None, asset: str, entries: list[AssetS
     return " | ".join(parts)
 
 
+def checks_table(results: Sequence[CheckRecord], graph: AssetGraph | None = None) -> str:
+    """The `check` output: one row per asset, check and outcome, partitions as ranges."""
+    from assetflow.planner.explain import key_ranges
+
+    if not results:
+        return "No checks ran: no selected asset with checks has been materialized."
+    groups: dict[tuple[str, str, str], list[CheckRecord]] = {}
+    for result in results:
+        outcome = (
+            "passed" if result.passed else ("failed" if result.severity == "error" else "warned")
+        )
+        groups.setdefault((result.asset, result.check, outcome), []).append(result)
+    rows = []
+    for (asset, name, outcome), found in groups.items():
+        keys = [r.partition for r in found if r.partition is not None]
+        where = key_ranges(graph, asset, keys) if keys else "-"
+        message = next((r.message for r in found if r.message), "")
+        rows.append([asset, name, outcome, where, message if outcome != "passed" else ""])
+    return table(["ASSET", "CHECK", "RESULT", "PARTITIONS", "MESSAGE"], rows)
+
+
 class ConsoleReporter:
     """Prints one line per finished step, and a summary, through an injected `echo`."""
 
@@ -266,6 +287,7 @@ class ConsoleReporter:
         self._marks = {
             "materialized": "✓" if fancy else "+",
             "failed": "✗" if fancy else "x",
+            "check failed": "!",
             "skipped": "=",
             "blocked": "-",
         }
@@ -295,9 +317,11 @@ class ConsoleReporter:
     def step_finished(self, result: StepResult) -> None:
         mark = self._marks[result.state.value]
         label = _label(result).ljust(self._width)
-        if result.state.value == "materialized":
+        if result.state.value in ("materialized", "check failed"):
             rows = f"{result.rows:,} rows" if result.rows is not None else ""
             detail = f"{rows:>14}  {duration(result.duration_s):>8}"
+            if result.checks:
+                detail += f"  {result.checks}"
         elif result.state.value == "failed":
             detail = "failed"
         else:

@@ -6,7 +6,18 @@ from pathlib import Path
 import pandas as pd
 from cleaning import normalise_emails, parse_amounts, parse_timestamps
 
-from assetflow import DailyPartitions, RunContext, Window, asset, file_source
+from assetflow import (
+    DailyPartitions,
+    RunContext,
+    Window,
+    asset,
+    check,
+    file_source,
+    in_range,
+    not_null,
+    row_count,
+    unique,
+)
 
 TOP_CUSTOMERS = 10
 
@@ -45,7 +56,13 @@ def raw_records(context: RunContext, api_response: Path) -> pd.DataFrame:
     return records[in_day].reset_index(drop=True)
 
 
-@asset(partitions=days, io="duckdb", group="ingest", tags=["nightly"])
+@asset(
+    partitions=days,
+    io="duckdb",
+    group="ingest",
+    tags=["nightly"],
+    checks=[not_null("id", "customer_email", "amount"), unique("id"), row_count(min=1)],
+)
 def clean_records(raw_records: pd.DataFrame) -> pd.DataFrame:
     """Valid orders, one row per id, with a UTC `day` column.
 
@@ -72,7 +89,13 @@ def daily_totals(clean_records: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-@asset(group="reporting")
+@check(asset="clean_records", blocking=True)
+def amounts_are_plausible(clean_records: pd.DataFrame) -> bool:
+    """No single order is over 10,000: larger ones are data errors at this shop."""
+    return bool((clean_records["amount"] <= 10_000).all())
+
+
+@asset(group="reporting", checks=[in_range("total_amount", min=0)])
 def top_customers(clean_records: pd.DataFrame) -> pd.DataFrame:
     """The ten customers who spent the most, with their order count."""
     totals = clean_records.groupby("customer_id", as_index=False).agg(

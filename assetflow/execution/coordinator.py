@@ -27,6 +27,7 @@ from assetflow.execution.scheduler import ReadyQueue
 from assetflow.execution.step import StepOutput, run_step
 from assetflow.planner.staleness import Key, Snapshot, Status, key_text
 from assetflow.store.records import (
+    CheckRecord,
     Column,
     EventKind,
     EventRecord,
@@ -34,6 +35,7 @@ from assetflow.store.records import (
     RunRecord,
     RunStatus,
 )
+from assetflow.typecheck import TypeCheckError
 
 if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
@@ -52,6 +54,11 @@ class StepState(StrEnum):
     SKIPPED = "skipped"  # early cutoff: its inputs did not change
     BLOCKED = "blocked"  # skipped because an upstream step failed
     FAILED = "failed"
+    CHECK_FAILED = "check failed"  # written, but a blocking check failed: downstream waits
+
+
+_FAILED_STATES = frozenset({StepState.FAILED, StepState.CHECK_FAILED})
+_BLOCKING_STATES = frozenset({StepState.FAILED, StepState.BLOCKED, StepState.CHECK_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,8 @@ class StepResult:
     duration_s: float = 0.0
     rows: int | None = None
     message: str = ""
+    #: "3 checks passed", "1 of 3 checks warned: ..." (empty when it has no checks)
+    checks: str = ""
 
     @property
     def key(self) -> Key:
@@ -94,7 +103,8 @@ class RunResult:
         return Counter(result.state for result in self.results)
 
     def failures(self) -> list[StepResult]:
-        return [r for r in self.results if r.state is StepState.FAILED]
+        """Steps that failed, or whose blocking checks failed."""
+        return [r for r in self.results if r.state in _FAILED_STATES]
 
 
 @dataclass
@@ -122,6 +132,7 @@ class _Work:
     params: tuple[ParamInput, ...]
     context: RunContext
     started_at: datetime
+    checks: tuple[Any, ...] = ()
 
 
 def execute_plan(
@@ -186,7 +197,7 @@ def execute_plan(
         status = RunStatus.CANCELLED if interrupted else RunStatus.FAILED
         store.finish_run(run_id, status, clock.now())
         raise
-    failed = any(r.state is StepState.FAILED for r in runner.results)
+    failed = any(r.state in _FAILED_STATES for r in runner.results)
     status = RunStatus.FAILED if failed else RunStatus.SUCCESS
     finished_at = clock.now()
     store.finish_run(run_id, status, finished_at)
@@ -276,7 +287,9 @@ class _Runner:
             partitions=spec.partitions,
             partition=step.partition,
         )
-        return _Work(step, spec, params, context, self.clock.now())
+        started_at = self.clock.now()
+        checks = tuple(self.project.checks.get(step.asset, ()))
+        return _Work(step, spec, params, context, started_at, checks)
 
     def _finish(self, work: _Work, outcome: StepOutput | AssetflowError) -> StepResult:
         step = work.step
@@ -332,15 +345,27 @@ class _Runner:
             partition=step.partition,
             duration_s=outcome.duration_s,
         )
-        self.store.record(materializations=[record], events=[event])
+        checks = [
+            CheckRecord(run_id=self.run_id, at=finished_at, **check.record_fields())
+            for check in outcome.checks
+        ]
+        self.store.record(materializations=[record], events=[event], checks=checks)
+        state, message = StepState.MATERIALIZED, ""
+        blocking = [check for check in outcome.checks if check.is_blocking_failure]
+        if blocking:
+            from assetflow.checks import describe_blocking
+
+            state, message = StepState.CHECK_FAILED, describe_blocking(blocking)
         return self._done(
             step,
             StepResult(
                 step.asset,
                 step.partition,
-                StepState.MATERIALIZED,
+                state,
                 duration_s=outcome.duration_s,
                 rows=stored.rows,
+                message=message,
+                checks=_check_summary(outcome.checks),
             ),
         )
 
@@ -355,19 +380,29 @@ def _attempt(work: _Work, project: Project) -> StepOutput | AssetflowError:
     """Load the inputs and run the step; an assetflow error is returned, not raised,
     so the coordinator records it wherever the step ran."""
     try:
-        inputs = load_inputs(work.params)
-        return run_step(work.spec, inputs, work.context, project.state_dir, work.step.partition)
-    except (AssetFailedError, StoreError) as error:
+        inputs = load_inputs(work.params, asset=work.step.asset, partition=work.step.partition)
+        return run_step(
+            work.spec,
+            inputs,
+            work.context,
+            project.state_dir,
+            work.step.partition,
+            checks=work.checks,
+            now=work.started_at,
+        )
+    except (AssetFailedError, StoreError, TypeCheckError) as error:
         return error
 
 
 def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | None:
     """Why a ready step does not run (blocked, cut off, source unavailable), or None."""
-    blocked_by = [
-        key_text(key)
-        for key in step.inputs
-        if state.states.get(key) in (StepState.FAILED, StepState.BLOCKED)
+    checked = [
+        key_text(key) for key in step.inputs if state.states.get(key) is StepState.CHECK_FAILED
     ]
+    if checked:
+        message = f"upstream check failed: {_few(checked)}"
+        return StepState.BLOCKED, EventKind.SKIPPED, message
+    blocked_by = [key_text(key) for key in step.inputs if state.states.get(key) in _BLOCKING_STATES]
     if blocked_by:
         return StepState.BLOCKED, EventKind.SKIPPED, f"upstream failed: {_few(blocked_by)}"
     if step.status is Status.WAITING and not _inputs_changed(step, state):
@@ -382,6 +417,16 @@ def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | 
 
 #: How many upstream names a "blocked" message lists before it says "and N more".
 _NAMES_SHOWN = 5
+
+
+def _check_summary(outcomes: tuple[Any, ...]) -> str:
+    """`3 checks passed`, or which checks failed or warned."""
+    if not outcomes:
+        return ""
+    failed = [o.check for o in outcomes if not o.result.passed]
+    if not failed:
+        return f"{len(outcomes)} {'check' if len(outcomes) == 1 else 'checks'} passed"
+    return f"{len(failed)} of {len(outcomes)} checks failed: {_few(failed)}"
 
 
 def _few(names: list[str]) -> str:

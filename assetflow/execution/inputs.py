@@ -62,13 +62,25 @@ def collect_inputs(
     return tuple(params)
 
 
-def load_inputs(params: tuple[ParamInput, ...]) -> dict[str, Any]:
-    """Read what is stored and combine each parameter's keys into its argument.
+def load_inputs(
+    params: tuple[ParamInput, ...], *, asset: str = "", partition: str | None = None
+) -> dict[str, Any]:
+    """Read what is stored, combine each parameter's keys into its argument, and convert
+    it to the parameter's annotation where that is lossless (a DataFrame for a
+    pyarrow.Table parameter, dicts for a pydantic model).
 
     Raises:
         StoreError: A stored input cannot be read (missing file, wrong type).
+        TypeCheckError: An input cannot be converted to its annotation.
     """
-    return {param.name: _load(param) for param in params}
+    from assetflow.typecheck import convert_input
+
+    return {
+        param.name: convert_input(
+            _load(param), param.annotation, asset=asset, parameter=param.name, partition=partition
+        )
+        for param in params
+    }
 
 
 def _load(param: ParamInput) -> Any:

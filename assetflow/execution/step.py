@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 from assetflow.errors import AssetFailedError, AssetflowError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from assetflow.asset import AssetSpec
+    from assetflow.checks import CheckOutcome, CheckSpec
     from assetflow.context import RunContext
     from assetflow.io import StoredOutput
 
@@ -24,11 +27,13 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 @dataclass(frozen=True, slots=True)
 class StepOutput:
-    """What one successful step produced: the value (for downstream) and what was stored."""
+    """What one successful step produced: the value (for downstream), what was stored,
+    and how its checks went."""
 
     value: Any
     stored: StoredOutput
     duration_s: float
+    checks: tuple[CheckOutcome, ...] = ()
 
 
 def run_step(
@@ -37,8 +42,14 @@ def run_step(
     context: RunContext,
     state_dir: Path,
     partition: str | None = None,
+    checks: Sequence[CheckSpec] = (),
+    now: datetime | None = None,
 ) -> StepOutput:
-    """Call the asset's function with its inputs and write what it returns.
+    """Call the asset's function with its inputs, write what it returns, run its checks.
+
+    Checks run right after the write, on the value in memory; a check that fails
+    or raises does not fail the step (its outcome says so, and the coordinator
+    decides what it blocks).
 
     Raises:
         AssetFailedError: The function raised, or its value cannot be stored; the
@@ -56,12 +67,26 @@ def run_step(
         raise AssetFailedError(
             spec.name, partition, describe_failure(spec.name, partition, error)
         ) from error
+    from assetflow.typecheck import TypeCheckError, check_output
+
+    try:
+        # The return annotation is the asset's contract: checked before anything is
+        # written, so a wrong value leaves the previous output current.
+        check_output(value, spec.returns, asset=spec.name, partition=partition)
+    except TypeCheckError as error:
+        raise AssetFailedError(spec.name, partition, error.format_message()) from error
     try:
         kind = spec.kind if spec.kind != "auto" else io_kind_for_value(value, asset=spec.name)
         stored = write_output(spec.name, value, kind, state_dir / DATA_DIR, partition=partition)
     except AssetflowError as error:
         raise AssetFailedError(spec.name, partition, error.format_message()) from error
-    return StepOutput(value, stored, time.perf_counter() - started)
+    duration = time.perf_counter() - started
+    outcomes: tuple[CheckOutcome, ...] = ()
+    if checks:
+        from assetflow.checks import run_checks
+
+        outcomes = run_checks(checks, value, partition=partition, now=now, root=context.project_dir)
+    return StepOutput(value, stored, duration, outcomes)
 
 
 def describe_failure(asset: str, partition: str | None, error: BaseException) -> str:

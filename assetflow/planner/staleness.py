@@ -32,6 +32,7 @@ class ReasonKind(StrEnum):
     LAST_RUN_FAILED = "last run failed"
     FORCED = "forced"
     SOURCE_UNAVAILABLE = "source unavailable"
+    CHECK_FAILED = "check failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,8 @@ class Snapshot:
     observed: Mapping[Key, str] = field(default_factory=dict)
     #: sources whose observer raised, with the message
     unavailable: Mapping[Key, str] = field(default_factory=dict)
+    #: asset-partitions whose stored data failed blocking checks: the checks' names
+    check_failures: Mapping[Key, tuple[str, ...]] = field(default_factory=dict)
 
     def current_version(self, key: Key) -> str | None:
         """The data version an input has now: observed for a source, else the newest stored."""
@@ -141,8 +144,10 @@ def judge(
         if failure is not None:
             reasons.append(Reason(ReasonKind.LAST_RUN_FAILED, run_id=failure.run_id))
         return Verdict(asset, partition, Status.STALE, tuple(reasons))
+    failed_checks = snapshot.check_failures.get(key) if snapshot.check_failures else None
     if (
         failure is None
+        and failed_checks is None
         and latest.code_version == code_version
         and _inputs_match(inputs, latest.input_versions, snapshot, pending)
     ):
@@ -150,6 +155,8 @@ def judge(
     own: list[Reason] = []
     if failure is not None and failure.at > latest.finished_at:
         own.append(Reason(ReasonKind.LAST_RUN_FAILED, run_id=failure.run_id))
+    if failed_checks:
+        own.append(Reason(ReasonKind.CHECK_FAILED, details=failed_checks))
     if latest.code_version != code_version:
         own.append(
             Reason(

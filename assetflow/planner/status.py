@@ -39,7 +39,7 @@ def asset_states(plan: Plan, snapshot: Snapshot) -> list[AssetStatus]:
     states = []
     for step in plan.steps:
         kinds = {reason.kind for reason in step.reasons}
-        if ReasonKind.LAST_RUN_FAILED in kinds:
+        if ReasonKind.LAST_RUN_FAILED in kinds or ReasonKind.CHECK_FAILED in kinds:
             state = AssetState.FAILED
         elif ReasonKind.NEVER_MATERIALIZED in kinds:
             state = AssetState.MISSING
