@@ -474,6 +474,8 @@ def status(
     partitions: PartitionRequest | None = None,
 ) -> list[AssetStatus]:
     """The state of every selected asset: fresh, stale, waiting, missing or failed, and why."""
+    from dataclasses import replace
+
     from assetflow.planner.status import asset_states
 
     loaded = load(project)
@@ -489,7 +491,13 @@ def status(
             check_inputs=False,
             partitions=partitions,
         )
-        return asset_states(context.plan, context.snapshot)
+        states = asset_states(context.plan, context.snapshot)
+        names = {state.asset for state in states if loaded.checks.get(state.asset)}
+        results = store.latest_check_results(names) if names else {}
+        return [
+            replace(state, checks=tuple(results.get((state.asset, state.partition), ())))
+            for state in states
+        ]
     finally:
         if owns_store:
             store.close()

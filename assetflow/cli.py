@@ -413,7 +413,10 @@ def history(options: _Options, asset: str, limit: int, partition: str | None) ->
         check_partition(project, asset, partition)
     with open_project_store(project) as store:
         records = store.asset_history(asset, partition=partition, limit=limit)
-    click.echo(history_table(asset, records))
+        checks = (
+            store.check_history(asset, partition=partition) if project.checks.get(asset) else []
+        )
+    click.echo(history_table(asset, records, checks))
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -172,11 +173,19 @@ def runs_table(records: Sequence[RunRecord]) -> str:
     return table(["RUN", "STARTED (UTC)", "DURATION", "STATUS", "TRIGGER", "SELECTION"], rows)
 
 
-def history_table(asset: str, records: Sequence[MaterializationRecord]) -> str:
-    """The `history ASSET` output."""
+def history_table(
+    asset: str,
+    records: Sequence[MaterializationRecord],
+    checks: Sequence[CheckRecord] = (),
+) -> str:
+    """The `history ASSET` output: its materializations with their checks, then the
+    changes of its stored columns over time."""
     if not records:
         return f"'{asset}' has never been materialized."
     partitioned = any(record.partition is not None for record in records)
+    checks_by_run: dict[tuple[str, str | None], list[CheckRecord]] = {}
+    for result in checks:
+        checks_by_run.setdefault((result.run_id, result.partition), []).append(result)
     rows = [
         [
             short(record.run_id),
@@ -187,12 +196,45 @@ def history_table(asset: str, records: Sequence[MaterializationRecord]) -> str:
             duration(record.duration_s),
             short(record.data_version),
             short(record.code_version),
+            *(
+                [checks_summary(checks_by_run.get((record.run_id, record.partition), []))]
+                if checks
+                else []
+            ),
         ]
         for record in records
     ]
     headers = ["RUN", *(["PARTITION"] if partitioned else []), "FINISHED (UTC)", "ROWS"]
-    headers += ["SIZE", "DURATION", "DATA", "CODE"]
-    return table(headers, rows)
+    headers += ["SIZE", "DURATION", "DATA", "CODE", *(["CHECKS"] if checks else [])]
+    text = table(headers, rows)
+    changes = schema_changes(records)
+    if changes:
+        text += "\n\nSchema changes:\n" + "\n".join(f"  {change}" for change in changes)
+    return text
+
+
+def schema_changes(records: Sequence[MaterializationRecord]) -> list[str]:
+    """When columns were added, removed or changed type, oldest first (newest-first input)."""
+    changes = []
+    ordered = list(reversed(records))
+    for before, after in itertools.pairwise(ordered):
+        if not before.columns or not after.columns:
+            continue
+        old = {column.name: column.type for column in before.columns}
+        new = {column.name: column.type for column in after.columns}
+        notes = [f"added '{name}' ({new[name]})" for name in new if name not in old]
+        notes += [f"removed '{name}'" for name in old if name not in new]
+        notes += [
+            f"'{name}' {old[name]} -> {new[name]}"
+            for name in new
+            if name in old and old[name] != new[name]
+        ]
+        if notes:
+            where = f" [{after.partition}]" if after.partition else ""
+            changes.append(
+                f"{when(after.finished_at)} run {short(after.run_id)}{where}: {'; '.join(notes)}"
+            )
+    return changes
 
 
 def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None) -> str:
@@ -225,12 +267,30 @@ def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None)
             [
                 asset,
                 state_text,
+                checks_summary([result for e in entries for result in e.checks]),
                 when(newest.finished_at) if newest else "-",
                 short(newest.run_id) if newest else "-",
                 "; ".join(dict.fromkeys("; ".join(reasons).split("; "))) if reasons else "",
             ]
         )
-    return table(["ASSET", "STATE", "LAST MATERIALIZED (UTC)", "RUN", "WHY"], rows)
+    return table(["ASSET", "STATE", "CHECKS", "LAST MATERIALIZED (UTC)", "RUN", "WHY"], rows)
+
+
+def checks_summary(results: Sequence[CheckRecord]) -> str:
+    """`4 passed`, or `1 failed: unique(id) | 3 passed` (over every partition)."""
+    if not results:
+        return "-"
+    failed = sorted({r.check for r in results if not r.passed and r.severity == "error"})
+    warned = sorted({r.check for r in results if not r.passed and r.severity != "error"})
+    passed = sum(1 for r in results if r.passed)
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} failed: {', '.join(failed)}")
+    if warned:
+        parts.append(f"{len(warned)} warned: {', '.join(warned)}")
+    if passed:
+        parts.append(f"{passed} passed")
+    return " | ".join(parts)
 
 
 def _partition_states(graph: AssetGraph | None, asset: str, entries: list[AssetStatus]) -> str:

@@ -1,14 +1,18 @@
 """The example pipeline: pull orders from the shop's API, clean them, and report on them."""
 
+import datetime as dt
 import json
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pandas as pd
 from cleaning import normalise_emails, parse_amounts, parse_timestamps
+from pydantic import AwareDatetime, BaseModel
 
 from assetflow import (
     DailyPartitions,
     RunContext,
+    Schema,
     Window,
     asset,
     check,
@@ -20,6 +24,20 @@ from assetflow import (
 )
 
 TOP_CUSTOMERS = 10
+
+
+class Order(BaseModel):
+    """One valid order: the schema `clean_records` promises its readers."""
+
+    id: int
+    customer_id: str
+    customer_email: str
+    amount: float
+    currency: str
+    created_at: AwareDatetime
+    status: Literal["paid", "shipped", "delivered"]
+    day: dt.date
+
 
 #: One partition per day of the bundled response: 2026-03-01 to 2026-03-28.
 days = DailyPartitions(start="2026-03-01", end="2026-03-29")
@@ -63,7 +81,7 @@ def raw_records(context: RunContext, api_response: Path) -> pd.DataFrame:
     tags=["nightly"],
     checks=[not_null("id", "customer_email", "amount"), unique("id"), row_count(min=1)],
 )
-def clean_records(raw_records: pd.DataFrame) -> pd.DataFrame:
+def clean_records(raw_records: pd.DataFrame) -> Annotated[pd.DataFrame, Schema(Order)]:
     """Valid orders, one row per id, with a UTC `day` column.
 
     Drops rows with an unparsable timestamp, a missing or negative amount, or a

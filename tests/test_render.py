@@ -295,16 +295,17 @@ def test_status_table():
         ]
     )
     assert [re.split(r"\s{2,}", line) for line in text.splitlines()] == [
-        ["ASSET", "STATE", "LAST MATERIALIZED (UTC)", "RUN", "WHY"],
+        ["ASSET", "STATE", "CHECKS", "LAST MATERIALIZED (UTC)", "RUN", "WHY"],
         [
             "daily_totals",
             "waiting",
+            "-",
             "2026-03-01 09:30:05",
             "rrrrrrrr",
             "upstream stale: clean_records; upstream stale: other",
         ],
-        ["daily", "2026-03-01 missing", "-", "-"],
-        ["raw_records", "fresh", "2026-03-01 09:30:05", "rrrrrrrr"],
+        ["daily", "2026-03-01 missing", "-", "-", "-"],
+        ["raw_records", "fresh", "-", "2026-03-01 09:30:05", "rrrrrrrr"],
     ]
 
 
@@ -386,3 +387,37 @@ def test_console_reporter_during_a_real_run(make_project):
     lines.clear()
     materialize(project=root, clock=clock, reporter=ConsoleReporter(lines.append))
     assert lines == ["Nothing to do: 2 assets fresh."]
+
+
+def test_checks_summary_and_schema_changes():
+    from datetime import timedelta
+
+    from assetflow.render import checks_summary, schema_changes
+    from assetflow.store.records import CheckRecord, Column
+
+    at = datetime(2026, 3, 1, 9, 30, 5, tzinfo=UTC)
+
+    def result(name, passed, severity="error"):
+        return CheckRecord(
+            run_id="r1", asset="a", check=name, passed=passed, severity=severity, at=at
+        )
+
+    assert checks_summary([]) == "-"
+    assert checks_summary([result("x", True), result("y", True)]) == "2 passed"
+    assert (
+        checks_summary([result("u", False), result("w", False, "warn"), result("x", True)])
+        == "1 failed: u | 1 warned: w | 1 passed"
+    )
+    older = materialization("r" * 32).model_copy(
+        update={"columns": (Column(name="id", type="int64"), Column(name="x", type="double"))}
+    )
+    newer = older.model_copy(
+        update={
+            "run_id": "s" * 32,
+            "finished_at": at + timedelta(hours=1),
+            "columns": (Column(name="id", type="string"), Column(name="y", type="bool")),
+        }
+    )
+    assert schema_changes([newer, older]) == [
+        "2026-03-01 10:30:05 run ssssssss: added 'y' (bool); removed 'x'; 'id' int64 -> string"
+    ]

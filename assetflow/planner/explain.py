@@ -197,6 +197,17 @@ def status_json(states: list[AssetStatus]) -> str:
                 "last_materialized_at": state.last.finished_at.isoformat() if state.last else None,
                 "rows": state.last.rows if state.last else None,
                 "reasons": [_reason_json(reason) for reason in state.reasons],
+                "checks": [
+                    {
+                        "check": result.check,
+                        "passed": result.passed,
+                        "severity": result.severity,
+                        "blocking": result.blocking,
+                        "message": result.message,
+                        "run_id": result.run_id,
+                    }
+                    for result in state.checks
+                ],
             }
             for state in states
         ],

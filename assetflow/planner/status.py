@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assetflow.planner.staleness import Reason, ReasonKind, Snapshot, Status
 
@@ -32,6 +32,8 @@ class AssetStatus:
     state: AssetState
     last: MaterializationState | None
     reasons: tuple[Reason, ...] = ()
+    #: the newest result of each of its checks (CheckRecords), when the store has them
+    checks: tuple[Any, ...] = ()
 
 
 def asset_states(plan: Plan, snapshot: Snapshot) -> list[AssetStatus]:

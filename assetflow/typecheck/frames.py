@@ -204,7 +204,7 @@ def _hint(problems: list[ColumnProblem], model_name: str) -> str:
     return (
         "The Schema is the asset's contract and is checked before anything is written, so "
         "nothing was written. To fix this, " + "; ".join(fixes) + ". The dtypes each field "
-        "type accepts are listed in the docs of assetflow.typecheck."
+        "type accepts are listed in docs/types-and-checks.md."
     )
 
 

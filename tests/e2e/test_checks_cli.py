@@ -118,3 +118,81 @@ def test_piping_into_head_does_not_stop_the_run(make_project):
     assert "Traceback" not in done.stderr
     assert "internal error" not in done.stderr
     assert "Nothing to do: 40 assets fresh." in done.stdout
+
+
+TYPED = """
+    import datetime as dt
+    from typing import Annotated
+
+    import pandas as pd
+    from pydantic import BaseModel
+
+    from assetflow import Schema, asset
+
+    class Customer(BaseModel):
+        id: int
+        email: str
+        since: dt.date
+
+    @asset
+    def customers() -> Annotated[pd.DataFrame, Schema(Customer)]:
+        return pd.DataFrame(
+            {"id": [1, 2], "email": ["a@x", "b@x"], "since": [dt.date(2026, 1, 1)] * 2}
+        )
+
+    @asset
+    def count(customers: pd.DataFrame) -> int:
+        return len(customers)
+"""
+
+
+def test_a_schema_mismatch_writes_nothing_and_keeps_the_previous_output(make_project):
+    root = make_project(TYPED)
+    assert run(root, "materialize").exit_code == 0
+    stored = root / ".assetflow" / "data" / "customers.parquet"
+    before = stored.read_bytes()
+    assets = root / "assets.py"
+    assets.write_text(
+        assets.read_text().replace('"email": ["a@x", "b@x"]', '"email": ["a@x", None]')
+    )
+    result = run(root, "materialize")
+    assert result.exit_code == 1
+    assert "asset 'customers' returned a DataFrame whose column 'email' has 1 null" in result.output
+    assert "nothing was written" in result.output
+    assert "skipped: upstream failed: customers" in result.output
+    assert stored.read_bytes() == before
+
+
+def test_history_shows_schema_changes(make_project):
+    root = make_project(TYPED)
+    assert run(root, "materialize").exit_code == 0
+    assets = root / "assets.py"
+    assets.write_text(
+        assets.read_text().replace('{"id": [1, 2],', '{"id": [1, 2], "tier": [1, 2],')
+    )
+    assert run(root, "materialize").exit_code == 0
+    history = run(root, "history", "customers")
+    assert "Schema changes:" in history.output
+    assert "added 'tier' (int64)" in history.output
+
+
+def test_a_wrong_return_type_and_an_impossible_input_are_reported(make_project):
+    root = make_project(
+        """
+        import pandas as pd
+
+        from assetflow import asset
+
+        @asset
+        def numbers() -> dict:
+            return {"n": 1}
+
+        @asset
+        def table(numbers: pd.DataFrame) -> pd.DataFrame:
+            return numbers
+        """
+    )
+    result = run(root, "list")
+    assert result.exit_code == 2
+    assert "reads 'numbers' as pandas.DataFrame, but 'numbers' returns dict" in result.output
+    assert "annotate the parameter dict, or convert inside the asset" in result.output

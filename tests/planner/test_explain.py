@@ -59,6 +59,7 @@ STATUS_ASSET_KEYS = {
     "last_materialized_at",
     "rows",
     "reasons",
+    "checks",
 }
 
 
@@ -184,6 +185,7 @@ def test_status_json_layout_is_stable():
         "last_materialized_at": "2026-03-01T00:00:00+00:00",
         "rows": 42,
         "reasons": [CODE_JSON],
+        "checks": [],
     }
     assert second == {
         "asset": "c",
@@ -193,6 +195,7 @@ def test_status_json_layout_is_stable():
         "last_materialized_at": None,
         "rows": None,
         "reasons": [],
+        "checks": [],
     }
     assert json.loads(status_json([])) == {"version": 1, "assets": []}
 
