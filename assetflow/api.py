@@ -53,6 +53,16 @@ def open_project_store(project: Project) -> MetadataStore:
     return open_store("sqlite", project.state_dir / METADATA_FILE)
 
 
+@contextlib.contextmanager
+def _store_for(project: Project, store: MetadataStore | None) -> Iterator[MetadataStore]:
+    """The given store, or the project's own, opened here and closed after."""
+    if store is not None:
+        yield store
+        return
+    with open_project_store(project) as opened:
+        yield opened
+
+
 def ensure_state_dir(state_dir: Path) -> None:
     """Create the state dir and check it is writable, with a clear error if not."""
     try:
@@ -396,9 +406,7 @@ def materialize(
 
     loaded = load(project)
     clock = clock or SystemClock()
-    owns_store = store is None
-    store = store or open_project_store(loaded)
-    try:
+    with _store_for(loaded, store) as store:
         ensure_state_dir(loaded.state_dir)
         context = make_plan(
             loaded,
@@ -428,9 +436,6 @@ def materialize(
             max_parallel=max_parallel,
             newest_first=newest_first,
         )
-    finally:
-        if owns_store:
-            store.close()
 
 
 def plan(
@@ -446,9 +451,7 @@ def plan(
 ) -> Plan:
     """What `materialize` would do, without running anything."""
     loaded = load(project)
-    owns_store = store is None
-    store = store or open_project_store(loaded)
-    try:
+    with _store_for(loaded, store) as store:
         return make_plan(
             loaded,
             store,
@@ -459,9 +462,6 @@ def plan(
             partitions=partitions,
             redo=redo,
         ).plan
-    finally:
-        if owns_store:
-            store.close()
 
 
 def status(
@@ -479,9 +479,7 @@ def status(
     from assetflow.planner.status import asset_states
 
     loaded = load(project)
-    owns_store = store is None
-    store = store or open_project_store(loaded)
-    try:
+    with _store_for(loaded, store) as store:
         context = make_plan(
             loaded,
             store,
@@ -498,9 +496,6 @@ def status(
             replace(state, checks=tuple(results.get((state.asset, state.partition), ())))
             for state in states
         ]
-    finally:
-        if owns_store:
-            store.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,9 +535,7 @@ def check(
 
     loaded = load(project)
     clock = clock or SystemClock()
-    owns_store = store is None
-    store = store or open_project_store(loaded)
-    try:
+    with _store_for(loaded, store) as store:
         now = clock.now()
         names = {n for n in select(loaded, selection, exclude) if loaded.checks.get(n)}
         keys = keys_by_asset(loaded.graph, names, partitions, now)
@@ -576,6 +569,3 @@ def check(
         failed = any(result.is_blocking_failure for result in results)
         store.finish_run(run_id, RunStatus.FAILED if failed else RunStatus.SUCCESS, clock.now())
         return CheckRun(run_id, tuple(results))
-    finally:
-        if owns_store:
-            store.close()

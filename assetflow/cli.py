@@ -136,6 +136,17 @@ def _partition_options(fn: Any) -> Any:
     )(fn)
 
 
+def _redo_option(fn: Any) -> Any:
+    """--redo: which not-fresh partitions of a range run."""
+    return click.option(
+        "--redo",
+        multiple=True,
+        type=click.Choice(["missing", "stale", "failed", "all"]),
+        help="Which not-fresh partitions to run (repeatable; default: missing, failed "
+        "and stale). 'all' reruns every partition in the range.",
+    )(fn)
+
+
 def _request(partition: str | None, first: str | None, last: str | None) -> Any:
     """The PartitionRequest the options ask for, or None."""
     from assetflow.planner.keys import LATEST, PartitionRequest
@@ -192,13 +203,7 @@ def lineage(options: _Options, selection: str, exclude: str | None, output_forma
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
 @click.option("--force", is_flag=True, help="Rebuild every selected asset, stale or not.")
 @_partition_options
-@click.option(
-    "--redo",
-    multiple=True,
-    type=click.Choice(["missing", "stale", "failed", "all"]),
-    help="Which not-fresh partitions to run (repeatable; default: missing, failed and "
-    "stale). 'all' reruns every partition in the range.",
-)
+@_redo_option
 @click.option(
     "--max-parallel",
     type=click.IntRange(min=1),
@@ -253,12 +258,7 @@ def materialize(
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
 @click.option("--force", is_flag=True, help="Plan as if every selected asset were stale.")
 @_partition_options
-@click.option(
-    "--redo",
-    multiple=True,
-    type=click.Choice(["missing", "stale", "failed", "all"]),
-    help="Which not-fresh partitions to plan (as for materialize).",
-)
+@_redo_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @_pass_options
 def plan(

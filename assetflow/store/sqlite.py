@@ -280,18 +280,38 @@ class SqliteStore:
     def asset_history(
         self, asset: str, partition: str | None = None, limit: int = 50
     ) -> list[MaterializationRecord]:
+        return self._history(
+            "read the history of an asset",
+            f"SELECT {MATERIALIZATION_COLUMNS} FROM materializations",
+            "finished_at",
+            materializations_from_rows,
+            asset,
+            partition,
+            limit,
+        )
+
+    def _history(
+        self,
+        action: str,
+        select: str,
+        time_column: str,
+        convert: Callable[[list[Row]], list[_R]],
+        asset: str,
+        partition: str | None,
+        limit: int,
+    ) -> list[_R]:
+        """Rows of one asset (one partition, if given), newest first."""
         if limit <= 0:
             return []
         where, parameters = "asset = ?", [asset]
         if partition is not None:
             where, parameters = "asset = ? AND partition_key = ?", [asset, partition]
         rows = self._db.select(
-            "read the history of an asset",
-            f"SELECT {MATERIALIZATION_COLUMNS} FROM materializations WHERE {where} "
-            "ORDER BY finished_at DESC, id DESC LIMIT ?",
+            action,
+            f"{select} WHERE {where} ORDER BY {time_column} DESC, id DESC LIMIT ?",
             (*parameters, min(limit, MAX_INTEGER)),
         )
-        return self._records(materializations_from_rows, rows)
+        return self._records(convert, rows)
 
     def _select_newest(
         self, action: str, queries: tuple[str, str], assets: Iterable[str] | None
@@ -362,18 +382,15 @@ class SqliteStore:
     def check_history(
         self, asset: str, partition: str | None = None, limit: int = 200
     ) -> list[CheckRecord]:
-        if limit <= 0:
-            return []
-        where, parameters = "asset = ?", [asset]
-        if partition is not None:
-            where, parameters = "asset = ? AND partition_key = ?", [asset, partition]
-        rows = self._db.select(
+        return self._history(
             "read the check history of an asset",
-            f"SELECT {CHECK_COLUMNS} FROM check_results WHERE {where} "
-            "ORDER BY occurred_at DESC, id DESC LIMIT ?",
-            (*parameters, min(limit, MAX_INTEGER)),
+            f"SELECT {CHECK_COLUMNS} FROM check_results",
+            "occurred_at",
+            checks_from_rows,
+            asset,
+            partition,
+            limit,
         )
-        return self._records(checks_from_rows, rows)
 
     def save_code(self, code_version: str, source: str) -> None:
         self.save_codes({code_version: source})
