@@ -5,11 +5,13 @@ from __future__ import annotations
 import inspect
 import sys
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar, overload
+
+from assetflow.retries import make_policy
 
 #: The parameter name reserved for the run context (run id, asset name, logger).
 CONTEXT_PARAM = "context"
@@ -63,6 +65,8 @@ class AssetSpec:
     mappings: Mapping[str, Any] = field(default_factory=dict)
     #: checks attached with @asset(checks=[...]) (CheckSpecs), run after each write
     checks: tuple[Any, ...] = ()
+    #: how a failed attempt is retried (a RetryPolicy), or None for no retries
+    retry: Any = None
     __assetflow_asset__: bool = field(default=True, init=False, repr=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -137,6 +141,11 @@ def asset(
     partitions: Any = None,
     mappings: Mapping[str, Any] | None = None,
     checks: Iterable[Any] = (),
+    retries: int = 0,
+    retry_delay: float | Sequence[float] = 0.0,
+    backoff: float = 1.0,
+    jitter: float = 0.0,
+    retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -153,6 +162,11 @@ def asset(
     partitions: Any = None,
     mappings: Mapping[str, Any] | None = None,
     checks: Iterable[Any] = (),
+    retries: int = 0,
+    retry_delay: float | Sequence[float] = 0.0,
+    backoff: float = 1.0,
+    jitter: float = 0.0,
+    retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare a function as an asset; its parameter names are its upstream assets.
 
@@ -173,6 +187,11 @@ def asset(
             the default (e.g. `{"raw_records": Window(7)}`: the 7 days up to this one).
         checks: Data quality checks run after each write (`not_null("email")`, ...);
             a failed blocking check stops the assets downstream.
+        retries: How many times a failed attempt is tried again.
+        retry_delay: Seconds before a retry, or a list of them (one per retry).
+        backoff: Each retry's delay is the previous one times this (2: doubling).
+        jitter: The delay varies randomly by up to this fraction (0.2: +-20%).
+        retry_on: The exception classes that are retried (default: any error).
 
     Returns:
         The AssetSpec (or a decorator producing it).
@@ -190,6 +209,9 @@ def asset(
             partitions=partitions,
             mappings=mappings,
             checks=checks,
+            retry=make_policy(retries, retry_delay, backoff, jitter, retry_on)
+            if retries or retry_on is not None
+            else None,
         )
 
     if fn is not None:
@@ -304,6 +326,7 @@ def make_spec(
     partitions: Any = None,
     mappings: Mapping[str, Any] | None = None,
     checks: Iterable[Any] = (),
+    retry: Any = None,
 ) -> AssetSpec:
     """Build the AssetSpec of a function. Validation happens when the graph is built,
     so that every problem of a project is reported at once."""
@@ -341,6 +364,7 @@ def make_spec(
         partitions=partitions,
         mappings=MappingProxyType(dict(mappings or {})),
         checks=tuple(checks),
+        retry=retry,
     )
     # Look like the function to help(), inspect.signature() and doc tools.
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):

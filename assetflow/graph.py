@@ -244,6 +244,17 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
                 )
             )
     problems.extend(_check_list_problems(spec, root, where))
+    if spec.retry is not None:
+        from assetflow.retries import policy_problems
+
+        problems.extend(
+            _problem(
+                spec,
+                root,
+                f"asset '{spec.name}' ({where}) has a retry setting that cannot work: {text}.",
+            )
+            for text in policy_problems(spec.retry)
+        )
     from assetflow.typecheck import check_annotation
 
     if not spec.is_source:

@@ -382,8 +382,12 @@ class ConsoleReporter:
             detail = f"{rows:>14}  {duration(result.duration_s):>8}"
             if result.checks:
                 detail += f"  {result.checks}"
+            if result.attempts > 1:
+                detail += f"  ({result.attempts} attempts)"
         elif result.state.value == "failed":
-            detail = "failed"
+            detail = "failed" + (
+                f" after {result.attempts} attempts" if result.attempts > 1 else ""
+            )
         else:
             detail = f"skipped: {result.message}"
         self._echo(f"  {mark} {label}  {detail}".rstrip())

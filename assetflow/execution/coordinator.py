@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import random
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,6 +75,8 @@ class StepResult:
     message: str = ""
     #: "3 checks passed", "1 of 3 checks warned: ..." (empty when it has no checks)
     checks: str = ""
+    #: how many times the asset ran (more than 1 when retried)
+    attempts: int = 1
 
     @property
     def key(self) -> Key:
@@ -148,6 +152,8 @@ def execute_plan(
     reporter: Reporter | None = None,
     max_parallel: int = 1,
     newest_first: bool = False,
+    sleep: Callable[[float], None] | None = None,
+    rng: random.Random | None = None,
 ) -> RunResult:
     """Run a plan's steps and record the run.
 
@@ -166,6 +172,8 @@ def execute_plan(
         reporter: Receives progress events.
         max_parallel: How many steps may run at once.
         newest_first: Among steps ready at once, start the newest partitions first.
+        sleep: How to wait between retries (tests pass one that records the delays).
+        rng: The randomness of retry jitter.
 
     Raises:
         KeyboardInterrupt: After letting running steps finish and marking the run
@@ -188,7 +196,8 @@ def execute_plan(
     state.values.update({(name, None): value for name, value in (sources or {}).items()})
     for step in plan.steps:
         state.readers.update(step.inputs)
-    runner = _Runner(project, plan, store, state, run_id, clock, reporter)
+    retrying = _Retrying(clock, sleep or time.sleep, rng or random.Random())
+    runner = _Runner(project, plan, store, state, run_id, clock, reporter, retrying)
     try:
         runner.run(ReadyQueue(plan, newest_first=newest_first), max(1, max_parallel))
     except BaseException as error:
@@ -217,6 +226,7 @@ class _Runner:
     run_id: str
     clock: Clock
     reporter: Reporter
+    retrying: _Retrying
     results: list[StepResult] = field(default_factory=list)
 
     def run(self, queue: ReadyQueue, max_parallel: int) -> None:
@@ -227,7 +237,7 @@ class _Runner:
                 queue.finished(step)
                 self.reporter.step_finished(result)
             return
-        running: dict[Future[StepOutput | AssetflowError], _Work] = {}
+        running: dict[Future[_Attempts], _Work] = {}
         with ThreadPoolExecutor(max_parallel, thread_name_prefix="assetflow-step") as pool:
             try:
                 while queue:
@@ -239,7 +249,9 @@ class _Runner:
                             queue.finished(step)
                             finished.append(started)
                         else:
-                            running[pool.submit(_attempt, started, self.project)] = started
+                            running[pool.submit(_attempt, started, self.project, self.retrying)] = (
+                                started
+                            )
                     if running:
                         done, _ = wait(running, return_when=FIRST_COMPLETED)
                         for future in done:
@@ -262,7 +274,7 @@ class _Runner:
         started = self._start(step)
         if isinstance(started, StepResult):
             return started
-        return self._finish(started, _attempt(started, self.project))
+        return self._finish(started, _attempt(started, self.project, self.retrying))
 
     def _start(self, step: Step) -> _Work | StepResult:
         """Decide whether a step runs: its work if so, else why not (recorded)."""
@@ -291,8 +303,24 @@ class _Runner:
         checks = tuple(self.project.checks.get(step.asset, ()))
         return _Work(step, spec, params, context, started_at, checks)
 
-    def _finish(self, work: _Work, outcome: StepOutput | AssetflowError) -> StepResult:
+    def _finish(self, work: _Work, attempts: _Attempts) -> StepResult:
         step = work.step
+        outcome = attempts.outcome
+        if attempts.retried:
+            self.store.record(
+                events=[
+                    EventRecord(
+                        run_id=self.run_id,
+                        kind=EventKind.RETRIED,
+                        at=at,
+                        asset=step.asset,
+                        partition=step.partition,
+                        message=message,
+                        attempt=number,
+                    )
+                    for number, at, message in attempts.retried
+                ]
+            )
         if isinstance(outcome, AssetflowError):
             message = outcome.format_message()
             if isinstance(outcome, StoreError):
@@ -307,9 +335,17 @@ class _Runner:
                 self.clock,
                 message,
                 work.started_at,
+                attempt=attempts.count,
             )
             return self._done(
-                step, StepResult(step.asset, step.partition, StepState.FAILED, message=message)
+                step,
+                StepResult(
+                    step.asset,
+                    step.partition,
+                    StepState.FAILED,
+                    message=message,
+                    attempts=attempts.count,
+                ),
             )
         stored = outcome.stored
         data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
@@ -344,6 +380,7 @@ class _Runner:
             asset=step.asset,
             partition=step.partition,
             duration_s=outcome.duration_s,
+            attempt=attempts.count,
         )
         checks = [
             CheckRecord(run_id=self.run_id, at=finished_at, **check.record_fields())
@@ -366,6 +403,7 @@ class _Runner:
                 rows=stored.rows,
                 message=message,
                 checks=_check_summary(outcome.checks),
+                attempts=attempts.count,
             ),
         )
 
@@ -376,22 +414,65 @@ class _Runner:
         return result
 
 
-def _attempt(work: _Work, project: Project) -> StepOutput | AssetflowError:
-    """Load the inputs and run the step; an assetflow error is returned, not raised,
-    so the coordinator records it wherever the step ran."""
-    try:
-        inputs = load_inputs(work.params, asset=work.step.asset, partition=work.step.partition)
-        return run_step(
-            work.spec,
-            inputs,
-            work.context,
-            project.state_dir,
-            work.step.partition,
-            checks=work.checks,
-            now=work.started_at,
-        )
-    except (AssetFailedError, StoreError, TypeCheckError) as error:
-        return error
+@dataclass(frozen=True, slots=True)
+class _Attempts:
+    """How a step's attempts went: the last outcome, and each earlier failed attempt."""
+
+    outcome: StepOutput | AssetflowError
+    #: (attempt number, when it failed, its error message) of each retried attempt
+    retried: tuple[tuple[int, datetime, str], ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.retried) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Retrying:
+    """What retries need besides the policy: a way to wait, randomness, the time."""
+
+    clock: Clock
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def _attempt(work: _Work, project: Project, retrying: _Retrying) -> _Attempts:
+    """Load the inputs and run the step, retrying as its policy says; assetflow errors are
+    returned, not raised, so the coordinator records them wherever the step ran.
+
+    Only errors of the user's code are retried: a value that fails its type check
+    or cannot be stored would fail the same way again.
+    """
+    policy = work.spec.retry
+    retried: list[tuple[int, datetime, str]] = []
+    attempt = 1
+    while True:
+        try:
+            inputs = load_inputs(work.params, asset=work.step.asset, partition=work.step.partition)
+            output = run_step(
+                work.spec,
+                inputs,
+                work.context,
+                project.state_dir,
+                work.step.partition,
+                checks=work.checks,
+                now=work.started_at,
+            )
+            return _Attempts(output, tuple(retried))
+        except AssetFailedError as error:
+            cause = error.__cause__
+            if (
+                policy is None
+                or cause is None
+                or isinstance(cause, AssetflowError)
+                or not policy.should_retry(cause, attempt)
+            ):
+                return _Attempts(error, tuple(retried))
+            retried.append((attempt, retrying.clock.now(), error.format_message()))
+            retrying.sleep(policy.delay(attempt, retrying.rng))
+            attempt += 1
+        except (StoreError, TypeCheckError) as error:
+            return _Attempts(error, tuple(retried))
 
 
 def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | None:
@@ -462,6 +543,8 @@ def _record_event(
     clock: Clock,
     message: str,
     started_at: datetime | None = None,
+    *,
+    attempt: int = 1,
 ) -> None:
     now = clock.now()
     duration = (now - started_at).total_seconds() if started_at else None
@@ -475,6 +558,7 @@ def _record_event(
                 partition=step.partition,
                 message=message,
                 duration_s=duration,
+                attempt=attempt,
             )
         ]
     )

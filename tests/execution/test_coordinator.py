@@ -557,3 +557,85 @@ def test_an_unexpected_error_still_closes_the_run(make_project, store, clock, mo
     with pytest.raises(RuntimeError, match="disk on fire"):
         run(project, store, clock, "r1")
     assert store.get_run("r1").status is RunStatus.FAILED
+
+
+FLAKY = """
+    from pathlib import Path
+
+    from assetflow import asset
+
+    @asset(retries=3, retry_delay=0.5, backoff=2.0, retry_on=ConnectionError)
+    def flaky(context) -> dict:
+        tries = Path(context.project_dir) / "tries.txt"
+        count = int(tries.read_text()) + 1 if tries.exists() else 1
+        tries.write_text(str(count))
+        if count <= 2:
+            raise ConnectionError(f"reset on try {count}")
+        return {"tries": count}
+
+    @asset(retries=3)
+    def always_wrong(context) -> dict:
+        raise ValueError("bad row")
+
+    @asset(retries=3, retry_on=ConnectionError)
+    def not_retried() -> dict:
+        raise KeyError("missing")
+
+    @asset(retries=3)
+    def wrong_type() -> dict:
+        return [1, 2]
+"""
+
+
+def test_a_flaky_asset_is_retried_and_every_attempt_recorded(make_project, store, clock):
+    project = load_project(make_project(FLAKY))
+    waits: list[float] = []
+    context = make_plan(project, store, "flaky", clock=clock)
+    result = execute_plan(
+        project,
+        context.plan,
+        store,
+        context.snapshot,
+        run_id="r1",
+        clock=clock,
+        sleep=waits.append,
+    )
+    assert states(result) == {"flaky": StepState.MATERIALIZED}
+    assert result.results[0].attempts == 3
+    assert waits == [0.5, 1.0]  # exponential backoff, no jitter
+    assert len(store.asset_history("flaky")) == 1
+    events = [(e.kind, e.attempt) for e in store.run_events("r1") if e.asset == "flaky"]
+    assert events == [
+        (EventKind.RETRIED, 1),
+        (EventKind.RETRIED, 2),
+        (EventKind.MATERIALIZED, 3),
+    ]
+    messages = [e.message for e in store.run_events("r1") if e.kind is EventKind.RETRIED]
+    assert "ConnectionError: reset on try 1" in messages[0]
+
+
+def test_retries_run_out_or_do_not_apply(make_project, store, clock):
+    project = load_project(make_project(FLAKY))
+    waits: list[float] = []
+    context = make_plan(project, store, "always_wrong not_retried wrong_type", clock=clock)
+    result = execute_plan(
+        project,
+        context.plan,
+        store,
+        context.snapshot,
+        run_id="r1",
+        clock=clock,
+        sleep=waits.append,
+    )
+    by_asset = {r.asset: r for r in result.results}
+    assert by_asset["always_wrong"].state is StepState.FAILED
+    assert by_asset["always_wrong"].attempts == 4
+    assert by_asset["not_retried"].attempts == 1  # KeyError is not in retry_on
+    assert by_asset["wrong_type"].attempts == 1  # a type check fails the same way again
+    assert waits == [0.0, 0.0, 0.0]
+    failed = [e for e in store.run_events("r1") if e.kind is EventKind.FAILED]
+    assert {(e.asset, e.attempt) for e in failed} == {
+        ("always_wrong", 4),
+        ("not_retried", 1),
+        ("wrong_type", 1),
+    }
