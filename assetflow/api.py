@@ -344,6 +344,14 @@ def manifest_key(code_version: str) -> str:
     return f"manifest:{code_version}"
 
 
+def _sweep(store: MetadataStore, clock: Clock | None = None) -> None:
+    """Mark crashed the runs left ``running`` by a process that is gone (see `assetflow.runs`)."""
+    from assetflow.clock import SystemClock
+    from assetflow.runs import sweep_orphaned_runs
+
+    sweep_orphaned_runs(store, now=(clock or SystemClock()).now())
+
+
 def save_fingerprints(
     store: MetadataStore, project: Project, fingerprints: Mapping[str, CodeFingerprint]
 ) -> None:
@@ -408,6 +416,7 @@ def materialize(
     clock = clock or SystemClock()
     with _store_for(loaded, store) as store:
         ensure_state_dir(loaded.state_dir)
+        _sweep(store, clock)
         context = make_plan(
             loaded,
             store,
@@ -452,6 +461,7 @@ def plan(
     """What `materialize` would do, without running anything."""
     loaded = load(project)
     with _store_for(loaded, store) as store:
+        _sweep(store, clock)
         return make_plan(
             loaded,
             store,
@@ -480,6 +490,7 @@ def status(
 
     loaded = load(project)
     with _store_for(loaded, store) as store:
+        _sweep(store, clock)
         context = make_plan(
             loaded,
             store,

@@ -378,7 +378,7 @@ def check_assets(
         sys.exit(EXIT_FAILED)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many runs to show.")
 @click.option(
     "--status",
@@ -387,14 +387,43 @@ def check_assets(
 )
 @_pass_options
 def runs(options: _Options, limit: int, status: str | None) -> None:
-    """List recent runs, newest first."""
+    """List recent runs, newest first; `runs show RUN_ID` shows one, step by step.
+
+    A run left `running` by a process that is gone (killed, machine restarted)
+    is marked `crashed` first.
+    """
+    if click.get_current_context().invoked_subcommand is not None:
+        return
     from assetflow.api import open_project_store
+    from assetflow.clock import SystemClock
     from assetflow.render import runs_table
+    from assetflow.runs import sweep_orphaned_runs
     from assetflow.store.records import RunStatus
 
     with open_project_store(options.load()) as store:
+        sweep_orphaned_runs(store, now=SystemClock().now())
         records = store.list_runs(limit=limit, status=RunStatus(status) if status else None)
     click.echo(runs_table(records))
+
+
+@runs.command("show")
+@click.argument("run_id")
+@_pass_options
+def show_run(options: _Options, run_id: str) -> None:
+    """Show one run: each step's state, attempt, duration and message, then its errors.
+
+    RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
+    """
+    from assetflow.api import open_project_store
+    from assetflow.clock import SystemClock
+    from assetflow.render import run_detail
+    from assetflow.runs import read_run, sweep_orphaned_runs
+
+    now = SystemClock().now()
+    with open_project_store(options.load()) as store:
+        sweep_orphaned_runs(store, now=now)
+        detail = read_run(store, run_id)
+    click.echo(run_detail(detail, now))
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import sys
@@ -14,12 +15,15 @@ if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
     from assetflow.planner import Plan, Step
     from assetflow.planner.status import AssetStatus
+    from assetflow.runs import RunDetail
     from assetflow.store.records import CheckRecord, MaterializationRecord, RunRecord
 
 #: Descriptions longer than this are cut in tables.
 DESCRIPTION_WIDTH = 60
 #: How many characters of a run id or version tables show (like git's short hashes).
 SHORT_ID = 8
+#: Messages longer than this are cut in the `runs show` table (errors follow it in full).
+MESSAGE_WIDTH = 80
 #: How many failure messages (with tracebacks) a run summary prints in full.
 FAILURES_SHOWN = 3
 
@@ -171,6 +175,71 @@ def runs_table(records: Sequence[RunRecord]) -> str:
         for run in records
     ]
     return table(["RUN", "STARTED (UTC)", "DURATION", "STATUS", "TRIGGER", "SELECTION"], rows)
+
+
+def run_detail(detail: RunDetail, now: datetime | None = None) -> str:
+    """The `runs show RUN_ID` output: the run, a row per step event, then each error in full.
+
+    Args:
+        detail: The run and its rows.
+        now: The current time, to say how long a run still running has taken.
+    """
+    import textwrap
+
+    lines = _run_header(detail, now)
+    if not detail.rows:
+        lines.append("\nNo step events recorded.")
+        return "\n".join(lines)
+    rows = [
+        [
+            row.label,
+            row.state.value,
+            str(row.attempt),
+            duration(row.duration_s),
+            _cut(row.summary, MESSAGE_WIDTH),
+        ]
+        for row in detail.rows
+    ]
+    lines += ["", table(["STEP", "STATE", "ATTEMPT", "DURATION", "MESSAGE"], rows)]
+    # An error that the table shows whole (one short line) is not repeated.
+    for row in (r for r in detail.errors if r.message.strip() != _cut(r.summary, MESSAGE_WIDTH)):
+        lines += ["", f"{row.label} {row.state.value} (attempt {row.attempt}):"]
+        lines.append(textwrap.indent(row.message.strip(), "    "))
+    return "\n".join(lines)
+
+
+def _run_header(detail: RunDetail, now: datetime | None) -> list[str]:
+    """`Run <id>`, then one `name  value` line per field of the run."""
+    from assetflow.store.records import RunStatus
+
+    run = detail.run
+    if run.finished_at is not None:
+        took = duration((run.finished_at - run.started_at).total_seconds())
+        if run.status is RunStatus.CRASHED:
+            took += " (until the crash was noticed)"
+    elif now is not None:
+        took = f"{duration((now - run.started_at).total_seconds())} so far"
+    else:
+        took = "-"
+    fields = [
+        ("status", run.status.value),
+        ("trigger", run.trigger),
+        ("selection", run.selection),
+        ("partitions", run.partitions or "-"),
+        ("started", f"{when(run.started_at)} UTC"),
+        ("duration", took),
+    ]
+    if run.pid is not None and run.status in (RunStatus.RUNNING, RunStatus.CRASHED):
+        fields.append(("process", f"pid {run.pid}"))
+    steps = [row for row in detail.rows if row.asset is not None and row.state != "retried"]
+    if steps:
+        counts = collections.Counter(row.state.value for row in steps)
+        fields.append(("steps", ", ".join(f"{n} {state}" for state, n in counts.items())))
+    return [f"Run {run.run_id}", *(f"  {name:<11}{value}" for name, value in fields)]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def history_table(

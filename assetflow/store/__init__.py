@@ -12,6 +12,7 @@ from assetflow.errors import StoreError, did_you_mean, suggest
 from assetflow.store.base import AssetPartition as AssetPartition
 from assetflow.store.base import MetadataStore as MetadataStore
 from assetflow.store.memory import MemoryStore as MemoryStore
+from assetflow.store.normalise import AmbiguousRunIdError as AmbiguousRunIdError
 from assetflow.store.records import CheckRecord as CheckRecord
 from assetflow.store.records import Column as Column
 from assetflow.store.records import EventKind as EventKind

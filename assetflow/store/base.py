@@ -61,6 +61,34 @@ class MetadataStore(Protocol):
         """
         ...
 
+    def finish_run_if_running(
+        self,
+        run_id: str,
+        status: RunStatus,
+        finished_at: datetime,
+        events: Sequence[EventRecord] = (),
+    ) -> bool:
+        """Finish a run only if it is still RUNNING, and record ``events`` with it.
+
+        Both happen in one transaction, and only when the run was running: two
+        processes that both find a run orphaned mark it (and record its events)
+        once between them.
+
+        Args:
+            run_id: The full id of the run.
+            status: How it ended.
+            finished_at: When it ended (timezone-aware).
+            events: Events to record along with the status (e.g. why it ended).
+
+        Returns:
+            True if the run was running and is now finished; False, writing
+            nothing, if it had finished already or no run has this id.
+
+        Raises:
+            StoreError: An event is invalid, or the store cannot be written.
+        """
+        ...
+
     def record(
         self,
         materializations: Sequence[MaterializationRecord] = (),
@@ -153,6 +181,10 @@ class MetadataStore(Protocol):
         Args:
             assets: Only these assets; None means every asset in the store.
         """
+        ...
+
+    def run_checks(self, run_id: str) -> list[CheckRecord]:
+        """Every check result of one run (full id), in time order."""
         ...
 
     def latest_check_results(

@@ -80,6 +80,27 @@ class MemoryStore:
             update = {"status": RunStatus(status), "finished_at": finished_at}
             self._runs[run_id] = (position, run.model_copy(update=update))
 
+    def finish_run_if_running(
+        self,
+        run_id: str,
+        status: RunStatus,
+        finished_at: datetime,
+        events: Sequence[EventRecord] = (),
+    ) -> bool:
+        finished_at = as_utc(finished_at, f"run '{run_id}' finished_at")
+        new_events = [normalise_event(e) for e in events]
+        with self._lock:
+            self._check_open()
+            if run_id not in self._runs:
+                return False
+            position, run = self._runs[run_id]
+            if run.status != RunStatus.RUNNING:
+                return False
+            update = {"status": RunStatus(status), "finished_at": finished_at}
+            self._runs[run_id] = (position, run.model_copy(update=update))
+            self._events.extend(new_events)
+            return True
+
     def record(
         self,
         materializations: Sequence[MaterializationRecord] = (),
@@ -95,6 +116,13 @@ class MemoryStore:
             self._materializations.extend(new_materializations)
             self._events.extend(new_events)
             self._checks.extend(new_checks)
+
+    def run_checks(self, run_id: str) -> list[CheckRecord]:
+        with self._lock:
+            self._check_open()
+            found = [result for result in self._checks if result.run_id == run_id]
+        # sort is stable: equal times keep the order they were written in.
+        return sorted(found, key=lambda result: result.at)
 
     def latest_check_results(
         self, assets: Iterable[str] | None = None

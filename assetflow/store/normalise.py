@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from assetflow.errors import StoreError
+from assetflow.errors import EXIT_USAGE, StoreError
 from assetflow.store.records import CheckRecord, EventRecord, MaterializationRecord, RunRecord
 
 #: Largest integer a store column holds (SQLite INTEGER and PostgreSQL BIGINT).
@@ -210,7 +210,21 @@ def source_digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
-def ambiguous_run_error(prefix: str, candidates: Sequence[str], location: str) -> StoreError:
+class AmbiguousRunIdError(StoreError):
+    """A run id prefix matches several runs: the user's input is wrong, so it exits 2."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, prefix: str, candidates: Sequence[str], message: str, *, hint: str):
+        self.prefix = prefix
+        #: the matching run ids, in id order (at most ``CANDIDATES_SHOWN + 1``)
+        self.candidates = tuple(candidates)
+        super().__init__(message, hint=hint)
+
+
+def ambiguous_run_error(
+    prefix: str, candidates: Sequence[str], location: str
+) -> AmbiguousRunIdError:
     """The error for a run id prefix that matches several runs.
 
     Args:
@@ -220,7 +234,9 @@ def ambiguous_run_error(prefix: str, candidates: Sequence[str], location: str) -
     """
     shown = ", ".join(candidates[:CANDIDATES_SHOWN])
     more = " and more" if len(candidates) > CANDIDATES_SHOWN else ""
-    return StoreError(
+    return AmbiguousRunIdError(
+        prefix,
+        candidates,
         f"run id prefix '{prefix}' is ambiguous in {location}: it matches {shown}{more}.",
         hint="Give more characters of the run id (`assetflow runs` lists recent runs).",
     )

@@ -213,6 +213,36 @@ class SqliteStore:
 
         self._db.run("finish a run", update, write=True)
 
+    def finish_run_if_running(
+        self,
+        run_id: str,
+        status: RunStatus,
+        finished_at: datetime,
+        events: Sequence[EventRecord] = (),
+    ) -> bool:
+        values = (
+            RunStatus(status).value,
+            time_text(as_utc(finished_at, f"run '{run_id}' finished_at")),
+            run_id,
+            RunStatus.RUNNING.value,
+        )
+        event_rows = [event_row(normalise_event(e)) for e in events]
+
+        def update(connection: sqlite3.Connection) -> bool:
+            # The status test and the write are one statement inside the write
+            # transaction, so of two processes finishing the same run only one wins.
+            cursor = connection.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ? AND status = ?",
+                values,
+            )
+            if cursor.rowcount == 0:
+                return False
+            if event_rows:
+                connection.executemany(INSERT_EVENT, event_rows)
+            return True
+
+        return self._db.run("finish a running run", update, write=True)
+
     def record(
         self,
         materializations: Sequence[MaterializationRecord] = (),
@@ -367,6 +397,14 @@ class SqliteStore:
         records = self._records(events_from_rows, rows)
         # The query leaves out run-level events (no asset); the check is for mypy.
         return {(e.asset, e.partition): e for e in records if e.asset is not None}
+
+    def run_checks(self, run_id: str) -> list[CheckRecord]:
+        rows = self._db.select(
+            "read the check results of a run",
+            f"SELECT {CHECK_COLUMNS} FROM check_results WHERE run_id = ? ORDER BY occurred_at, id",
+            (run_id,),
+        )
+        return self._records(checks_from_rows, rows)
 
     def latest_check_results(
         self, assets: Iterable[str] | None = None

@@ -149,11 +149,15 @@ _VERSION_3 = (
         ON check_results (asset, partition_key, check_name, occurred_at DESC, id DESC)""",
 )
 
+# Version 4: `runs show` reads the check results of one run.
+_VERSION_4 = ("CREATE INDEX check_results_by_run ON check_results (run_id, occurred_at, id)",)
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
     sql_migration(2, "latest state per asset-partition; run partitions", *_VERSION_2),
     sql_migration(3, "asset check results", *_VERSION_3),
+    sql_migration(4, "check results by run", *_VERSION_4),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from assetflow.errors import StoreError
-from assetflow.store import EventKind, MetadataStore, RunStatus
+from assetflow.store import CheckRecord, EventKind, MetadataStore, RunStatus
 from tests.store.builders import at, event, materialization, run
 
 
@@ -37,6 +37,45 @@ def test_finish_run_sets_status_and_end(store: MetadataStore) -> None:
     assert (finished.status, finished.finished_at) == (RunStatus.FAILED, at(60))
 
 
+def test_finish_run_if_running_finishes_once_and_records_its_events(
+    store: MetadataStore,
+) -> None:
+    store.create_run(run("r-1"))
+    why = event(EventKind.FAILED, time=60, run_id="r-1", message="run crashed")
+    assert store.finish_run_if_running("r-1", RunStatus.CRASHED, at(60), [why]) is True
+    finished = store.get_run("r-1")
+    assert finished is not None
+    assert (finished.status, finished.finished_at) == (RunStatus.CRASHED, at(60))
+    assert store.run_events("r-1") == [why]
+    # A second sweeper finds it finished: nothing is written twice.
+    later = event(EventKind.FAILED, time=90, run_id="r-1", message="again")
+    assert store.finish_run_if_running("r-1", RunStatus.CRASHED, at(90), [later]) is False
+    assert store.get_run("r-1") == finished
+    assert store.run_events("r-1") == [why]
+
+
+def test_finish_run_if_running_leaves_finished_and_unknown_runs_alone(
+    store: MetadataStore,
+) -> None:
+    store.create_run(run("r-1"))
+    store.finish_run("r-1", RunStatus.SUCCESS, at(30))
+    assert store.finish_run_if_running("r-1", RunStatus.CRASHED, at(60)) is False
+    assert store.get_run("r-1") == run("r-1", status=RunStatus.SUCCESS, finished_at=at(30))
+    assert store.finish_run_if_running("nope", RunStatus.CRASHED, at(60)) is False
+
+
+def test_run_checks_are_in_time_order_and_of_that_run_only(store: MetadataStore) -> None:
+    def result(run_id: str, name: str, seconds: float) -> CheckRecord:
+        return CheckRecord(run_id=run_id, asset="a", check=name, passed=True, at=at(seconds))
+
+    late, early = result("run-1", "late", 9), result("run-1", "early", 1)
+    other = result("r2", "x", 0)
+    store.record(checks=[late, early, other])
+    assert store.run_checks("run-1") == [early, late]
+    assert store.run_checks("r2") == [other]
+    assert store.run_checks("run-3") == []
+
+
 def test_finishing_an_unknown_run_is_an_error(store: MetadataStore) -> None:
     with pytest.raises(StoreError, match="cannot finish run 'nope': there is no such run"):
         store.finish_run("nope", RunStatus.SUCCESS, at(1))
@@ -58,6 +97,8 @@ def test_an_ambiguous_prefix_lists_the_candidates(store: MetadataStore) -> None:
     with pytest.raises(StoreError, match=r"prefix '3f' is ambiguous.*3f0000, 3f9a1c") as caught:
         store.get_run("3f")
     assert "Give more characters" in caught.value.hint
+    assert caught.value.candidates == ("3f0000", "3f9a1c")
+    assert caught.value.exit_code == 2  # the user's input is wrong, not the store
 
 
 def test_an_ambiguous_prefix_with_many_candidates_lists_ten(store: MetadataStore) -> None:
