@@ -427,6 +427,26 @@ def show_run(options: _Options, run_id: str) -> None:
 
 
 @cli.command()
+@click.argument("run_id")
+@click.option("--asset", metavar="ASSET", help="Only this asset's output.")
+@click.option("--partition", metavar="KEY", help="Only this partition's output.")
+@_pass_options
+def logs(options: _Options, run_id: str, asset: str | None, partition: str | None) -> None:
+    """Show what each step of a run wrote: stdout, stderr and `context.log` records.
+
+    RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
+    """
+    from assetflow.api import open_project_store
+    from assetflow.render import step_logs_text
+    from assetflow.runs import find_run
+
+    with open_project_store(options.load()) as store:
+        run = find_run(store, run_id)
+        records = store.step_logs(run.run_id, asset=asset, partition=partition)
+    click.echo(step_logs_text(records))
+
+
+@cli.command()
 @click.argument("asset")
 @click.option("--limit", "-n", default=20, show_default=True, help="How many to show.")
 @click.option("--partition", metavar="KEY", help="Only this partition's materializations.")

@@ -16,7 +16,12 @@ if TYPE_CHECKING:
     from assetflow.planner import Plan, Step
     from assetflow.planner.status import AssetStatus
     from assetflow.runs import RunDetail
-    from assetflow.store.records import CheckRecord, MaterializationRecord, RunRecord
+    from assetflow.store.records import (
+        CheckRecord,
+        LogRecord,
+        MaterializationRecord,
+        RunRecord,
+    )
 
 #: Descriptions longer than this are cut in tables.
 DESCRIPTION_WIDTH = 60
@@ -206,6 +211,18 @@ def run_detail(detail: RunDetail, now: datetime | None = None) -> str:
         lines += ["", f"{row.label} {row.state.value} (attempt {row.attempt}):"]
         lines.append(textwrap.indent(row.message.strip(), "    "))
     return "\n".join(lines)
+
+
+def step_logs_text(logs: Sequence[LogRecord]) -> str:
+    """The `logs RUN_ID` output: each step attempt's header, then what it wrote."""
+    if not logs:
+        return "no output was captured"
+    sections = []
+    for log in logs:
+        where = log.asset + (f"[{log.partition}]" if log.partition is not None else "")
+        text = log.text.rstrip("\n")
+        sections.append(f"== {where} (attempt {log.attempt}) ==\n{text}")
+    return "\n\n".join(sections)
 
 
 def _run_header(detail: RunDetail, now: datetime | None) -> list[str]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from assetflow.context import RunContext
 from assetflow.errors import AssetFailedError, AssetflowError, StoreError
 from assetflow.execution.inputs import ParamInput, collect_inputs, load_inputs
+from assetflow.execution.logs import StepLog, capturing_run
 from assetflow.execution.reporting import NullReporter, Reporter
 from assetflow.execution.scheduler import ReadyQueue
 from assetflow.execution.step import StepOutput, run_step
@@ -33,6 +34,7 @@ from assetflow.store.records import (
     Column,
     EventKind,
     EventRecord,
+    LogRecord,
     MaterializationRecord,
     RunRecord,
     RunStatus,
@@ -199,7 +201,8 @@ def execute_plan(
     retrying = _Retrying(clock, sleep or time.sleep, rng or random.Random())
     runner = _Runner(project, plan, store, state, run_id, clock, reporter, retrying)
     try:
-        runner.run(ReadyQueue(plan, newest_first=newest_first), max(1, max_parallel))
+        with capturing_run():
+            runner.run(ReadyQueue(plan, newest_first=newest_first), max(1, max_parallel))
     except BaseException as error:
         # Whatever stops the run, its record must not stay "running".
         interrupted = isinstance(error, KeyboardInterrupt)
@@ -306,6 +309,7 @@ class _Runner:
     def _finish(self, work: _Work, attempts: _Attempts) -> StepResult:
         step = work.step
         outcome = attempts.outcome
+        logs = self._logs(step, attempts)
         if attempts.retried:
             self.store.record(
                 events=[
@@ -336,6 +340,7 @@ class _Runner:
                 message,
                 work.started_at,
                 attempt=attempts.count,
+                logs=logs,
             )
             return self._done(
                 step,
@@ -386,7 +391,7 @@ class _Runner:
             CheckRecord(run_id=self.run_id, at=finished_at, **check.record_fields())
             for check in outcome.checks
         ]
-        self.store.record(materializations=[record], events=[event], checks=checks)
+        self.store.record(materializations=[record], events=[event], checks=checks, logs=logs)
         state, message = StepState.MATERIALIZED, ""
         blocking = [check for check in outcome.checks if check.is_blocking_failure]
         if blocking:
@@ -407,6 +412,22 @@ class _Runner:
             ),
         )
 
+    def _logs(self, step: Step, attempts: _Attempts) -> list[LogRecord]:
+        """A record of each attempt that wrote something."""
+        now = self.clock.now()
+        return [
+            LogRecord(
+                run_id=self.run_id,
+                asset=step.asset,
+                partition=step.partition,
+                attempt=number,
+                text=text,
+                at=now,
+            )
+            for number, log in enumerate(attempts.logs, start=1)
+            if (text := log.text())
+        ]
+
     def _done(self, step: Step, result: StepResult) -> StepResult:
         self.state.states[step.key] = result.state
         self.results.append(result)
@@ -421,6 +442,8 @@ class _Attempts:
     outcome: StepOutput | AssetflowError
     #: (attempt number, when it failed, its error message) of each retried attempt
     retried: tuple[tuple[int, datetime, str], ...] = ()
+    #: what each attempt wrote (stdout, stderr, asset logs), in attempt order
+    logs: tuple[StepLog, ...] = ()
 
     @property
     def count(self) -> int:
@@ -445,20 +468,26 @@ def _attempt(work: _Work, project: Project, retrying: _Retrying) -> _Attempts:
     """
     policy = work.spec.retry
     retried: list[tuple[int, datetime, str]] = []
+    logs: list[StepLog] = []
     attempt = 1
     while True:
+        log = StepLog()
+        logs.append(log)
         try:
-            inputs = load_inputs(work.params, asset=work.step.asset, partition=work.step.partition)
-            output = run_step(
-                work.spec,
-                inputs,
-                work.context,
-                project.state_dir,
-                work.step.partition,
-                checks=work.checks,
-                now=work.started_at,
-            )
-            return _Attempts(output, tuple(retried))
+            with log.capturing():
+                inputs = load_inputs(
+                    work.params, asset=work.step.asset, partition=work.step.partition
+                )
+                output = run_step(
+                    work.spec,
+                    inputs,
+                    work.context,
+                    project.state_dir,
+                    work.step.partition,
+                    checks=work.checks,
+                    now=work.started_at,
+                )
+            return _Attempts(output, tuple(retried), tuple(logs))
         except AssetFailedError as error:
             cause = error.__cause__
             if (
@@ -467,12 +496,12 @@ def _attempt(work: _Work, project: Project, retrying: _Retrying) -> _Attempts:
                 or isinstance(cause, AssetflowError)
                 or not policy.should_retry(cause, attempt)
             ):
-                return _Attempts(error, tuple(retried))
+                return _Attempts(error, tuple(retried), tuple(logs))
             retried.append((attempt, retrying.clock.now(), error.format_message()))
             retrying.sleep(policy.delay(attempt, retrying.rng))
             attempt += 1
         except (StoreError, TypeCheckError) as error:
-            return _Attempts(error, tuple(retried))
+            return _Attempts(error, tuple(retried), tuple(logs))
 
 
 def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | None:
@@ -545,6 +574,7 @@ def _record_event(
     started_at: datetime | None = None,
     *,
     attempt: int = 1,
+    logs: list[LogRecord] | None = None,
 ) -> None:
     now = clock.now()
     duration = (now - started_at).total_seconds() if started_at else None
@@ -560,5 +590,6 @@ def _record_event(
                 duration_s=duration,
                 attempt=attempt,
             )
-        ]
+        ],
+        logs=logs or (),
     )

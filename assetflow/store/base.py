@@ -23,6 +23,7 @@ from typing import Protocol, Self, runtime_checkable
 from assetflow.store.records import (
     CheckRecord,
     EventRecord,
+    LogRecord,
     MaterializationRecord,
     MaterializationState,
     RunRecord,
@@ -94,8 +95,10 @@ class MetadataStore(Protocol):
         materializations: Sequence[MaterializationRecord] = (),
         events: Sequence[EventRecord] = (),
         checks: Sequence[CheckRecord] = (),
+        logs: Sequence[LogRecord] = (),
     ) -> None:
-        """Write a batch of materializations and events in one transaction.
+        """Write a batch of materializations, events, check results and step logs in one
+        transaction.
 
         The executor calls this once per finished step, so it is cheap: one short
         write transaction whatever the number of rows.
@@ -185,6 +188,18 @@ class MetadataStore(Protocol):
 
     def run_checks(self, run_id: str) -> list[CheckRecord]:
         """Every check result of one run (full id), in time order."""
+        ...
+
+    def step_logs(
+        self, run_id: str, asset: str | None = None, partition: str | None = None
+    ) -> list[LogRecord]:
+        """What the step attempts of one run (full id) wrote, in the order it was recorded.
+
+        Args:
+            run_id: The full id of the run.
+            asset: Only this asset's logs, if given.
+            partition: Only this partition's logs, if given.
+        """
         ...
 
     def latest_check_results(

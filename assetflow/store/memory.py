@@ -19,6 +19,7 @@ from assetflow.store.normalise import (
     check_code,
     normalise_check,
     normalise_event,
+    normalise_log,
     normalise_materialization,
     normalise_run,
     source_digest,
@@ -27,6 +28,7 @@ from assetflow.store.records import (
     CheckRecord,
     EventKind,
     EventRecord,
+    LogRecord,
     MaterializationRecord,
     MaterializationState,
     RunRecord,
@@ -49,6 +51,7 @@ class MemoryStore:
         self._materializations: list[MaterializationRecord] = []
         self._events: list[EventRecord] = []
         self._checks: list[CheckRecord] = []
+        self._logs: list[LogRecord] = []
         self._digest_by_code_version: dict[str, str] = {}
         self._source_by_digest: dict[str, str] = {}
 
@@ -106,16 +109,32 @@ class MemoryStore:
         materializations: Sequence[MaterializationRecord] = (),
         events: Sequence[EventRecord] = (),
         checks: Sequence[CheckRecord] = (),
+        logs: Sequence[LogRecord] = (),
     ) -> None:
         # Normalise everything first so that an invalid record writes nothing.
         new_materializations = [normalise_materialization(m) for m in materializations]
         new_events = [normalise_event(e) for e in events]
         new_checks = [normalise_check(c) for c in checks]
+        new_logs = [normalise_log(log) for log in logs]
         with self._lock:
             self._check_open()
             self._materializations.extend(new_materializations)
             self._events.extend(new_events)
             self._checks.extend(new_checks)
+            self._logs.extend(new_logs)
+
+    def step_logs(
+        self, run_id: str, asset: str | None = None, partition: str | None = None
+    ) -> list[LogRecord]:
+        with self._lock:
+            self._check_open()
+            return [
+                log
+                for log in self._logs
+                if log.run_id == run_id
+                and (asset is None or log.asset == asset)
+                and (partition is None or log.partition == partition)
+            ]
 
     def run_checks(self, run_id: str) -> list[CheckRecord]:
         with self._lock:

@@ -19,7 +19,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from assetflow.errors import EXIT_USAGE, StoreError
-from assetflow.store.records import CheckRecord, EventRecord, MaterializationRecord, RunRecord
+from assetflow.store.records import (
+    CheckRecord,
+    EventRecord,
+    LogRecord,
+    MaterializationRecord,
+    RunRecord,
+)
 
 #: Largest integer a store column holds (SQLite INTEGER and PostgreSQL BIGINT).
 MAX_INTEGER = 2**63 - 1
@@ -261,3 +267,17 @@ def normalise_check(result: CheckRecord) -> CheckRecord:
             hint="Check metadata must be JSON-able: numbers, strings, lists and dicts.",
         ) from error
     return result.model_copy(update={"at": as_utc(result.at, f"{where} at")})
+
+
+def normalise_log(log: LogRecord) -> LogRecord:
+    """Check ``log`` and return it with its time in UTC and its text storable.
+
+    Raises:
+        StoreError: The time is naive, the attempt does not fit 64 bits, or a name
+            is not valid Unicode.
+    """
+    where = f"log of run '{readable_text(log.run_id)}'"
+    _check_texts(where, {"run_id": log.run_id, "asset": log.asset, "partition": log.partition})
+    _check_integer(log.attempt, f"{where} attempt")
+    update = {"at": as_utc(log.at, f"{where} at"), "text": readable_text(log.text)}
+    return log.model_copy(update=update)

@@ -141,3 +141,14 @@ class EventRecord(_Record):
     message: str = ""
     attempt: int = 1
     duration_s: float | None = None
+
+
+class LogRecord(_Record):
+    """What one attempt of a step wrote: its stdout, stderr and asset log records, as text."""
+
+    run_id: str
+    asset: str
+    partition: str | None = None
+    attempt: int = 1
+    text: str
+    at: datetime

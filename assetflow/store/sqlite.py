@@ -27,6 +27,7 @@ from assetflow.store.normalise import (
     check_code,
     normalise_check,
     normalise_event,
+    normalise_log,
     normalise_materialization,
     normalise_run,
     source_digest,
@@ -34,6 +35,7 @@ from assetflow.store.normalise import (
 from assetflow.store.records import (
     CheckRecord,
     EventRecord,
+    LogRecord,
     MaterializationRecord,
     MaterializationState,
     RunRecord,
@@ -50,8 +52,10 @@ from assetflow.store.sqlite_rows import (
     EVENT_COLUMNS,
     INSERT_CHECK,
     INSERT_EVENT,
+    INSERT_LOG,
     INSERT_MATERIALIZATION,
     INSERT_RUN,
+    LOG_COLUMNS,
     MATERIALIZATION_COLUMNS,
     RUN_COLUMNS,
     STATE_COLUMNS,
@@ -60,6 +64,8 @@ from assetflow.store.sqlite_rows import (
     checks_from_rows,
     event_row,
     events_from_rows,
+    log_row,
+    logs_from_rows,
     materialization_row,
     materializations_from_rows,
     run_row,
@@ -248,6 +254,7 @@ class SqliteStore:
         materializations: Sequence[MaterializationRecord] = (),
         events: Sequence[EventRecord] = (),
         checks: Sequence[CheckRecord] = (),
+        logs: Sequence[LogRecord] = (),
     ) -> None:
         # Build every row before taking the write lock: the transaction stays short,
         # and an invalid record writes nothing.
@@ -256,7 +263,8 @@ class SqliteStore:
         ]
         event_rows = [event_row(normalise_event(e)) for e in events]
         check_rows = [check_row(normalise_check(c)) for c in checks]
-        if not materialization_rows and not event_rows and not check_rows:
+        log_rows = [log_row(normalise_log(log)) for log in logs]
+        if not (materialization_rows or event_rows or check_rows or log_rows):
             return
 
         def insert(connection: sqlite3.Connection) -> None:
@@ -269,6 +277,8 @@ class SqliteStore:
                 connection.executemany(INSERT_EVENT, event_rows)
             if check_rows:
                 connection.executemany(INSERT_CHECK, check_rows)
+            if log_rows:
+                connection.executemany(INSERT_LOG, log_rows)
 
         self._db.run("record materializations and events", insert, write=True)
 
@@ -405,6 +415,21 @@ class SqliteStore:
             (run_id,),
         )
         return self._records(checks_from_rows, rows)
+
+    def step_logs(
+        self, run_id: str, asset: str | None = None, partition: str | None = None
+    ) -> list[LogRecord]:
+        where, parameters = "run_id = ?", [run_id]
+        if asset is not None:
+            where, parameters = f"{where} AND asset = ?", [*parameters, asset]
+        if partition is not None:
+            where, parameters = f"{where} AND partition_key = ?", [*parameters, partition]
+        rows = self._db.select(
+            "read the logs of a run",
+            f"SELECT {LOG_COLUMNS} FROM step_logs WHERE {where} ORDER BY id",
+            tuple(parameters),
+        )
+        return self._records(logs_from_rows, rows)
 
     def latest_check_results(
         self, assets: Iterable[str] | None = None

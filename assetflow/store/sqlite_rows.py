@@ -18,6 +18,7 @@ from assetflow.store.records import (
     CheckRecord,
     Column,
     EventRecord,
+    LogRecord,
     MaterializationRecord,
     MaterializationState,
     RunRecord,
@@ -35,6 +36,7 @@ CHECK_COLUMNS = (
     "run_id, asset, partition_key, check_name, passed, severity, blocking, message, "
     "metadata_json, occurred_at"
 )
+LOG_COLUMNS = "run_id, asset, partition_key, attempt, text, occurred_at"
 
 
 def _placeholders(columns: str) -> str:
@@ -47,6 +49,7 @@ INSERT_MATERIALIZATION = (
     f"VALUES ({_placeholders(MATERIALIZATION_COLUMNS)})"
 )
 INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_placeholders(EVENT_COLUMNS)})"
+INSERT_LOG = f"INSERT INTO step_logs ({LOG_COLUMNS}) VALUES ({_placeholders(LOG_COLUMNS)})"
 INSERT_CHECK = (
     f"INSERT INTO check_results ({CHECK_COLUMNS}) VALUES ({_placeholders(CHECK_COLUMNS)})"
 )
@@ -277,4 +280,26 @@ def checks_from_rows(rows: Iterable[Row]) -> list[CheckRecord]:
             metadata,
             at,
         ) in rows
+    ]
+
+
+def log_row(log: LogRecord) -> Row:
+    """The values of INSERT_LOG for ``log``."""
+    return (log.run_id, log.asset, log.partition, log.attempt, log.text, time_text(log.at))
+
+
+def logs_from_rows(rows: Iterable[Row]) -> list[LogRecord]:
+    """Records from rows selected as LOG_COLUMNS."""
+    return [
+        LogRecord.model_validate(
+            {
+                "run_id": run_id,
+                "asset": asset,
+                "partition": partition,
+                "attempt": attempt,
+                "text": text,
+                "at": _time(at),
+            }
+        )
+        for run_id, asset, partition, attempt, text, at in rows
     ]

@@ -152,12 +152,27 @@ _VERSION_3 = (
 # Version 4: `runs show` reads the check results of one run.
 _VERSION_4 = ("CREATE INDEX check_results_by_run ON check_results (run_id, occurred_at, id)",)
 
+# Version 5: what each step attempt wrote (stdout, stderr, asset logs), for `assetflow logs`.
+_VERSION_5 = (
+    """CREATE TABLE step_logs (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        partition_key TEXT,
+        attempt INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        occurred_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX step_logs_by_run ON step_logs (run_id, id)",
+)
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
     sql_migration(2, "latest state per asset-partition; run partitions", *_VERSION_2),
     sql_migration(3, "asset check results", *_VERSION_3),
     sql_migration(4, "check results by run", *_VERSION_4),
+    sql_migration(5, "step logs", *_VERSION_5),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;
