@@ -389,6 +389,7 @@ def materialize(
     redo: Iterable[str] | None = None,
     max_parallel: int = 1,
     newest_first: bool = False,
+    fail_fast: bool = False,
 ) -> RunResult:
     """Materialize the stale part of a selection, and record the run.
 
@@ -405,6 +406,7 @@ def materialize(
         redo: Which not-fresh partitions to run: "missing", "failed", "stale", "all".
         max_parallel: How many steps may run at once.
         newest_first: Start the newest partitions first.
+        fail_fast: After the first failure, start no new step.
 
     Returns:
         The run's result; `result.success` is False when a step failed.
@@ -444,6 +446,7 @@ def materialize(
             reporter=reporter,
             max_parallel=max_parallel,
             newest_first=newest_first,
+            fail_fast=fail_fast,
         )
 
 

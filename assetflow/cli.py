@@ -212,6 +212,11 @@ def lineage(options: _Options, selection: str, exclude: str | None, output_forma
     help="How many steps may run at once.",
 )
 @click.option("--newest-first", is_flag=True, help="Start the newest partitions first.")
+@click.option("--fail-fast", is_flag=True, help="After the first failure, start no new step.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only failures and the final line.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per event, for scripts."
+)
 @_pass_options
 def materialize(
     options: _Options,
@@ -224,6 +229,9 @@ def materialize(
     redo: tuple[str, ...],
     max_parallel: int,
     newest_first: bool,
+    fail_fast: bool,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Materialize the stale assets of SELECTION (default: all), in dependency order.
 
@@ -234,20 +242,26 @@ def materialize(
     options is the dry run.
     """
     from assetflow.api import materialize as run
-    from assetflow.render import ConsoleReporter
+    from assetflow.render import ConsoleReporter, JsonReporter
 
     project = options.load()
+    if quiet and as_json:
+        raise click.UsageError("give either --quiet or --json, not both.")
+    reporter = (
+        JsonReporter(_echo) if as_json else ConsoleReporter(_echo, project.graph, quiet=quiet)
+    )
     result = run(
         selection,
         exclude=exclude,
         project=project,
         force=force,
         trigger="cli",
-        reporter=ConsoleReporter(_echo, project.graph),
+        reporter=reporter,
         partitions=_request(partition, first, last),
         redo=redo or None,
         max_parallel=max_parallel,
         newest_first=newest_first,
+        fail_fast=fail_fast,
     )
     if not result.success:
         sys.exit(EXIT_FAILED)

@@ -425,9 +425,13 @@ def checks_table(results: Sequence[CheckRecord], graph: AssetGraph | None = None
 class ConsoleReporter:
     """Prints one line per finished step, and a summary, through an injected `echo`."""
 
-    def __init__(self, echo: Callable[[str], None], graph: AssetGraph | None = None) -> None:
+    def __init__(
+        self, echo: Callable[[str], None], graph: AssetGraph | None = None, *, quiet: bool = False
+    ) -> None:
         self._echo = echo
         self._graph = graph
+        #: only failures and the final line (nothing at all when there is nothing to do)
+        self._quiet = quiet
         encoding = (getattr(sys.stdout, "encoding", None) or "ascii").lower()
         fancy = encoding.startswith("utf")
         self._marks = {
@@ -444,6 +448,8 @@ class ConsoleReporter:
         from assetflow.planner.explain import nothing_to_do
 
         fresh = plan.count(Status.FRESH)
+        if self._quiet:
+            return
         if plan.is_empty:
             self._echo(nothing_to_do(plan))
             return
@@ -461,6 +467,8 @@ class ConsoleReporter:
         pass
 
     def step_finished(self, result: StepResult) -> None:
+        if self._quiet:
+            return
         mark = self._marks[result.state.value]
         label = _label(result).ljust(self._width)
         if result.state.value in ("materialized", "check failed"):
@@ -510,6 +518,54 @@ class ConsoleReporter:
                 labelled(self._graph, asset, keys) for asset, keys in by_asset.items()
             )
             self._echo(f"\nFailed partitions: {listed}")
+
+
+class JsonReporter:
+    """One JSON object per line, for scripts: `run_started`, `step_finished`, `run_finished`."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self._echo = echo
+
+    def _emit(self, event: str, **fields: object) -> None:
+        self._echo(json.dumps({"event": event, **fields}, default=str))
+
+    def run_started(self, run_id: str, plan: Plan) -> None:
+        from assetflow.planner import Status
+
+        self._emit(
+            "run_started",
+            run_id=run_id,
+            selection=plan.selection,
+            partitions=plan.partitions,
+            steps=len(plan.steps),
+            fresh=plan.count(Status.FRESH),
+            warnings=list(plan.warnings),
+        )
+
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        self._emit(
+            "step_finished",
+            asset=result.asset,
+            partition=result.partition,
+            state=result.state.value,
+            duration_s=round(result.duration_s, 6),
+            rows=result.rows,
+            attempts=result.attempts,
+            checks=result.checks,
+            message=result.message,
+        )
+
+    def run_finished(self, result: RunResult) -> None:
+        self._emit(
+            "run_finished",
+            run_id=result.run_id,
+            status=result.status.value,
+            duration_s=round(result.duration_s, 6),
+            counts={state.value: count for state, count in sorted(result.counts().items())},
+        )
 
 
 def _label(item: Step | StepResult | AssetStatus) -> str:

@@ -62,6 +62,7 @@ class StepState(StrEnum):
 
 
 _FAILED_STATES = frozenset({StepState.FAILED, StepState.CHECK_FAILED})
+_NOT_STARTED = "not started: --fail-fast stopped the run after a failure"
 _BLOCKING_STATES = frozenset({StepState.FAILED, StepState.BLOCKED, StepState.CHECK_FAILED})
 
 
@@ -156,6 +157,7 @@ def execute_plan(
     newest_first: bool = False,
     sleep: Callable[[float], None] | None = None,
     rng: random.Random | None = None,
+    fail_fast: bool = False,
 ) -> RunResult:
     """Run a plan's steps and record the run.
 
@@ -176,6 +178,7 @@ def execute_plan(
         newest_first: Among steps ready at once, start the newest partitions first.
         sleep: How to wait between retries (tests pass one that records the delays).
         rng: The randomness of retry jitter.
+        fail_fast: After the first failure, start no new step (the rest are skipped).
 
     Raises:
         KeyboardInterrupt: After letting running steps finish and marking the run
@@ -199,7 +202,9 @@ def execute_plan(
     for step in plan.steps:
         state.readers.update(step.inputs)
     retrying = _Retrying(clock, sleep or time.sleep, rng or random.Random())
-    runner = _Runner(project, plan, store, state, run_id, clock, reporter, retrying)
+    runner = _Runner(
+        project, plan, store, state, run_id, clock, reporter, retrying, fail_fast=fail_fast
+    )
     try:
         with capturing_run():
             runner.run(ReadyQueue(plan, newest_first=newest_first), max(1, max_parallel))
@@ -231,6 +236,9 @@ class _Runner:
     reporter: Reporter
     retrying: _Retrying
     results: list[StepResult] = field(default_factory=list)
+    #: stop starting steps after the first failure (steps already running finish)
+    fail_fast: bool = False
+    has_stopped: bool = False
 
     def run(self, queue: ReadyQueue, max_parallel: int) -> None:
         if max_parallel == 1:
@@ -283,6 +291,8 @@ class _Runner:
         """Decide whether a step runs: its work if so, else why not (recorded)."""
         self.reporter.step_started(step)
         outcome = _decide(step, self.state)
+        if outcome is None and self.has_stopped:
+            outcome = (StepState.BLOCKED, EventKind.SKIPPED, _NOT_STARTED)
         if outcome is not None:
             state, kind, message = outcome
             _record_event(self.store, self.run_id, step, kind, self.clock, message)
@@ -429,6 +439,8 @@ class _Runner:
         ]
 
     def _done(self, step: Step, result: StepResult) -> StepResult:
+        if self.fail_fast and result.state in _FAILED_STATES:
+            self.has_stopped = True
         self.state.states[step.key] = result.state
         self.results.append(result)
         _release_inputs(step, self.state)
