@@ -361,10 +361,9 @@ def save_fingerprints(
     """
     from assetflow.codecache import compute, has_sources
 
+    saved = store.saved_codes(manifest_key(fp.version) for fp in fingerprints.values())
     missing = {
-        name: fp
-        for name, fp in fingerprints.items()
-        if store.get_code(manifest_key(fp.version)) is None
+        name: fp for name, fp in fingerprints.items() if manifest_key(fp.version) not in saved
     }
     stale = [name for name, fp in missing.items() if not has_sources(fp)]
     missing.update(compute(project, stale))
@@ -574,12 +573,11 @@ def check(
             outcomes = run_checks(
                 loaded.checks[name], value, partition=partition, now=now, root=loaded.root
             )
-            found = [
+            results.extend(
                 CheckRecord(run_id=run_id, at=clock.now(), **outcome.record_fields())
                 for outcome in outcomes
-            ]
-            store.record(checks=found)
-            results.extend(found)
+            )
+        store.record(checks=results)  # one transaction for the whole check run
         failed = any(result.is_blocking_failure for result in results)
         store.finish_run(run_id, RunStatus.FAILED if failed else RunStatus.SUCCESS, clock.now())
         return CheckRun(run_id, tuple(results))

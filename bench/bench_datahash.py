@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from timing import best_of
 
 from assetflow.datahash import data_version, table_version
 from assetflow.io import write_output
@@ -49,16 +48,6 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
             "amount": rng.normal(100.0, 15.0, rows),
         }
     )
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    """The fastest of ``repeat`` timed calls of ``fn``, in seconds."""
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def main() -> None:

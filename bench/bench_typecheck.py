@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
+from timing import best_of
 
 from assetflow.typecheck import Schema, check_output
 
@@ -67,16 +66,6 @@ def make_frame(rows: int, seed: int = 0) -> pd.DataFrame:
             "flag": rng.random(rows) < 0.5,
         }
     )
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    """The fastest of ``repeat`` timed calls of ``fn``, in seconds."""
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
 
 
 def main() -> int:

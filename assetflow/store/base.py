@@ -226,6 +226,10 @@ class MetadataStore(Protocol):
         """`save_code` for many code versions at once, in one transaction."""
         ...
 
+    def saved_codes(self, code_versions: Iterable[str]) -> set[str]:
+        """Which of these code versions have their source saved, in one query."""
+        ...
+
     def get_code(self, code_version: str) -> str | None:
         """The source saved for a code version, or None."""
         ...

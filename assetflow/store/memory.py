@@ -276,6 +276,11 @@ class MemoryStore:
         for code_version, source in sources.items():
             self.save_code(code_version, source)
 
+    def saved_codes(self, code_versions: Iterable[str]) -> set[str]:
+        with self._lock:
+            self._check_open()
+            return {version for version in code_versions if version in self._digest_by_code_version}
+
     def get_code(self, code_version: str) -> str | None:
         with self._lock:
             self._check_open()

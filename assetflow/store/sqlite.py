@@ -467,15 +467,7 @@ class SqliteStore:
             return
         for code_version, source in wanted.items():
             check_code(code_version, source)
-        found = {
-            row[0]
-            for row in self._db.select(
-                "look up saved code",
-                "SELECT code_version FROM code_versions "
-                "WHERE code_version IN (SELECT value FROM json_each(?))",
-                (json.dumps(sorted(wanted)),),
-            )
-        }
+        found = self.saved_codes(wanted)
         missing = [(v, s, source_digest(s)) for v, s in wanted.items() if v not in found]
         if missing:
 
@@ -493,6 +485,18 @@ class SqliteStore:
 
             self._db.run("save code", insert, write=True)
         self._saved_code_versions.update(wanted)
+
+    def saved_codes(self, code_versions: Iterable[str]) -> set[str]:
+        wanted = sorted(set(code_versions))
+        if not wanted:
+            return set()
+        rows = self._db.select(
+            "look up saved code",
+            "SELECT code_version FROM code_versions "
+            "WHERE code_version IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),),
+        )
+        return {row[0] for row in rows}
 
     def get_code(self, code_version: str) -> str | None:
         rows = self._db.select(

@@ -32,7 +32,7 @@ def clock():
     return FixedClock(T0)
 
 
-def run(project, store, clock, run_id, selection="*", *, force=False, reporter=None):
+def run(project, store, clock, run_id, selection="*", *, force=False, reporter=None, **options):
     """Plan `selection` against the store and execute it, as `materialize` does."""
     context = make_plan(project, store, selection, force=force, clock=clock)
     return execute_plan(
@@ -44,6 +44,7 @@ def run(project, store, clock, run_id, selection="*", *, force=False, reporter=N
         clock=clock,
         sources=context.source_values,
         reporter=reporter,
+        **options,
     )
 
 
@@ -590,16 +591,7 @@ FLAKY = """
 def test_a_flaky_asset_is_retried_and_every_attempt_recorded(make_project, store, clock):
     project = load_project(make_project(FLAKY))
     waits: list[float] = []
-    context = make_plan(project, store, "flaky", clock=clock)
-    result = execute_plan(
-        project,
-        context.plan,
-        store,
-        context.snapshot,
-        run_id="r1",
-        clock=clock,
-        sleep=waits.append,
-    )
+    result = run(project, store, clock, "r1", "flaky", sleep=waits.append)
     assert states(result) == {"flaky": StepState.MATERIALIZED}
     assert result.results[0].attempts == 3
     assert waits == [0.5, 1.0]  # exponential backoff, no jitter
@@ -617,15 +609,8 @@ def test_a_flaky_asset_is_retried_and_every_attempt_recorded(make_project, store
 def test_retries_run_out_or_do_not_apply(make_project, store, clock):
     project = load_project(make_project(FLAKY))
     waits: list[float] = []
-    context = make_plan(project, store, "always_wrong not_retried wrong_type", clock=clock)
-    result = execute_plan(
-        project,
-        context.plan,
-        store,
-        context.snapshot,
-        run_id="r1",
-        clock=clock,
-        sleep=waits.append,
+    result = run(
+        project, store, clock, "r1", "always_wrong not_retried wrong_type", sleep=waits.append
     )
     by_asset = {r.asset: r for r in result.results}
     assert by_asset["always_wrong"].state is StepState.FAILED

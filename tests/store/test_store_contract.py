@@ -314,3 +314,9 @@ def test_asset_names_with_a_nul_are_refused_and_match_nothing(store: MetadataSto
         store.record(events=[event(EventKind.FAILED, "a\x00b")])
     assert store.latest_materializations(["a\x00b"]) == {}
     assert store.latest_failures(["a\x00b"]) == {}
+
+
+def test_saved_codes_answers_for_many_versions_at_once(store: MetadataStore) -> None:
+    store.save_codes({"v1": "def a():\n    return 1\n", "v2": "def b():\n    return 2\n"})
+    assert store.saved_codes(["v1", "v2", "v3"]) == {"v1", "v2"}
+    assert store.saved_codes([]) == set()
