@@ -17,6 +17,7 @@ from assetflow.store.records import CheckRecord as CheckRecord
 from assetflow.store.records import Column as Column
 from assetflow.store.records import EventKind as EventKind
 from assetflow.store.records import EventRecord as EventRecord
+from assetflow.store.records import Lease as Lease
 from assetflow.store.records import LogRecord as LogRecord
 from assetflow.store.records import MaterializationRecord as MaterializationRecord
 from assetflow.store.records import RunRecord as RunRecord

@@ -11,18 +11,27 @@ Semantics every backend shares (the contract tests in ``tests/store`` pin them):
   query whatever the number of assets, because the planner asks for all of them.
 - A materialization or event may name a run that was never created: the store
   records what it is given and does not police references.
+- A lease is one run's exclusive claim on one asset-partition while it
+  materializes it, so that two runs of one project never write the same
+  asset-partition at once. It lapses when it expires, when its run is no longer
+  RUNNING (finishing a run releases its leases in the same transaction), or when
+  the caller finds its process dead; taking one is a single short write
+  transaction, race-free across processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from assetflow.errors import StoreError
+from assetflow.store.normalise import MAX_INTEGER, as_utc, readable_text
 from assetflow.store.records import (
     CheckRecord,
     EventRecord,
+    Lease,
     LogRecord,
     MaterializationRecord,
     MaterializationState,
@@ -32,6 +41,46 @@ from assetflow.store.records import (
 
 #: An asset and one of its partitions (None for an unpartitioned asset).
 AssetPartition = tuple[str, str | None]
+
+
+def normalise_lease(lease: Lease) -> Lease:
+    """Check ``lease`` the way every backend does, and return it with its times in UTC.
+
+    Partition keys are never empty (the SQLite store keeps an unpartitioned
+    asset's lease under the key ''), so an empty one is refused rather than
+    confused with None.
+
+    Raises:
+        StoreError: A time is naive, the pid does not fit 64 bits, a text is not
+            valid Unicode, or the partition key is empty.
+    """
+    where = f"lease on '{readable_text(lease.asset)}' of run '{readable_text(lease.run_id)}'"
+    texts = {
+        "asset": lease.asset,
+        "partition": lease.partition,
+        "run_id": lease.run_id,
+        "host": lease.host,
+    }
+    for name, text in texts.items():
+        if text is not None and readable_text(text) != text:
+            raise StoreError(
+                f"{where} has a {name} that is not valid Unicode text: {text!r}.",
+                hint="The metadata store keeps UTF-8 text: pass valid text.",
+            )
+    if lease.partition == "":
+        raise StoreError(
+            f"{where} has an empty partition key.",
+            hint="Partition keys are never empty: pass partition=None for an unpartitioned asset.",
+        )
+    if not -MAX_INTEGER - 1 <= lease.pid <= MAX_INTEGER:
+        raise StoreError(
+            f"{where} has pid {lease.pid}, which does not fit a 64-bit integer column.",
+            hint="This is a bug in the code that built the lease; please report it.",
+        )
+    return lease._replace(
+        acquired_at=as_utc(lease.acquired_at, f"{where} acquired_at"),
+        expires_at=as_utc(lease.expires_at, f"{where} expires_at"),
+    )
 
 
 @runtime_checkable
@@ -50,7 +99,7 @@ class MetadataStore(Protocol):
         ...
 
     def finish_run(self, run_id: str, status: RunStatus, finished_at: datetime) -> None:
-        """Set the final status and end time of a run.
+        """Set the final status and end time of a run, and release its leases, in one transaction.
 
         Args:
             run_id: The full id of the run.
@@ -69,9 +118,9 @@ class MetadataStore(Protocol):
         finished_at: datetime,
         events: Sequence[EventRecord] = (),
     ) -> bool:
-        """Finish a run only if it is still RUNNING, and record ``events`` with it.
+        """Finish a run only if it is still RUNNING, record ``events`` and release its leases.
 
-        Both happen in one transaction, and only when the run was running: two
+        All happen in one transaction, and only when the run was running: two
         processes that both find a run orphaned mark it (and record its events)
         once between them.
 
@@ -232,6 +281,69 @@ class MetadataStore(Protocol):
 
     def get_code(self, code_version: str) -> str | None:
         """The source saved for a code version, or None."""
+        ...
+
+    def acquire_lease(
+        self,
+        lease: Lease,
+        *,
+        now: datetime,
+        takeover: Callable[[Lease], bool] | None = None,
+    ) -> Lease | None:
+        """Take the lease on ``(lease.asset, lease.partition)`` for ``lease.run_id``.
+
+        One short write transaction, race-free across processes: of several runs
+        asking at once, exactly one gets it. A lease held by another run is taken
+        over when it expired (``expires_at <= now``), when its run is not RUNNING
+        (finished, crashed, cancelled, or no such run), or when
+        ``takeover(holder)`` returns True.
+
+        Args:
+            lease: The lease wanted: the asset-partition, the run, its process and
+                host, and times (timezone-aware).
+            now: The time of the request, against which expiry is judged.
+            takeover: Asked about a holder that is otherwise live (another run,
+                unexpired, RUNNING), typically "is its pid dead on this host?".
+                It runs inside the write transaction: keep it quick, and do not
+                use the store from it.
+
+        Returns:
+            None when the lease is now the run's: it was free, lapsed or taken
+            over (``lease`` is stored as given), or the run held it already (only
+            its ``expires_at`` is renewed). Otherwise the holder's lease,
+            unchanged.
+
+        Raises:
+            StoreError: A time is naive, a text is invalid, the partition key is
+                empty, or the store cannot be written.
+        """
+        ...
+
+    def release_leases(self, run_id: str, keys: Iterable[AssetPartition] | None = None) -> None:
+        """Drop the run's leases on these asset-partitions, in one transaction.
+
+        Never touches another run's lease; keys the run does not hold are ignored.
+
+        Args:
+            run_id: The full id of the run.
+            keys: The (asset, partition) pairs to release; None releases every
+                lease of the run.
+        """
+        ...
+
+    def renew_leases(self, run_id: str, expires_at: datetime) -> None:
+        """Push back the expiry of every lease the run holds to ``expires_at``.
+
+        Raises:
+            StoreError: ``expires_at`` is naive, or the store cannot be written.
+        """
+        ...
+
+    def leases(self) -> list[Lease]:
+        """Every lease held now (expired or not), sorted by asset then partition.
+
+        An unpartitioned asset's lease (partition None) sorts before its partitions.
+        """
         ...
 
     def close(self) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from assetflow.errors import StoreError
-from assetflow.store.base import AssetPartition
+from assetflow.store.base import AssetPartition, normalise_lease
 from assetflow.store.normalise import (
     CANDIDATES_SHOWN,
     ambiguous_run_error,
@@ -28,6 +28,7 @@ from assetflow.store.records import (
     CheckRecord,
     EventKind,
     EventRecord,
+    Lease,
     LogRecord,
     MaterializationRecord,
     MaterializationState,
@@ -54,6 +55,7 @@ class MemoryStore:
         self._logs: list[LogRecord] = []
         self._digest_by_code_version: dict[str, str] = {}
         self._source_by_digest: dict[str, str] = {}
+        self._lease_by_key: dict[AssetPartition, Lease] = {}
 
     def _check_open(self) -> None:
         if self._is_closed:
@@ -82,6 +84,7 @@ class MemoryStore:
             position, run = self._runs[run_id]
             update = {"status": RunStatus(status), "finished_at": finished_at}
             self._runs[run_id] = (position, run.model_copy(update=update))
+            self._drop_leases(run_id)
 
     def finish_run_if_running(
         self,
@@ -102,6 +105,7 @@ class MemoryStore:
             update = {"status": RunStatus(status), "finished_at": finished_at}
             self._runs[run_id] = (position, run.model_copy(update=update))
             self._events.extend(new_events)
+            self._drop_leases(run_id)
             return True
 
     def record(
@@ -286,6 +290,63 @@ class MemoryStore:
             self._check_open()
             digest = self._digest_by_code_version.get(code_version)
             return None if digest is None else self._source_by_digest[digest]
+
+    def acquire_lease(
+        self,
+        lease: Lease,
+        *,
+        now: datetime,
+        takeover: Callable[[Lease], bool] | None = None,
+    ) -> Lease | None:
+        lease = normalise_lease(lease)
+        now = as_utc(now, f"the time of taking the lease on '{lease.asset}'")
+        with self._lock:
+            self._check_open()
+            holder = self._lease_by_key.get(lease.key)
+            if holder is not None and holder.run_id == lease.run_id:
+                self._lease_by_key[lease.key] = holder._replace(expires_at=lease.expires_at)
+                return None
+            if holder is not None:
+                entry = self._runs.get(holder.run_id)
+                is_running = entry is not None and entry[1].status == RunStatus.RUNNING
+                if holder.is_live(now, is_run_running=is_running) and not (
+                    takeover is not None and takeover(holder)
+                ):
+                    return holder
+            self._lease_by_key[lease.key] = lease
+            return None
+
+    def release_leases(self, run_id: str, keys: Iterable[AssetPartition] | None = None) -> None:
+        wanted = None if keys is None else list(keys)
+        with self._lock:
+            self._check_open()
+            if wanted is None:
+                self._drop_leases(run_id)
+                return
+            for key in wanted:
+                held = self._lease_by_key.get(key)
+                if held is not None and held.run_id == run_id:
+                    del self._lease_by_key[key]
+
+    def renew_leases(self, run_id: str, expires_at: datetime) -> None:
+        expires_at = as_utc(expires_at, f"leases of run '{run_id}' expires_at")
+        with self._lock:
+            self._check_open()
+            for key, held in self._lease_by_key.items():
+                if held.run_id == run_id:
+                    self._lease_by_key[key] = held._replace(expires_at=expires_at)
+
+    def leases(self) -> list[Lease]:
+        with self._lock:
+            self._check_open()
+            held = list(self._lease_by_key.values())
+        # None sorts first, as the SQLite store's '' does.
+        return sorted(held, key=lambda lease: (lease.asset, lease.partition or ""))
+
+    def _drop_leases(self, run_id: str) -> None:
+        """Forget every lease of the run (the caller holds the lock)."""
+        for key in [key for key, held in self._lease_by_key.items() if held.run_id == run_id]:
+            del self._lease_by_key[key]
 
     def close(self) -> None:
         with self._lock:

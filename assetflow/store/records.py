@@ -1,4 +1,4 @@
-"""The records the metadata store keeps: runs, materializations and run events."""
+"""The records the metadata store keeps: runs, materializations, run events and leases."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class EventKind(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     RETRIED = "retried"
+    CANCELLED = "cancelled"  # stopped by Ctrl-C or SIGTERM while running
 
 
 class _Record(BaseModel):
@@ -152,3 +153,38 @@ class LogRecord(_Record):
     attempt: int = 1
     text: str
     at: datetime
+
+
+class Lease(NamedTuple):
+    """One run's exclusive claim on an asset-partition while it materializes it.
+
+    A plain tuple: one is taken and released per step, so it stays cheap.
+    """
+
+    asset: str
+    partition: str | None
+    run_id: str
+    #: the process of the run that took it, on ``host``
+    pid: int
+    host: str
+    acquired_at: datetime
+    #: when it lapses unless renewed: another run may take it over from then on
+    expires_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """The asset-partition this lease is on."""
+        return (self.asset, self.partition)
+
+    def is_live(self, now: datetime, *, is_run_running: bool) -> bool:
+        """Whether the lease still excludes other runs at ``now``.
+
+        Args:
+            now: The time of the question (timezone-aware).
+            is_run_running: Whether the lease's run is RUNNING in the store (False
+                when it finished, crashed, was cancelled, or was never recorded).
+
+        Returns:
+            True while it has not expired (``expires_at > now``) and its run is running.
+        """
+        return is_run_running and self.expires_at > now

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from assetflow.errors import StoreError
-from assetflow.store.base import AssetPartition
+from assetflow.store.base import AssetPartition, normalise_lease
 from assetflow.store.normalise import (
     CANDIDATES_SHOWN,
     MAX_INTEGER,
@@ -35,6 +35,7 @@ from assetflow.store.normalise import (
 from assetflow.store.records import (
     CheckRecord,
     EventRecord,
+    Lease,
     LogRecord,
     MaterializationRecord,
     MaterializationState,
@@ -55,15 +56,20 @@ from assetflow.store.sqlite_rows import (
     INSERT_LOG,
     INSERT_MATERIALIZATION,
     INSERT_RUN,
+    LEASE_COLUMNS,
     LOG_COLUMNS,
     MATERIALIZATION_COLUMNS,
     RUN_COLUMNS,
     STATE_COLUMNS,
+    UPSERT_LEASE,
     Row,
     check_row,
     checks_from_rows,
     event_row,
     events_from_rows,
+    lease_key,
+    lease_row,
+    leases_from_rows,
     log_row,
     logs_from_rows,
     materialization_row,
@@ -141,6 +147,17 @@ _LATEST_FAILURES = (
     ),
 )
 
+# The lease on one asset-partition and whether its run is running (NULL: no such
+# run), by the leases' primary key and the runs' unique run_id.
+_LEASE_HOLDER = (
+    "SELECT "
+    + ", ".join(f"l.{name.strip()}" for name in LEASE_COLUMNS.split(","))
+    + f", r.status = '{RunStatus.RUNNING.value}' "
+    "FROM leases AS l LEFT JOIN runs AS r ON r.run_id = l.run_id "
+    "WHERE l.asset = ? AND l.partition_key = ?"
+)
+_RELEASE_LEASES = "DELETE FROM leases WHERE run_id = ?"
+
 
 class SqliteStore:
     """A MetadataStore in one SQLite file, safe to share between processes and threads."""
@@ -216,6 +233,7 @@ class SqliteStore:
                     f"store {self.path}.",
                     hint="Create the run with create_run() before finishing it.",
                 )
+            connection.execute(_RELEASE_LEASES, (run_id,))
 
         self._db.run("finish a run", update, write=True)
 
@@ -245,6 +263,7 @@ class SqliteStore:
                 return False
             if event_rows:
                 connection.executemany(INSERT_EVENT, event_rows)
+            connection.execute(_RELEASE_LEASES, (run_id,))
             return True
 
         return self._db.run("finish a running run", update, write=True)
@@ -507,6 +526,78 @@ class SqliteStore:
             (code_version,),
         )
         return str(rows[0][0]) if rows else None
+
+    def acquire_lease(
+        self,
+        lease: Lease,
+        *,
+        now: datetime,
+        takeover: Callable[[Lease], bool] | None = None,
+    ) -> Lease | None:
+        lease = normalise_lease(lease)
+        now = as_utc(now, f"the time of taking the lease on '{lease.asset}'")
+        key = (lease.asset, lease_key(lease.partition))
+        row = lease_row(lease)
+
+        def take(connection: sqlite3.Connection) -> Lease | None:
+            # BEGIN IMMEDIATE holds the write lock from the read to the write: no
+            # other process can take the lease in between.
+            found = connection.execute(_LEASE_HOLDER, key).fetchone()
+            if found is None:
+                connection.execute(UPSERT_LEASE, row)
+                return None
+            holder = self._records(leases_from_rows, [found[:-1]])[0]
+            if holder.run_id == lease.run_id:
+                connection.execute(
+                    "UPDATE leases SET expires_at = ? WHERE asset = ? AND partition_key = ?",
+                    (row[-1], *key),
+                )
+                return None
+            if holder.is_live(now, is_run_running=bool(found[-1])) and not (
+                takeover is not None and takeover(holder)
+            ):
+                return holder
+            connection.execute(UPSERT_LEASE, row)
+            return None
+
+        return self._db.run("take a lease", take, write=True)
+
+    def release_leases(self, run_id: str, keys: Iterable[AssetPartition] | None = None) -> None:
+        if keys is None:
+            self._db.run(
+                "release leases",
+                lambda connection: connection.execute(_RELEASE_LEASES, (run_id,)),
+                write=True,
+            )
+            return
+        # An empty partition key names no lease (they are refused), not the
+        # unpartitioned asset's lease stored under ''.
+        rows = [(run_id, asset, lease_key(p)) for asset, p in keys if p != ""]
+        if not rows:
+            return
+        self._db.run(
+            "release leases",
+            lambda connection: connection.executemany(
+                "DELETE FROM leases WHERE run_id = ? AND asset = ? AND partition_key = ?", rows
+            ),
+            write=True,
+        )
+
+    def renew_leases(self, run_id: str, expires_at: datetime) -> None:
+        values = (time_text(as_utc(expires_at, f"leases of run '{run_id}' expires_at")), run_id)
+        self._db.run(
+            "renew leases",
+            lambda connection: connection.execute(
+                "UPDATE leases SET expires_at = ? WHERE run_id = ?", values
+            ),
+            write=True,
+        )
+
+    def leases(self) -> list[Lease]:
+        rows = self._db.select(
+            "list leases", f"SELECT {LEASE_COLUMNS} FROM leases ORDER BY asset, partition_key"
+        )
+        return self._records(leases_from_rows, rows)
 
     def close(self) -> None:
         self._db.close()

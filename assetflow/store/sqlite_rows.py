@@ -18,6 +18,7 @@ from assetflow.store.records import (
     CheckRecord,
     Column,
     EventRecord,
+    Lease,
     LogRecord,
     MaterializationRecord,
     MaterializationState,
@@ -37,6 +38,7 @@ CHECK_COLUMNS = (
     "metadata_json, occurred_at"
 )
 LOG_COLUMNS = "run_id, asset, partition_key, attempt, text, occurred_at"
+LEASE_COLUMNS = "asset, partition_key, run_id, pid, host, acquired_at, expires_at"
 
 
 def _placeholders(columns: str) -> str:
@@ -50,6 +52,13 @@ INSERT_MATERIALIZATION = (
 )
 INSERT_EVENT = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({_placeholders(EVENT_COLUMNS)})"
 INSERT_LOG = f"INSERT INTO step_logs ({LOG_COLUMNS}) VALUES ({_placeholders(LOG_COLUMNS)})"
+#: Stores a lease, replacing the one on its asset-partition if there is one.
+UPSERT_LEASE = (
+    f"INSERT INTO leases ({LEASE_COLUMNS}) VALUES ({_placeholders(LEASE_COLUMNS)}) "
+    "ON CONFLICT (asset, partition_key) DO UPDATE SET run_id = excluded.run_id, "
+    "pid = excluded.pid, host = excluded.host, acquired_at = excluded.acquired_at, "
+    "expires_at = excluded.expires_at"
+)
 INSERT_CHECK = (
     f"INSERT INTO check_results ({CHECK_COLUMNS}) VALUES ({_placeholders(CHECK_COLUMNS)})"
 )
@@ -302,4 +311,39 @@ def logs_from_rows(rows: Iterable[Row]) -> list[LogRecord]:
             }
         )
         for run_id, asset, partition, attempt, text, at in rows
+    ]
+
+
+def lease_key(partition: str | None) -> str:
+    """The partition_key a lease is stored under: '' for an unpartitioned asset."""
+    return "" if partition is None else partition
+
+
+def lease_row(lease: Lease) -> Row:
+    """The values of UPSERT_LEASE for ``lease``."""
+    return (
+        lease.asset,
+        lease_key(lease.partition),
+        lease.run_id,
+        lease.pid,
+        lease.host,
+        time_text(lease.acquired_at),
+        time_text(lease.expires_at),
+    )
+
+
+def leases_from_rows(rows: Iterable[Row]) -> list[Lease]:
+    """Leases from rows selected as LEASE_COLUMNS."""
+    parse_time = datetime.fromisoformat
+    return [
+        Lease(
+            asset,
+            partition or None,
+            run_id,
+            pid,
+            host,
+            parse_time(acquired_at),
+            parse_time(expires_at),
+        )
+        for asset, partition, run_id, pid, host, acquired_at, expires_at in rows
     ]

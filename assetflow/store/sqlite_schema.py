@@ -166,6 +166,26 @@ _VERSION_5 = (
     "CREATE INDEX step_logs_by_run ON step_logs (run_id, id)",
 )
 
+# Version 6: leases. One row per asset-partition being materialized, naming the
+# run that holds it, so that two runs never materialize the same one at once.
+# Like latest_state, an unpartitioned asset's row has partition_key '' (a NULL
+# in a primary key would not collide with another NULL); leases refuse an empty
+# partition key, so '' only ever means None here.
+_VERSION_6 = (
+    """CREATE TABLE leases (
+        asset TEXT NOT NULL,
+        partition_key TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (asset, partition_key)
+    ) WITHOUT ROWID""",
+    # Releasing, renewing and finishing a run find its leases by run.
+    "CREATE INDEX leases_by_run ON leases (run_id)",
+)
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
@@ -173,6 +193,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(3, "asset check results", *_VERSION_3),
     sql_migration(4, "check results by run", *_VERSION_4),
     sql_migration(5, "step logs", *_VERSION_5),
+    sql_migration(6, "leases on asset-partitions being materialized", *_VERSION_6),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from assetflow.errors import StoreError
-from assetflow.store import SqliteStore, open_store
+from assetflow.store import Lease, SqliteStore, open_store
 from assetflow.store.sqlite_schema import MIGRATIONS, Migration, sql_migration
-from tests.store.builders import materialization, run
+from tests.store.builders import at, materialization, run
 from tests.store.sqlite_files import query
 
 # A migration as later work would append one: a column for partition ranges,
@@ -113,3 +113,26 @@ def test_migrations_must_be_numbered_from_one(store_path: Path) -> None:
     expected = f"migrations are numbered {numbers}, not 1..{len(numbers)}"
     with pytest.raises(StoreError, match=re.escape(expected)):
         SqliteStore(store_path, migrations=(*MIGRATIONS, gap))
+
+
+def test_a_version_5_store_gains_leases_and_keeps_its_records(store_path: Path) -> None:
+    with SqliteStore(store_path, migrations=MIGRATIONS[:5]) as store:
+        store.create_run(run("r-1"))
+        store.record([materialization("a", "2026-03-01")])
+    assert "leases" not in {row[0] for row in query(store_path, "SELECT name FROM sqlite_master")}
+    with open_store("sqlite", store_path) as store:
+        assert store.get_run("r-1") == run("r-1")
+        assert store.asset_history("a") == [materialization("a", "2026-03-01")]
+        held = Lease("a", "2026-03-01", "r-1", 11, "here", at(0), at(60))
+        assert store.acquire_lease(held, now=at(0)) is None
+        assert store.leases() == [held]
+    assert _versions(store_path)[-1] == (6, "leases on asset-partitions being materialized")
+    assert _columns(store_path, "leases") == [
+        "asset",
+        "partition_key",
+        "run_id",
+        "pid",
+        "host",
+        "acquired_at",
+        "expires_at",
+    ]
