@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import re
 import threading
@@ -44,6 +45,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # Windows: DuckDB's own lock and the retries do the queueing
+    fcntl = None  # type: ignore[assignment]
 
 import duckdb
 import pyarrow as pa
@@ -81,6 +87,11 @@ _NANOSECONDS_PER_DAY = 86_400 * 10**9
 
 _T = TypeVar("_T")
 
+
+#: How long a step queues behind other assetflow processes using the DuckDB file, and
+#: how often it looks (holds are short: one write or read, never the user's code).
+_QUEUE_WAIT_S = 60.0
+_QUEUE_POLL_S = 0.002
 
 #: Serialises this process's writes to DuckDB files (see write_table).
 _WRITERS = threading.Lock()
@@ -472,6 +483,46 @@ def _table_columns(
 @contextlib.contextmanager
 def _connection(database: Path, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection of its own, closed on leaving (which releases the file's lock)."""
+    with _queued(database, shared=read_only), _connected(database, read_only) as connection:
+        yield connection
+
+
+@contextlib.contextmanager
+def _queued(database: Path, *, shared: bool) -> Iterator[None]:
+    """Queue behind other assetflow processes using the file (worker processes of one
+    run, concurrent runs), rather than retrying against DuckDB's own lock with backoff.
+
+    Readers share the queue's lock, a writer takes it alone: as DuckDB allows.
+    Other programs do not take it; DuckDB's own lock (and the retries) still
+    stand between them and us. A lock not had within the wait is skipped, so
+    the retries and their error message take over.
+    """
+    if fcntl is None:
+        yield
+        return
+    try:
+        descriptor = os.open(f"{database}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield  # e.g. a read-only directory: DuckDB's own lock still applies
+        return
+    try:
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        deadline = time.monotonic() + _QUEUE_WAIT_S
+        while True:
+            try:
+                fcntl.flock(descriptor, mode)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(_QUEUE_POLL_S)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+@contextlib.contextmanager
+def _connected(database: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         connection = duckdb.connect(str(database), read_only=read_only)
     except duckdb.ConnectionException as error:

@@ -553,3 +553,33 @@ def test_a_process_killed_while_rewriting_leaves_one_version_whole(tmp_path: Pat
         assert partition in (list(range(10, 14)), list(range(500, 600)))
         others = read("events", database, partitions=["a", "c"])["id"].tolist()
         assert others == [0, 1, 2, 20, 21]
+
+
+# --- assetflow processes queue for the file --------------------------------------
+
+HOLD_QUEUE = """
+import fcntl, os, sys, time
+descriptor = os.open(sys.argv[1] + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(descriptor, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_write_queues_behind_another_assetflow_process_without_retrying(
+    database: Path,
+) -> None:
+    write("events", day(range(3)), database, partition="2026-03-01")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_QUEUE, str(database), "0.6"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    started = time.monotonic()
+    write("events", day(range(5)), database, partition="2026-03-02")
+    waited = time.monotonic() - started
+    holder.wait(5)
+    assert waited >= 0.4  # it waited for the holder's turn to end ...
+    assert read("events", database)["id"].tolist() == [0, 1, 2, 0, 1, 2, 3, 4]  # ... then wrote
