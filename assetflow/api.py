@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetflow.errors import WriteError
+from assetflow.errors import UsageError, WriteError, did_you_mean, suggest
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -386,7 +387,9 @@ def materialize(
     reporter: Reporter | None = None,
     partitions: PartitionRequest | None = None,
     redo: Iterable[str] | None = None,
-    max_parallel: int = 1,
+    workers: int | None = None,
+    executor: str | None = None,
+    max_parallel: int | None = None,
     newest_first: bool = False,
     fail_fast: bool = False,
 ) -> RunResult:
@@ -403,7 +406,12 @@ def materialize(
         reporter: Receives progress events.
         partitions: Which partitions of partitioned assets (default: every complete one).
         redo: Which not-fresh partitions to run: "missing", "failed", "stale", "all".
-        max_parallel: How many steps may run at once.
+        workers: How many steps may run at once (default 1, or the executor's default
+            of the project's `workers` setting when `executor="multiprocess"`).
+        executor: "inprocess" runs one step at a time in this process (the default
+            here, as tests and notebooks want); "multiprocess" runs steps in worker
+            processes (the default when `workers` is above 1, and the CLI's default).
+        max_parallel: The older name of `workers`.
         newest_first: Start the newest partitions first.
         fail_fast: After the first failure, start no new step.
 
@@ -414,6 +422,9 @@ def materialize(
     from assetflow.execution import execute_plan
 
     loaded = load(project)
+    executor, workers = choose_executor(
+        loaded, executor, workers if workers is not None else max_parallel
+    )
     clock = clock or SystemClock()
     with _store_for(loaded, store) as store:
         ensure_state_dir(loaded.state_dir)
@@ -443,10 +454,45 @@ def materialize(
             clock=clock,
             trigger=trigger,
             reporter=reporter,
-            max_parallel=max_parallel,
+            executor=executor,
+            workers=workers,
             newest_first=newest_first,
             fail_fast=fail_fast,
         )
+
+
+def choose_executor(project: Project, executor: str | None, workers: int | None) -> tuple[str, int]:
+    """The executor and worker count of a run, from what was asked and the configuration.
+
+    Without an executor, more than one worker means "multiprocess" and one means
+    "inprocess"; "multiprocess" without a count takes the configured `workers`,
+    else the number of cores. The in-process executor always runs one at a time.
+
+    Raises:
+        UsageError: An unknown executor, a count below 1, or several in-process workers.
+    """
+    from assetflow.execution.coordinator import EXECUTORS
+
+    if executor is not None and executor not in EXECUTORS:
+        raise UsageError(
+            f"unknown executor {executor!r}. {did_you_mean(suggest(executor, EXECUTORS))}".rstrip(),
+            hint=f"The executors are: {', '.join(EXECUTORS)}.",
+        )
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be 1 or more, not {workers}.")
+    if executor is None:
+        executor = "multiprocess" if workers is not None and workers > 1 else "inprocess"
+    if executor == "inprocess":
+        if workers is not None and workers > 1:
+            raise UsageError(
+                f"the in-process executor runs one step at a time, so --workers {workers} "
+                "cannot apply.",
+                hint="To fix this, use --executor multiprocess for parallel steps, or "
+                "leave --workers out.",
+            )
+        return executor, 1
+    configured = project.location.config.workers
+    return executor, workers or configured or os.cpu_count() or 1
 
 
 def plan(

@@ -67,6 +67,10 @@ class AssetSpec:
     checks: tuple[Any, ...] = ()
     #: how a failed attempt is retried (a RetryPolicy), or None for no retries
     retry: Any = None
+    #: seconds an attempt may run before it is stopped (and counts as failed), or None
+    timeout: float | None = None
+    #: the concurrency pool the asset's steps take a slot of (`[tool.assetflow.pools]`)
+    pool: str | None = None
     __assetflow_asset__: bool = field(default=True, init=False, repr=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -146,6 +150,8 @@ def asset(
     backoff: float = 1.0,
     jitter: float = 0.0,
     retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
+    timeout: float | None = None,
+    pool: str | None = None,
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -167,6 +173,8 @@ def asset(
     backoff: float = 1.0,
     jitter: float = 0.0,
     retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
+    timeout: float | None = None,
+    pool: str | None = None,
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare a function as an asset; its parameter names are its upstream assets.
 
@@ -192,6 +200,10 @@ def asset(
         backoff: Each retry's delay is the previous one times this (2: doubling).
         jitter: The delay varies randomly by up to this fraction (0.2: +-20%).
         retry_on: The exception classes that are retried (default: any error).
+        timeout: Seconds one attempt may run; a longer attempt is stopped and counts
+            as a failure (a `TimeoutError`, retried like any other error).
+        pool: A pool from `[tool.assetflow.pools]`: at most that many steps of all
+            the assets naming the pool run at once.
 
     Returns:
         The AssetSpec (or a decorator producing it).
@@ -212,6 +224,8 @@ def asset(
             retry=make_policy(retries, retry_delay, backoff, jitter, retry_on)
             if retries or retry_on is not None
             else None,
+            timeout=timeout,
+            pool=pool,
         )
 
     if fn is not None:
@@ -327,6 +341,8 @@ def make_spec(
     mappings: Mapping[str, Any] | None = None,
     checks: Iterable[Any] = (),
     retry: Any = None,
+    timeout: float | None = None,
+    pool: str | None = None,
 ) -> AssetSpec:
     """Build the AssetSpec of a function. Validation happens when the graph is built,
     so that every problem of a project is reported at once."""
@@ -365,6 +381,8 @@ def make_spec(
         mappings=MappingProxyType(dict(mappings or {})),
         checks=tuple(checks),
         retry=retry,
+        timeout=timeout,
+        pool=pool,
     )
     # Look like the function to help(), inspect.signature() and doc tools.
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):

@@ -205,12 +205,22 @@ def lineage(options: _Options, selection: str, exclude: str | None, output_forma
 @_partition_options
 @_redo_option
 @click.option(
-    "--max-parallel",
+    "--workers",
+    "-w",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="How many steps may run at once.",
+    default=None,
+    help="How many steps may run at once [default: `workers` in the configuration, "
+    "else the number of cores].",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["multiprocess", "inprocess"]),
+    default=None,
+    help="multiprocess: steps run in worker processes; inprocess: one at a time in this "
+    "process, for debugging with pdb [default: `executor` in the configuration, else "
+    "multiprocess].",
+)
+@click.option("--max-parallel", type=click.IntRange(min=1), default=None, hidden=True)
 @click.option("--newest-first", is_flag=True, help="Start the newest partitions first.")
 @click.option("--fail-fast", is_flag=True, help="After the first failure, start no new step.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only failures and the final line.")
@@ -227,7 +237,9 @@ def materialize(
     first: str | None,
     last: str | None,
     redo: tuple[str, ...],
-    max_parallel: int,
+    workers: int | None,
+    executor: str | None,
+    max_parallel: int | None,
     newest_first: bool,
     fail_fast: bool,
     quiet: bool,
@@ -240,31 +252,72 @@ def materialize(
       --partition 2026-03-01 | --partition latest | --from 2026-03-01 --to 2026-03-31
     Only missing or stale partitions run; `assetflow plan` with the same
     options is the dry run.
+
+    \b
+    Ctrl-C cancels the run: running steps stop, nothing half-written is kept,
+    and the run is recorded as cancelled (exit code 130). Press it twice to
+    exit at once.
     """
+    from assetflow.api import choose_executor
     from assetflow.api import materialize as run
-    from assetflow.render import ConsoleReporter, JsonReporter
+    from assetflow.execution.results import RunCancelled
 
     project = options.load()
     if quiet and as_json:
         raise click.UsageError("give either --quiet or --json, not both.")
-    reporter = (
-        JsonReporter(_echo) if as_json else ConsoleReporter(_echo, project.graph, quiet=quiet)
+    executor, workers = choose_executor(
+        project,
+        executor or project.location.config.executor,
+        workers if workers is not None else max_parallel,
     )
-    result = run(
-        selection,
-        exclude=exclude,
-        project=project,
-        force=force,
-        trigger="cli",
-        reporter=reporter,
-        partitions=_request(partition, first, last),
-        redo=redo or None,
-        max_parallel=max_parallel,
-        newest_first=newest_first,
-        fail_fast=fail_fast,
-    )
+    reporter = _reporter(project, quiet=quiet, as_json=as_json, workers=workers)
+    try:
+        result = run(
+            selection,
+            exclude=exclude,
+            project=project,
+            force=force,
+            trigger="cli",
+            reporter=reporter,
+            partitions=_request(partition, first, last),
+            redo=redo or None,
+            executor=executor,
+            workers=workers,
+            newest_first=newest_first,
+            fail_fast=fail_fast,
+        )
+    except RunCancelled as cancelled:
+        sys.exit(cancelled.exit_code)
+    finally:
+        stop = getattr(reporter, "stop", None)
+        if stop is not None:
+            stop()  # a live status line must not stay on screen after an error
     if not result.success:
         sys.exit(EXIT_FAILED)
+
+
+def _reporter(project: Project, *, quiet: bool, as_json: bool, workers: int) -> Any:
+    """JSON lines for --json; a live display on a terminal; plain lines otherwise."""
+    from assetflow.render import ConsoleReporter, JsonReporter
+
+    if as_json:
+        return JsonReporter(_echo)
+    if not quiet and _is_terminal():
+        from assetflow.progress import LiveReporter
+
+        return LiveReporter(sys.stdout, project.graph, workers=workers)
+    return ConsoleReporter(_echo, project.graph, quiet=quiet)
+
+
+def _is_terminal() -> bool:
+    """Whether stdout is an interactive terminal that understands cursor movement."""
+    stream = sys.stdout
+    return (
+        hasattr(stream, "isatty")
+        and stream.isatty()
+        and os.environ.get("TERM", "") != "dumb"
+        and "CI" not in os.environ
+    )
 
 
 @cli.command()

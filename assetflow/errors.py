@@ -128,6 +128,12 @@ class ProjectError(AssetflowError):
     exit_code = EXIT_USAGE
 
 
+class UsageError(AssetflowError):
+    """A command's options do not fit together or are out of range."""
+
+    exit_code = EXIT_USAGE
+
+
 class SelectionError(AssetflowError):
     """A selection expression does not parse, or selects nothing."""
 

@@ -255,6 +255,7 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
             )
             for text in policy_problems(spec.retry)
         )
+    problems.extend(_limit_problems(spec, root, where))
     from assetflow.typecheck import check_annotation
 
     if not spec.is_source:
@@ -271,6 +272,34 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
                 root,
                 f"asset '{spec.name}' ({where}) has tags that are not non-empty strings: "
                 f"{bad_tags!r}.",
+            )
+        )
+    return problems
+
+
+def _limit_problems(spec: AssetSpec, root: Path | None, where: str) -> list[Problem]:
+    """A timeout that is not a positive number, a pool name that is not a string."""
+    problems = []
+    timeout = spec.timeout
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset '{spec.name}' ({where}) has timeout={timeout!r}; a timeout is a "
+                "number of seconds greater than 0.\n\nTo fix this, write e.g. timeout=600, "
+                "or leave it out for no limit.",
+            )
+        )
+    if spec.pool is not None and (not isinstance(spec.pool, str) or not spec.pool):
+        problems.append(
+            _problem(
+                spec,
+                root,
+                f"asset '{spec.name}' ({where}) has pool={spec.pool!r}; a pool is named by a "
+                "non-empty string defined in [tool.assetflow.pools].",
             )
         )
     return problems

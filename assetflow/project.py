@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from assetflow.asset import AssetSpec
 from assetflow.errors import (
@@ -50,6 +50,12 @@ class ProjectConfig(BaseModel):
 
     modules: tuple[str, ...]
     state_dir: str = DEFAULT_STATE_DIR
+    #: how many steps run at once (default: the number of cores); `--workers` overrides
+    workers: PositiveInt | None = None
+    #: "multiprocess" (worker processes) or "inprocess" (one at a time, for debuggers)
+    executor: Literal["multiprocess", "inprocess"] = "multiprocess"
+    #: named concurrency caps: `api = 2` lets at most 2 steps of `pool="api"` run at once
+    pools: dict[str, PositiveInt] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +210,40 @@ def load_project(location: ProjectLocation | str | Path | None = None) -> Projec
     attached_ids = {id(spec) for spec in every_check}
     every_check += [spec for spec in custom_checks if id(spec) not in attached_ids]
     problems.extend(check_problems(every_check, [s.name for s in specs], location.root))
+    problems.extend(_pool_problems(specs, location))
     if problems or graph is None:
         raise DefinitionError(problems)
     return Project(location, graph, {name: found for name, found in checks.items() if found})
+
+
+def _pool_problems(specs: list[AssetSpec], location: ProjectLocation) -> list[Problem]:
+    """Assets naming a pool the configuration does not define."""
+    from assetflow.graph import display_location
+
+    pools = location.config.pools
+    config = display_path(location.config_file, location.root)
+    problems = []
+    for spec in specs:
+        if spec.pool is None or spec.pool in pools:
+            continue
+        where = display_location(spec, location.root)
+        defined = ", ".join(sorted(pools)) if pools else "none"
+        hint = did_you_mean(suggest(str(spec.pool), list(pools)))
+        table = (
+            "[tool.assetflow.pools]" if location.config_file.name == "pyproject.toml" else "[pools]"
+        )
+        problems.append(
+            Problem(
+                where.rsplit(":", 1)[0],
+                spec.line,
+                f"asset '{spec.name}' ({where}) takes a slot of pool {spec.pool!r}, which "
+                f"{config} does not define (pools defined: {defined}).\n\n"
+                + (f"    {hint}\n\n" if hint else "")
+                + f"To fix this, define it in {config}, with how many of its steps may run "
+                f"at once:\n\n    {table}\n    {spec.pool} = 2",
+            )
+        )
+    return problems
 
 
 def collect_specs(location: ProjectLocation) -> list[AssetSpec]:

@@ -440,6 +440,8 @@ class ConsoleReporter:
             "check failed": "!",
             "skipped": "=",
             "blocked": "-",
+            "cancelled": "-",
+            "waiting": "…" if fancy else "~",
         }
         self._width = 0
 
@@ -466,6 +468,10 @@ class ConsoleReporter:
     def step_started(self, step: Step) -> None:
         pass
 
+    def step_waiting(self, step: Step, message: str) -> None:
+        if not self._quiet:
+            self._echo(f"  {self._marks['waiting']} {_label(step).ljust(self._width)}  {message}")
+
     def step_finished(self, result: StepResult) -> None:
         if self._quiet:
             return
@@ -482,6 +488,8 @@ class ConsoleReporter:
             detail = "failed" + (
                 f" after {result.attempts} attempts" if result.attempts > 1 else ""
             )
+        elif result.state.value == "cancelled":
+            detail = result.message
         else:
             detail = f"skipped: {result.message}"
         self._echo(f"  {mark} {label}  {detail}".rstrip())
@@ -500,7 +508,9 @@ class ConsoleReporter:
         self._failed_partitions(failures)
         counts = result.counts()
         parts = [f"{counts[state]} {state.value}" for state in sorted(counts, key=str)]
-        verdict = "succeeded" if result.success else "failed"
+        verdict = {"success": "succeeded", "cancelled": "was cancelled"}.get(
+            result.status.value, "failed"
+        )
         self._echo(
             f"\nRun {short(result.run_id)} {verdict} in {duration(result.duration_s)}: "
             f"{', '.join(parts)}."
@@ -544,6 +554,9 @@ class JsonReporter:
 
     def step_started(self, step: Step) -> None:
         pass
+
+    def step_waiting(self, step: Step, message: str) -> None:
+        self._emit("step_waiting", asset=step.asset, partition=step.partition, message=message)
 
     def step_finished(self, result: StepResult) -> None:
         self._emit(

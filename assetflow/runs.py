@@ -162,6 +162,7 @@ class RowState(StrEnum):
     CHECK_FAILED = "check failed"  # written, but a blocking check failed
     CHECKED = "checked"  # `assetflow check` ran its checks: all passed
     RETRIED = "retried"
+    CANCELLED = "cancelled"  # stopped by Ctrl-C or SIGTERM while running
     STARTED = "started"  # no result was recorded (yet)
 
 
@@ -228,6 +229,7 @@ _STATE_BY_KIND = {
     EventKind.SKIPPED: RowState.SKIPPED,
     EventKind.FAILED: RowState.FAILED,
     EventKind.RETRIED: RowState.RETRIED,
+    EventKind.CANCELLED: RowState.CANCELLED,
 }
 
 

@@ -1,10 +1,18 @@
 """The coordinator: start steps as their inputs finish, skip or cut off, record everything.
 
-Only the coordinator writes to the metadata store and decides; steps
-(`run_step`) run user code and write outputs. With `max_parallel` 1 every
-step runs on the calling thread, in plan order, which is what tests and
-debuggers want; above 1, steps run on that many worker threads, each
-starting as soon as its inputs are done (not in waves).
+Only the coordinator decides and writes to the metadata store. Steps run on an
+executor: in-process (one at a time on this thread, which is what debuggers
+want) or a pool of worker processes, each step starting as soon as its inputs
+are done (not in waves), within the run's `workers` and the pools' caps.
+
+Before a step starts, the run takes the step's lease in the store, so two runs
+on one project never materialize the same asset-partition at once; a step
+whose lease another run holds waits for it, then runs only if that run did
+not already produce what this one would.
+
+Ctrl-C or SIGTERM cancels: running steps are stopped (a write that has begun
+finishes and is recorded), they and the run are recorded as cancelled, and
+`RunCancelled` is raised. A second Ctrl-C exits at once.
 """
 
 from __future__ import annotations
@@ -12,106 +20,80 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
+import socket
+import sys
+import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import ChainMap, Counter, deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from assetflow.context import RunContext
-from assetflow.errors import AssetFailedError, AssetflowError, StoreError
-from assetflow.execution.inputs import ParamInput, collect_inputs, load_inputs
-from assetflow.execution.logs import StepLog, capturing_run
+from assetflow.errors import AssetflowError
+from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message, run_attempts
+from assetflow.execution.inputs import collect_inputs
+from assetflow.execution.interrupts import (
+    StepCancelled,
+    cancel_requested,
+    clear_cancel,
+    request_cancel,
+)
+from assetflow.execution.logs import capturing_run
 from assetflow.execution.reporting import NullReporter, Reporter
+from assetflow.execution.results import (
+    BLOCKING_STATES,
+    FAILED_STATES,
+    NOT_STARTED,
+    RunCancelled,
+    RunResult,
+    StepResult,
+    StepState,
+)
 from assetflow.execution.scheduler import ReadyQueue
-from assetflow.execution.step import StepOutput, run_step
+from assetflow.execution.workers import Event, StepLost, WorkerPool, can_fork
 from assetflow.planner.staleness import Key, Snapshot, Status, key_text
+from assetflow.runs import is_process_alive
 from assetflow.store.records import (
     CheckRecord,
     Column,
     EventKind,
     EventRecord,
+    Lease,
     LogRecord,
     MaterializationRecord,
+    MaterializationState,
     RunRecord,
     RunStatus,
 )
-from assetflow.typecheck import TypeCheckError
 
 if TYPE_CHECKING:
-    from assetflow.asset import AssetSpec
     from assetflow.clock import Clock
     from assetflow.planner.plan import Plan, Step
     from assetflow.project import Project
     from assetflow.store.base import MetadataStore
 
+__all__ = ["EXECUTORS", "RunResult", "StepResult", "StepState", "execute_plan"]
+
 logger = logging.getLogger(__name__)
 
-
-class StepState(StrEnum):
-    """How one step of a run ended."""
-
-    MATERIALIZED = "materialized"
-    SKIPPED = "skipped"  # early cutoff: its inputs did not change
-    BLOCKED = "blocked"  # skipped because an upstream step failed
-    FAILED = "failed"
-    CHECK_FAILED = "check failed"  # written, but a blocking check failed: downstream waits
-
-
-_FAILED_STATES = frozenset({StepState.FAILED, StepState.CHECK_FAILED})
-_NOT_STARTED = "not started: --fail-fast stopped the run after a failure"
-_BLOCKING_STATES = frozenset({StepState.FAILED, StepState.BLOCKED, StepState.CHECK_FAILED})
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """How one step ended, with what it stored or why it did not."""
-
-    asset: str
-    partition: str | None
-    state: StepState
-    duration_s: float = 0.0
-    rows: int | None = None
-    message: str = ""
-    #: "3 checks passed", "1 of 3 checks warned: ..." (empty when it has no checks)
-    checks: str = ""
-    #: how many times the asset ran (more than 1 when retried)
-    attempts: int = 1
-
-    @property
-    def key(self) -> Key:
-        return (self.asset, self.partition)
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """A finished run: its id, status, plan, and how each step ended."""
-
-    run_id: str
-    status: RunStatus
-    plan: Plan
-    results: tuple[StepResult, ...]
-    started_at: datetime
-    finished_at: datetime
-
-    @property
-    def success(self) -> bool:
-        return self.status is RunStatus.SUCCESS
-
-    @property
-    def duration_s(self) -> float:
-        return (self.finished_at - self.started_at).total_seconds()
-
-    def counts(self) -> Counter[StepState]:
-        """How many steps ended in each state."""
-        return Counter(result.state for result in self.results)
-
-    def failures(self) -> list[StepResult]:
-        """Steps that failed, or whose blocking checks failed."""
-        return [r for r in self.results if r.state in _FAILED_STATES]
+#: The executors a run can use.
+EXECUTORS = ("multiprocess", "inprocess")
+#: How long the coordinator waits for workers before it looks around again (signals,
+#: leases, the live display).
+_TICK_S = 0.2
+#: How often a step whose lease another run holds tries again.
+_LEASE_RETRY_S = 0.25
+#: A lease lasts this long unless renewed (a backstop: a dead holder on this
+#: machine is noticed at once by its pid).
+_LEASE_TTL = timedelta(minutes=10)
+_LEASE_RENEW_S = 60.0
+#: How long running steps get to stop after Ctrl-C before their workers are killed.
+CANCEL_GRACE_S = 10.0
+_HOST = socket.gethostname()
 
 
 @dataclass
@@ -119,27 +101,18 @@ class _RunState:
     """What the coordinator tracks while a run goes on."""
 
     snapshot: Snapshot
+    #: values that are not (or not yet) read back from storage: sources, in-process outputs
     values: dict[Key, Any] = field(default_factory=dict)
     versions: dict[Key, str | None] = field(default_factory=dict)
     states: dict[Key, StepState] = field(default_factory=dict)
     readers: Counter[Key] = field(default_factory=Counter)
+    #: what this run stored (or found stored by another run), where steps read it from
+    produced: dict[Key, MaterializationState] = field(default_factory=dict)
 
     def data_version(self, key: Key) -> str | None:
         if key in self.versions:
             return self.versions[key]
         return self.snapshot.current_version(key)
-
-
-@dataclass(frozen=True, slots=True)
-class _Work:
-    """Everything a worker needs to run one step, prepared on the coordinator's thread."""
-
-    step: Step
-    spec: AssetSpec
-    params: tuple[ParamInput, ...]
-    context: RunContext
-    started_at: datetime
-    checks: tuple[Any, ...] = ()
 
 
 def execute_plan(
@@ -153,7 +126,9 @@ def execute_plan(
     sources: Mapping[str, Any] | None = None,
     trigger: str = "api",
     reporter: Reporter | None = None,
-    max_parallel: int = 1,
+    executor: str = "inprocess",
+    workers: int = 1,
+    pools: Mapping[str, int] | None = None,
     newest_first: bool = False,
     sleep: Callable[[float], None] | None = None,
     rng: random.Random | None = None,
@@ -174,18 +149,25 @@ def execute_plan(
         sources: The observed values of the sources the steps read.
         trigger: What started the run.
         reporter: Receives progress events.
-        max_parallel: How many steps may run at once.
+        executor: "inprocess" (one step at a time, here) or "multiprocess".
+        workers: How many steps may run at once (worker processes).
+        pools: Concurrency caps by pool name (default: the project's configured pools).
         newest_first: Among steps ready at once, start the newest partitions first.
-        sleep: How to wait between retries (tests pass one that records the delays).
-        rng: The randomness of retry jitter.
+        sleep: How to wait between retries, in-process (tests pass one that records).
+        rng: The randomness of retry jitter, in-process.
         fail_fast: After the first failure, start no new step (the rest are skipped).
 
     Raises:
-        KeyboardInterrupt: After letting running steps finish and marking the run
-            cancelled.
+        RunCancelled: Ctrl-C or SIGTERM; the run was recorded as cancelled.
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    if executor == "multiprocess" and not can_fork():
+        logger.warning("worker processes cannot be forked here: running steps in-process")
+        executor = "inprocess"
     reporter = reporter or NullReporter()
     started_at = clock.now()
+    clear_cancel()
     store.create_run(
         RunRecord(
             run_id=run_id,
@@ -201,26 +183,144 @@ def execute_plan(
     state.values.update({(name, None): value for name, value in (sources or {}).items()})
     for step in plan.steps:
         state.readers.update(step.inputs)
-    retrying = _Retrying(clock, sleep or time.sleep, rng or random.Random())
+    retrying = Retrying(clock, sleep or time.sleep, rng or random.Random())
+    backend: _InProcess | WorkerPool
+    if executor == "inprocess":
+        backend = _InProcess(project, retrying)
+    else:
+        backend = WorkerPool(project, max(1, workers), clock)
     runner = _Runner(
-        project, plan, store, state, run_id, clock, reporter, retrying, fail_fast=fail_fast
+        project,
+        plan,
+        store,
+        state,
+        run_id,
+        clock,
+        reporter,
+        in_process=executor == "inprocess",
+        pools=dict(project.location.config.pools if pools is None else pools),
+        fail_fast=fail_fast,
     )
+    signals = _Signals(backend)
     try:
-        with capturing_run():
-            runner.run(ReadyQueue(plan, newest_first=newest_first), max(1, max_parallel))
+        with capturing_run(), signals.installed():
+            runner.run(ReadyQueue(plan, newest_first=newest_first), backend)
     except BaseException as error:
         # Whatever stops the run, its record must not stay "running".
         interrupted = isinstance(error, KeyboardInterrupt)
         status = RunStatus.CANCELLED if interrupted else RunStatus.FAILED
         store.finish_run(run_id, status, clock.now())
         raise
-    failed = any(r.state in _FAILED_STATES for r in runner.results)
-    status = RunStatus.FAILED if failed else RunStatus.SUCCESS
+    finally:
+        backend.close()
+    if signals.signum:
+        status = RunStatus.CANCELLED
+    elif any(r.state in FAILED_STATES for r in runner.results):
+        status = RunStatus.FAILED
+    else:
+        status = RunStatus.SUCCESS
     finished_at = clock.now()
     store.finish_run(run_id, status, finished_at)
     run = RunResult(run_id, status, plan, tuple(runner.results), started_at, finished_at)
     reporter.run_finished(run)
+    if signals.signum:
+        raise RunCancelled(run, signals.signum)
     return run
+
+
+class _InProcess:
+    """Runs one step at a time on the coordinator's own thread."""
+
+    capacity = 1
+
+    def __init__(self, project: Project, retrying: Retrying) -> None:
+        self._project = project
+        self._retrying = retrying
+        self._pending: Work | None = None
+
+    @property
+    def busy(self) -> int:
+        return 1 if self._pending is not None else 0
+
+    def submit(self, work: Work) -> None:
+        self._pending = work
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        work, self._pending = self._pending, None
+        if work is None:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        try:
+            attempts = run_attempts(work, self._project.state_dir, self._retrying)
+        except StepCancelled:
+            return [Event("cancelled", work, Attempts(_cancelled(work)))]
+        return [Event("done", work, attempts)]
+
+    def cancel(self, grace: float) -> list[Event]:
+        return []
+
+    def kill(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _cancelled(work: Work) -> AssetflowError:
+    return StepLost(f"asset '{work.step.asset}' was cancelled while running; nothing was written.")
+
+
+class _Signals:
+    """Ctrl-C and SIGTERM during a run: the first cancels it, a second exits at once."""
+
+    def __init__(self, backend: _InProcess | WorkerPool) -> None:
+        self._backend = backend
+        self.signum = 0
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # only the main thread can take signals; its owner handles them
+            return
+        previous = {
+            number: signal.signal(number, self._handle)
+            for number in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum:
+            self._backend.kill()
+            _say("\nStopped at once; the run will be marked crashed by the next command.\n")
+            os._exit(128 + signum)
+        self.signum = signum
+        _say(
+            "\nCancelling: stopping the running steps; nothing half-written is kept "
+            "(press Ctrl-C again to exit at once).\n"
+        )
+        request_cancel()  # raises in an in-process step's own code, if one is running
+
+
+def _say(text: str) -> None:
+    """Write to the real stderr: during a run, sys.stderr captures the steps' output."""
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(text)
+        stream.flush()
+
+
+@dataclass
+class _Waiting:
+    """A ready step whose lease another run holds."""
+
+    step: Step
+    holder: Lease
+    next_try: float
 
 
 @dataclass
@@ -234,76 +334,109 @@ class _Runner:
     run_id: str
     clock: Clock
     reporter: Reporter
-    retrying: _Retrying
+    in_process: bool = True
+    pools: dict[str, int] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
     #: stop starting steps after the first failure (steps already running finish)
     fail_fast: bool = False
     has_stopped: bool = False
+    _pool_use: Counter[str] = field(default_factory=Counter)
+    _held: deque[Step] = field(default_factory=deque)
+    _waiting: list[_Waiting] = field(default_factory=list)
+    _renewed: float = field(default_factory=time.monotonic)
+    #: steps holding a pool slot, and the pool
+    _slots: dict[Key, str] = field(default_factory=dict)
+    #: steps whose lease this run holds
+    _leased: set[Key] = field(default_factory=set)
+    #: steps that found their lease held by another run, and that run's lease
+    _waited_on: dict[Key, Lease] = field(default_factory=dict)
 
-    def run(self, queue: ReadyQueue, max_parallel: int) -> None:
-        if max_parallel == 1:
-            while queue:
-                step = queue.pop()
-                result = self._run_here(step)  # its inputs and output are released on return
-                queue.finished(step)
+    def run(self, queue: ReadyQueue, backend: _InProcess | WorkerPool) -> None:
+        while queue:
+            if cancel_requested():
+                self._cancel(queue, backend)
+                return
+            self._start_ready(queue, backend)
+            if not backend.busy and not queue:
+                break
+            timeout = _TICK_S if not self._waiting else min(_TICK_S, _LEASE_RETRY_S)
+            for result in self._finish_all(queue, backend.wait(timeout)):
                 self.reporter.step_finished(result)
-            return
-        running: dict[Future[_Attempts], _Work] = {}
-        with ThreadPoolExecutor(max_parallel, thread_name_prefix="assetflow-step") as pool:
+            self._renew_leases()
+            tick = getattr(self.reporter, "tick", None)
+            if tick is not None:
+                tick()
+
+    def _start_ready(self, queue: ReadyQueue, backend: _InProcess | WorkerPool) -> None:
+        """Start ready steps while there is room; decide, skip and record the others."""
+        while backend.busy < backend.capacity and not cancel_requested():
+            step = self._next(queue)
+            if step is None:
+                return
+            started = self._start(step)
+            if isinstance(started, StepResult):
+                self._release(step)
+                queue.finished(step)
+                self.reporter.step_finished(started)
+                continue
+            if started is None:
+                continue  # waits for a pool slot or another run's lease
+            self.reporter.step_started(step)
             try:
-                while queue:
-                    finished: list[StepResult] = []
-                    while queue.has_ready() and len(running) < max_parallel:
-                        step = queue.pop()
-                        started = self._start(step)
-                        if isinstance(started, StepResult):
-                            queue.finished(step)
-                            finished.append(started)
-                        else:
-                            running[pool.submit(_attempt, started, self.project, self.retrying)] = (
-                                started
-                            )
-                    if running:
-                        done, _ = wait(running, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            work = running.pop(future)
-                            finished.append(self._finish(work, future.result()))
-                            queue.finished(work.step)
-                        del done, future, work  # drop the outputs before reporting
-                    for result in finished:
-                        self.reporter.step_finished(result)
-            except KeyboardInterrupt:
-                # Steps already running finish (threads cannot be stopped) and are
-                # recorded, so no output is newer than its record; nothing new starts.
-                pool.shutdown(wait=False, cancel_futures=True)
-                for future, work in running.items():
-                    if not future.cancelled():
-                        self._finish(work, future.result())
-                raise
+                backend.submit(started)
+            except StepLost as error:
+                for result in self._finish_all(queue, [Event("done", started, Attempts(error))]):
+                    self.reporter.step_finished(result)
 
-    def _run_here(self, step: Step) -> StepResult:
-        started = self._start(step)
-        if isinstance(started, StepResult):
-            return started
-        return self._finish(started, _attempt(started, self.project, self.retrying))
+    def _next(self, queue: ReadyQueue) -> Step | None:
+        """The next step to decide on: a held one whose pool has room, a lease that is
+        due another try, or the next ready step."""
+        for index, step in enumerate(self._held):
+            if self._has_room(step):
+                del self._held[index]
+                return step
+        now = time.monotonic()
+        for index, waiting in enumerate(self._waiting):
+            if waiting.next_try <= now and self._has_room(waiting.step):
+                del self._waiting[index]
+                return waiting.step
+        if queue.has_ready():
+            return queue.pop()
+        return None
 
-    def _start(self, step: Step) -> _Work | StepResult:
-        """Decide whether a step runs: its work if so, else why not (recorded)."""
-        self.reporter.step_started(step)
+    def _has_room(self, step: Step) -> bool:
+        pool = self.project.graph.spec(step.asset).pool
+        return pool is None or self._pool_use[pool] < self.pools.get(pool, 1)
+
+    def _start(self, step: Step) -> Work | StepResult | None:
+        """Decide whether a step runs: its work if so, its result if not (recorded), or
+        None if it has to wait (for a pool slot, or another run's lease)."""
         outcome = _decide(step, self.state)
         if outcome is None and self.has_stopped:
-            outcome = (StepState.BLOCKED, EventKind.SKIPPED, _NOT_STARTED)
+            outcome = (StepState.BLOCKED, EventKind.SKIPPED, NOT_STARTED)
         if outcome is not None:
             state, kind, message = outcome
             _record_event(self.store, self.run_id, step, kind, self.clock, message)
             return self._done(step, StepResult(step.asset, step.partition, state, message=message))
+        if not self._has_room(step):
+            self._held.append(step)
+            return None
+        if not self._take_lease(step):
+            return None
+        if step.key in self._waited_on:
+            skipped = self._done_meanwhile(step)
+            if skipped is not None:
+                return skipped
         spec = self.project.graph.spec(step.asset)
+        if spec.pool is not None:
+            self._pool_use[spec.pool] += 1
+            self._slots[step.key] = spec.pool
         params = collect_inputs(
             step,
             spec,
             self.project.graph.reads_many(step.asset),
             self.state.values,
-            self.state.snapshot,
+            ChainMap(self.state.produced, self.state.snapshot.latest),
         )
         context = RunContext.for_partition(
             run_id=self.run_id,
@@ -314,9 +447,120 @@ class _Runner:
         )
         started_at = self.clock.now()
         checks = tuple(self.project.checks.get(step.asset, ()))
-        return _Work(step, spec, params, context, started_at, checks)
+        return Work(step, spec, params, context, started_at, checks)
 
-    def _finish(self, work: _Work, attempts: _Attempts) -> StepResult:
+    def _finish_all(self, queue: ReadyQueue, events: list[Event]) -> list[StepResult]:
+        """Record what the workers reported. Nothing of the events is kept: the outputs
+        and inputs they hold are released before anything is reported."""
+        results = []
+        while events:
+            event = events.pop()
+            if event.kind == "attempt":
+                continue
+            step = event.work.step
+            assert event.attempts is not None
+            if event.kind == "cancelled":
+                results.append(self._cancelled_step(event.work, event.attempts))
+            else:
+                results.append(self._finish(event.work, event.attempts))
+            self._release(step)
+            queue.finished(step)
+        return results
+
+    def _release(self, step: Step) -> None:
+        """Give back a finished step's pool slot and lease."""
+        pool = self._slots.pop(step.key, None)
+        if pool is not None:
+            self._pool_use[pool] -= 1
+        if step.key in self._leased:
+            self._leased.discard(step.key)
+            self.store.release_leases(self.run_id, [step.key])
+
+    def _cancel(self, queue: ReadyQueue, backend: _InProcess | WorkerPool) -> None:
+        """Stop the running steps, record them cancelled; steps not started are left out."""
+        for result in self._finish_all(queue, backend.cancel(CANCEL_GRACE_S)):
+            self.reporter.step_finished(result)
+        for step in self.plan.steps:
+            if step.key not in self.state.states:
+                self.state.states[step.key] = StepState.CANCELLED
+                self.results.append(
+                    StepResult(
+                        step.asset,
+                        step.partition,
+                        StepState.CANCELLED,
+                        message="not started: the run was cancelled",
+                    )
+                )
+
+    def _take_lease(self, step: Step) -> bool:
+        """Take the step's lease; if another run holds it, the step waits (and says so)."""
+        now = datetime.now(UTC)
+        lease = Lease(
+            step.asset, step.partition, self.run_id, os.getpid(), _HOST, now, now + _LEASE_TTL
+        )
+        holder = self.store.acquire_lease(lease, now=now, takeover=_holder_is_gone)
+        if holder is None:
+            self._leased.add(step.key)
+            return True
+        if step.key not in self._waited_on:
+            self.reporter.step_waiting(
+                step,
+                f"waiting: run {holder.run_id[:8]} (pid {holder.pid}) is materializing it",
+            )
+        self._waited_on[step.key] = holder
+        self._waiting.append(_Waiting(step, holder, time.monotonic() + _LEASE_RETRY_S))
+        return False
+
+    def _done_meanwhile(self, step: Step) -> StepResult | None:
+        """After waiting for another run's lease: skip the step if that run produced what
+        this one would (same code, same input versions)."""
+        holder = self._waited_on.pop(step.key)
+        latest = self.store.latest_states_of([step.key]).get(step.key)
+        before = self.state.snapshot.latest.get(step.key)
+        if latest is None or (before is not None and latest.run_id == before.run_id):
+            return None
+        if latest.code_version != self.plan.code_versions.get(step.asset):
+            return None
+        recorded = latest.input_versions
+        if len(recorded) != len(step.inputs) or any(
+            recorded.get(key_text(key)) != self.state.data_version(key) for key in step.inputs
+        ):
+            return None
+        self.state.versions[step.key] = latest.data_version
+        self.state.produced[step.key] = latest
+        message = f"materialized meanwhile by run {latest.run_id[:8]}"
+        if latest.run_id != holder.run_id:
+            message += f" (after run {holder.run_id[:8]} held it)"
+        _record_event(self.store, self.run_id, step, EventKind.SKIPPED, self.clock, message)
+        self._release(step)
+        return self._done(
+            step, StepResult(step.asset, step.partition, StepState.SKIPPED, message=message)
+        )
+
+    def _renew_leases(self) -> None:
+        if self._leased and time.monotonic() - self._renewed > _LEASE_RENEW_S:
+            self.store.renew_leases(self.run_id, datetime.now(UTC) + _LEASE_TTL)
+            self._renewed = time.monotonic()
+
+    def _cancelled_step(self, work: Work, attempts: Attempts) -> StepResult:
+        step = work.step
+        message = "cancelled while running; nothing of it was written"
+        _record_event(
+            self.store,
+            self.run_id,
+            step,
+            EventKind.CANCELLED,
+            self.clock,
+            message,
+            work.started_at,
+            attempt=attempts.count,
+            logs=self._logs(step, attempts),
+        )
+        return self._done(
+            step, StepResult(step.asset, step.partition, StepState.CANCELLED, message=message)
+        )
+
+    def _finish(self, work: Work, attempts: Attempts) -> StepResult:
         step = work.step
         outcome = attempts.outcome
         logs = self._logs(step, attempts)
@@ -336,11 +580,7 @@ class _Runner:
                 ]
             )
         if isinstance(outcome, AssetflowError):
-            message = outcome.format_message()
-            if isinstance(outcome, StoreError):
-                # An input could not be read back (deleted, or not of the annotated
-                # type): it fails this step, not the run.
-                message = f"asset '{step.asset}' could not read its inputs: {message}"
+            message = failure_message(step, outcome)
             _record_event(
                 self.store,
                 self.run_id,
@@ -364,7 +604,7 @@ class _Runner:
             )
         stored = outcome.stored
         data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
-        if self.state.readers[step.key]:
+        if self.state.readers[step.key] and (self.in_process or stored.kind == "none"):
             self.state.values[step.key] = outcome.value
         self.state.versions[step.key] = data_version
         finished_at = self.clock.now()
@@ -388,6 +628,8 @@ class _Runner:
                 if (version := self.state.data_version(key)) is not None
             },
         )
+        if self.state.readers[step.key]:
+            self.state.produced[step.key] = MaterializationState.of(record)
         event = EventRecord(
             run_id=self.run_id,
             kind=EventKind.MATERIALIZED,
@@ -422,7 +664,7 @@ class _Runner:
             ),
         )
 
-    def _logs(self, step: Step, attempts: _Attempts) -> list[LogRecord]:
+    def _logs(self, step: Step, attempts: Attempts) -> list[LogRecord]:
         """A record of each attempt that wrote something."""
         now = self.clock.now()
         return [
@@ -434,12 +676,12 @@ class _Runner:
                 text=text,
                 at=now,
             )
-            for number, log in enumerate(attempts.logs, start=1)
-            if (text := log.text())
+            for number, text in enumerate(attempts.logs, start=1)
+            if text
         ]
 
     def _done(self, step: Step, result: StepResult) -> StepResult:
-        if self.fail_fast and result.state in _FAILED_STATES:
+        if self.fail_fast and result.state in FAILED_STATES:
             self.has_stopped = True
         self.state.states[step.key] = result.state
         self.results.append(result)
@@ -447,73 +689,9 @@ class _Runner:
         return result
 
 
-@dataclass(frozen=True, slots=True)
-class _Attempts:
-    """How a step's attempts went: the last outcome, and each earlier failed attempt."""
-
-    outcome: StepOutput | AssetflowError
-    #: (attempt number, when it failed, its error message) of each retried attempt
-    retried: tuple[tuple[int, datetime, str], ...] = ()
-    #: what each attempt wrote (stdout, stderr, asset logs), in attempt order
-    logs: tuple[StepLog, ...] = ()
-
-    @property
-    def count(self) -> int:
-        return len(self.retried) + 1
-
-
-@dataclass(frozen=True, slots=True)
-class _Retrying:
-    """What retries need besides the policy: a way to wait, randomness, the time."""
-
-    clock: Clock
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-
-def _attempt(work: _Work, project: Project, retrying: _Retrying) -> _Attempts:
-    """Load the inputs and run the step, retrying as its policy says; assetflow errors are
-    returned, not raised, so the coordinator records them wherever the step ran.
-
-    Only errors of the user's code are retried: a value that fails its type check
-    or cannot be stored would fail the same way again.
-    """
-    policy = work.spec.retry
-    retried: list[tuple[int, datetime, str]] = []
-    logs: list[StepLog] = []
-    attempt = 1
-    while True:
-        log = StepLog()
-        logs.append(log)
-        try:
-            with log.capturing():
-                inputs = load_inputs(
-                    work.params, asset=work.step.asset, partition=work.step.partition
-                )
-                output = run_step(
-                    work.spec,
-                    inputs,
-                    work.context,
-                    project.state_dir,
-                    work.step.partition,
-                    checks=work.checks,
-                    now=work.started_at,
-                )
-            return _Attempts(output, tuple(retried), tuple(logs))
-        except AssetFailedError as error:
-            cause = error.__cause__
-            if (
-                policy is None
-                or cause is None
-                or isinstance(cause, AssetflowError)
-                or not policy.should_retry(cause, attempt)
-            ):
-                return _Attempts(error, tuple(retried), tuple(logs))
-            retried.append((attempt, retrying.clock.now(), error.format_message()))
-            retrying.sleep(policy.delay(attempt, retrying.rng))
-            attempt += 1
-        except (StoreError, TypeCheckError) as error:
-            return _Attempts(error, tuple(retried), tuple(logs))
+def _holder_is_gone(holder: Lease) -> bool:
+    """Whether a lease's holder is a process of this machine that no longer exists."""
+    return holder.host == _HOST and not is_process_alive(holder.pid)
 
 
 def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | None:
@@ -524,7 +702,7 @@ def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | 
     if checked:
         message = f"upstream check failed: {_few(checked)}"
         return StepState.BLOCKED, EventKind.SKIPPED, message
-    blocked_by = [key_text(key) for key in step.inputs if state.states.get(key) in _BLOCKING_STATES]
+    blocked_by = [key_text(key) for key in step.inputs if state.states.get(key) in BLOCKING_STATES]
     if blocked_by:
         return StepState.BLOCKED, EventKind.SKIPPED, f"upstream failed: {_few(blocked_by)}"
     if step.status is Status.WAITING and not _inputs_changed(step, state):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
     from assetflow.planner.plan import Step
-    from assetflow.planner.staleness import Key, Snapshot
+    from assetflow.planner.staleness import Key
     from assetflow.store.records import MaterializationState
 
 
@@ -38,9 +38,10 @@ def collect_inputs(
     spec: AssetSpec,
     reads_many: frozenset[str],
     values: Mapping[Key, Any],
-    snapshot: Snapshot,
+    latest: Mapping[Key, MaterializationState],
 ) -> tuple[ParamInput, ...]:
-    """Decide, per parameter, which keys come from memory and which are read from storage."""
+    """Decide, per parameter, which keys come from memory and which are read from storage
+    (`latest`: where each stored key's newest materialization is)."""
     by_param: dict[str, list[Key]] = {}
     for key in step.inputs:
         by_param.setdefault(key[0], []).append(key)
@@ -56,7 +57,7 @@ def collect_inputs(
                 reads_many=param.name in reads_many,
                 keys=keys,
                 in_memory={key: values[key] for key in keys if key in values},
-                stored={key: snapshot.latest[key] for key in keys if key not in values},
+                stored={key: latest[key] for key in keys if key not in values},
             )
         )
     return tuple(params)

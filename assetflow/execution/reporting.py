@@ -10,11 +10,19 @@ if TYPE_CHECKING:
 
 
 class Reporter(Protocol):
-    """Receives progress events; the CLI prints them, the Python API ignores them."""
+    """Receives progress events; the CLI prints them, the Python API ignores them.
+
+    `step_started` comes when a step begins to run; a step that does not run
+    (skipped, blocked, cancelled before it started) gets only `step_finished`.
+    """
 
     def run_started(self, run_id: str, plan: Plan) -> None: ...
 
     def step_started(self, step: Step) -> None: ...
+
+    def step_waiting(self, step: Step, message: str) -> None:
+        """A ready step waits for another run that holds its lease (said once per step)."""
+        ...
 
     def step_finished(self, result: StepResult) -> None: ...
 
@@ -28,6 +36,9 @@ class NullReporter:
         pass
 
     def step_started(self, step: Step) -> None:
+        pass
+
+    def step_waiting(self, step: Step, message: str) -> None:
         pass
 
     def step_finished(self, result: StepResult) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import AssetFailedError, AssetflowError
+from assetflow.execution.interrupts import StepTimedOut, interruptible
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -62,7 +63,10 @@ def run_step(
     if spec.wants_context:
         kwargs["context"] = context
     try:
-        value = spec.fn(**kwargs)
+        # Only the user's code can be stopped by a timeout or Ctrl-C: what follows
+        # (the type check, the write) always finishes once begun.
+        with interruptible(spec.timeout):
+            value = spec.fn(**kwargs)
     except (Exception, SystemExit) as error:  # sys.exit() in an asset fails the asset only
         raise AssetFailedError(
             spec.name, partition, describe_failure(spec.name, partition, error)
@@ -96,10 +100,18 @@ def describe_failure(asset: str, partition: str | None, error: BaseException) ->
         for frame in traceback.extract_tb(error.__traceback__)
         if not frame.filename.startswith(_PACKAGE_DIR + os.sep)
     ]
-    detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-    text = f"{_where(asset, partition)} raised {detail}"
+    if isinstance(error, StepTimedOut):
+        text = (
+            f"{_where(asset, partition)} {error}, and was stopped; nothing was written. "
+            "If it needs longer, raise its @asset(timeout=...)."
+        )
+        where = "Where it was"
+    else:
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        text = f"{_where(asset, partition)} raised {detail}"
+        where = "Traceback (your code)"
     if frames:
-        text += "\n\nTraceback (your code):\n" + "".join(traceback.format_list(frames)).rstrip()
+        text += f"\n\n{where}:\n" + "".join(traceback.format_list(frames)).rstrip()
     return text
 
 

@@ -30,7 +30,8 @@ def run(project, *args):
 
 
 def test_fail_fast_starts_nothing_after_the_first_failure(make_project):
-    result = run(make_project(FAILING), "--fail-fast")
+    # One worker: with more, steps already running when a_bad fails still finish.
+    result = run(make_project(FAILING), "--fail-fast", "--workers", "1")
     assert result.exit_code == 1
     assert "a_bad  failed" in result.output
     assert "b_bad  skipped: not started: --fail-fast stopped the run after a failure" in (

@@ -548,13 +548,13 @@ def test_sys_exit_in_an_asset_fails_that_asset_and_the_run_finishes(make_project
 
 
 def test_an_unexpected_error_still_closes_the_run(make_project, store, clock, monkeypatch):
-    import assetflow.execution.coordinator as coordinator
+    import assetflow.execution.attempt as attempt
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
     project = load_project(make_project(READS_STORED))
-    monkeypatch.setattr(coordinator, "run_step", broken)
+    monkeypatch.setattr(attempt, "run_step", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         run(project, store, clock, "r1")
     assert store.get_run("r1").status is RunStatus.FAILED

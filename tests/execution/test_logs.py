@@ -82,15 +82,23 @@ def test_asset_logs_still_reach_the_handlers_they_reached_before(make_project, c
 
 
 PARALLEL = """
-    import threading
     import time
+    from pathlib import Path
 
     from assetflow import asset
 
-    both_started = threading.Barrier(2, timeout=10)
+    HERE = Path(__file__).parent
+
+    def both_started(name: str) -> None:
+        # Wait until the other step runs too (they are in separate worker processes).
+        (HERE / f"{name}.started").touch()
+        deadline = time.monotonic() + 10
+        while len(list(HERE.glob("*.started"))) < 2:
+            assert time.monotonic() < deadline, "the other step never started"
+            time.sleep(0.005)
 
     def chatter(name: str) -> None:
-        both_started.wait()
+        both_started(name)
         for line in range(200):
             print(f"{name} {line}")
             if line % 20 == 0:

@@ -1,0 +1,135 @@
+"""One step's attempts: load the inputs, run the asset, retry as its policy says.
+
+This runs wherever the step runs: on the coordinator's thread (in-process
+executor) or in a worker process. It never touches the metadata store; what
+happened comes back as `Attempts` for the coordinator to record.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from assetflow.errors import AssetFailedError, AssetflowError, StoreError
+from assetflow.execution.inputs import ParamInput, load_inputs
+from assetflow.execution.interrupts import interruptible
+from assetflow.execution.logs import StepLog
+from assetflow.execution.step import StepOutput, run_step
+from assetflow.typecheck import TypeCheckError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
+    from assetflow.asset import AssetSpec
+    from assetflow.clock import Clock
+    from assetflow.context import RunContext
+    from assetflow.planner.plan import Step
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """Everything needed to run one step, prepared by the coordinator."""
+
+    step: Step
+    spec: AssetSpec
+    params: tuple[ParamInput, ...]
+    context: RunContext
+    started_at: datetime
+    checks: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Attempts:
+    """How a step's attempts went: the last outcome, and each earlier failed attempt."""
+
+    outcome: StepOutput | AssetflowError
+    #: (attempt number, when it failed, its error message) of each retried attempt
+    retried: tuple[tuple[int, datetime, str], ...] = ()
+    #: what each attempt wrote (stdout, stderr, asset logs), in attempt order
+    logs: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.retried) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """What retries need besides the policy: a way to wait, randomness, the time."""
+
+    clock: Clock
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def run_attempts(
+    work: Work,
+    state_dir: Path,
+    retrying: Retrying,
+    on_attempt: Callable[[int], None] | None = None,
+) -> Attempts:
+    """Load the inputs and run the step, retrying as its policy says; assetflow errors are
+    returned, not raised, so the coordinator records them wherever the step ran.
+
+    Only errors of the user's code are retried (a timeout is one): a value that
+    fails its type check or cannot be stored would fail the same way again.
+
+    Raises:
+        StepCancelled: The run is being cancelled; nothing of this attempt was written.
+    """
+    policy = work.spec.retry
+    retried: list[tuple[int, datetime, str]] = []
+    logs: list[str] = []
+    attempt = 1
+    while True:
+        if on_attempt is not None:
+            on_attempt(attempt)
+        log = StepLog()
+        try:
+            with log.capturing():
+                with interruptible():
+                    inputs = load_inputs(
+                        work.params, asset=work.step.asset, partition=work.step.partition
+                    )
+                output = run_step(
+                    work.spec,
+                    inputs,
+                    work.context,
+                    state_dir,
+                    work.step.partition,
+                    checks=work.checks,
+                    now=work.started_at,
+                )
+            logs.append(log.text())
+            return Attempts(output, tuple(retried), tuple(logs))
+        except AssetFailedError as error:
+            logs.append(log.text())
+            cause = error.__cause__
+            if (
+                policy is None
+                or cause is None
+                or isinstance(cause, AssetflowError)
+                or not policy.should_retry(cause, attempt)
+            ):
+                return Attempts(error, tuple(retried), tuple(logs))
+            retried.append((attempt, retrying.clock.now(), error.format_message()))
+            with interruptible():
+                retrying.sleep(policy.delay(attempt, retrying.rng))
+            attempt += 1
+        except (StoreError, TypeCheckError) as error:
+            logs.append(log.text())
+            return Attempts(error, tuple(retried), tuple(logs))
+
+
+def failure_message(step: Step, error: AssetflowError) -> str:
+    """The text a failed step is recorded with."""
+    message = error.format_message()
+    if isinstance(error, StoreError):
+        # An input could not be read back (deleted, or not of the annotated type):
+        # it fails this step, not the run.
+        message = f"asset '{step.asset}' could not read its inputs: {message}"
+    return message

@@ -1,0 +1,371 @@
+"""The multiprocess executor's workers: long-lived processes that run one step at a time.
+
+Workers are forked from the coordinator once the project is loaded, so they
+start in milliseconds with the project's modules already imported; a worker
+is only replaced when it dies or has to be killed. Each step's inputs are read
+from storage in the worker (values that are not stored, like sources, travel
+with the task), the output is checked and written there, and what happened
+comes back as a message; only the coordinator touches the metadata store.
+
+Messages from a worker: ``("attempt", n)`` when attempt n begins, then one of
+``("done", Attempts)`` or ``("cancelled", logs)``.
+
+Stopping: the coordinator sends SIGTERM to stop a step (cancellation); the
+worker raises inside the user's code, or, if it is writing, finishes the write
+and reports it. SIGINT from the terminal is ignored by workers: the
+coordinator alone decides what Ctrl-C does. A worker whose coordinator dies
+(kill -9) is killed by the kernel on Linux (parent-death signal), and notices
+the closed pipe everywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import multiprocessing
+import os
+import pickle
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+from assetflow.errors import AssetflowError
+from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message, run_attempts
+from assetflow.execution.interrupts import StepCancelled, cancel_requested, request_cancel
+from assetflow.execution.logs import capturing_run
+from assetflow.execution.step import StepOutput
+
+if TYPE_CHECKING:
+    from assetflow.clock import Clock
+    from assetflow.project import Project
+
+#: After a timeout, how long a worker has to stop before it is killed (it may be
+#: inside C code, where Python cannot raise).
+KILL_GRACE_S = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+def can_fork() -> bool:
+    """Whether worker processes can be forked here (not on Windows)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class StepLost(AssetflowError):
+    """A step's worker process died or had to be killed before it reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What a worker reported: an attempt began, the step finished, or it was cancelled."""
+
+    kind: str  # "attempt", "done", "cancelled"
+    work: Work
+    attempts: Attempts | None = None
+    attempt: int = 0
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: Any
+    conn: Connection
+    work: Work | None = None
+    #: when the running attempt must have ended (timeout plus grace), as time.monotonic()
+    deadline: float | None = None
+    attempt: int = 0
+
+
+class WorkerPool:
+    """A fixed number of forked worker processes and the steps they are running."""
+
+    def __init__(self, project: Project, size: int, clock: Clock) -> None:
+        self._project = project
+        self._size = size
+        self._clock = clock
+        self._context = multiprocessing.get_context("fork")
+        self._workers: list[_Worker] = []
+        self._parent = os.getpid()
+
+    @property
+    def capacity(self) -> int:
+        return self._size
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for worker in self._workers if worker.work is not None)
+
+    def running(self) -> list[Work]:
+        return [worker.work for worker in self._workers if worker.work is not None]
+
+    def submit(self, work: Work) -> None:
+        """Send a step to an idle worker (starting one if fewer than `size` run)."""
+        worker = next((w for w in self._workers if w.work is None), None)
+        if worker is None:
+            worker = self._spawn()
+        task = dataclasses.replace(
+            work,
+            spec=None,  # the worker has the project: functions are not pickled
+            checks=(),
+            params=tuple(dataclasses.replace(param, annotation=None) for param in work.params),
+        )
+        worker.work = work
+        worker.attempt = 0
+        worker.deadline = None
+        try:
+            worker.conn.send(task)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError) as error:
+            # An unpicklable source value, or a worker that died while idle.
+            self._discard(worker)
+            raise StepLost(
+                f"asset '{work.step.asset}' could not be handed to a worker process: {error}"
+            ) from error
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        """What the busy workers reported within `timeout` seconds (at least one event,
+        unless the time ran out)."""
+        busy = [w for w in self._workers if w.work is not None]
+        if not busy:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        now = time.monotonic()
+        deadlines = [w.deadline for w in busy if w.deadline is not None]
+        if deadlines:
+            until = max(0.0, min(deadlines) - now)
+            timeout = until if timeout is None else min(timeout, until)
+        ready = wait([w.conn for w in busy], timeout)
+        events: list[Event] = []
+        for worker in busy:
+            if worker.conn in ready:
+                events.extend(self._receive(worker))
+            elif worker.deadline is not None and time.monotonic() >= worker.deadline:
+                events.append(self._kill_stuck(worker))
+        return events
+
+    def _receive(self, worker: _Worker) -> list[Event]:
+        work = worker.work
+        assert work is not None
+        events = []
+        while True:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                return [*events, self._lost(worker)]
+            except Exception as error:  # a reply that cannot be unpickled here
+                self._discard(worker)
+                lost = StepLost(
+                    f"asset '{work.step.asset}' sent back a result that cannot be read: {error}"
+                )
+                return [*events, Event("done", work, Attempts(lost))]
+            kind = message[0]
+            if kind == "attempt":
+                worker.attempt = message[1]
+                timeout = work.spec.timeout
+                worker.deadline = (
+                    time.monotonic() + timeout + KILL_GRACE_S if timeout is not None else None
+                )
+                events.append(Event("attempt", work, attempt=message[1]))
+            else:
+                worker.work, worker.deadline = None, None
+                attempts = (
+                    message[1] if kind == "done" else Attempts(_cancelled(work), logs=message[1])
+                )
+                events.append(Event(kind, work, attempts))
+                return events
+            if not worker.conn.poll():
+                return events
+
+    def _lost(self, worker: _Worker) -> Event:
+        """The worker died while running a step (killed, crashed, or exited in C code)."""
+        work = worker.work
+        assert work is not None
+        worker.process.join(1)
+        code = worker.process.exitcode
+        self._discard(worker)
+        how = _exit_text(code)
+        error = StepLost(
+            f"the worker process running asset '{work.step.asset}'"
+            + (f" [{work.step.partition}]" if work.step.partition else "")
+            + f" {how} before it reported; nothing of its attempt was recorded.",
+            hint="If the process ran out of memory, run fewer steps at once (--workers) "
+            "or split the asset into partitions.",
+        )
+        return Event("done", work, Attempts(error))
+
+    def _kill_stuck(self, worker: _Worker) -> Event:
+        work = worker.work
+        assert work is not None
+        timeout = work.spec.timeout
+        self._discard(worker)
+        error = StepLost(
+            f"asset '{work.step.asset}'"
+            + (f" [{work.step.partition}]" if work.step.partition else "")
+            + f" ran past its timeout of {timeout:g} s and did not stop within "
+            f"{KILL_GRACE_S:g} s more (it was probably inside C code), so its worker process "
+            "was killed; nothing was written.",
+            hint="If it needs longer, raise its @asset(timeout=...).",
+        )
+        return Event("done", work, Attempts(error))
+
+    def cancel(self, grace: float) -> list[Event]:
+        """Stop every running step: each is asked to stop (SIGTERM), and killed if it has
+        not within `grace` seconds. A step that was writing finishes its write and reports."""
+        for worker in self._workers:
+            if worker.work is not None and worker.process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGTERM)
+        events: list[Event] = []
+        until = time.monotonic() + grace
+        while self.busy and time.monotonic() < until:
+            for event in self.wait(max(0.0, until - time.monotonic())):
+                if event.kind != "attempt":
+                    events.append(event)
+        for worker in list(self._workers):
+            if worker.work is not None:
+                work = worker.work
+                self._discard(worker)
+                events.append(Event("cancelled", work, Attempts(_cancelled(work))))
+        return events
+
+    def kill(self) -> None:
+        """Kill every worker at once (a second Ctrl-C)."""
+        for worker in self._workers:
+            with contextlib.suppress(ProcessLookupError, AttributeError):
+                os.kill(worker.process.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Let idle workers exit, and wait for them."""
+        for worker in self._workers:
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+        for worker in self._workers:
+            worker.process.join(2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
+        self._workers.clear()
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve,
+            args=(child, self._project, self._parent),
+            name="assetflow-worker",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        worker = _Worker(process, parent)
+        self._workers.append(worker)
+        return worker
+
+    def _discard(self, worker: _Worker) -> None:
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join()
+        worker.conn.close()
+        self._workers.remove(worker)
+
+
+def _cancelled(work: Work) -> AssetflowError:
+    return StepLost(f"asset '{work.step.asset}' was cancelled while running; nothing was written.")
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        extra = " (the system may have run out of memory)" if -code == signal.SIGKILL else ""
+        return f"was killed by {name}{extra}"
+    return f"exited with code {code}"
+
+
+# --- the worker's side ---------------------------------------------------------------
+
+
+def _serve(conn: Connection, project: Project, parent: int) -> None:
+    """A worker's life: run tasks until told to stop or the coordinator goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_term)
+    _die_with(parent)
+    from assetflow.clock import SystemClock
+
+    retrying = Retrying(SystemClock(), time.sleep, random.Random(os.urandom(16)))
+    with capturing_run():
+        while not cancel_requested():
+            try:
+                task = conn.recv()
+            except (EOFError, OSError, KeyboardInterrupt):
+                return
+            if task is None:
+                return
+            conn.send(_run(task, project, retrying, conn))
+
+
+def _run(task: Work, project: Project, retrying: Retrying, conn: Connection) -> tuple[str, Any]:
+    spec = project.graph.spec(task.step.asset)
+    annotations = {param.name: param.annotation for param in spec.input_params()}
+    work = dataclasses.replace(
+        task,
+        spec=spec,
+        checks=tuple(project.checks.get(spec.name, ())),
+        params=tuple(
+            dataclasses.replace(param, annotation=annotations.get(param.name))
+            for param in task.params
+        ),
+    )
+    try:
+        attempts = run_attempts(
+            work, project.state_dir, retrying, on_attempt=lambda n: conn.send(("attempt", n))
+        )
+    except StepCancelled:
+        return ("cancelled", ())
+    return ("done", _portable(work, attempts))
+
+
+def _portable(work: Work, attempts: Attempts) -> Attempts:
+    """The attempts as they can travel back: the value is dropped (the coordinator reads
+    stored outputs from storage) unless it is not stored; errors become their text."""
+    outcome = attempts.outcome
+    if isinstance(outcome, StepOutput):
+        keep = outcome.stored.kind == "none"
+        value = outcome.value if keep and _picklable(outcome.value) else None
+        outcome = StepOutput(value, outcome.stored, outcome.duration_s, outcome.checks)
+        try:
+            pickle.dumps(outcome.checks)
+        except Exception:
+            outcome = StepOutput(value, outcome.stored, outcome.duration_s, ())
+    else:
+        outcome = StepLost(failure_message(work.step, outcome))
+    return dataclasses.replace(attempts, outcome=outcome)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def _on_term(signum: int, frame: object) -> None:
+    request_cancel()
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when the coordinator dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the signal was set
+        os._exit(1)
