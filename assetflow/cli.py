@@ -470,7 +470,8 @@ def runs(options: _Options, limit: int, status: str | None) -> None:
     with open_project_store(options.load()) as store:
         sweep_orphaned_runs(store, now=SystemClock().now())
         records = store.list_runs(limit=limit, status=RunStatus(status) if status else None)
-    click.echo(runs_table(records))
+        counts = store.step_counts(run.run_id for run in records)
+    click.echo(runs_table(records, counts))
 
 
 @runs.command("show")

@@ -6,7 +6,7 @@ import collections
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -162,10 +162,13 @@ def lineage_tree(graph: AssetGraph, ordered: list[str], chosen: set[str]) -> str
     return "\n".join(lines)
 
 
-def runs_table(records: Sequence[RunRecord]) -> str:
-    """The `runs` output."""
+def runs_table(
+    records: Sequence[RunRecord], counts: Mapping[str, Mapping[str, int]] | None = None
+) -> str:
+    """The `runs` output; `counts`: each run's step events by kind (`store.step_counts`)."""
     if not records:
         return "No runs yet. `assetflow materialize` starts one."
+    counts = counts or {}
     rows = [
         [
             short(run.run_id),
@@ -175,11 +178,28 @@ def runs_table(records: Sequence[RunRecord]) -> str:
             else "-",
             run.status.value,
             run.trigger,
+            _step_counts(counts.get(run.run_id, {})),
             run.selection,
         ]
         for run in records
     ]
-    return table(["RUN", "STARTED (UTC)", "DURATION", "STATUS", "TRIGGER", "SELECTION"], rows)
+    headers = ["RUN", "STARTED (UTC)", "DURATION", "STATUS", "TRIGGER", "STEPS", "SELECTION"]
+    return table(headers, rows)
+
+
+#: The order (and words) of step counts in the `runs` table; retries are not steps.
+_COUNTED = (
+    ("materialized", "ok"),
+    ("failed", "failed"),
+    ("skipped", "skipped"),
+    ("cancelled", "cancelled"),
+)
+
+
+def _step_counts(kinds: Mapping[str, int]) -> str:
+    """`12 ok, 1 failed, 3 skipped` (kinds with none left out), or `-`."""
+    parts = [f"{kinds[kind]} {word}" for kind, word in _COUNTED if kinds.get(kind)]
+    return ", ".join(parts) or "-"
 
 
 def run_detail(detail: RunDetail, now: datetime | None = None) -> str:

@@ -236,12 +236,21 @@ def test_runs_table():
         [
             run_record("a" * 32, seconds=0.297),
             run_record("b" * 32, status=RunStatus.RUNNING, selection="clean_records+"),
-        ]
+        ],
+        {"a" * 32: {"materialized": 12, "retried": 2, "skipped": 3, "failed": 1}},
     )
     assert [re.split(r"\s{2,}", line) for line in text.splitlines()] == [
-        ["RUN", "STARTED (UTC)", "DURATION", "STATUS", "TRIGGER", "SELECTION"],
-        ["aaaaaaaa", "2026-03-01 09:30:05", "297 ms", "success", "cli", "*"],
-        ["bbbbbbbb", "2026-03-01 09:30:05", "-", "running", "cli", "clean_records+"],
+        ["RUN", "STARTED (UTC)", "DURATION", "STATUS", "TRIGGER", "STEPS", "SELECTION"],
+        [
+            "aaaaaaaa",
+            "2026-03-01 09:30:05",
+            "297 ms",
+            "success",
+            "cli",
+            "12 ok, 1 failed, 3 skipped",
+            "*",
+        ],
+        ["bbbbbbbb", "2026-03-01 09:30:05", "-", "running", "cli", "-", "clean_records+"],
     ]
     assert runs_table([]) == "No runs yet. `assetflow materialize` starts one."
 

@@ -205,6 +205,17 @@ class MemoryStore:
         # sort is stable: equal times keep the order they were written in.
         return sorted(events, key=lambda event: event.at)
 
+    def step_counts(self, run_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        wanted = set(run_ids)
+        counts: dict[str, dict[str, int]] = {}
+        with self._lock:
+            self._check_open()
+            for event in self._events:
+                if event.run_id in wanted and event.asset is not None:
+                    kinds = counts.setdefault(event.run_id, {})
+                    kinds[event.kind.value] = kinds.get(event.kind.value, 0) + 1
+        return counts
+
     def asset_history(
         self, asset: str, partition: str | None = None, limit: int = 50
     ) -> list[MaterializationRecord]:

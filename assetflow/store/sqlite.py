@@ -336,6 +336,19 @@ class SqliteStore:
         )
         return self._records(events_from_rows, rows)
 
+    def step_counts(self, run_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        rows = self._db.select(
+            "count the steps of runs",
+            "SELECT run_id, kind, COUNT(*) FROM events "
+            "WHERE run_id IN (SELECT value FROM json_each(?)) AND asset IS NOT NULL "
+            "GROUP BY run_id, kind",
+            (json.dumps(list(run_ids)),),
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for run_id, kind, count in rows:
+            counts.setdefault(run_id, {})[kind] = count
+        return counts
+
     def asset_history(
         self, asset: str, partition: str | None = None, limit: int = 50
     ) -> list[MaterializationRecord]:

@@ -320,3 +320,21 @@ def test_saved_codes_answers_for_many_versions_at_once(store: MetadataStore) -> 
     store.save_codes({"v1": "def a():\n    return 1\n", "v2": "def b():\n    return 2\n"})
     assert store.saved_codes(["v1", "v2", "v3"]) == {"v1", "v2"}
     assert store.saved_codes([]) == set()
+
+
+def test_step_counts_count_each_runs_step_events_by_kind(store: MetadataStore) -> None:
+    for run_id in ("r1", "r2", "r3"):
+        store.create_run(run(run_id))
+    store.record(
+        events=[
+            event(EventKind.MATERIALIZED, "a", run_id="r1"),
+            event(EventKind.MATERIALIZED, "b", run_id="r1"),
+            event(EventKind.FAILED, "c", run_id="r1"),
+            event(EventKind.FAILED, None, run_id="r1"),  # run-level: not a step
+            event(EventKind.CANCELLED, "a", run_id="r2"),
+        ]
+    )
+    assert store.step_counts(["r1", "r2", "r3", "unknown"]) == {
+        "r1": {"materialized": 2, "failed": 1},
+        "r2": {"cancelled": 1},
+    }
