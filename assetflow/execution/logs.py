@@ -7,7 +7,10 @@ log; any other thread writes to the original streams, unchanged. So steps
 running on several threads at once keep their output apart.
 
 ``assetflow.asset`` is set to INFO for the run (when it would drop INFO), so
-that ``context.log.info`` is captured. Other handlers see a record only when
+that ``context.log.info`` is captured. Records of any other logger (the
+user's own ``logging.getLogger(__name__)``) that reach the root logger, at
+the levels the logging configuration lets through (WARNING by default), are
+captured too when a step's thread emits them. Other handlers see a record only when
 they would have without that, so what is printed elsewhere does not change.
 """
 
@@ -160,6 +163,24 @@ class _CaptureHandler(logging.Handler):
         return self._level
 
 
+class _RootCapture(logging.Handler):
+    """Writes the records of other loggers that a capturing thread emits into its log;
+    the root logger's other handlers still get them as before."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.setFormatter(logging.Formatter(_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = _current_log()
+        if log is None or record.name.startswith("assetflow"):
+            return
+        try:
+            log.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 @contextmanager
 def capturing_run() -> Iterator[None]:
     """Install the stream proxies and the log handler for a run; restore everything after.
@@ -183,7 +204,9 @@ def _install() -> None:
         logger = logging.getLogger(ASSET_LOGGER)
         level, propagate = logger.getEffectiveLevel(), logger.propagate
         handler = _CaptureHandler(logger, level, propagate)
-        _restore[:] = [sys.stdout, sys.stderr, logger.level, propagate, handler]
+        root = _RootCapture()
+        _restore[:] = [sys.stdout, sys.stderr, logger.level, propagate, handler, root]
+        logging.getLogger().addHandler(root)
         sys.stdout = _StreamProxy(sys.stdout)  # type: ignore[assignment]
         sys.stderr = _StreamProxy(sys.stderr)  # type: ignore[assignment]
         logger.addHandler(handler)
@@ -198,7 +221,8 @@ def _uninstall() -> None:
         _installs -= 1
         if _installs > 0:
             return
-        stdout, stderr, level, propagate, handler = _restore
+        stdout, stderr, level, propagate, handler, root = _restore
+        logging.getLogger().removeHandler(root)
         _restore.clear()
         sys.stdout, sys.stderr = stdout, stderr
         logger = logging.getLogger(ASSET_LOGGER)

@@ -208,3 +208,24 @@ def test_a_long_output_keeps_its_start_and_end_around_a_marker():
     assert text.startswith("00 01 02 0")
     assert text.endswith("7 98 99 ")
     assert "[... 280 characters of output left out ...]" in text
+
+
+def test_records_of_the_users_own_loggers_are_captured(make_project, clock):
+    root = make_project(
+        """
+        import logging
+
+        from assetflow import asset
+
+        log = logging.getLogger("my_pipeline.loader")
+
+        @asset
+        def loads() -> dict:
+            log.warning("the feed was late")
+            log.info("below the default level: not captured")
+            return {}
+        """
+    )
+    result = materialize(project=root, clock=clock)
+    (record,) = logs_of(root, result.run_id)
+    assert record.text == "WARNING my_pipeline.loader: the feed was late\n"
