@@ -353,6 +353,20 @@ def _sweep(store: MetadataStore, clock: Clock | None = None) -> None:
     sweep_orphaned_runs(store, now=(clock or SystemClock()).now())
 
 
+def _sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None) -> None:
+    """Sweep as `_sweep` does; after a crash, also delete the temporary files its killed
+    writers left (a kill -9 gives them no chance to)."""
+    from assetflow.clock import SystemClock
+    from assetflow.execution.step import DATA_DIR
+    from assetflow.io.atomic import remove_orphaned_temp_files
+    from assetflow.runs import is_process_alive, sweep_orphaned_runs
+
+    if sweep_orphaned_runs(store, now=(clock or SystemClock()).now()):
+        data = project.state_dir / DATA_DIR
+        if data.is_dir():
+            remove_orphaned_temp_files(data, is_process_alive)
+
+
 def save_fingerprints(
     store: MetadataStore, project: Project, fingerprints: Mapping[str, CodeFingerprint]
 ) -> None:
@@ -428,7 +442,7 @@ def materialize(
     clock = clock or SystemClock()
     with _store_for(loaded, store) as store:
         ensure_state_dir(loaded.state_dir)
-        _sweep(store, clock)
+        _sweep_crashed(store, loaded, clock)
         context = make_plan(
             loaded,
             store,

@@ -13,7 +13,7 @@ import contextlib
 import errno
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from assetflow.errors import WriteError
@@ -101,11 +101,29 @@ def write_bytes_atomically(target: Path, data: bytes, *, asset: str) -> None:
 def _open_temp(target: Path) -> tuple[int, Path]:
     """Create a fresh hidden temporary file beside ``target``; its descriptor and path."""
     while True:
-        temp = target.parent / f".{target.name}.{os.urandom(_TEMP_TOKEN_BYTES).hex()}{TEMP_SUFFIX}"
+        token = os.urandom(_TEMP_TOKEN_BYTES).hex()
+        # The writer's pid is in the name, so a sweep can tell orphans from live writes.
+        temp = target.parent / f".{target.name}.{os.getpid()}.{token}{TEMP_SUFFIX}"
         try:
             return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE), temp
         except FileExistsError:
             continue  # another writer drew the same token; draw again
+
+
+def remove_orphaned_temp_files(directory: Path, is_alive: Callable[[int], bool]) -> int:
+    """Delete the temporary files that writers killed mid-write left under ``directory``
+    (those whose writer's pid is gone); readers never saw them. Returns how many."""
+    removed = 0
+    for path in Path(directory).rglob(f".*{TEMP_SUFFIX}"):
+        parts = path.name[: -len(TEMP_SUFFIX)].rsplit(".", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or is_alive(int(parts[1])):
+            continue
+        try:
+            path.unlink()
+            removed += 1
+        except OSError:
+            continue  # gone already, or not ours to delete: harmless either way
+    return removed
 
 
 def _create_temp_file(target: Path, asset: str) -> Path:

@@ -12,6 +12,7 @@ import pytest
 
 from assetflow.errors import WriteError
 from assetflow.io import read_output, write_output
+from assetflow.io.atomic import atomic_path
 
 GOOD = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]})
 
@@ -183,3 +184,29 @@ def test_ctrl_c_during_a_json_sync_cleans_up(
         write_output("report", {"total": 2}, "json", previous_json)
     monkeypatch.undo()
     assert_previous_json_intact(previous_json)
+
+
+def test_temp_files_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    from assetflow.io.atomic import remove_orphaned_temp_files
+
+    nested = tmp_path / "orders"
+    nested.mkdir()
+    dead = nested / ".2026-03-01.parquet.4242.0a1b.tmp"
+    live = tmp_path / f".summary.json.{os.getpid()}.9f9f.tmp"
+    output = tmp_path / "summary.json"
+    unrelated = tmp_path / ".notes.tmp"  # not ours: no pid in the name
+    for path in (dead, live, output, unrelated):
+        path.write_text("x")
+    removed = remove_orphaned_temp_files(tmp_path, lambda pid: pid == os.getpid())
+    assert removed == 1
+    assert not dead.exists()
+    assert live.exists()
+    assert output.exists()
+    assert unrelated.exists()
+
+
+def test_temp_files_are_named_after_their_writer(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    with atomic_path(target, asset="out") as temp:
+        assert temp.name.startswith(f".out.json.{os.getpid()}.")
+        temp.write_text("{}")
