@@ -130,3 +130,34 @@ def test_two_projects_with_same_module_names_load_independently(make_project):
     assert load_project(one).graph.names == {"first", "second"}
     assert load_project(two).graph.names == {"other"}
     assert load_project(one).graph.names == {"first", "second"}
+
+
+def test_execution_settings_are_read_with_their_defaults(make_project):
+    root = make_project(TWO_ASSETS)
+    config = find_project(root, environ={}).config
+    assert (config.workers, config.executor, config.pools) == (None, "multiprocess", {})
+    tuned = make_project(
+        TWO_ASSETS,
+        name="tuned",
+        config='[tool.assetflow]\nmodules = ["assets"]\nworkers = 4\nexecutor = "inprocess"\n'
+        "[tool.assetflow.pools]\napi = 2\nwarehouse = 1\n",
+    )
+    config = find_project(tuned, environ={}).config
+    assert (config.workers, config.executor) == (4, "inprocess")
+    assert config.pools == {"api": 2, "warehouse": 1}
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("workers = 0", "workers: Input should be greater than 0"),
+        ('executor = "threads"', "executor: Input should be 'multiprocess' or 'inprocess'"),
+        ("pools = { api = 0 }", "pools.api: Input should be greater than 0"),
+        ('pools = { api = "two" }', "pools.api: Input should be a valid integer"),
+    ],
+)
+def test_bad_execution_settings_say_which_and_why(make_project, setting, message):
+    root = make_project(TWO_ASSETS, config=f'[tool.assetflow]\nmodules = ["assets"]\n{setting}\n')
+    with pytest.raises(ProjectError) as caught:
+        find_project(root, environ={})
+    assert message in caught.value.format_message()
