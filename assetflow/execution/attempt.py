@@ -40,6 +40,8 @@ class Work:
     context: RunContext
     started_at: datetime
     checks: tuple[Any, ...] = ()
+    #: later steps of the run read the output: a worker keeps it in memory for them
+    keep: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,6 +260,9 @@ class _InProcess:
     def cancel(self, grace: float) -> list[Event]:
         return []
 
+    def forget(self, keys: list[Key]) -> None:
+        pass  # values in memory here are the coordinator's own (state.values)
+
     def kill(self) -> None:
         pass
 
@@ -350,8 +353,10 @@ class _Runner:
     _leased: set[Key] = field(default_factory=set)
     #: steps that found their lease held by another run, and that run's lease
     _waited_on: dict[Key, Lease] = field(default_factory=dict)
+    backend: _InProcess | WorkerPool | None = None
 
     def run(self, queue: ReadyQueue, backend: _InProcess | WorkerPool) -> None:
+        self.backend = backend
         while queue:
             if cancel_requested():
                 self._cancel(queue, backend)
@@ -447,7 +452,8 @@ class _Runner:
         )
         started_at = self.clock.now()
         checks = tuple(self.project.checks.get(step.asset, ()))
-        return Work(step, spec, params, context, started_at, checks)
+        keep = self.state.readers[step.key] > 0
+        return Work(step, spec, params, context, started_at, checks, keep=keep)
 
     def _finish_all(self, queue: ReadyQueue, events: list[Event]) -> list[StepResult]:
         """Record what the workers reported. Nothing of the events is kept: the outputs
@@ -685,7 +691,9 @@ class _Runner:
             self.has_stopped = True
         self.state.states[step.key] = result.state
         self.results.append(result)
-        _release_inputs(step, self.state)
+        done_with = _release_inputs(step, self.state)
+        if done_with and self.backend is not None:
+            self.backend.forget(done_with)
         return result
 
 
@@ -746,12 +754,16 @@ def _inputs_changed(step: Step, state: _RunState) -> bool:
     return any(recorded.get(key_text(key)) != state.data_version(key) for key in step.inputs)
 
 
-def _release_inputs(step: Step, state: _RunState) -> None:
-    """Drop in-memory outputs no later step reads, so big frames do not pile up."""
+def _release_inputs(step: Step, state: _RunState) -> list[Key]:
+    """Drop in-memory outputs no later step reads, so big frames do not pile up; the keys
+    no later step reads (workers may drop them too)."""
+    done_with = []
     for key in step.inputs:
         state.readers[key] -= 1
         if state.readers[key] <= 0:
             state.values.pop(key, None)
+            done_with.append(key)
+    return done_with
 
 
 def _record_event(

@@ -30,6 +30,7 @@ import random
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
@@ -42,8 +43,11 @@ from assetflow.execution.step import StepOutput
 
 if TYPE_CHECKING:
     from assetflow.clock import Clock
+    from assetflow.planner.staleness import Key
     from assetflow.project import Project
 
+#: How many bytes of outputs a worker keeps in memory for the steps that read them next.
+KEPT_BYTES = 1 << 30
 #: After a timeout, how long a worker has to stop before it is killed (it may be
 #: inside C code, where Python cannot raise).
 KILL_GRACE_S = 5.0
@@ -89,6 +93,8 @@ class WorkerPool:
         self._context = multiprocessing.get_context("fork")
         self._workers: list[_Worker] = []
         self._parent = os.getpid()
+        #: which worker keeps which step's output in memory
+        self._holders: dict[Key, _Worker] = {}
 
     @property
     def capacity(self) -> int:
@@ -102,9 +108,16 @@ class WorkerPool:
         return [worker.work for worker in self._workers if worker.work is not None]
 
     def submit(self, work: Work) -> None:
-        """Send a step to an idle worker (starting one if fewer than `size` run)."""
-        worker = next((w for w in self._workers if w.work is None), None)
-        if worker is None:
+        """Send a step to an idle worker: the one that holds most of its inputs in memory,
+        else any (starting one if fewer than `size` run)."""
+        idle = [w for w in self._workers if w.work is None]
+        holding = Counter(
+            id(holder) for key in work.step.inputs if (holder := self._holders.get(key))
+        )
+        idle.sort(key=lambda w: -holding[id(w)])
+        if idle and (holding[id(idle[0])] or len(self._workers) >= self._size):
+            worker = idle[0]
+        else:
             worker = self._spawn()
         task = dataclasses.replace(
             work,
@@ -171,6 +184,8 @@ class WorkerPool:
                 events.append(Event("attempt", work, attempt=message[1]))
             else:
                 worker.work, worker.deadline = None, None
+                if kind == "done" and work.keep and isinstance(message[1].outcome, StepOutput):
+                    self._holders[work.step.key] = worker
                 attempts = (
                     message[1] if kind == "done" else Attempts(_cancelled(work), logs=message[1])
                 )
@@ -231,6 +246,14 @@ class WorkerPool:
                 events.append(Event("cancelled", work, Attempts(_cancelled(work))))
         return events
 
+    def forget(self, keys: list[Key]) -> None:
+        """No later step reads these outputs: their workers drop them from memory."""
+        for key in keys:
+            worker = self._holders.pop(key, None)
+            if worker is not None and worker in self._workers:
+                with contextlib.suppress(OSError):
+                    worker.conn.send(("drop", key))
+
     def kill(self) -> None:
         """Kill every worker at once (a second Ctrl-C)."""
         for worker in self._workers:
@@ -265,6 +288,8 @@ class WorkerPool:
         return worker
 
     def _discard(self, worker: _Worker) -> None:
+        for key in [key for key, holder in self._holders.items() if holder is worker]:
+            del self._holders[key]
         if worker.process.is_alive():
             worker.process.kill()
         worker.process.join()
@@ -300,6 +325,7 @@ def _serve(conn: Connection, project: Project, parent: int) -> None:
     from assetflow.clock import SystemClock
 
     retrying = Retrying(SystemClock(), time.sleep, random.Random(os.urandom(16)))
+    kept = _Kept(KEPT_BYTES)
     with capturing_run():
         while not cancel_requested():
             try:
@@ -308,10 +334,59 @@ def _serve(conn: Connection, project: Project, parent: int) -> None:
                 return
             if task is None:
                 return
-            conn.send(_run(task, project, retrying, conn))
+            if isinstance(task, tuple):  # ("drop", key): no later step reads it
+                kept.drop(task[1])
+                continue
+            conn.send(_run(task, project, retrying, conn, kept))
 
 
-def _run(task: Work, project: Project, retrying: Retrying, conn: Connection) -> tuple[str, Any]:
+class _Kept:
+    """Outputs a worker keeps for the later steps that read them, so that a chain of
+    steps on one worker passes its tables in memory rather than through storage.
+    Past `limit` bytes, the oldest are dropped (their readers read storage)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._values: dict[Key, tuple[Any, int]] = {}
+        self._size = 0
+
+    def get(self, key: Key) -> Any:
+        return self._values[key][0]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def keep(self, key: Key, value: Any) -> None:
+        size = _size_of(value)
+        if size > self._limit:
+            return
+        self.drop(key)
+        self._values[key] = (value, size)
+        self._size += size
+        while self._size > self._limit:
+            self.drop(next(iter(self._values)))
+
+    def drop(self, key: Key) -> None:
+        entry = self._values.pop(key, None)
+        if entry is not None:
+            self._size -= entry[1]
+
+
+def _size_of(value: Any) -> int:
+    """Bytes a table holds (pandas, Arrow); other values count as small."""
+    nbytes = getattr(value, "nbytes", None)  # Arrow tables
+    if isinstance(nbytes, int):
+        return nbytes
+    usage = getattr(value, "memory_usage", None)  # pandas DataFrames
+    if callable(usage):
+        with contextlib.suppress(Exception):
+            return int(usage(index=True, deep=False).sum())
+    return 1024
+
+
+def _run(
+    task: Work, project: Project, retrying: Retrying, conn: Connection, kept: _Kept
+) -> tuple[str, Any]:
     spec = project.graph.spec(task.step.asset)
     annotations = {param.name: param.annotation for param in spec.input_params()}
     work = dataclasses.replace(
@@ -319,7 +394,14 @@ def _run(task: Work, project: Project, retrying: Retrying, conn: Connection) -> 
         spec=spec,
         checks=tuple(project.checks.get(spec.name, ())),
         params=tuple(
-            dataclasses.replace(param, annotation=annotations.get(param.name))
+            dataclasses.replace(
+                param,
+                annotation=annotations.get(param.name),
+                in_memory={
+                    **param.in_memory,
+                    **{key: kept.get(key) for key in param.keys if key in kept},
+                },
+            )
             for param in task.params
         ),
     )
@@ -329,7 +411,10 @@ def _run(task: Work, project: Project, retrying: Retrying, conn: Connection) -> 
         )
     except StepCancelled:
         return ("cancelled", ())
-    return ("done", _portable(work, attempts))
+    del work
+    if task.keep and isinstance(attempts.outcome, StepOutput):
+        kept.keep(task.step.key, attempts.outcome.value)
+    return ("done", _portable(task, attempts))
 
 
 def _portable(work: Work, attempts: Attempts) -> Attempts:

@@ -332,3 +332,46 @@ def test_logs_of_worker_steps_are_captured(make_project, clock):
     assert len(logs) == 1
     assert "hello from a worker" in logs[0].text
     assert "INFO assetflow.asset.chatty: an info line" in logs[0].text
+
+
+CHAIN = """
+    from assetflow import asset
+
+    @asset
+    def made() -> dict:
+        return {"pair": (1, 2)}  # a tuple in memory, a list once stored as JSON
+
+    @asset
+    def reads_made(made: dict) -> dict:
+        return {"seen_as": type(made["pair"]).__name__}
+"""
+
+
+def test_a_worker_passes_its_output_in_memory_to_the_next_step_it_runs(make_project, clock):
+    root = make_project(CHAIN)
+    assert materialize(project=root, clock=clock, executor="multiprocess", workers=1).success
+    stored = json.loads((root / ".assetflow" / "data" / "reads_made.json").read_text())
+    assert stored == {"seen_as": "tuple"}  # not read back from made.json
+    # Run on its own, the reader reads the stored output.
+    again = materialize(
+        "reads_made", project=root, clock=clock, executor="multiprocess", force=True
+    )
+    assert again.success
+    stored = json.loads((root / ".assetflow" / "data" / "reads_made.json").read_text())
+    assert stored == {"seen_as": "list"}
+
+
+def test_kept_outputs_are_bounded_and_dropped_oldest_first():
+    import pandas as pd
+
+    kept = workers_module._Kept(limit=3 * 8 * 1000 + 500)  # room for three 1,000-row frames
+    frames = {n: pd.DataFrame({"x": range(1000)}) for n in range(5)}
+    for n, frame in frames.items():
+        kept.keep(("t", str(n)), frame)
+    assert [("t", str(n)) in kept for n in range(5)] == [False, False, True, True, True]
+    kept.drop(("t", "3"))
+    assert ("t", "3") not in kept
+    assert kept.get(("t", "4")) is frames[4]
+    too_big = workers_module._Kept(limit=100)
+    too_big.keep(("t", "big"), frames[0])
+    assert ("t", "big") not in too_big
