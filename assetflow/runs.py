@@ -72,7 +72,21 @@ def is_process_alive(pid: int) -> bool:
         return False  # larger than any pid this system hands out
     except OSError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether a process has exited and only waits to be reaped (Linux; False elsewhere).
+
+    A killed worker whose parent died first stays a zombie until init reaps it,
+    which in a container without an init may be never: it must count as gone.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)  # the name, in parentheses, may hold spaces
+    except OSError:
+        return False
+    return len(fields) == 2 and fields[1].split()[:1] == ["Z"]
 
 
 def crash_message(pid: int) -> str:

@@ -347,3 +347,19 @@ def test_a_run_still_going_says_how_long_so_far(store: MetadataStore) -> None:
     text = run_detail(read_run(store, "r1"), now=at(75))
     assert "  duration   1m15s so far\n" in text
     assert text.endswith("No step events recorded.")
+
+
+def test_a_zombie_process_counts_as_gone():
+    import time
+
+    from assetflow.runs import is_process_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    assert is_process_alive(child.pid)
+    child.kill()
+    deadline = time.monotonic() + 10
+    while is_process_alive(child.pid):  # killed, not yet reaped: a zombie
+        assert time.monotonic() < deadline, "the zombie still counts as alive"
+        time.sleep(0.01)
+    assert Path(f"/proc/{child.pid}").exists()  # not reaped: it was a zombie, not gone
+    child.wait()
