@@ -441,7 +441,8 @@ class _Runner:
             spec,
             self.project.graph.reads_many(step.asset),
             self.state.values,
-            ChainMap(self.state.produced, self.state.snapshot.latest),
+            # Read-only lookups: a Mapping serves ChainMap as well as a dict would.
+            ChainMap(self.state.produced, self.state.snapshot.latest),  # type: ignore[arg-type]
         )
         context = RunContext.for_partition(
             run_id=self.run_id,

@@ -58,7 +58,7 @@ def interruptible(timeout: float | None = None) -> Iterator[None]:
     region = _region()
     timed = timeout is not None and threading.current_thread() is threading.main_thread()
     previous = None
-    if timed:
+    if timeout is not None and timed:
         region["deadline"] = time.monotonic() + timeout
         region["timeout"] = timeout
         previous = signal.signal(signal.SIGALRM, _on_alarm)

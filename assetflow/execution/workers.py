@@ -121,7 +121,7 @@ class WorkerPool:
             worker = self._spawn()
         task = dataclasses.replace(
             work,
-            spec=None,  # the worker has the project: functions are not pickled
+            spec=None,  # type: ignore[arg-type]  # the worker has the project: no pickling
             checks=(),
             params=tuple(dataclasses.replace(param, annotation=None) for param in work.params),
         )
@@ -162,7 +162,7 @@ class WorkerPool:
     def _receive(self, worker: _Worker) -> list[Event]:
         work = worker.work
         assert work is not None
-        events = []
+        events: list[Event] = []
         while True:
             try:
                 message = worker.conn.recv()
