@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import AssetFailedError, AssetflowError, StoreError
 from assetflow.execution.inputs import ParamInput, load_inputs
-from assetflow.execution.interrupts import interruptible
+from assetflow.execution.interrupts import StepCancelled, interruptible
 from assetflow.execution.logs import StepLog
 from assetflow.execution.step import StepOutput, run_step
 from assetflow.typecheck import TypeCheckError
@@ -125,6 +125,11 @@ def run_attempts(
         except (StoreError, TypeCheckError) as error:
             logs.append(log.text())
             return Attempts(error, tuple(retried), tuple(logs))
+        except StepCancelled as cancelled:
+            # What the step wrote before it was stopped is kept with the run.
+            logs.append(log.text())
+            cancelled.logs = tuple(logs)
+            raise
 
 
 def failure_message(step: Step, error: AssetflowError) -> str:

@@ -253,8 +253,8 @@ class _InProcess:
             return []
         try:
             attempts = run_attempts(work, self._project.state_dir, self._retrying)
-        except StepCancelled:
-            return [Event("cancelled", work, Attempts(_cancelled(work)))]
+        except StepCancelled as cancelled:
+            return [Event("cancelled", work, Attempts(_cancelled(work), logs=cancelled.logs))]
         return [Event("done", work, attempts)]
 
     def cancel(self, grace: float) -> list[Event]:

@@ -32,6 +32,9 @@ class StepTimedOut(TimeoutError):
 class StepCancelled(KeyboardInterrupt):
     """The run is being cancelled: the step stops where it is, writing nothing."""
 
+    #: what each attempt of the step wrote before it was stopped
+    logs: tuple[str, ...] = ()
+
 
 _state = threading.local()
 #: set by a cancel request; cleared when a new run (or worker task) begins

@@ -409,8 +409,8 @@ def _run(
         attempts = run_attempts(
             work, project.state_dir, retrying, on_attempt=lambda n: conn.send(("attempt", n))
         )
-    except StepCancelled:
-        return ("cancelled", ())
+    except StepCancelled as cancelled:
+        return ("cancelled", cancelled.logs)
     del work
     if task.keep and isinstance(attempts.outcome, StepOutput):
         kept.keep(task.step.key, attempts.outcome.value)

@@ -29,6 +29,7 @@ SLOW = """
 
     @asset
     def slow(quick: dict) -> dict:
+        print("slow: starting the long part")
         (HERE / "slow.started").touch()
         if (HERE / "stubborn").exists():
             # Like a call into C code that does not return: no signal gets through.
@@ -88,6 +89,10 @@ def test_ctrl_c_cancels_the_run_and_writes_nothing_half_done(make_project, execu
     kinds = {(e.asset, e.kind) for e in events if e.asset}
     assert ("slow", EventKind.CANCELLED) in kinds
     assert ("quick", EventKind.MATERIALIZED) in kinds
+    # What the step printed before it was stopped is kept.
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
+        (log,) = store.step_logs(run.run_id)
+    assert (log.asset, log.text) == ("slow", "slow: starting the long part\n")
     # The next run starts where this one stopped.
     (root / "assets.py").write_text((root / "assets.py").read_text().replace("60", "0"))
     finished = subprocess.run(
