@@ -189,13 +189,17 @@ class CliRun:
     steps: dict[str, float]  # asset -> duration_s of its step
 
 
+def child_env() -> dict[str, str]:
+    """This environment with bytecode caching on, as on any installed machine (some shells
+    turn it off, and every start would then compile assetflow from source)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_cli(root: Path, *options: str) -> CliRun:
     """`assetflow --project ROOT materialize OPTIONS --json` as a new process, timed."""
     command = [*assetflow_command(), "--project", str(root), "materialize", *options, "--json"]
     started = time.perf_counter()
-    # Bytecode is cached as on any installed machine (some shells turn that off).
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=child_env())
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(
@@ -380,10 +384,9 @@ def plain_script(module_text: str, work: Path) -> float:
     header += "import pyarrow as pa\nimport pyarrow.parquet as pq\n"
     script = work / "pipeline.py"
     script.write_text(header + body + PLAIN_MAIN.format(compression=PARQUET_COMPRESSION))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     command = [sys.executable, str(script), str(work / "pipeline-script")]
     started = time.perf_counter()
-    subprocess.run(command, check=True, env=env)
+    subprocess.run(command, check=True, env=child_env())
     return time.perf_counter() - started
 
 

@@ -54,7 +54,7 @@ from assetflow.execution.results import (
     StepState,
 )
 from assetflow.execution.scheduler import ReadyQueue
-from assetflow.execution.workers import Event, StepLost, WorkerPool, can_fork
+from assetflow.execution.workers import Event, StepLost, WorkerPool, can_fork, cancelled_error
 from assetflow.planner.staleness import Key, Snapshot, Status, key_text
 from assetflow.runs import is_process_alive
 from assetflow.store.records import (
@@ -254,7 +254,7 @@ class _InProcess:
         try:
             attempts = run_attempts(work, self._project.state_dir, self._retrying)
         except StepCancelled as cancelled:
-            return [Event("cancelled", work, Attempts(_cancelled(work), logs=cancelled.logs))]
+            return [Event("cancelled", work, Attempts(cancelled_error(work), logs=cancelled.logs))]
         return [Event("done", work, attempts)]
 
     def cancel(self, grace: float) -> list[Event]:
@@ -268,10 +268,6 @@ class _InProcess:
 
     def close(self) -> None:
         pass
-
-
-def _cancelled(work: Work) -> AssetflowError:
-    return StepLost(f"asset '{work.step.asset}' was cancelled while running; nothing was written.")
 
 
 class _Signals:

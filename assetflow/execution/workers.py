@@ -187,7 +187,9 @@ class WorkerPool:
                 if kind == "done" and work.keep and isinstance(message[1].outcome, StepOutput):
                     self._holders[work.step.key] = worker
                 attempts = (
-                    message[1] if kind == "done" else Attempts(_cancelled(work), logs=message[1])
+                    message[1]
+                    if kind == "done"
+                    else Attempts(cancelled_error(work), logs=message[1])
                 )
                 events.append(Event(kind, work, attempts))
                 return events
@@ -243,7 +245,7 @@ class WorkerPool:
             if worker.work is not None:
                 work = worker.work
                 self._discard(worker)
-                events.append(Event("cancelled", work, Attempts(_cancelled(work))))
+                events.append(Event("cancelled", work, Attempts(cancelled_error(work))))
         return events
 
     def forget(self, keys: list[Key]) -> None:
@@ -297,7 +299,8 @@ class WorkerPool:
         self._workers.remove(worker)
 
 
-def _cancelled(work: Work) -> AssetflowError:
+def cancelled_error(work: Work) -> AssetflowError:
+    """The outcome of a step stopped by cancellation."""
     return StepLost(f"asset '{work.step.asset}' was cancelled while running; nothing was written.")
 
 

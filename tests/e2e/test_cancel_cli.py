@@ -6,13 +6,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from assetflow.store import EventKind, RunStatus, open_store
+from tests.e2e.processes import assetflow, wait_for
 
 SLOW = """
     import signal
@@ -46,19 +46,12 @@ SLOW = """
 def start(root: Path, *args: str) -> subprocess.Popen[str]:
     """`assetflow materialize` in its own process group, as a terminal would run it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "assetflow.cli", "--project", str(root), "materialize", *args],
+        assetflow(root, "materialize", *args),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
-
-
-def wait_for(path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.02)
 
 
 def runs_of(root: Path):
@@ -96,7 +89,7 @@ def test_ctrl_c_cancels_the_run_and_writes_nothing_half_done(make_project, execu
     # The next run starts where this one stopped.
     (root / "assets.py").write_text((root / "assets.py").read_text().replace("60", "0"))
     finished = subprocess.run(
-        [sys.executable, "-m", "assetflow.cli", "--project", str(root), "materialize"],
+        assetflow(root, "materialize"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -132,7 +125,7 @@ def test_a_second_ctrl_c_exits_at_once(make_project):
     assert "Stopped at once" in output
     # The worker went with it, and the next command marks the run crashed.
     listed = subprocess.run(
-        [sys.executable, "-m", "assetflow.cli", "--project", str(root), "runs"],
+        assetflow(root, "runs"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from assetflow.store import open_store
 from assetflow.store.records import Lease
+from tests.e2e.processes import assetflow, wait_for
 
 SLOW = """
     import time
@@ -33,26 +32,15 @@ SLOW = """
 """
 
 
-def command(root: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "assetflow.cli", "--project", str(root), *args]
-
-
-def wait_for(path: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.02)
-
-
 def test_a_second_run_waits_for_the_first_and_reuses_what_it_built(make_project):
     root = make_project(SLOW)
     first = subprocess.Popen(
-        command(root, "materialize"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        assetflow(root, "materialize"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     wait_for(root / "slow.started")
     (root / "slow.started").unlink()
     second = subprocess.run(
-        command(root, "materialize"), capture_output=True, text=True, timeout=60
+        assetflow(root, "materialize"), capture_output=True, text=True, timeout=60
     )
     first_output, _ = first.communicate(timeout=60)
     assert first.returncode == 0, first_output
@@ -70,7 +58,7 @@ def test_a_second_run_waits_for_the_first_and_reuses_what_it_built(make_project)
 def test_a_lease_left_by_a_killed_run_is_taken_over_at_once(make_project):
     root = make_project(SLOW)
     process = subprocess.Popen(
-        command(root, "materialize"),
+        assetflow(root, "materialize"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -82,7 +70,9 @@ def test_a_lease_left_by_a_killed_run_is_taken_over_at_once(make_project):
         (held,) = store.leases()
         assert held.asset == "slow"
     started = time.monotonic()
-    again = subprocess.run(command(root, "materialize"), capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        assetflow(root, "materialize"), capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "waiting" not in again.stdout
     assert time.monotonic() - started < 15
@@ -114,7 +104,7 @@ def test_a_lease_of_a_live_process_is_waited_for(make_project):
         )
         assert store.acquire_lease(lease, now=now) is None
     process = subprocess.Popen(
-        command(root, "materialize"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        assetflow(root, "materialize"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     time.sleep(3)
     assert process.poll() is None  # still waiting
