@@ -567,21 +567,19 @@ class _Runner:
         step = work.step
         outcome = attempts.outcome
         logs = self._logs(step, attempts)
-        if attempts.retried:
-            self.store.record(
-                events=[
-                    EventRecord(
-                        run_id=self.run_id,
-                        kind=EventKind.RETRIED,
-                        at=at,
-                        asset=step.asset,
-                        partition=step.partition,
-                        message=message,
-                        attempt=number,
-                    )
-                    for number, at, message in attempts.retried
-                ]
+        # The retried attempts are recorded in the same transaction as the last one.
+        retried = [
+            EventRecord(
+                run_id=self.run_id,
+                kind=EventKind.RETRIED,
+                at=at,
+                asset=step.asset,
+                partition=step.partition,
+                message=message,
+                attempt=number,
             )
+            for number, at, message in attempts.retried
+        ]
         if isinstance(outcome, AssetflowError):
             message = failure_message(step, outcome)
             _record_event(
@@ -594,6 +592,7 @@ class _Runner:
                 work.started_at,
                 attempt=attempts.count,
                 logs=logs,
+                before=retried,
             )
             return self._done(
                 step,
@@ -646,7 +645,9 @@ class _Runner:
             CheckRecord(run_id=self.run_id, at=finished_at, **check.record_fields())
             for check in outcome.checks
         ]
-        self.store.record(materializations=[record], events=[event], checks=checks, logs=logs)
+        self.store.record(
+            materializations=[record], events=[*retried, event], checks=checks, logs=logs
+        )
         state, message = StepState.MATERIALIZED, ""
         blocking = [check for check in outcome.checks if check.is_blocking_failure]
         if blocking:
@@ -774,11 +775,13 @@ def _record_event(
     *,
     attempt: int = 1,
     logs: list[LogRecord] | None = None,
+    before: list[EventRecord] | None = None,
 ) -> None:
     now = clock.now()
     duration = (now - started_at).total_seconds() if started_at else None
     store.record(
         events=[
+            *(before or ()),
             EventRecord(
                 run_id=run_id,
                 kind=kind,
@@ -788,7 +791,7 @@ def _record_event(
                 message=message,
                 duration_s=duration,
                 attempt=attempt,
-            )
+            ),
         ],
         logs=logs or (),
     )
