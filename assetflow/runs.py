@@ -39,7 +39,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from assetflow.errors import EXIT_USAGE, AssetflowError
-from assetflow.store.records import CheckRecord, EventKind, EventRecord, RunRecord, RunStatus
+from assetflow.store.records import (
+    CheckRecord,
+    EventKind,
+    EventRecord,
+    Lease,
+    RunRecord,
+    RunStatus,
+)
 
 if TYPE_CHECKING:
     from assetflow.store.base import MetadataStore
@@ -89,6 +96,13 @@ def _is_zombie(pid: int) -> bool:
     return len(fields) == 2 and fields[1].split()[:1] == ["Z"]
 
 
+#: The message of a step that was running when its run crashed.
+INTERRUPTED_STEP = (
+    "the run crashed while this step was running; it is rebuilt by the next run, since "
+    "its output may have been replaced without being recorded"
+)
+
+
 def crash_message(pid: int) -> str:
     """The message of the run-level event that records a crash."""
     return (
@@ -119,9 +133,14 @@ def sweep_orphaned_runs(
         The runs this call marked crashed, as they are now recorded.
     """
     crashed: list[RunRecord] = []
-    for run in store.list_runs(limit=_EVERY_RUN, status=RunStatus.RUNNING):
-        if run.pid is None or is_alive(run.pid):
-            continue
+    running = store.list_runs(limit=_EVERY_RUN, status=RunStatus.RUNNING)
+    gone = [run for run in running if run.pid is not None and not is_alive(run.pid)]
+    in_flight: dict[str, list[Lease]] = {}
+    if gone:
+        for lease in store.leases():
+            in_flight.setdefault(lease.run_id, []).append(lease)
+    for run in gone:
+        assert run.pid is not None
         finished_at = max(now, run.started_at)
         event = EventRecord(
             run_id=run.run_id,
@@ -129,7 +148,22 @@ def sweep_orphaned_runs(
             at=finished_at,
             message=crash_message(run.pid),
         )
-        if store.finish_run_if_running(run.run_id, RunStatus.CRASHED, finished_at, [event]):
+        # The steps it held leases on were running: each may have replaced its output
+        # without recording it. A failure newer than their last materialization makes
+        # the next plan rebuild them, so outputs and records agree again.
+        interrupted = [
+            EventRecord(
+                run_id=run.run_id,
+                kind=EventKind.FAILED,
+                at=finished_at,
+                asset=lease.asset,
+                partition=lease.partition,
+                message=INTERRUPTED_STEP,
+            )
+            for lease in in_flight.get(run.run_id, ())
+        ]
+        events = [event, *interrupted]
+        if store.finish_run_if_running(run.run_id, RunStatus.CRASHED, finished_at, events):
             logger.warning(
                 "run %s was left running by process %d, which is gone: marked crashed.",
                 run.run_id,

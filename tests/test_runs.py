@@ -92,6 +92,27 @@ def test_a_running_run_whose_process_is_gone_is_marked_crashed(store: MetadataSt
     )
 
 
+def test_the_steps_a_crashed_run_was_running_are_recorded_failed(store: MetadataStore) -> None:
+    from assetflow.runs import INTERRUPTED_STEP
+    from assetflow.store.records import Lease
+
+    store.create_run(running("crashed", DEAD))
+    store.create_run(running("alive", LIVE))
+    for run_id, asset in (("crashed", "orders"), ("crashed", "totals"), ("alive", "other")):
+        lease = Lease(asset, "2026-03-01", run_id, 1, "host", at(1), at(600))
+        assert store.acquire_lease(lease, now=at(1)) is None
+    sweep_orphaned_runs(store, now=at(5), is_alive=only_live)
+    steps = [e for e in store.run_events("crashed") if e.asset is not None]
+    assert sorted((e.asset, e.partition, e.kind, e.message) for e in steps) == [
+        ("orders", "2026-03-01", EventKind.FAILED, INTERRUPTED_STEP),
+        ("totals", "2026-03-01", EventKind.FAILED, INTERRUPTED_STEP),
+    ]
+    # The failures make the next plan rebuild them; the live run keeps its lease.
+    failures = store.latest_failures(["orders", "totals"])
+    assert set(failures) == {("orders", "2026-03-01"), ("totals", "2026-03-01")}
+    assert [(lease.asset, lease.run_id) for lease in store.leases()] == [("other", "alive")]
+
+
 def test_live_finished_and_pidless_runs_are_left_alone(store: MetadataStore) -> None:
     store.create_run(running("live", LIVE))
     store.create_run(running("no-pid", None))

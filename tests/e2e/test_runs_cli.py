@@ -194,7 +194,12 @@ def test_a_killed_run_is_crashed_and_its_finished_steps_stay_done(make_project):
     assert " crashed " in listed.output
     shown = run(root, "runs", "show", record.run_id[:8])
     rows = shown.output.split("\n\n")[1].splitlines()[1:]
-    assert [row.split()[:2] for row in rows] == [["first", "materialized"], ["(run)", "failed"]]
+    assert [row.split()[:2] for row in rows] == [
+        ["first", "materialized"],
+        ["(run)", "failed"],
+        ["second", "failed"],  # it was running: recorded so, and rebuilt next time
+    ]
+    assert "the run crashed while this step was running" in shown.output
 
     plan = run(root, "plan").output
     assert "1. second  stale    never materialized" in plan
