@@ -203,7 +203,7 @@ def execute_plan(
     )
     signals = _Signals(backend)
     try:
-        with capturing_run(), signals.installed():
+        with capturing_run(), signals.installed(), _renewing(store, run_id, executor):
             runner.run(ReadyQueue(plan, newest_first=newest_first), backend)
     except BaseException as error:
         # Whatever stops the run, its record must not stay "running".
@@ -305,6 +305,32 @@ class _Signals:
         request_cancel()  # raises in an in-process step's own code, if one is running
 
 
+@contextmanager
+def _renewing(store: MetadataStore, run_id: str, executor: str) -> Iterator[None]:
+    """In-process, a step runs on the coordinator's own thread, as long as it takes: a
+    thread renews the run's leases meanwhile, so that a long step's lease never expires
+    under it. (With workers, the coordinator's loop renews them.)"""
+    if executor != "inprocess":
+        yield
+        return
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(_LEASE_RENEW_S):
+            try:
+                store.renew_leases(run_id, datetime.now(UTC) + _LEASE_TTL)
+            except Exception:  # the next renewal tries again; the step goes on
+                logger.warning("could not renew the leases of run %s", run_id, exc_info=True)
+
+    keeper = threading.Thread(target=renew, name="assetflow-leases", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
+
+
 def _say(text: str) -> None:
     """Write to the real stderr: during a run, sys.stderr captures the steps' output."""
     stream = sys.__stderr__
@@ -363,7 +389,8 @@ class _Runner:
             timeout = _TICK_S if not self._waiting else min(_TICK_S, _LEASE_RETRY_S)
             for result in self._finish_all(queue, backend.wait(timeout)):
                 self.reporter.step_finished(result)
-            self._renew_leases()
+            if not self.in_process:
+                self._renew_leases()
             tick = getattr(self.reporter, "tick", None)
             if tick is not None:
                 tick()

@@ -375,3 +375,32 @@ def test_kept_outputs_are_bounded_and_dropped_oldest_first():
     too_big = workers_module._Kept(limit=100)
     too_big.keep(("t", "big"), frames[0])
     assert ("t", "big") not in too_big
+
+
+def test_a_long_in_process_step_keeps_its_lease_alive(make_project, clock, monkeypatch):
+    from datetime import timedelta
+
+    from assetflow.execution import coordinator
+
+    monkeypatch.setattr(coordinator, "_LEASE_RENEW_S", 0.1)
+    monkeypatch.setattr(coordinator, "_LEASE_TTL", timedelta(seconds=0.3))
+    root = make_project(
+        """
+        import time
+        from pathlib import Path
+
+        from assetflow import asset
+        from assetflow.store import open_store
+
+        @asset
+        def long_step() -> dict:
+            time.sleep(1.0)  # more than three lease lifetimes
+            path = Path(__file__).parent / ".assetflow" / "metadata.sqlite"
+            with open_store("sqlite", path) as store:
+                (lease,) = store.leases()
+            return {"seconds_left": (lease.expires_at - lease.acquired_at).total_seconds()}
+        """
+    )
+    assert materialize(project=root, clock=clock, executor="inprocess").success
+    stored = json.loads((root / ".assetflow" / "data" / "long_step.json").read_text())
+    assert stored["seconds_left"] > 1.0  # renewed while the step ran
