@@ -209,6 +209,7 @@ def lineage(options: _Options, selection: str, exclude: str | None, output_forma
     "-w",
     type=click.IntRange(min=1),
     default=None,
+    metavar="N",
     help="How many steps may run at once [default: `workers` in the configuration, "
     "else the number of cores].",
 )
