@@ -451,10 +451,9 @@ class _Runner:
             return None
         if not self._take_lease(step):
             return None
-        if step.key in self._waited_on:
-            skipped = self._done_meanwhile(step)
-            if skipped is not None:
-                return skipped
+        skipped = self._done_meanwhile(step)
+        if skipped is not None:
+            return skipped
         spec = self.project.graph.spec(step.asset)
         if spec.pool is not None:
             self._pool_use[spec.pool] += 1
@@ -542,9 +541,10 @@ class _Runner:
         return False
 
     def _done_meanwhile(self, step: Step) -> StepResult | None:
-        """After waiting for another run's lease: skip the step if that run produced what
-        this one would (same code, same input versions)."""
-        holder = self._waited_on.pop(step.key)
+        """Skip the step if another run materialized it since this run planned, from the
+        same code and input versions (it may have held the lease while this one waited,
+        or finished just before this one took it)."""
+        holder = self._waited_on.pop(step.key, None)
         latest = self.store.latest_states_of([step.key]).get(step.key)
         before = self.state.snapshot.latest.get(step.key)
         if latest is None or (before is not None and latest.run_id == before.run_id):
@@ -559,7 +559,7 @@ class _Runner:
         self.state.versions[step.key] = latest.data_version
         self.state.produced[step.key] = latest
         message = f"materialized meanwhile by run {latest.run_id[:8]}"
-        if latest.run_id != holder.run_id:
+        if holder is not None and latest.run_id != holder.run_id:
             message += f" (after run {holder.run_id[:8]} held it)"
         _record_event(self.store, self.run_id, step, EventKind.SKIPPED, self.clock, message)
         self._release(step)

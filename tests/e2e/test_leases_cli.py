@@ -47,11 +47,13 @@ def test_a_second_run_waits_for_the_first_and_reuses_what_it_built(make_project)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "waiting: run" in second.stdout
     assert "is materializing it" in second.stdout
-    assert "skipped: materialized meanwhile by run" in second.stdout
+    assert "slow    skipped: materialized meanwhile by run" in second.stdout
+    # What the first run built after it is not built again either.
+    assert "report  skipped: materialized meanwhile by run" in second.stdout
     assert not (root / "slow.started").exists()  # the second run did not run it again
     with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
-        history = store.asset_history("slow")
-        assert len(history) == 1
+        assert len(store.asset_history("slow")) == 1
+        assert len(store.asset_history("report")) == 1
         assert store.leases() == []  # both runs gave theirs back
 
 
