@@ -20,32 +20,26 @@ from __future__ import annotations
 import logging
 import os
 import random
-import signal
-import socket
-import sys
-import threading
 import time
 from collections import ChainMap, Counter, deque
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assetflow.context import RunContext
 from assetflow.errors import AssetflowError
-from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message, run_attempts
+from assetflow.execution import leasing
+from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message
+from assetflow.execution.inprocess import InProcess
 from assetflow.execution.inputs import collect_inputs
 from assetflow.execution.interrupts import (
-    StepCancelled,
     cancel_requested,
     clear_cancel,
-    request_cancel,
 )
 from assetflow.execution.logs import capturing_run
 from assetflow.execution.reporting import NullReporter, Reporter
 from assetflow.execution.results import (
-    BLOCKING_STATES,
     FAILED_STATES,
     NOT_STARTED,
     RunCancelled,
@@ -54,9 +48,16 @@ from assetflow.execution.results import (
     StepState,
 )
 from assetflow.execution.scheduler import ReadyQueue
-from assetflow.execution.workers import Event, StepLost, WorkerPool, can_fork, cancelled_error
-from assetflow.planner.staleness import Key, Snapshot, Status, key_text
-from assetflow.runs import is_process_alive
+from assetflow.execution.signals import RunSignals
+from assetflow.execution.state import (
+    RunState,
+    check_summary,
+    decide,
+    inputs_changed,
+    release_inputs,
+)
+from assetflow.execution.workers import Event, StepLost, WorkerPool, can_fork
+from assetflow.planner.staleness import Key, Snapshot, key_text
 from assetflow.store.records import (
     CheckRecord,
     Column,
@@ -85,34 +86,8 @@ EXECUTORS = ("multiprocess", "inprocess")
 #: How long the coordinator waits for workers before it looks around again (signals,
 #: leases, the live display).
 _TICK_S = 0.2
-#: How often a step whose lease another run holds tries again.
-_LEASE_RETRY_S = 0.25
-#: A lease lasts this long unless renewed (a backstop: a dead holder on this
-#: machine is noticed at once by its pid).
-_LEASE_TTL = timedelta(minutes=10)
-_LEASE_RENEW_S = 60.0
 #: How long running steps get to stop after Ctrl-C before their workers are killed.
 CANCEL_GRACE_S = 10.0
-_HOST = socket.gethostname()
-
-
-@dataclass
-class _RunState:
-    """What the coordinator tracks while a run goes on."""
-
-    snapshot: Snapshot
-    #: values that are not (or not yet) read back from storage: sources, in-process outputs
-    values: dict[Key, Any] = field(default_factory=dict)
-    versions: dict[Key, str | None] = field(default_factory=dict)
-    states: dict[Key, StepState] = field(default_factory=dict)
-    readers: Counter[Key] = field(default_factory=Counter)
-    #: what this run stored (or found stored by another run), where steps read it from
-    produced: dict[Key, MaterializationState] = field(default_factory=dict)
-
-    def data_version(self, key: Key) -> str | None:
-        if key in self.versions:
-            return self.versions[key]
-        return self.snapshot.current_version(key)
 
 
 def execute_plan(
@@ -179,14 +154,14 @@ def execute_plan(
         )
     )
     reporter.run_started(run_id, plan)
-    state = _RunState(snapshot)
+    state = RunState(snapshot)
     state.values.update({(name, None): value for name, value in (sources or {}).items()})
     for step in plan.steps:
         state.readers.update(step.inputs)
     retrying = Retrying(clock, sleep or time.sleep, rng or random.Random())
-    backend: _InProcess | WorkerPool
+    backend: InProcess | WorkerPool
     if executor == "inprocess":
-        backend = _InProcess(project, retrying)
+        backend = InProcess(project, retrying)
     else:
         backend = WorkerPool(project, max(1, workers), clock)
     runner = _Runner(
@@ -201,9 +176,9 @@ def execute_plan(
         pools=dict(project.location.config.pools if pools is None else pools),
         fail_fast=fail_fast,
     )
-    signals = _Signals(backend)
+    signals = RunSignals(backend)
     try:
-        with capturing_run(), signals.installed(), _renewing(store, run_id, executor):
+        with capturing_run(), signals.installed(), leasing.renewing(store, run_id, executor):
             runner.run(ReadyQueue(plan, newest_first=newest_first), backend)
     except BaseException as error:
         # Whatever stops the run, its record must not stay "running".
@@ -228,117 +203,6 @@ def execute_plan(
     return run
 
 
-class _InProcess:
-    """Runs one step at a time on the coordinator's own thread."""
-
-    capacity = 1
-
-    def __init__(self, project: Project, retrying: Retrying) -> None:
-        self._project = project
-        self._retrying = retrying
-        self._pending: Work | None = None
-
-    @property
-    def busy(self) -> int:
-        return 1 if self._pending is not None else 0
-
-    def submit(self, work: Work) -> None:
-        self._pending = work
-
-    def wait(self, timeout: float | None) -> list[Event]:
-        work, self._pending = self._pending, None
-        if work is None:
-            if timeout:
-                time.sleep(timeout)
-            return []
-        try:
-            attempts = run_attempts(work, self._project.state_dir, self._retrying)
-        except StepCancelled as cancelled:
-            return [Event("cancelled", work, Attempts(cancelled_error(work), logs=cancelled.logs))]
-        return [Event("done", work, attempts)]
-
-    def cancel(self, grace: float) -> list[Event]:
-        return []
-
-    def forget(self, keys: list[Key]) -> None:
-        pass  # values in memory here are the coordinator's own (state.values)
-
-    def kill(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class _Signals:
-    """Ctrl-C and SIGTERM during a run: the first cancels it, a second exits at once."""
-
-    def __init__(self, backend: _InProcess | WorkerPool) -> None:
-        self._backend = backend
-        self.signum = 0
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # only the main thread can take signals; its owner handles them
-            return
-        previous = {
-            number: signal.signal(number, self._handle)
-            for number in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.signum:
-            self._backend.kill()
-            _say("\nStopped at once; the run will be marked crashed by the next command.\n")
-            os._exit(128 + signum)
-        self.signum = signum
-        _say(
-            "\nCancelling: stopping the running steps; nothing half-written is kept "
-            "(press Ctrl-C again to exit at once).\n"
-        )
-        request_cancel()  # raises in an in-process step's own code, if one is running
-
-
-@contextmanager
-def _renewing(store: MetadataStore, run_id: str, executor: str) -> Iterator[None]:
-    """In-process, a step runs on the coordinator's own thread, as long as it takes: a
-    thread renews the run's leases meanwhile, so that a long step's lease never expires
-    under it. (With workers, the coordinator's loop renews them.)"""
-    if executor != "inprocess":
-        yield
-        return
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(_LEASE_RENEW_S):
-            try:
-                store.renew_leases(run_id, datetime.now(UTC) + _LEASE_TTL)
-            except Exception:  # the next renewal tries again; the step goes on
-                logger.warning("could not renew the leases of run %s", run_id, exc_info=True)
-
-    keeper = threading.Thread(target=renew, name="assetflow-leases", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        keeper.join()
-
-
-def _say(text: str) -> None:
-    """Write to the real stderr: during a run, sys.stderr captures the steps' output."""
-    stream = sys.__stderr__
-    if stream is not None:
-        stream.write(text)
-        stream.flush()
-
-
 @dataclass
 class _Waiting:
     """A ready step whose lease another run holds."""
@@ -355,7 +219,7 @@ class _Runner:
     project: Project
     plan: Plan
     store: MetadataStore
-    state: _RunState
+    state: RunState
     run_id: str
     clock: Clock
     reporter: Reporter
@@ -375,9 +239,9 @@ class _Runner:
     _leased: set[Key] = field(default_factory=set)
     #: steps that found their lease held by another run, and that run's lease
     _waited_on: dict[Key, Lease] = field(default_factory=dict)
-    backend: _InProcess | WorkerPool | None = None
+    backend: InProcess | WorkerPool | None = None
 
-    def run(self, queue: ReadyQueue, backend: _InProcess | WorkerPool) -> None:
+    def run(self, queue: ReadyQueue, backend: InProcess | WorkerPool) -> None:
         self.backend = backend
         while queue:
             if cancel_requested():
@@ -386,7 +250,7 @@ class _Runner:
             self._start_ready(queue, backend)
             if not backend.busy and not queue:
                 break
-            timeout = _TICK_S if not self._waiting else min(_TICK_S, _LEASE_RETRY_S)
+            timeout = _TICK_S if not self._waiting else min(_TICK_S, leasing.RETRY_S)
             for result in self._finish_all(queue, backend.wait(timeout)):
                 self.reporter.step_finished(result)
             if not self.in_process:
@@ -395,7 +259,7 @@ class _Runner:
             if tick is not None:
                 tick()
 
-    def _start_ready(self, queue: ReadyQueue, backend: _InProcess | WorkerPool) -> None:
+    def _start_ready(self, queue: ReadyQueue, backend: InProcess | WorkerPool) -> None:
         """Start ready steps while there is room; decide, skip and record the others."""
         while backend.busy < backend.capacity and not cancel_requested():
             step = self._next(queue)
@@ -439,7 +303,7 @@ class _Runner:
     def _start(self, step: Step) -> Work | StepResult | None:
         """Decide whether a step runs: its work if so, its result if not (recorded), or
         None if it has to wait (for a pool slot, or another run's lease)."""
-        outcome = _decide(step, self.state)
+        outcome = decide(step, self.state)
         if outcome is None and self.has_stopped:
             outcome = (StepState.BLOCKED, EventKind.SKIPPED, NOT_STARTED)
         if outcome is not None:
@@ -505,7 +369,7 @@ class _Runner:
             self._leased.discard(step.key)
             self.store.release_leases(self.run_id, [step.key])
 
-    def _cancel(self, queue: ReadyQueue, backend: _InProcess | WorkerPool) -> None:
+    def _cancel(self, queue: ReadyQueue, backend: InProcess | WorkerPool) -> None:
         """Stop the running steps, record them cancelled; steps not started are left out."""
         for result in self._finish_all(queue, backend.cancel(CANCEL_GRACE_S)):
             self.reporter.step_finished(result)
@@ -523,11 +387,10 @@ class _Runner:
 
     def _take_lease(self, step: Step) -> bool:
         """Take the step's lease; if another run holds it, the step waits (and says so)."""
-        now = datetime.now(UTC)
-        lease = Lease(
-            step.asset, step.partition, self.run_id, os.getpid(), _HOST, now, now + _LEASE_TTL
+        lease = leasing.new_lease(step, self.run_id)
+        holder = self.store.acquire_lease(
+            lease, now=lease.acquired_at, takeover=leasing.holder_is_gone
         )
-        holder = self.store.acquire_lease(lease, now=now, takeover=_holder_is_gone)
         if holder is None:
             self._leased.add(step.key)
             return True
@@ -537,7 +400,7 @@ class _Runner:
                 f"waiting: run {holder.run_id[:8]} (pid {holder.pid}) is materializing it",
             )
         self._waited_on[step.key] = holder
-        self._waiting.append(_Waiting(step, holder, time.monotonic() + _LEASE_RETRY_S))
+        self._waiting.append(_Waiting(step, holder, time.monotonic() + leasing.RETRY_S))
         return False
 
     def _done_meanwhile(self, step: Step) -> StepResult | None:
@@ -551,10 +414,7 @@ class _Runner:
             return None
         if latest.code_version != self.plan.code_versions.get(step.asset):
             return None
-        recorded = latest.input_versions
-        if len(recorded) != len(step.inputs) or any(
-            recorded.get(key_text(key)) != self.state.data_version(key) for key in step.inputs
-        ):
+        if inputs_changed(step, self.state, latest):
             return None
         self.state.versions[step.key] = latest.data_version
         self.state.produced[step.key] = latest
@@ -568,8 +428,8 @@ class _Runner:
         )
 
     def _renew_leases(self) -> None:
-        if self._leased and time.monotonic() - self._renewed > _LEASE_RENEW_S:
-            self.store.renew_leases(self.run_id, datetime.now(UTC) + _LEASE_TTL)
+        if self._leased and time.monotonic() - self._renewed > leasing.RENEW_S:
+            leasing.renew(self.store, self.run_id)
             self._renewed = time.monotonic()
 
     def _cancelled_step(self, work: Work, attempts: Attempts) -> StepResult:
@@ -690,7 +550,7 @@ class _Runner:
                 duration_s=outcome.duration_s,
                 rows=stored.rows,
                 message=message,
-                checks=_check_summary(outcome.checks),
+                checks=check_summary(outcome.checks),
                 attempts=attempts.count,
             ),
         )
@@ -716,79 +576,10 @@ class _Runner:
             self.has_stopped = True
         self.state.states[step.key] = result.state
         self.results.append(result)
-        done_with = _release_inputs(step, self.state)
+        done_with = release_inputs(step, self.state)
         if done_with and self.backend is not None:
             self.backend.forget(done_with)
         return result
-
-
-def _holder_is_gone(holder: Lease) -> bool:
-    """Whether a lease's holder is a process of this machine that no longer exists."""
-    return holder.host == _HOST and not is_process_alive(holder.pid)
-
-
-def _decide(step: Step, state: _RunState) -> tuple[StepState, EventKind, str] | None:
-    """Why a ready step does not run (blocked, cut off, source unavailable), or None."""
-    checked = [
-        key_text(key) for key in step.inputs if state.states.get(key) is StepState.CHECK_FAILED
-    ]
-    if checked:
-        message = f"upstream check failed: {_few(checked)}"
-        return StepState.BLOCKED, EventKind.SKIPPED, message
-    blocked_by = [key_text(key) for key in step.inputs if state.states.get(key) in BLOCKING_STATES]
-    if blocked_by:
-        return StepState.BLOCKED, EventKind.SKIPPED, f"upstream failed: {_few(blocked_by)}"
-    if step.status is Status.WAITING and not _inputs_changed(step, state):
-        return StepState.SKIPPED, EventKind.SKIPPED, "inputs unchanged"
-    unavailable = [
-        state.snapshot.unavailable[key] for key in step.inputs if key in state.snapshot.unavailable
-    ]
-    if unavailable:
-        return StepState.FAILED, EventKind.FAILED, "\n".join(unavailable)
-    return None
-
-
-#: How many upstream names a "blocked" message lists before it says "and N more".
-_NAMES_SHOWN = 5
-
-
-def _check_summary(outcomes: tuple[Any, ...]) -> str:
-    """`3 checks passed`, or which checks failed or warned."""
-    if not outcomes:
-        return ""
-    failed = [o.check for o in outcomes if not o.result.passed]
-    if not failed:
-        return f"{len(outcomes)} {'check' if len(outcomes) == 1 else 'checks'} passed"
-    return f"{len(failed)} of {len(outcomes)} checks failed: {_few(failed)}"
-
-
-def _few(names: list[str]) -> str:
-    if len(names) <= _NAMES_SHOWN:
-        return ", ".join(names)
-    return f"{', '.join(names[:_NAMES_SHOWN])} and {len(names) - _NAMES_SHOWN} more"
-
-
-def _inputs_changed(step: Step, state: _RunState) -> bool:
-    """Whether any input's data version differs from the one the last materialization read."""
-    latest = state.snapshot.latest.get(step.key)
-    if latest is None:
-        return True
-    recorded = latest.input_versions
-    if len(recorded) != len(step.inputs):
-        return True
-    return any(recorded.get(key_text(key)) != state.data_version(key) for key in step.inputs)
-
-
-def _release_inputs(step: Step, state: _RunState) -> list[Key]:
-    """Drop in-memory outputs no later step reads, so big frames do not pile up; the keys
-    no later step reads (workers may drop them too)."""
-    done_with = []
-    for key in step.inputs:
-        state.readers[key] -= 1
-        if state.readers[key] <= 0:
-            state.values.pop(key, None)
-            done_with.append(key)
-    return done_with
 
 
 def _record_event(

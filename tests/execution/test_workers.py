@@ -380,10 +380,10 @@ def test_kept_outputs_are_bounded_and_dropped_oldest_first():
 def test_a_long_in_process_step_keeps_its_lease_alive(make_project, clock, monkeypatch):
     from datetime import timedelta
 
-    from assetflow.execution import coordinator
+    from assetflow.execution import leasing
 
-    monkeypatch.setattr(coordinator, "_LEASE_RENEW_S", 0.1)
-    monkeypatch.setattr(coordinator, "_LEASE_TTL", timedelta(seconds=0.3))
+    monkeypatch.setattr(leasing, "RENEW_S", 0.1)
+    monkeypatch.setattr(leasing, "TTL", timedelta(seconds=0.3))
     root = make_project(
         """
         import time

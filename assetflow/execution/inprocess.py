@@ -1,0 +1,61 @@
+"""The in-process executor: one step at a time, on the coordinator's own thread.
+
+What `breakpoint()` and pdb need, and what the Python API uses unless asked
+for workers. A step's timeout and Ctrl-C still stop it (see interrupts.py),
+since it runs on the main thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from assetflow.execution.attempt import Attempts, Retrying, Work, run_attempts
+from assetflow.execution.interrupts import StepCancelled
+from assetflow.execution.workers import Event, cancelled_error
+
+if TYPE_CHECKING:
+    from assetflow.planner.staleness import Key
+    from assetflow.project import Project
+
+
+class InProcess:
+    """Runs one step at a time on the coordinator's own thread."""
+
+    capacity = 1
+
+    def __init__(self, project: Project, retrying: Retrying) -> None:
+        self._project = project
+        self._retrying = retrying
+        self._pending: Work | None = None
+
+    @property
+    def busy(self) -> int:
+        return 1 if self._pending is not None else 0
+
+    def submit(self, work: Work) -> None:
+        self._pending = work
+
+    def wait(self, timeout: float | None) -> list[Event]:
+        work, self._pending = self._pending, None
+        if work is None:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        try:
+            attempts = run_attempts(work, self._project.state_dir, self._retrying)
+        except StepCancelled as cancelled:
+            return [Event("cancelled", work, Attempts(cancelled_error(work), logs=cancelled.logs))]
+        return [Event("done", work, attempts)]
+
+    def cancel(self, grace: float) -> list[Event]:
+        return []
+
+    def forget(self, keys: list[Key]) -> None:
+        pass  # values in memory here are the coordinator's own (state.values)
+
+    def kill(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
