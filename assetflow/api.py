@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetflow.errors import UsageError, WriteError, did_you_mean, suggest
+from assetflow.errors import WriteError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -434,6 +433,7 @@ def materialize(
     """
     from assetflow.clock import SystemClock
     from assetflow.execution import execute_plan
+    from assetflow.execution.executors import choose_executor
 
     loaded = load(project)
     executor, workers = choose_executor(
@@ -473,40 +473,6 @@ def materialize(
             newest_first=newest_first,
             fail_fast=fail_fast,
         )
-
-
-def choose_executor(project: Project, executor: str | None, workers: int | None) -> tuple[str, int]:
-    """The executor and worker count of a run, from what was asked and the configuration.
-
-    Without an executor, more than one worker means "multiprocess" and one means
-    "inprocess"; "multiprocess" without a count takes the configured `workers`,
-    else the number of cores. The in-process executor always runs one at a time.
-
-    Raises:
-        UsageError: An unknown executor, a count below 1, or several in-process workers.
-    """
-    from assetflow.execution.coordinator import EXECUTORS
-
-    if executor is not None and executor not in EXECUTORS:
-        raise UsageError(
-            f"unknown executor {executor!r}. {did_you_mean(suggest(executor, EXECUTORS))}".rstrip(),
-            hint=f"The executors are: {', '.join(EXECUTORS)}.",
-        )
-    if workers is not None and workers < 1:
-        raise UsageError(f"--workers must be 1 or more, not {workers}.")
-    if executor is None:
-        executor = "multiprocess" if workers is not None and workers > 1 else "inprocess"
-    if executor == "inprocess":
-        if workers is not None and workers > 1:
-            raise UsageError(
-                f"the in-process executor runs one step at a time, so --workers {workers} "
-                "cannot apply.",
-                hint="To fix this, use --executor multiprocess for parallel steps, or "
-                "leave --workers out.",
-            )
-        return executor, 1
-    configured = project.location.config.workers
-    return executor, workers or configured or os.cpu_count() or 1
 
 
 def plan(

@@ -259,8 +259,8 @@ def materialize(
     and the run is recorded as cancelled (exit code 130). Press it twice to
     exit at once.
     """
-    from assetflow.api import choose_executor
     from assetflow.api import materialize as run
+    from assetflow.execution.executors import choose_executor
     from assetflow.execution.results import RunCancelled
 
     project = options.load()

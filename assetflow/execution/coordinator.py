@@ -31,6 +31,7 @@ from assetflow.context import RunContext
 from assetflow.errors import AssetflowError
 from assetflow.execution import leasing
 from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message
+from assetflow.execution.executors import EXECUTORS
 from assetflow.execution.inprocess import InProcess
 from assetflow.execution.inputs import collect_inputs
 from assetflow.execution.interrupts import (
@@ -81,8 +82,6 @@ __all__ = ["EXECUTORS", "RunResult", "StepResult", "StepState", "execute_plan"]
 
 logger = logging.getLogger(__name__)
 
-#: The executors a run can use.
-EXECUTORS = ("multiprocess", "inprocess")
 #: How long the coordinator waits for workers before it looks around again (signals,
 #: leases, the live display).
 _TICK_S = 0.2

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from assetflow.api import choose_executor
 from assetflow.cli import cli
+from assetflow.execution.executors import choose_executor
 from assetflow.project import load_project
 
 TWO = """
