@@ -222,8 +222,8 @@ def test_run_records_metadata(example_copy):
 
 def test_help_is_fast_and_imports_no_heavy_library():
     code = (
-        "import sys; from assetflow.cli import main; sys.argv=['assetflow','--help'];\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import sys; from assetflow.cli import invoke; sys.argv=['assetflow','--help'];\n"
+        "invoke()\n"
         "heavy = [m for m in ('pandas','pyarrow','duckdb','networkx') if m in sys.modules]\n"
         "assert not heavy, heavy"
     )

@@ -14,7 +14,7 @@ partitions, a DuckDB table and unpartitioned readers. Afterwards:
   rows once, and a plan afterwards has nothing to do.
 
 The default test keeps each of the four processes alive for its 25 rounds,
-calling `assetflow.cli.main` (the console script's entry point) once per round:
+calling `assetflow.cli.invoke` (what the console script runs) once per round:
 25 rounds of 4 fresh CLI processes cost about 1.3 CPU-seconds each, which is
 over 60 s on 2 cores before any waiting. The slow variant starts a fresh
 `python -m assetflow.cli` process for every round.
@@ -114,11 +114,7 @@ for number in range(int(rounds)):
     print(f"=== round {number}", flush=True)
     if mode == "inline":
         sys.argv = ["assetflow", *command]
-        try:
-            assetflow.cli.main()
-            code = 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        code = assetflow.cli.invoke()
     else:
         code = subprocess.run([sys.executable, "-m", "assetflow.cli", *command]).returncode
     sys.stdout.flush()
