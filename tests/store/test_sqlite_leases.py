@@ -20,6 +20,7 @@ import pytest
 from assetflow.errors import StoreError
 from assetflow.store import Lease, RunRecord, RunStatus, SqliteStore
 from tests.store.builders import at, run
+from tests.store.racing import PROCESS_TIMEOUT_S, race
 
 RACERS = 4
 ATTEMPTS_PER_RACER = 200
@@ -29,8 +30,6 @@ HOLD_S = 0.0005
 MAX_PAUSE_S = 0.001
 #: Long enough that no lease expires during the race: only exclusion is tested.
 LEASE_S = 600
-#: Seconds a test waits for its processes before calling them stuck.
-PROCESS_TIMEOUT_S = 120
 #: The executor takes a lease once per step (measured ~0.03 ms median on a 2-CPU VM).
 ACQUIRE_BOUND_S = 0.001
 CONTESTED = ("contested", None)
@@ -107,18 +106,7 @@ def _race(
 def test_racing_processes_never_hold_one_lease_at_once(tmp_path: Path) -> None:
     path = tmp_path / "metadata.sqlite"
     SqliteStore(path).close()  # created and migrated before the race
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(RACERS)
-    results: multiprocessing.Queue[RaceOutcome] = context.Queue()
-    racers = [
-        context.Process(target=_race, args=(str(path), worker, start, results))
-        for worker in range(RACERS)
-    ]
-    for racer in racers:
-        racer.start()
-    outcomes = sorted(results.get(timeout=PROCESS_TIMEOUT_S) for _ in racers)
-    for racer in racers:
-        racer.join(PROCESS_TIMEOUT_S)
+    outcomes = race(_race, path, RACERS)
     # No "database is locked" (nor any other error) ever reached a racer.
     assert [o.errors for o in outcomes] == [[]] * RACERS, [o.retries for o in outcomes]
     holds = sorted(hold for o in outcomes for hold in o.holds)

@@ -12,11 +12,10 @@ from typing import NamedTuple
 from assetflow.errors import StoreError
 from assetflow.store import EventKind, RunStatus, SqliteStore, open_store
 from tests.store.builders import at, event, materialization, run
+from tests.store.racing import PROCESS_TIMEOUT_S, race
 
 WRITES_PER_PROCESS = 300
 WRITERS = 2
-#: Seconds a test waits for its processes before calling them stuck.
-PROCESS_TIMEOUT_S = 120
 
 
 class Outcome(NamedTuple):
@@ -77,18 +76,7 @@ def _write_many(
 def test_processes_write_at_once_without_lock_errors(tmp_path: Path) -> None:
     # The file does not exist yet: the writers also race to create and migrate it.
     path = tmp_path / ".assetflow" / "metadata.sqlite"
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(WRITERS)
-    results: multiprocessing.Queue[Outcome] = context.Queue()
-    writers = [
-        context.Process(target=_write_many, args=(str(path), worker, start, results))
-        for worker in range(WRITERS)
-    ]
-    for writer in writers:
-        writer.start()
-    outcomes = sorted(results.get(timeout=PROCESS_TIMEOUT_S) for _ in writers)
-    for writer in writers:
-        writer.join(PROCESS_TIMEOUT_S)
+    outcomes = race(_write_many, path, WRITERS)
     # Busy retries may happen (two processes switching a new file to WAL at once);
     # they are logged, shown if this fails, and must never surface as errors.
     assert [o.errors for o in outcomes] == [[]] * WRITERS, [o.logged for o in outcomes]
