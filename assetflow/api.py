@@ -344,17 +344,10 @@ def manifest_key(code_version: str) -> str:
     return f"manifest:{code_version}"
 
 
-def _sweep(store: MetadataStore, clock: Clock | None = None) -> None:
-    """Mark crashed the runs left ``running`` by a process that is gone (see `assetflow.runs`)."""
-    from assetflow.clock import SystemClock
-    from assetflow.runs import sweep_orphaned_runs
-
-    sweep_orphaned_runs(store, now=(clock or SystemClock()).now())
-
-
-def _sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None) -> None:
-    """Sweep as `_sweep` does; after a crash, also delete the temporary files its killed
-    writers left (a kill -9 gives them no chance to)."""
+def sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None = None) -> None:
+    """Mark crashed the runs left ``running`` by a process that is gone (see
+    `assetflow.runs`), and delete the temporary files their killed writers left (a
+    kill -9 gives them no chance to). Every command that reads runs calls this first."""
     from assetflow.clock import SystemClock
     from assetflow.execution.step import DATA_DIR
     from assetflow.io.atomic import remove_orphaned_temp_files
@@ -442,7 +435,7 @@ def materialize(
     clock = clock or SystemClock()
     with _store_for(loaded, store) as store:
         ensure_state_dir(loaded.state_dir)
-        _sweep_crashed(store, loaded, clock)
+        sweep_crashed(store, loaded, clock)
         context = make_plan(
             loaded,
             store,
@@ -489,7 +482,7 @@ def plan(
     """What `materialize` would do, without running anything."""
     loaded = load(project)
     with _store_for(loaded, store) as store:
-        _sweep(store, clock)
+        sweep_crashed(store, loaded, clock)
         return make_plan(
             loaded,
             store,
@@ -518,7 +511,7 @@ def status(
 
     loaded = load(project)
     with _store_for(loaded, store) as store:
-        _sweep(store, clock)
+        sweep_crashed(store, loaded, clock)
         context = make_plan(
             loaded,
             store,

@@ -464,14 +464,13 @@ def runs(options: _Options, limit: int, status: str | None) -> None:
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
-    from assetflow.api import open_project_store
-    from assetflow.clock import SystemClock
+    from assetflow.api import open_project_store, sweep_crashed
     from assetflow.render import runs_table
-    from assetflow.runs import sweep_orphaned_runs
     from assetflow.store.records import RunStatus
 
-    with open_project_store(options.load()) as store:
-        sweep_orphaned_runs(store, now=SystemClock().now())
+    project = options.load()
+    with open_project_store(project) as store:
+        sweep_crashed(store, project)
         records = store.list_runs(limit=limit, status=RunStatus(status) if status else None)
         counts = store.step_counts(run.run_id for run in records)
     click.echo(runs_table(records, counts))
@@ -485,14 +484,15 @@ def show_run(options: _Options, run_id: str) -> None:
 
     RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
     """
-    from assetflow.api import open_project_store
+    from assetflow.api import open_project_store, sweep_crashed
     from assetflow.clock import SystemClock
     from assetflow.render import run_detail
-    from assetflow.runs import read_run, sweep_orphaned_runs
+    from assetflow.runs import read_run
 
     now = SystemClock().now()
-    with open_project_store(options.load()) as store:
-        sweep_orphaned_runs(store, now=now)
+    project = options.load()
+    with open_project_store(project) as store:
+        sweep_crashed(store, project, SystemClock())
         detail = read_run(store, run_id)
     click.echo(run_detail(detail, now))
 

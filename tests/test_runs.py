@@ -214,6 +214,27 @@ def test_the_api_sweeps_before_it_plans(make_project, dead_pid: int, call: str) 
     assert (orphan.status, orphan.finished_at) == (RunStatus.CRASHED, at(900))
 
 
+@probes_pids
+@pytest.mark.parametrize("command", [["runs"], ["plan"], ["status"]])
+def test_whichever_command_notices_a_crash_deletes_its_temp_files(
+    make_project, dead_pid: int, command: list[str]
+) -> None:
+    from click.testing import CliRunner
+
+    from assetflow.cli import cli
+
+    root = make_project("from assetflow import asset\n\n@asset\ndef a() -> dict:\n    return {}\n")
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
+        store.create_run(RunRecord(run_id="orphan", started_at=at(0), pid=dead_pid))
+    data = root / ".assetflow" / "data"
+    data.mkdir()
+    orphan = data / f".a.json.{dead_pid}.0a1b.tmp"  # left by a writer killed mid-write
+    orphan.write_text("half")
+    result = CliRunner().invoke(cli, ["--project", str(root), *command])
+    assert result.exit_code == 0, result.output
+    assert not orphan.exists()
+
+
 # -- finding a run -------------------------------------------------------------------
 
 
