@@ -23,6 +23,7 @@ import random
 import time
 from collections import ChainMap, Counter, deque
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -162,7 +163,7 @@ def execute_plan(
     if executor == "inprocess":
         backend = InProcess(project, retrying)
     else:
-        backend = WorkerPool(project, max(1, workers), clock)
+        backend = WorkerPool(project, max(1, workers))
     runner = _Runner(
         project,
         plan,
@@ -171,14 +172,17 @@ def execute_plan(
         run_id,
         clock,
         reporter,
-        in_process=executor == "inprocess",
+        backend,
         pools=dict(project.location.config.pools if pools is None else pools),
         fail_fast=fail_fast,
     )
     signals = RunSignals(backend)
+    # In-process, a step may hold the coordinator's thread for long: a thread renews the
+    # run's leases meanwhile. With workers, the coordinator's own loop renews them.
+    renewing = leasing.renewing(store, run_id) if runner.in_process else nullcontext()
     try:
-        with capturing_run(), signals.installed(), leasing.renewing(store, run_id, executor):
-            runner.run(ReadyQueue(plan, newest_first=newest_first), backend)
+        with capturing_run(), signals.installed(), renewing:
+            runner.run(ReadyQueue(plan, newest_first=newest_first))
     except BaseException as error:
         # Whatever stops the run, its record must not stay "running".
         interrupted = isinstance(error, KeyboardInterrupt)
@@ -204,10 +208,9 @@ def execute_plan(
 
 @dataclass
 class _Waiting:
-    """A ready step whose lease another run holds."""
+    """A ready step whose lease another run holds (`_Runner._waited_on` says which)."""
 
     step: Step
-    holder: Lease
     next_try: float
 
 
@@ -222,7 +225,7 @@ class _Runner:
     run_id: str
     clock: Clock
     reporter: Reporter
-    in_process: bool = True
+    backend: InProcess | WorkerPool
     pools: dict[str, int] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
     #: stop starting steps after the first failure (steps already running finish)
@@ -238,15 +241,18 @@ class _Runner:
     _leased: set[Key] = field(default_factory=set)
     #: steps that found their lease held by another run, and that run's lease
     _waited_on: dict[Key, Lease] = field(default_factory=dict)
-    backend: InProcess | WorkerPool | None = None
 
-    def run(self, queue: ReadyQueue, backend: InProcess | WorkerPool) -> None:
-        self.backend = backend
+    @property
+    def in_process(self) -> bool:
+        return isinstance(self.backend, InProcess)
+
+    def run(self, queue: ReadyQueue) -> None:
+        backend = self.backend
         while queue:
             if cancel_requested():
-                self._cancel(queue, backend)
+                self._cancel(queue)
                 return
-            self._start_ready(queue, backend)
+            self._start_ready(queue)
             if not backend.busy and not queue:
                 break
             timeout = _TICK_S if not self._waiting else min(_TICK_S, leasing.RETRY_S)
@@ -258,8 +264,9 @@ class _Runner:
             if tick is not None:
                 tick()
 
-    def _start_ready(self, queue: ReadyQueue, backend: InProcess | WorkerPool) -> None:
+    def _start_ready(self, queue: ReadyQueue) -> None:
         """Start ready steps while there is room; decide, skip and record the others."""
+        backend = self.backend
         while backend.busy < backend.capacity and not cancel_requested():
             step = self._next(queue)
             if step is None:
@@ -347,10 +354,7 @@ class _Runner:
         results = []
         while events:
             event = events.pop()
-            if event.kind == "attempt":
-                continue
             step = event.work.step
-            assert event.attempts is not None
             if event.kind == "cancelled":
                 results.append(self._cancelled_step(event.work, event.attempts))
             else:
@@ -368,9 +372,9 @@ class _Runner:
             self._leased.discard(step.key)
             self.store.release_leases(self.run_id, [step.key])
 
-    def _cancel(self, queue: ReadyQueue, backend: InProcess | WorkerPool) -> None:
+    def _cancel(self, queue: ReadyQueue) -> None:
         """Stop the running steps, record them cancelled; steps not started are left out."""
-        for result in self._finish_all(queue, backend.cancel(CANCEL_GRACE_S)):
+        for result in self._finish_all(queue, self.backend.cancel(CANCEL_GRACE_S)):
             self.reporter.step_finished(result)
         for step in self.plan.steps:
             if step.key not in self.state.states:
@@ -399,7 +403,7 @@ class _Runner:
                 f"waiting: run {holder.run_id[:8]} (pid {holder.pid}) is materializing it",
             )
         self._waited_on[step.key] = holder
-        self._waiting.append(_Waiting(step, holder, time.monotonic() + leasing.RETRY_S))
+        self._waiting.append(_Waiting(step, time.monotonic() + leasing.RETRY_S))
         return False
 
     def _done_meanwhile(self, step: Step) -> StepResult | None:
@@ -492,7 +496,7 @@ class _Runner:
             )
         stored = outcome.stored
         data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
-        if self.state.readers[step.key] and (self.in_process or stored.kind == "none"):
+        if self.state.readers[step.key] and self.in_process:
             self.state.values[step.key] = outcome.value
         self.state.versions[step.key] = data_version
         finished_at = self.clock.now()
@@ -576,7 +580,7 @@ class _Runner:
         self.state.states[step.key] = result.state
         self.results.append(result)
         done_with = release_inputs(step, self.state)
-        if done_with and self.backend is not None:
+        if done_with:
             self.backend.forget(done_with)
         return result
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 
 class StepTimedOut(TimeoutError):
@@ -41,10 +41,18 @@ _state = threading.local()
 _cancel = threading.Event()
 
 
-def _region() -> dict[str, float | bool]:
-    region = getattr(_state, "region", None)
+@dataclass
+class _Region:
+    """Whether this thread runs the user's code now, and the timeout it runs under."""
+
+    inside: bool = False
+    timeout: float = 0.0
+
+
+def _region() -> _Region:
+    region: _Region | None = getattr(_state, "region", None)
     if region is None:
-        region = _state.region = {"inside": False, "deadline": 0.0, "timeout": 0.0}
+        region = _state.region = _Region()
     return region
 
 
@@ -62,15 +70,14 @@ def interruptible(timeout: float | None = None) -> Iterator[None]:
     timed = timeout is not None and threading.current_thread() is threading.main_thread()
     previous = None
     if timeout is not None and timed:
-        region["deadline"] = time.monotonic() + timeout
-        region["timeout"] = timeout
+        region.timeout = timeout
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
-    region["inside"] = True
+    region.inside = True
     try:
         yield
     finally:
-        region["inside"] = False
+        region.inside = False
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous or signal.SIG_DFL)
@@ -78,9 +85,9 @@ def interruptible(timeout: float | None = None) -> Iterator[None]:
 
 def _on_alarm(signum: int, frame: object) -> None:
     region = _region()
-    if region["inside"]:
-        region["inside"] = False  # raise once, not again while unwinding
-        raise StepTimedOut(float(region["timeout"]))
+    if region.inside:
+        region.inside = False  # raise once, not again while unwinding
+        raise StepTimedOut(region.timeout)
 
 
 def request_cancel() -> None:
@@ -88,8 +95,8 @@ def request_cancel() -> None:
     inside it on this thread (call it from a signal handler), otherwise only remembered."""
     _cancel.set()
     region = _region()
-    if region["inside"]:
-        region["inside"] = False
+    if region.inside:
+        region.inside = False
         raise StepCancelled()
 
 

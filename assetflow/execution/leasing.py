@@ -52,13 +52,9 @@ def renew(store: MetadataStore, run_id: str) -> None:
 
 
 @contextmanager
-def renewing(store: MetadataStore, run_id: str, executor: str) -> Iterator[None]:
-    """In-process, a step runs on the coordinator's own thread, as long as it takes: a
-    thread renews the run's leases meanwhile, so that a long step's lease never expires
-    under it. (With workers, the coordinator's loop renews them.)"""
-    if executor != "inprocess":
-        yield
-        return
+def renewing(store: MetadataStore, run_id: str) -> Iterator[None]:
+    """Renew the run's leases from a thread every `RENEW_S`, while the block runs: for
+    a step that holds the coordinator's own thread for longer than a lease lasts."""
     stop = threading.Event()
 
     def keep() -> None:

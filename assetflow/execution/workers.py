@@ -42,7 +42,6 @@ from assetflow.execution.logs import capturing_run
 from assetflow.execution.step import StepOutput
 
 if TYPE_CHECKING:
-    from assetflow.clock import Clock
     from assetflow.planner.staleness import Key
     from assetflow.project import Project
 
@@ -65,12 +64,12 @@ class StepLost(AssetflowError):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """What a worker reported: an attempt began, the step finished, or it was cancelled."""
+    """How a step ended where it ran: "done" (its attempts, whatever their outcome) or
+    "cancelled"."""
 
-    kind: str  # "attempt", "done", "cancelled"
+    kind: str
     work: Work
-    attempts: Attempts | None = None
-    attempt: int = 0
+    attempts: Attempts
 
 
 @dataclass(eq=False)
@@ -80,16 +79,14 @@ class _Worker:
     work: Work | None = None
     #: when the running attempt must have ended (timeout plus grace), as time.monotonic()
     deadline: float | None = None
-    attempt: int = 0
 
 
 class WorkerPool:
     """A fixed number of forked worker processes and the steps they are running."""
 
-    def __init__(self, project: Project, size: int, clock: Clock) -> None:
+    def __init__(self, project: Project, size: int) -> None:
         self._project = project
         self._size = size
-        self._clock = clock
         self._context = multiprocessing.get_context("fork")
         self._workers: list[_Worker] = []
         self._parent = os.getpid()
@@ -126,7 +123,6 @@ class WorkerPool:
             params=tuple(dataclasses.replace(param, annotation=None) for param in work.params),
         )
         worker.work = work
-        worker.attempt = 0
         worker.deadline = None
         try:
             worker.conn.send(task)
@@ -175,13 +171,11 @@ class WorkerPool:
                 )
                 return [*events, Event("done", work, Attempts(lost))]
             kind = message[0]
-            if kind == "attempt":
-                worker.attempt = message[1]
+            if kind == "attempt":  # the timeout (and its grace) starts again
                 timeout = work.spec.timeout
                 worker.deadline = (
                     time.monotonic() + timeout + KILL_GRACE_S if timeout is not None else None
                 )
-                events.append(Event("attempt", work, attempt=message[1]))
             else:
                 worker.work, worker.deadline = None, None
                 if kind == "done" and work.keep and isinstance(message[1].outcome, StepOutput):
@@ -238,9 +232,7 @@ class WorkerPool:
         events: list[Event] = []
         until = time.monotonic() + grace
         while self.busy and time.monotonic() < until:
-            for event in self.wait(max(0.0, until - time.monotonic())):
-                if event.kind != "attempt":
-                    events.append(event)
+            events.extend(self.wait(max(0.0, until - time.monotonic())))
         for worker in list(self._workers):
             if worker.work is not None:
                 work = worker.work
@@ -421,28 +413,19 @@ def _run(
 
 
 def _portable(work: Work, attempts: Attempts) -> Attempts:
-    """The attempts as they can travel back: the value is dropped (the coordinator reads
-    stored outputs from storage) unless it is not stored; errors become their text."""
+    """The attempts as they can travel back: without the value (its readers read it from
+    storage, or from this worker's memory), errors as their text."""
     outcome = attempts.outcome
     if isinstance(outcome, StepOutput):
-        keep = outcome.stored.kind == "none"
-        value = outcome.value if keep and _picklable(outcome.value) else None
-        outcome = StepOutput(value, outcome.stored, outcome.duration_s, outcome.checks)
+        checks = outcome.checks
         try:
-            pickle.dumps(outcome.checks)
-        except Exception:
-            outcome = StepOutput(value, outcome.stored, outcome.duration_s, ())
+            pickle.dumps(checks)
+        except Exception:  # a custom check's metadata that cannot travel
+            checks = ()
+        outcome = StepOutput(None, outcome.stored, outcome.duration_s, checks)
     else:
         outcome = StepLost(failure_message(work.step, outcome))
     return dataclasses.replace(attempts, outcome=outcome)
-
-
-def _picklable(value: Any) -> bool:
-    try:
-        pickle.dumps(value)
-    except Exception:
-        return False
-    return True
 
 
 def _on_term(signum: int, frame: object) -> None:

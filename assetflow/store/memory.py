@@ -320,9 +320,7 @@ class MemoryStore:
             if holder is not None:
                 entry = self._runs.get(holder.run_id)
                 is_running = entry is not None and entry[1].status == RunStatus.RUNNING
-                if holder.is_live(now, is_run_running=is_running) and not (
-                    takeover is not None and takeover(holder)
-                ):
+                if holder.is_live(now, is_run_running=is_running, takeover=takeover):
                     return holder
             self._lease_by_key[lease.key] = lease
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -176,15 +177,27 @@ class Lease(NamedTuple):
         """The asset-partition this lease is on."""
         return (self.asset, self.partition)
 
-    def is_live(self, now: datetime, *, is_run_running: bool) -> bool:
-        """Whether the lease still excludes other runs at ``now``.
+    def is_live(
+        self,
+        now: datetime,
+        *,
+        is_run_running: bool,
+        takeover: Callable[[Lease], bool] | None = None,
+    ) -> bool:
+        """Whether the lease still excludes other runs at ``now``: the one rule both
+        stores apply before handing a held lease to another run.
 
         Args:
             now: The time of the question (timezone-aware).
             is_run_running: Whether the lease's run is RUNNING in the store (False
                 when it finished, crashed, was cancelled, or was never recorded).
+            takeover: The asking run's own judgement that the holder is gone (asked
+                only of a lease that would otherwise stand).
 
         Returns:
-            True while it has not expired (``expires_at > now``) and its run is running.
+            True while it has not expired (``expires_at > now``), its run is running,
+            and ``takeover`` does not say the holder is gone.
         """
-        return is_run_running and self.expires_at > now
+        if not (is_run_running and self.expires_at > now):
+            return False
+        return takeover is None or not takeover(self)

@@ -566,9 +566,7 @@ class SqliteStore:
                     (row[-1], *key),
                 )
                 return None
-            if holder.is_live(now, is_run_running=bool(found[-1])) and not (
-                takeover is not None and takeover(holder)
-            ):
+            if holder.is_live(now, is_run_running=bool(found[-1]), takeover=takeover):
                 return holder
             connection.execute(UPSERT_LEASE, row)
             return None
