@@ -489,10 +489,11 @@ def show_run(options: _Options, run_id: str) -> None:
     from assetflow.render import run_detail
     from assetflow.runs import read_run
 
-    now = SystemClock().now()
+    clock = SystemClock()
+    now = clock.now()
     project = options.load()
     with open_project_store(project) as store:
-        sweep_crashed(store, project, SystemClock())
+        sweep_crashed(store, project, clock)
         detail = read_run(store, run_id)
     click.echo(run_detail(detail, now))
 
