@@ -278,21 +278,22 @@ def _make_plan(
     fingerprints = fingerprints_of(project, selected)
     code_versions = {name: fp.version for name, fp in fingerprints.items()}
     details = _code_details(store, snapshot, fingerprints)
-    text = selection if not exclude else f"{selection} --exclude {exclude}"
+    from assetflow.request import RunRequest
+
+    request = RunRequest.of(
+        selection, exclude=exclude, force=force, redo=redo, partitions=partitions
+    )
     plan = plan_run(
         project.graph,
         selected,
         snapshot,
         code_versions,
         now=now,
-        selection=text,
-        force=force,
+        request=request,
         code_details=details,
         check_inputs=check_inputs,
         warnings=tuple(observations.errors[name] for name in sorted(observations.errors)),
         keys=keys,
-        redo=_redo(redo),
-        partitions=partitions.render() if partitions is not None else None,
     )
     return PlanContext(project, plan, snapshot, fingerprints, observations.values)
 

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import SelectionError
+from assetflow.request import LATEST as LATEST
+from assetflow.request import PartitionRequest as PartitionRequest
 
 if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
-
-#: The word `--partition` accepts for "the last complete partition".
-LATEST = "latest"
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionRequest:
-    """The partitions a run asks for: one key, an inclusive range, or the latest."""
-
-    first: str
-    last: str
-
-    @classmethod
-    def one(cls, key: str) -> PartitionRequest:
-        return cls(key, key)
-
-    def render(self) -> str:
-        return self.first if self.first == self.last else f"{self.first}..{self.last}"
 
 
 def keys_by_asset(

@@ -18,6 +18,8 @@ from assetflow.planner.staleness import (
     Verdict,
     judge,
 )
+from assetflow.request import REDO_CHOICES as REDO_CHOICES
+from assetflow.request import RunRequest
 
 if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
@@ -64,8 +66,8 @@ class Plan:
         return sum(1 for step in self.steps if step.status is status)
 
 
-#: What `--redo` accepts: which not-fresh partitions a backfill runs.
-REDO_CHOICES = ("missing", "stale", "failed", "all")
+#: A request for every complete partition of every selected asset, as needed.
+_EVERYTHING = RunRequest()
 
 
 def plan_run(
@@ -75,14 +77,11 @@ def plan_run(
     code_versions: Mapping[str, str],
     *,
     now: datetime,
-    selection: str = "*",
-    force: bool = False,
+    request: RunRequest = _EVERYTHING,
+    keys: Mapping[str, Sequence[str | None]] | None = None,
     code_details: Mapping[str, tuple[str, ...]] | None = None,
     check_inputs: bool = True,
     warnings: tuple[str, ...] = (),
-    keys: Mapping[str, Sequence[str | None]] | None = None,
-    redo: frozenset[str] | None = None,
-    partitions: str | None = None,
 ) -> Plan:
     """Plan a run of the selected assets: rebuild exactly the stale part.
 
@@ -94,15 +93,13 @@ def plan_run(
         snapshot: The newest materializations and failures from the store.
         code_versions: The current code version of every selected asset.
         now: The one "now" of this plan.
-        selection: The selection text, for the record.
-        force: Rebuild every selected asset-partition regardless.
+        request: What the run asks for: its `force` and `redo` decide which
+            not-fresh partitions run; its selection and partitions are recorded.
+        keys: The partition keys to plan per asset (default: the one key None).
         code_details: Which named code parts changed per asset, when known.
         check_inputs: Fail when a step reads an unselected, never materialized
             input (a run needs it; a status report does not).
         warnings: Passed through to the plan, for whoever prints it.
-        keys: The partition keys to plan per asset (default: the one key None).
-        redo: Which not-fresh partitions to run (REDO_CHOICES); None runs them all.
-        partitions: The partitions asked for, as text, for the record.
 
     Returns:
         The plan.
@@ -111,6 +108,7 @@ def plan_run(
         MissingInputError: A step reads an input that is neither planned nor stored.
     """
     chosen = set(selected)
+    force, redo = request.force, request.redo
     planner = _Planner(graph, snapshot, now, dict(keys or {}))
     code_details = code_details or {}
     redo_all = redo is not None and "all" in redo
@@ -147,13 +145,13 @@ def plan_run(
     if check_inputs:
         _check_inputs(steps, planner.pending, snapshot, chosen)
     return Plan(
-        selection=selection,
+        selection=request.selection_text,
         created_at=now,
         steps=tuple(steps),
         fresh=tuple(fresh),
         code_versions=dict(code_versions),
         warnings=warnings + tuple(planner.left_out_warnings()),
-        partitions=partitions,
+        partitions=request.partitions.render() if request.partitions is not None else None,
     )
 
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from assetflow.errors import MissingInputError
 from assetflow.planner import Snapshot, Status, plan_run
+from assetflow.request import RunRequest
 from tests.planner.conftest import T0, dags, graph_from_edges, simulate_run
 
 FAST = settings(max_examples=60, deadline=None)
@@ -88,7 +89,7 @@ def test_changed_rebuild_runs_its_children(graph, data):
 def test_forced_selection_runs_exactly_the_selection(graph, data):
     snapshot = fully_materialized(graph)
     chosen = data.draw(st.sets(st.sampled_from(sorted(graph.names)), min_size=1))
-    plan = plan_run(graph, chosen, snapshot, codes(graph), now=T0, force=True)
+    plan = plan_run(graph, chosen, snapshot, codes(graph), now=T0, request=RunRequest(force=True))
     assert {step.asset for step in plan.steps} == chosen
     assert all(step.reasons[0].kind.value == "forced" for step in plan.steps)
 
@@ -104,7 +105,9 @@ def test_unselected_input_never_materialized_is_an_error():
 def test_unselected_stored_input_is_read_not_rebuilt():
     graph = graph_from_edges(["raw", "clean"], {("raw", "clean")})
     snapshot = fully_materialized(graph)
-    plan = plan_run(graph, {"clean"}, snapshot, codes(graph), now=T0, force=True)
+    plan = plan_run(
+        graph, {"clean"}, snapshot, codes(graph), now=T0, request=RunRequest(force=True)
+    )
     assert [step.asset for step in plan.steps] == ["clean"]
 
 
@@ -112,7 +115,7 @@ def test_new_upstream_data_stales_the_reader():
     graph = graph_from_edges(["raw", "clean"], {("raw", "clean")})
     snapshot = fully_materialized(graph)
     # raw rebuilt alone with different data: clean now reads a newer version
-    plan = plan_run(graph, {"raw"}, snapshot, codes(graph), now=T0, force=True)
+    plan = plan_run(graph, {"raw"}, snapshot, codes(graph), now=T0, request=RunRequest(force=True))
     snapshot, _ = simulate_run(graph, plan, snapshot, {"raw": "new", "clean": "x"}, run_id="r2")
     plan = plan_run(graph, graph.names, snapshot, codes(graph), now=T0)
     (step,) = plan.steps

@@ -17,6 +17,7 @@ from assetflow.partitions import DailyPartitions, MonthlyPartitions, Offset, Win
 from assetflow.planner import ReasonKind, Snapshot, Status, plan_run
 from assetflow.planner.keys import PartitionRequest, keys_by_asset
 from assetflow.planner.plan import input_keys_of
+from assetflow.request import RunRequest
 from assetflow.store.records import EventKind, EventRecord
 from tests.planner.conftest import dags, record, simulate_run
 
@@ -101,6 +102,7 @@ def plan(graph, snapshot=None, selected=None, *, request=None, code=None, **opti
         code or codes(graph),
         now=NOW,
         keys=keys_by_asset(graph, selected, request, NOW),
+        request=RunRequest(redo=options.pop("redo", None), partitions=request),
         **options,
     )
 
