@@ -7,6 +7,9 @@ function needs them, so importing assetflow, and `assetflow --help`, stay fast.
 from assetflow.api import load as load
 from assetflow.api import materialize as materialize
 from assetflow.api import plan as plan
+from assetflow.api import run as run
+from assetflow.api import runs as runs
+from assetflow.api import status as status
 from assetflow.asset import AssetSpec as AssetSpec
 from assetflow.asset import asset as asset
 from assetflow.asset import file_source as file_source
@@ -38,7 +41,8 @@ from assetflow.partitions import PartitionError as PartitionError
 from assetflow.partitions import StaticPartitions as StaticPartitions
 from assetflow.partitions import WeeklyPartitions as WeeklyPartitions
 from assetflow.partitions import Window as Window
-from assetflow.planner.keys import PartitionRequest as PartitionRequest
+from assetflow.request import PartitionRequest as PartitionRequest
+from assetflow.request import RunRequest as RunRequest
 from assetflow.typecheck import Schema as Schema
 from assetflow.typecheck import TypeCheckError as TypeCheckError
 

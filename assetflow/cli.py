@@ -149,19 +149,15 @@ def _redo_option(fn: Any) -> Any:
     )(fn)
 
 
-def _request(partition: str | None, first: str | None, last: str | None) -> Any:
+def _partitions(partition: str | None, first: str | None, last: str | None) -> Any:
     """The PartitionRequest the options ask for, or None."""
-    from assetflow.planner.keys import LATEST, PartitionRequest
+    from assetflow.request import PartitionRequest
 
     if partition is not None and (first is not None or last is not None):
         raise click.UsageError("give either --partition or --from/--to, not both.")
     if partition is not None:
         return PartitionRequest.one(partition)
-    if last is not None and first is None:
-        raise click.UsageError("--to needs --from: a range has a start (e.g. --from 2026-03-01).")
-    if first is not None:
-        return PartitionRequest(first, last or LATEST)
-    return None
+    return PartitionRequest.between(first, last)
 
 
 @cli.command("list")
@@ -170,8 +166,8 @@ def _request(partition: str | None, first: str | None, last: str | None) -> Any:
 @_pass_options
 def list_assets(options: _Options, selection: str, exclude: str | None) -> None:
     """List assets with their group, storage kind, tags and description."""
-    from assetflow.api import select
     from assetflow.render import asset_table
+    from assetflow.services.planning import select
 
     project = options.load()
     names = select(project, selection, exclude)
@@ -192,8 +188,8 @@ def list_assets(options: _Options, selection: str, exclude: str | None) -> None:
 @_pass_options
 def lineage(options: _Options, selection: str, exclude: str | None, output_format: str) -> None:
     """Show the lineage graph of the selected assets."""
-    from assetflow.api import select
     from assetflow.render import render_lineage
+    from assetflow.services.planning import select
 
     project = options.load()
     names = select(project, selection, exclude)
@@ -261,34 +257,32 @@ def materialize(
     and the run is recorded as cancelled (exit code 130). Press it twice to
     exit at once.
     """
-    from assetflow.api import materialize as run
     from assetflow.execution.executors import choose_executor
     from assetflow.execution.results import RunCancelled
+    from assetflow.request import RunRequest
+    from assetflow.services import running
 
     project = options.load()
     if quiet and as_json:
         raise click.UsageError("give either --quiet or --json, not both.")
-    executor, workers = choose_executor(
-        project,
-        executor or project.location.config.executor,
-        workers if workers is not None else max_parallel,
+    request = RunRequest.of(
+        selection,
+        exclude=exclude,
+        force=force,
+        partitions=_partitions(partition, first, last),
+        redo=redo or None,
+        trigger="cli",
+        executor=executor or project.location.config.executor,
+        workers=workers if workers is not None else max_parallel,
+        newest_first=newest_first,
+        fail_fast=fail_fast,
     )
-    reporter = _reporter(project, quiet=quiet, as_json=as_json, workers=workers)
+    # The executor and worker count are resolved here too: the live display shows them.
+    executor, workers_used = choose_executor(project, request.executor, request.workers)
+    request = request.with_changes(executor=executor, workers=workers_used)
+    reporter = _reporter(project, quiet=quiet, as_json=as_json, workers=workers_used)
     try:
-        result = run(
-            selection,
-            exclude=exclude,
-            project=project,
-            force=force,
-            trigger="cli",
-            reporter=reporter,
-            partitions=_request(partition, first, last),
-            redo=redo or None,
-            executor=executor,
-            workers=workers,
-            newest_first=newest_first,
-            fail_fast=fail_fast,
-        )
+        result = running.materialize(project, request, listeners=[reporter])
     except RunCancelled as cancelled:
         sys.exit(cancelled.exit_code)
     finally:
@@ -348,16 +342,18 @@ def plan(
     """
     from assetflow.api import plan as make
     from assetflow.planner.explain import plan_json, plan_text
+    from assetflow.request import RunRequest
 
     project = options.load()
-    result = make(
+    request = RunRequest.of(
         selection,
         exclude=exclude,
-        project=project,
         force=force,
-        partitions=_request(partition, first, last),
+        partitions=_partitions(partition, first, last),
         redo=redo or None,
+        trigger="cli",
     )
+    result = make(project=project, request=request)
     click.echo(plan_json(result) if as_json else plan_text(result, project.graph))
 
 
@@ -381,17 +377,16 @@ def status(
     Partitioned assets show their partitions as ranges, e.g.
     2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed.
     """
-    from assetflow.api import status as states_of
     from assetflow.planner.explain import status_json
     from assetflow.render import status_table
+    from assetflow.request import RunRequest
+    from assetflow.services import history
 
     project = options.load()
-    states = states_of(
-        selection,
-        exclude=exclude,
-        project=project,
-        partitions=_request(partition, first, last),
+    request = RunRequest.of(
+        selection, exclude=exclude, partitions=_partitions(partition, first, last), trigger="cli"
     )
+    states = history.status(project, request)
     click.echo(status_json(states) if as_json else status_table(states, project.graph))
 
 
@@ -401,19 +396,9 @@ def status(
 @_pass_options
 def why(options: _Options, asset: str, partition: str | None) -> None:
     """Explain why ASSET is fresh, stale or waiting, down to the root cause."""
-    from assetflow.api import check_asset_name, check_partition, make_plan, open_project_store
-    from assetflow.planner.keys import PartitionRequest
-    from assetflow.why import explain_asset
+    from assetflow.services import history
 
-    project = options.load()
-    check_asset_name(project, asset)
-    request = None
-    if partition is not None:
-        check_partition(project, asset, partition)
-        request = PartitionRequest.one(partition)
-    with open_project_store(project) as store:
-        context = make_plan(project, store, f"+{asset}", check_inputs=False, partitions=request)
-        click.echo(explain_asset(asset, context, store, partition))
+    click.echo(history.why(options.load(), asset, partition=partition))
 
 
 @cli.command("check")
@@ -433,16 +418,15 @@ def check_assets(
 
     Exits 1 when a blocking check fails.
     """
-    from assetflow.api import check as run_checks
     from assetflow.render import checks_table
+    from assetflow.request import RunRequest
+    from assetflow.services import running
 
     project = options.load()
-    done = run_checks(
-        selection,
-        exclude=exclude,
-        project=project,
-        partitions=_request(partition, first, last),
+    request = RunRequest.of(
+        selection, exclude=exclude, partitions=_partitions(partition, first, last), trigger="check"
     )
+    done = running.check(project, request)
     click.echo(checks_table(done.results, project.graph))
     if done.has_blocking_failure:
         sys.exit(EXIT_FAILED)
@@ -464,16 +448,12 @@ def runs(options: _Options, limit: int, status: str | None) -> None:
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
-    from assetflow.api import open_project_store, sweep_crashed
     from assetflow.render import runs_table
+    from assetflow.services import history
     from assetflow.store.records import RunStatus
 
-    project = options.load()
-    with open_project_store(project) as store:
-        sweep_crashed(store, project)
-        records = store.list_runs(limit=limit, status=RunStatus(status) if status else None)
-        counts = store.step_counts(run.run_id for run in records)
-    click.echo(runs_table(records, counts))
+    found = history.runs(options.load(), limit=limit, status=RunStatus(status) if status else None)
+    click.echo(runs_table(found.runs, found.counts))
 
 
 @runs.command("show")
@@ -484,17 +464,13 @@ def show_run(options: _Options, run_id: str) -> None:
 
     RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
     """
-    from assetflow.api import open_project_store, sweep_crashed
     from assetflow.clock import SystemClock
     from assetflow.render import run_detail
-    from assetflow.runs import read_run
+    from assetflow.services import history
 
     clock = SystemClock()
     now = clock.now()
-    project = options.load()
-    with open_project_store(project) as store:
-        sweep_crashed(store, project, clock)
-        detail = read_run(store, run_id)
+    detail = history.run(options.load(), run_id, clock=clock)
     click.echo(run_detail(detail, now))
 
 
@@ -508,14 +484,11 @@ def logs(options: _Options, run_id: str, asset: str | None, partition: str | Non
 
     RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
     """
-    from assetflow.api import open_project_store
     from assetflow.render import step_logs_text
-    from assetflow.runs import find_run
+    from assetflow.services import history
 
-    with open_project_store(options.load()) as store:
-        run = find_run(store, run_id)
-        records = store.step_logs(run.run_id, asset=asset, partition=partition)
-    click.echo(step_logs_text(records))
+    found = history.logs(options.load(), run_id, asset=asset, partition=partition)
+    click.echo(step_logs_text(found.logs))
 
 
 @cli.command()
@@ -525,19 +498,11 @@ def logs(options: _Options, run_id: str, asset: str | None, partition: str | Non
 @_pass_options
 def history(options: _Options, asset: str, limit: int, partition: str | None) -> None:
     """Show the materializations of ASSET, newest first."""
-    from assetflow.api import check_asset_name, check_partition, open_project_store
     from assetflow.render import history_table
+    from assetflow.services import history as histories
 
-    project = options.load()
-    check_asset_name(project, asset)
-    if partition is not None:
-        check_partition(project, asset, partition)
-    with open_project_store(project) as store:
-        records = store.asset_history(asset, partition=partition, limit=limit)
-        checks = (
-            store.check_history(asset, partition=partition) if project.checks.get(asset) else []
-        )
-    click.echo(history_table(asset, records, checks))
+    found = histories.history(options.load(), asset, partition=partition, limit=limit)
+    click.echo(history_table(asset, found.materializations, found.checks))
 
 
 def invoke() -> int:

@@ -10,8 +10,8 @@ from assetflow.planner.staleness import Reason, ReasonKind, Status, Verdict, key
 from assetflow.render import short, when
 
 if TYPE_CHECKING:
-    from assetflow.api import PlanContext
     from assetflow.codeversion import CodeFingerprint
+    from assetflow.services.planning import PlanContext
     from assetflow.store.base import MetadataStore
     from assetflow.store.records import MaterializationState
 
@@ -196,8 +196,8 @@ def _made(latest: MaterializationState | None) -> str:
 
 def code_diff(store: MetadataStore, old_version: str, new: CodeFingerprint) -> str:
     """A unified diff of each named code part that changed since `old_version`."""
-    from assetflow.api import manifest_key
     from assetflow.codeversion import changed_parts, diff_sources
+    from assetflow.services.planning import manifest_key
 
     manifest = store.get_code(manifest_key(old_version))
     if manifest is None:

@@ -31,10 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import assetflow
-from assetflow.api import fingerprints_of, open_project_store
 from assetflow.clock import FixedClock
 from assetflow.planner.keys import PartitionRequest
 from assetflow.project import Project
+from assetflow.services.planning import fingerprints_of
+from assetflow.services.stores import open_project_store
 from assetflow.store.records import MaterializationRecord, RunRecord, RunStatus
 
 SEED = 11

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 import assetflow
-from assetflow.api import fingerprints_of, open_project_store, read_snapshot, select
 from assetflow.planner import plan_run
+from assetflow.services.planning import fingerprints_of, read_snapshot, select
+from assetflow.services.stores import open_project_store
 
 PARENTS = 2
 SEED = 7

@@ -9,16 +9,7 @@ import pandas as pd
 import pytest
 
 import assetflow
-from assetflow.api import (
-    METADATA_FILE,
-    check_asset_name,
-    ensure_state_dir,
-    fingerprints_of,
-    manifest_key,
-    save_fingerprints,
-    select,
-    status,
-)
+from assetflow.api import status
 from assetflow.clock import FixedClock
 from assetflow.codecache import has_sources
 from assetflow.errors import MissingInputError, SelectionError, WriteError
@@ -26,6 +17,14 @@ from assetflow.execution.coordinator import StepState
 from assetflow.planner import ReasonKind, Status
 from assetflow.planner.status import AssetState
 from assetflow.project import Project
+from assetflow.services.planning import (
+    check_asset_name,
+    fingerprints_of,
+    manifest_key,
+    save_fingerprints,
+    select,
+)
+from assetflow.services.stores import METADATA_FILE, ensure_state_dir
 from assetflow.store import RunStatus, open_store
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -295,3 +294,18 @@ def test_status_fresh_stale_waiting_failed(story, clock):
 def test_status_and_plan_never_list_sources(story, clock):
     assert "orders" not in {s.asset for s in status(project=story, clock=clock)}
     assert assetflow.plan("orders", project=story, clock=clock).is_empty
+
+
+def test_a_request_and_run_options_together_are_refused(story):
+    from assetflow.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"either request= or the run options \(force\)"):
+        assetflow.plan(project=story, request=assetflow.RunRequest(), force=True)
+
+
+def test_a_whole_request_plans_like_the_keywords(story, clock):
+    by_request = assetflow.plan(
+        project=story, request=assetflow.RunRequest("+clean_records+"), clock=clock
+    )
+    by_keywords = assetflow.plan("+clean_records+", project=story, clock=clock)
+    assert by_request.steps == by_keywords.steps

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from assetflow import api
-from assetflow.api import make_plan
 from assetflow.clock import FixedClock
 from assetflow.project import load_project
+from assetflow.request import RunRequest
+from assetflow.services.planning import make_plan
 from assetflow.store import open_store
 from assetflow.why import explain_asset
 
@@ -71,7 +72,7 @@ def materialize(root, store, clock, selection="*", **options):
 
 def why(root, store, clock, name):
     project = load_project(root)
-    context = make_plan(project, store, f"+{name}", clock=clock, check_inputs=False)
+    context = make_plan(project, store, RunRequest(f"+{name}"), clock=clock, check_inputs=False)
     return explain_asset(name, context, store)
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from assetflow.api import make_plan
 from assetflow.clock import FixedClock
 from assetflow.execution import execute_plan
 from assetflow.execution.coordinator import StepState
 from assetflow.planner import ReasonKind, Status
 from assetflow.project import load_project
+from assetflow.request import RunRequest
+from assetflow.services.planning import make_plan
 from assetflow.store import Column, EventKind, RunStatus, open_store
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -34,7 +35,7 @@ def clock():
 
 def run(project, store, clock, run_id, selection="*", *, force=False, reporter=None, **options):
     """Plan `selection` against the store and execute it, as `materialize` does."""
-    context = make_plan(project, store, selection, force=force, clock=clock)
+    context = make_plan(project, store, RunRequest(selection, force=force), clock=clock)
     return execute_plan(
         project,
         context.plan,

@@ -1,0 +1,75 @@
+"""A run's record from start to end: created when it starts, never left ``running``.
+
+Every kind of run (a materialization, a check run) goes through `recorded_run`:
+the run is recorded before anything else happens, and whatever stops it (an
+error, Ctrl-C, a bug of ours) finishes its record, as cancelled or failed, so
+that `assetflow runs` never shows a run as running after its process moved on.
+A process that dies outright leaves the record to the crash sweep.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from assetflow.store.records import RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from assetflow.clock import Clock
+    from assetflow.request import RunRequest
+    from assetflow.store.base import MetadataStore
+
+
+@dataclass
+class RecordedRun:
+    """A run whose record is open: finish it once, with how it ended."""
+
+    store: MetadataStore
+    run_id: str
+    clock: Clock
+    started_at: datetime
+    finished_at: datetime | None = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+    def finish(self, status: RunStatus) -> datetime:
+        """Record how the run ended (once; later calls change nothing) and when."""
+        if self.finished_at is None:
+            self.finished_at = self.clock.now()
+            self.store.finish_run(self.run_id, status, self.finished_at)
+        return self.finished_at
+
+
+def run_record(
+    request: RunRequest, run_id: str, started_at: datetime, *, trigger: str | None = None
+) -> RunRecord:
+    """The record a run of `request` starts with (this process runs it)."""
+    return RunRecord(
+        run_id=run_id,
+        trigger=trigger or request.trigger,
+        selection=request.selection_text,
+        started_at=started_at,
+        pid=os.getpid(),
+        partitions=request.partitions.render() if request.partitions is not None else None,
+    )
+
+
+@contextmanager
+def recorded_run(store: MetadataStore, record: RunRecord, clock: Clock) -> Iterator[RecordedRun]:
+    """Record the run as started; if the block raises before finishing it, record it as
+    cancelled (Ctrl-C, SIGTERM) or failed (anything else), and let the error go on."""
+    store.create_run(record)
+    run = RecordedRun(store, record.run_id, clock, record.started_at)
+    try:
+        yield run
+    except BaseException as error:
+        cancelled = isinstance(error, KeyboardInterrupt)
+        run.finish(RunStatus.CANCELLED if cancelled else RunStatus.FAILED)
+        raise

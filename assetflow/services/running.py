@@ -1,0 +1,129 @@
+"""Running: `materialize` and `check`, each a recorded run of a `RunRequest`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from assetflow.services.planning import make_plan, save_fingerprints, select
+from assetflow.services.stores import ensure_state_dir, project_store, sweep_crashed
+
+if TYPE_CHECKING:
+    from assetflow.clock import Clock
+    from assetflow.execution import RunResult
+    from assetflow.execution.reporting import Reporter
+    from assetflow.project import Project
+    from assetflow.request import RunRequest
+    from assetflow.store.base import MetadataStore
+    from assetflow.store.records import CheckRecord
+
+
+def materialize(
+    project: Project,
+    request: RunRequest,
+    *,
+    store: MetadataStore | None = None,
+    clock: Clock | None = None,
+    listeners: Sequence[Reporter] = (),
+) -> RunResult:
+    """Materialize the stale part of what `request` selects, and record the run.
+
+    Raises:
+        SelectionError, UsageError: The request does not fit the project.
+        RunCancelled: Ctrl-C or SIGTERM; the run was recorded as cancelled.
+    """
+    from assetflow.clock import SystemClock
+    from assetflow.execution import execute_plan
+    from assetflow.execution.executors import choose_executor
+
+    executor, workers = choose_executor(project, request.executor, request.workers)
+    clock = clock or SystemClock()
+    with project_store(project, store) as opened:
+        ensure_state_dir(project.state_dir)
+        sweep_crashed(opened, project, clock)
+        context = make_plan(project, opened, request, clock=clock)
+        save_fingerprints(
+            opened,
+            project,
+            {step.asset: context.fingerprints[step.asset] for step in context.plan.steps},
+        )
+        return execute_plan(
+            project,
+            context.plan,
+            opened,
+            context.snapshot,
+            sources=context.source_values,
+            run_id=uuid.uuid4().hex,
+            clock=clock,
+            trigger=request.trigger,
+            reporter=listeners[0] if listeners else None,
+            executor=executor,
+            workers=workers,
+            newest_first=request.newest_first,
+            fail_fast=request.fail_fast,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """What `assetflow check` did: the run and each result, with where it ran."""
+
+    run_id: str
+    results: tuple[CheckRecord, ...]
+
+    @property
+    def has_blocking_failure(self) -> bool:
+        return any(result.is_blocking_failure for result in self.results)
+
+
+def check(
+    project: Project,
+    request: RunRequest,
+    *,
+    store: MetadataStore | None = None,
+    clock: Clock | None = None,
+) -> CheckRun:
+    """Run the checks of the selected assets against what is stored, without rebuilding.
+
+    Every materialized asset-partition of the selection (of its partitions, if asked)
+    with checks is read back and checked; the results are recorded in a run with
+    trigger "check", through the same run lifecycle as a materialization: a check
+    run that is interrupted or fails is recorded so, never left running.
+    """
+    from assetflow.checks import run_checks
+    from assetflow.clock import SystemClock
+    from assetflow.execution.inputs import read_one
+    from assetflow.execution.lifecycle import recorded_run, run_record
+    from assetflow.planner.keys import keys_by_asset
+    from assetflow.store.records import CheckRecord, RunStatus
+
+    clock = clock or SystemClock()
+    with project_store(project, store) as opened:
+        sweep_crashed(opened, project, clock)
+        now = clock.now()
+        names = {
+            n for n in select(project, request.selection, request.exclude) if project.checks.get(n)
+        }
+        keys = keys_by_asset(project.graph, names, request.partitions, now)
+        states = opened.latest_states_of(
+            (name, partition) for name, partitions_of in keys.items() for partition in partitions_of
+        )
+        record = run_record(request, uuid.uuid4().hex, now, trigger="check")
+        with recorded_run(opened, record, clock) as run:
+            results: list[CheckRecord] = []
+            for (name, partition), state in sorted(states.items(), key=lambda item: str(item[0])):
+                spec = project.graph.spec(name)
+                value = read_one(state, spec.returns)
+                outcomes = run_checks(
+                    project.checks[name], value, partition=partition, now=now, root=project.root
+                )
+                results.extend(
+                    CheckRecord(run_id=run.run_id, at=clock.now(), **outcome.record_fields())
+                    for outcome in outcomes
+                )
+            opened.record(checks=results)  # one transaction for the whole check run
+            failed = any(result.is_blocking_failure for result in results)
+            run.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
+        return CheckRun(run.run_id, tuple(results))
