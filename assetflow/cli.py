@@ -166,8 +166,8 @@ def _partitions(partition: str | None, first: str | None, last: str | None) -> A
 @_pass_options
 def list_assets(options: _Options, selection: str, exclude: str | None) -> None:
     """List assets with their group, storage kind, tags and description."""
-    from assetflow.render import asset_table
     from assetflow.services.planning import select
+    from assetflow.views.text import asset_table
 
     project = options.load()
     names = select(project, selection, exclude)
@@ -188,8 +188,8 @@ def list_assets(options: _Options, selection: str, exclude: str | None) -> None:
 @_pass_options
 def lineage(options: _Options, selection: str, exclude: str | None, output_format: str) -> None:
     """Show the lineage graph of the selected assets."""
-    from assetflow.render import render_lineage
     from assetflow.services.planning import select
+    from assetflow.views.text import render_lineage
 
     project = options.load()
     names = select(project, selection, exclude)
@@ -295,12 +295,12 @@ def materialize(
 
 def _reporter(project: Project, *, quiet: bool, as_json: bool, workers: int) -> Any:
     """JSON lines for --json; a live display on a terminal; plain lines otherwise."""
-    from assetflow.render import ConsoleReporter, JsonReporter
+    from assetflow.views.listeners import ConsoleReporter, JsonReporter
 
     if as_json:
         return JsonReporter(_echo)
     if not quiet and _is_terminal():
-        from assetflow.progress import LiveReporter
+        from assetflow.views.progress import LiveReporter
 
         return LiveReporter(sys.stdout, project.graph, workers=workers)
     return ConsoleReporter(_echo, project.graph, quiet=quiet)
@@ -341,8 +341,9 @@ def plan(
     Takes the same options as materialize: this is the dry run of a backfill.
     """
     from assetflow.api import plan as make
-    from assetflow.planner.explain import plan_json, plan_text
+    from assetflow.planner.explain import plan_text
     from assetflow.request import RunRequest
+    from assetflow.views.json import dumps, plan_document
 
     project = options.load()
     request = RunRequest.of(
@@ -354,7 +355,7 @@ def plan(
         trigger="cli",
     )
     result = make(project=project, request=request)
-    click.echo(plan_json(result) if as_json else plan_text(result, project.graph))
+    click.echo(dumps(plan_document(result)) if as_json else plan_text(result, project.graph))
 
 
 @cli.command()
@@ -377,17 +378,17 @@ def status(
     Partitioned assets show their partitions as ranges, e.g.
     2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed.
     """
-    from assetflow.planner.explain import status_json
-    from assetflow.render import status_table
     from assetflow.request import RunRequest
     from assetflow.services import history
+    from assetflow.views.json import dumps, status_document
+    from assetflow.views.text import status_table
 
     project = options.load()
     request = RunRequest.of(
         selection, exclude=exclude, partitions=_partitions(partition, first, last), trigger="cli"
     )
     states = history.status(project, request)
-    click.echo(status_json(states) if as_json else status_table(states, project.graph))
+    click.echo(dumps(status_document(states)) if as_json else status_table(states, project.graph))
 
 
 @cli.command()
@@ -397,8 +398,9 @@ def status(
 def why(options: _Options, asset: str, partition: str | None) -> None:
     """Explain why ASSET is fresh, stale or waiting, down to the root cause."""
     from assetflow.services import history
+    from assetflow.views.why import why_text
 
-    click.echo(history.why(options.load(), asset, partition=partition))
+    click.echo(why_text(history.why(options.load(), asset, partition=partition)))
 
 
 @cli.command("check")
@@ -418,9 +420,9 @@ def check_assets(
 
     Exits 1 when a blocking check fails.
     """
-    from assetflow.render import checks_table
     from assetflow.request import RunRequest
     from assetflow.services import running
+    from assetflow.views.text import checks_table
 
     project = options.load()
     request = RunRequest.of(
@@ -448,9 +450,9 @@ def runs(options: _Options, limit: int, status: str | None) -> None:
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
-    from assetflow.render import runs_table
     from assetflow.services import history
     from assetflow.store.records import RunStatus
+    from assetflow.views.text import runs_table
 
     found = history.runs(options.load(), limit=limit, status=RunStatus(status) if status else None)
     click.echo(runs_table(found.runs, found.counts))
@@ -465,8 +467,8 @@ def show_run(options: _Options, run_id: str) -> None:
     RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
     """
     from assetflow.clock import SystemClock
-    from assetflow.render import run_detail
     from assetflow.services import history
+    from assetflow.views.text import run_detail
 
     clock = SystemClock()
     now = clock.now()
@@ -484,8 +486,8 @@ def logs(options: _Options, run_id: str, asset: str | None, partition: str | Non
 
     RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
     """
-    from assetflow.render import step_logs_text
     from assetflow.services import history
+    from assetflow.views.text import step_logs_text
 
     found = history.logs(options.load(), run_id, asset=asset, partition=partition)
     click.echo(step_logs_text(found.logs))
@@ -498,8 +500,8 @@ def logs(options: _Options, run_id: str, asset: str | None, partition: str | Non
 @_pass_options
 def history(options: _Options, asset: str, limit: int, partition: str | None) -> None:
     """Show the materializations of ASSET, newest first."""
-    from assetflow.render import history_table
     from assetflow.services import history as histories
+    from assetflow.views.text import history_table
 
     found = histories.history(options.load(), asset, partition=partition, limit=limit)
     click.echo(history_table(asset, found.materializations, found.checks))

@@ -13,7 +13,6 @@ import pytest
 
 from assetflow import api
 from assetflow.clock import FixedClock
-from assetflow.render import run_detail
 from assetflow.runs import (
     RowState,
     UnknownRunError,
@@ -35,6 +34,7 @@ from assetflow.store import (
     RunStatus,
     open_store,
 )
+from assetflow.views.text import run_detail
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 LIVE, DEAD = 1111, 2222

@@ -15,7 +15,7 @@ class Reporter(Protocol):
     `step_started` comes when a step begins to run; a step that does not run
     (skipped, blocked, cancelled before it started) gets only `step_finished`.
     A reporter may also have `tick()`: it is then called about every 0.2 s while
-    steps run, so that a live display's clock moves (`assetflow.progress`).
+    steps run, so that a live display's clock moves (`assetflow.views.progress`).
     """
 
     def run_started(self, run_id: str, plan: Plan) -> None: ...

@@ -1,8 +1,7 @@
-"""Render a Plan for people (text) and for machines (JSON), walking the steps `run` executes."""
+"""Render a Plan for people, walking the steps `run` executes (its JSON twin is in views/)."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from assetflow.planner.staleness import Reason, Status, Verdict
@@ -10,11 +9,6 @@ from assetflow.planner.staleness import Reason, Status, Verdict
 if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
     from assetflow.planner.plan import Plan, Step
-    from assetflow.planner.status import AssetStatus
-
-#: Bumped when the JSON layouts change incompatibly; documented in docs/planning.md.
-PLAN_JSON_VERSION = 1
-STATUS_JSON_VERSION = 1
 
 
 def plan_text(plan: Plan, graph: AssetGraph | None = None) -> str:
@@ -148,68 +142,3 @@ def key_ranges(graph: AssetGraph | None, asset: str, keys: list[str]) -> str:
             return ordered[0]
         return f"{ordered[0]}..{ordered[-1]} ({len(ordered)})"
     return ", ".join(part.render() for part in compact(keys, definition))
-
-
-def plan_json(plan: Plan) -> str:
-    """The plan as a stable JSON document (see docs/planning.md for the layout)."""
-    document = {
-        "version": PLAN_JSON_VERSION,
-        "selection": plan.selection,
-        "created_at": plan.created_at.isoformat(),
-        "counts": {status.value: plan.count(status) for status in Status},
-        "warnings": list(plan.warnings),
-        "steps": [
-            {
-                "asset": step.asset,
-                "partition": step.partition,
-                "status": step.status.value,
-                "reasons": [_reason_json(reason) for reason in step.reasons],
-            }
-            for step in plan.steps
-        ],
-        "fresh": [{"asset": v.asset, "partition": v.partition} for v in plan.fresh],
-    }
-    return json.dumps(document, indent=2)
-
-
-def _reason_json(reason: Reason) -> dict[str, Any]:
-    return {
-        "kind": reason.kind.value,
-        "upstream": reason.upstream,
-        "old": reason.old,
-        "new": reason.new,
-        "run_id": reason.run_id,
-        "details": list(reason.details),
-        "text": reason.render(),
-    }
-
-
-def status_json(states: list[AssetStatus]) -> str:
-    """`status --json`: a stable document (see docs/planning.md for the layout)."""
-    document = {
-        "version": STATUS_JSON_VERSION,
-        "assets": [
-            {
-                "asset": state.asset,
-                "partition": state.partition,
-                "state": state.state.value,
-                "last_run_id": state.last.run_id if state.last else None,
-                "last_materialized_at": state.last.finished_at.isoformat() if state.last else None,
-                "rows": state.last.rows if state.last else None,
-                "reasons": [_reason_json(reason) for reason in state.reasons],
-                "checks": [
-                    {
-                        "check": result.check,
-                        "passed": result.passed,
-                        "severity": result.severity,
-                        "blocking": result.blocking,
-                        "message": result.message,
-                        "run_id": result.run_id,
-                    }
-                    for result in state.checks
-                ],
-            }
-            for state in states
-        ],
-    }
-    return json.dumps(document, indent=2)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from assetflow.services.planning import check_asset_name, check_partition, make_plan
+from assetflow.services.planning import (
+    PlanContext,
+    check_asset_name,
+    check_partition,
+    code_diffs,
+    make_plan,
+)
 from assetflow.services.stores import project_store, sweep_crashed
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from assetflow.clock import Clock
     from assetflow.planner.status import AssetStatus
     from assetflow.project import Project
@@ -156,20 +161,33 @@ def status(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why an asset (one partition of it) is in its state: the plan of it and all its
+    upstream, and the code diffs of the assets whose code changed."""
+
+    asset: str
+    partition: str | None
+    context: PlanContext
+    #: diff text by (asset, the code version it was last built with)
+    code_diffs: Mapping[tuple[str, str], str]
+
+
 def why(
     project: Project,
     asset: str,
     *,
     partition: str | None = None,
     store: MetadataStore | None = None,
-) -> str:
-    """Why an asset (one partition of it) is fresh, stale or waiting, to the root cause.
+    clock: Clock | None = None,
+) -> Explanation:
+    """Why an asset (one partition of it) is fresh, stale or waiting: what `why_text`
+    in views traces back to the root causes.
 
     Raises:
         SelectionError: No asset has that name, or it has no such partition.
     """
     from assetflow.request import PartitionRequest, RunRequest
-    from assetflow.why import explain_asset
 
     check_asset_name(project, asset)
     partitions = None
@@ -178,5 +196,6 @@ def why(
         partitions = PartitionRequest.one(partition)
     with project_store(project, store) as opened:
         request = RunRequest(f"+{asset}", partitions=partitions)
-        context = make_plan(project, opened, request, check_inputs=False)
-        return explain_asset(asset, context, opened, partition)
+        context = make_plan(project, opened, request, clock=clock, check_inputs=False)
+        diffs = code_diffs(opened, context)
+    return Explanation(asset, partition, context, diffs)

@@ -250,6 +250,8 @@ def _code_details(
     details: dict[str, tuple[str, ...]] = {}
     for name, latest in differing.items():
         fp = fingerprints[name]
+        if latest.code_version is None:  # pragma: no cover - left out of `differing`
+            continue
         manifest = store.get_code(manifest_key(latest.code_version))
         if manifest is None:
             continue
@@ -283,3 +285,49 @@ def save_fingerprints(
         sources.update({part.digest: part.source for part in fp.parts})
         sources[manifest_key(fp.version)] = json.dumps(fp.digests(), sort_keys=True)
     store.save_codes(sources)
+
+
+def code_diff(store: MetadataStore, old_version: str, new: CodeFingerprint) -> str:
+    """A unified diff of each named code part that changed since `old_version`."""
+    from assetflow.codeversion import changed_parts, diff_sources
+
+    manifest = store.get_code(manifest_key(old_version))
+    if manifest is None:
+        return ""
+    old_digests: dict[str, str] = json.loads(manifest)
+    sources = {part.name: part.source for part in new.parts}
+    diffs = []
+    for change in changed_parts(old_digests, new):
+        old_digest = old_digests.get(change.name)
+        old_source = (store.get_code(old_digest) if old_digest else None) or ""
+        diffs.append(diff_sources(old_source, sources.get(change.name, ""), change.name))
+    return "\n".join(diff for diff in diffs if diff)
+
+
+def with_sources(project: Project, fingerprint: CodeFingerprint, name: str) -> CodeFingerprint:
+    """The fingerprint with its parts' normalised sources (computed if it came from the cache)."""
+    from assetflow.codecache import compute, has_sources
+
+    if has_sources(fingerprint):
+        return fingerprint
+    return compute(project, [name])[name]
+
+
+def code_diffs(store: MetadataStore, context: PlanContext) -> dict[tuple[str, str], str]:
+    """For each planned asset-partition whose code changed: the diff of its changed parts
+    against the code it was last built with, keyed by (asset, that old code version)."""
+    from assetflow.planner import ReasonKind
+
+    diffs: dict[tuple[str, str], str] = {}
+    for step in context.plan.steps:
+        if not any(reason.kind is ReasonKind.CODE_CHANGED for reason in step.reasons):
+            continue
+        latest = context.snapshot.latest.get(step.key)
+        fingerprint = context.fingerprints.get(step.asset)
+        if latest is None or not latest.code_version or fingerprint is None:
+            continue
+        key = (step.asset, latest.code_version)
+        if key not in diffs:
+            current = with_sources(context.project, fingerprint, step.asset)
+            diffs[key] = code_diff(store, latest.code_version, current)
+    return diffs

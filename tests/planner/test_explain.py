@@ -1,4 +1,4 @@
-"""plan_text, plan_json and status_json: the plan for people, and stable layouts for tools."""
+"""plan_text, and the plan's and status's JSON twins: for people, and stable layouts for tools."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import json
 from hypothesis import given, settings
 
 from assetflow.planner import Plan, Reason, ReasonKind, Snapshot, Status, Step, Verdict, plan_run
-from assetflow.planner.explain import (
+from assetflow.planner.explain import plan_text
+from assetflow.planner.status import AssetState, AssetStatus
+from assetflow.views.json import (
     PLAN_JSON_VERSION,
     STATUS_JSON_VERSION,
-    plan_json,
-    plan_text,
-    status_json,
+    dumps,
+    plan_document,
+    status_document,
 )
-from assetflow.planner.status import AssetState, AssetStatus
 from tests.planner.conftest import T0, dags, record
 
 CODE = Reason(
@@ -136,7 +137,7 @@ def test_plan_json_layout_is_stable():
         fresh=WORKED_EXAMPLE.fresh,
         warnings=("a warning",),
     )
-    document = json.loads(plan_json(warned))
+    document = json.loads(_plan_json(warned))
     assert PLAN_JSON_VERSION == 1
     assert set(document) == PLAN_KEYS
     assert document["version"] == 1
@@ -171,7 +172,7 @@ def test_status_json_layout_is_stable():
         AssetStatus("b", None, AssetState.STALE, last, (CODE,)),
         AssetStatus("c", "2026-03-01", AssetState.MISSING, None, ()),
     ]
-    document = json.loads(status_json(states))
+    document = json.loads(_status_json(states))
     assert STATUS_JSON_VERSION == 1
     assert set(document) == {"version", "assets"}
     assert document["version"] == 1
@@ -197,16 +198,24 @@ def test_status_json_layout_is_stable():
         "reasons": [],
         "checks": [],
     }
-    assert json.loads(status_json([])) == {"version": 1, "assets": []}
+    assert json.loads(_status_json([])) == {"version": 1, "assets": []}
 
 
 @settings(max_examples=30, deadline=None)
 @given(graph=dags())
 def test_plan_json_lists_every_step_in_run_order(graph):
     plan = plan_run(graph, graph.names, Snapshot(), dict.fromkeys(graph.names, "c1"), now=T0)
-    document = json.loads(plan_json(plan))
+    document = json.loads(_plan_json(plan))
     assert [s["asset"] for s in document["steps"]] == [s.asset for s in plan.steps]
     assert sum(document["counts"].values()) == len(graph)
     assert (
         plan_text(plan).splitlines()[0] == f"Plan for '*': {len(graph)} stale, 0 waiting, 0 fresh"
     )
+
+
+def _plan_json(plan):
+    return dumps(plan_document(plan))
+
+
+def _status_json(states):
+    return dumps(status_document(states))

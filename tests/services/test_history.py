@@ -73,4 +73,6 @@ def test_history_of_an_unknown_asset_says_which_was_meant(project):
 def test_status_and_why_read_the_same_plan(project, ran):
     states = history.status(project, RunRequest("total"))
     assert [(state.asset, state.state) for state in states] == [("total", AssetState.FRESH)]
-    assert "fresh" in history.why(project, "total")
+    explanation = history.why(project, "total")
+    assert (explanation.asset, explanation.partition, explanation.code_diffs) == ("total", None, {})
+    assert {v.asset for v in explanation.context.plan.fresh} == {"numbers", "total"}

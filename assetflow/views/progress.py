@@ -20,7 +20,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
-from assetflow.render import ConsoleReporter, duration
+from assetflow.views.listeners import ConsoleReporter
+from assetflow.views.text import duration
 
 if TYPE_CHECKING:
     from assetflow.execution import RunResult, StepResult

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from assetflow.planner.explain import key_ranges, split_key_text
 from assetflow.planner.staleness import Reason, ReasonKind, Status, Verdict, key_text
-from assetflow.render import short, when
+from assetflow.views.text import short, when
 
 if TYPE_CHECKING:
-    from assetflow.codeversion import CodeFingerprint
+    from assetflow.planner.plan import Step
+    from assetflow.services.history import Explanation
     from assetflow.services.planning import PlanContext
-    from assetflow.store.base import MetadataStore
     from assetflow.store.records import MaterializationState
 
 _INDENT = "    "
@@ -20,22 +20,12 @@ _INDENT = "    "
 _PER_INPUT = (ReasonKind.UPSTREAM_STALE, ReasonKind.UPSTREAM_CHANGED)
 
 
-def explain_asset(
-    name: str, context: PlanContext, store: MetadataStore, partition: str | None = None
-) -> str:
-    """Explain why `name` (or one partition of it) is fresh, stale or waiting, down to the
-    root causes.
-
-    Args:
-        name: The asset.
-        context: A plan of `+name` (the asset and all its upstream) with its snapshot.
-        store: The store, for stored code sources and failure messages.
-        partition: The partition to explain; for a partitioned asset without one, the
-            first partition that is not fresh (or the newest) is explained.
-
-    Returns:
-        The explanation, as text.
-    """
+def why_text(explanation: Explanation) -> str:
+    """Explain why an asset (or one partition of it) is fresh, stale or waiting, down to
+    the root causes; for a partitioned asset without a partition, the first partition
+    that is not fresh (or the newest) is explained."""
+    name, partition = explanation.asset, explanation.partition
+    context, diffs = explanation.context, explanation.code_diffs
     spec = context.project.graph.spec(name)
     if spec.is_source:
         return _explain_source(name, context)
@@ -48,7 +38,9 @@ def explain_asset(
     verdicts.update({key_text((v.asset, v.partition)): v for v in context.plan.fresh})
     lines: list[str] = []
     if spec.partitions is not None and partition is None:
-        mine = [v for v in (*context.plan.steps, *context.plan.fresh) if v.asset == name]
+        mine: list[Step | Verdict] = [
+            v for v in (*context.plan.steps, *context.plan.fresh) if v.asset == name
+        ]
         if not mine:
             return f"'{name}' has no complete partitions yet."
         chosen = next((v for v in mine if v.status is not Status.FRESH), mine[-1])
@@ -58,7 +50,7 @@ def explain_asset(
             f"(`--partition KEY` for another; `assetflow status '{name}'` shows them all)."
         )
         lines.append("")
-    _explain(key_text((name, partition)), verdicts, context, store, lines, depth=0, seen=set())
+    _explain(key_text((name, partition)), verdicts, context, diffs, lines, depth=0, seen=set())
     return "\n".join(lines)
 
 
@@ -66,7 +58,7 @@ def _explain(
     label: str,
     verdicts: dict[str, Verdict],
     context: PlanContext,
-    store: MetadataStore,
+    diffs: Mapping[tuple[str, str], str],
     lines: list[str],
     depth: int,
     seen: set[str],
@@ -108,7 +100,7 @@ def _explain(
                 others[group].append(partition)
                 continue
             others[group] = []
-        _explain_reason(label, reason, verdicts, context, store, lines, depth, seen, latest)
+        _explain_reason(label, reason, verdicts, context, diffs, lines, depth, seen, latest)
     for (kind, asset), partitions in others.items():
         if partitions:
             graph = context.project.graph
@@ -131,7 +123,7 @@ def _explain_reason(
     reason: Reason,
     verdicts: dict[str, Verdict],
     context: PlanContext,
-    store: MetadataStore,
+    diffs: Mapping[tuple[str, str], str],
     lines: list[str],
     depth: int,
     seen: set[str],
@@ -143,8 +135,8 @@ def _explain_reason(
             f"{pad}its code changed" + (f": {', '.join(reason.details)}" if reason.details else "")
         )
         asset = verdicts[label].asset
-        if latest is not None and latest.code_version and asset in context.fingerprints:
-            diff = code_diff(store, latest.code_version, _with_sources(context, asset))
+        if latest is not None and latest.code_version:
+            diff = diffs.get((asset, latest.code_version), "")
             if diff:
                 lines.extend(_INDENT * (depth + 1) + line for line in diff.splitlines())
     elif reason.kind is ReasonKind.UPSTREAM_CHANGED:
@@ -159,7 +151,7 @@ def _explain_reason(
             f"{pad}input '{upstream}' will be rebuilt first; this asset runs only "
             "if that changes its data. Because:"
         )
-        _explain(upstream, verdicts, context, store, lines, depth + 1, seen)
+        _explain(upstream, verdicts, context, diffs, lines, depth + 1, seen)
     elif reason.kind is ReasonKind.LAST_RUN_FAILED:
         _explain_failure(verdicts[label], context, lines, pad)
     else:
@@ -179,34 +171,7 @@ def _explain_source(name: str, context: PlanContext) -> str:
     )
 
 
-def _with_sources(context: PlanContext, name: str) -> CodeFingerprint:
-    from assetflow.codecache import compute, has_sources
-
-    fingerprint = context.fingerprints[name]
-    if has_sources(fingerprint):
-        return fingerprint
-    return compute(context.project, [name])[name]
-
-
 def _made(latest: MaterializationState | None) -> str:
     if latest is None:
         return "never materialized"
     return f"last materialized by run {short(latest.run_id)} at {when(latest.finished_at)} UTC"
-
-
-def code_diff(store: MetadataStore, old_version: str, new: CodeFingerprint) -> str:
-    """A unified diff of each named code part that changed since `old_version`."""
-    from assetflow.codeversion import changed_parts, diff_sources
-    from assetflow.services.planning import manifest_key
-
-    manifest = store.get_code(manifest_key(old_version))
-    if manifest is None:
-        return ""
-    old_digests: dict[str, str] = json.loads(manifest)
-    sources = {part.name: part.source for part in new.parts}
-    diffs = []
-    for change in changed_parts(old_digests, new):
-        old_digest = old_digests.get(change.name)
-        old_source = (store.get_code(old_digest) if old_digest else None) or ""
-        diffs.append(diff_sources(old_source, sources.get(change.name, ""), change.name))
-    return "\n".join(diff for diff in diffs if diff)

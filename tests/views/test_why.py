@@ -10,9 +10,10 @@ from assetflow import api
 from assetflow.clock import FixedClock
 from assetflow.project import load_project
 from assetflow.request import RunRequest
-from assetflow.services.planning import make_plan
+from assetflow.services.history import Explanation
+from assetflow.services.planning import code_diffs, make_plan
 from assetflow.store import open_store
-from assetflow.why import explain_asset
+from assetflow.views.why import why_text
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 WHEN = "2026-03-01 09:00:00 UTC"
@@ -73,7 +74,7 @@ def materialize(root, store, clock, selection="*", **options):
 def why(root, store, clock, name):
     project = load_project(root)
     context = make_plan(project, store, RunRequest(f"+{name}"), clock=clock, check_inputs=False)
-    return explain_asset(name, context, store)
+    return why_text(Explanation(name, None, context, code_diffs(store, context)))
 
 
 def edit(path, old, new):

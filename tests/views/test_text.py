@@ -17,8 +17,9 @@ from assetflow.execution.coordinator import StepState
 from assetflow.graph import build_graph
 from assetflow.planner import Plan, Reason, ReasonKind, Status, Step, Verdict
 from assetflow.planner.status import AssetState, AssetStatus
-from assetflow.render import (
-    ConsoleReporter,
+from assetflow.store import MaterializationRecord, RunRecord, RunStatus
+from assetflow.views.listeners import ConsoleReporter
+from assetflow.views.text import (
     asset_table,
     duration,
     history_table,
@@ -31,7 +32,6 @@ from assetflow.render import (
     table,
     when,
 )
-from assetflow.store import MaterializationRecord, RunRecord, RunStatus
 
 T0 = datetime(2026, 3, 1, 9, 30, 5, tzinfo=UTC)
 MARK = "[✓+]"  # the console's encoding decides which one
@@ -401,8 +401,8 @@ def test_console_reporter_during_a_real_run(make_project):
 def test_checks_summary_and_schema_changes():
     from datetime import timedelta
 
-    from assetflow.render import checks_summary, schema_changes
     from assetflow.store.records import CheckRecord, Column
+    from assetflow.views.text import checks_summary, schema_changes
 
     at = datetime(2026, 3, 1, 9, 30, 5, tzinfo=UTC)
 

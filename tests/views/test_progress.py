@@ -15,9 +15,9 @@ from assetflow.api import materialize
 from assetflow.clock import FixedClock
 from assetflow.execution import RunResult, StepResult, StepState
 from assetflow.planner import Plan, Status, Step, Verdict
-from assetflow.progress import CLEAR_LINE, LiveReporter
-from assetflow.render import ConsoleReporter
 from assetflow.store import RunStatus
+from assetflow.views.listeners import ConsoleReporter
+from assetflow.views.progress import CLEAR_LINE, LiveReporter
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 RUN_ID = "1a2b3c4d" + "0" * 24

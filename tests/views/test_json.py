@@ -1,0 +1,120 @@
+"""The JSON twins of the screens: each document parses and carries what its screen shows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from assetflow import RunRequest
+from assetflow.api import load
+from assetflow.clock import FixedClock
+from assetflow.services import history, running
+from assetflow.views.json import (
+    assets_document,
+    checks_document,
+    dumps,
+    history_document,
+    logs_document,
+    run_document,
+    runs_document,
+    status_document,
+)
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+PROJECT = """
+    import pandas as pd
+
+    from assetflow import asset, check
+
+    @asset(tags=["nightly"])
+    def numbers() -> pd.DataFrame:
+        print("made numbers")
+        return pd.DataFrame({"n": [1, 2, 3]})
+
+    @asset(group="reporting")
+    def total(numbers: pd.DataFrame) -> dict:
+        \"\"\"The sum of the numbers.\"\"\"
+        return {"total": int(numbers["n"].sum())}
+
+    @check(asset="numbers")
+    def three_rows(numbers: pd.DataFrame) -> bool:
+        return len(numbers) == 3
+"""
+
+
+@pytest.fixture
+def project(make_project):
+    return load(make_project(PROJECT))
+
+
+@pytest.fixture
+def ran(project):
+    result = running.materialize(project, RunRequest(), clock=FixedClock(T0))
+    assert result.success
+    return result
+
+
+def _round_trip(document):
+    return json.loads(dumps(document))
+
+
+def test_runs_document(project, ran):
+    document = _round_trip(runs_document(history.runs(project)))
+    assert document["version"] == 1
+    (run,) = document["runs"]
+    assert run["run_id"] == ran.run_id
+    assert (run["status"], run["trigger"], run["selection"]) == ("success", "api", "*")
+    assert run["steps"] == {"materialized": 2}
+    assert run["started_at"] == T0.isoformat()
+
+
+def test_run_document(project, ran):
+    document = _round_trip(run_document(history.run(project, ran.run_id)))
+    assert document["run"]["run_id"] == ran.run_id
+    assert [(row["asset"], row["state"]) for row in document["steps"]] == [
+        ("numbers", "materialized"),
+        ("total", "materialized"),
+    ]
+
+
+def test_logs_document(project, ran):
+    document = _round_trip(logs_document(history.logs(project, ran.run_id)))
+    (log,) = document["logs"]
+    assert (log["asset"], log["attempt"], log["text"].strip()) == ("numbers", 1, "made numbers")
+
+
+def test_history_document(project, ran):
+    document = _round_trip(history_document(history.history(project, "numbers")))
+    (made,) = document["materializations"]
+    assert (made["run_id"], made["io"], made["rows"]) == (ran.run_id, "parquet", 3)
+    assert made["columns"] == [{"name": "n", "type": "int64"}]
+    assert [result["check"] for result in document["checks"]] == ["three_rows"]
+
+
+def test_status_document(project, ran):
+    document = _round_trip(status_document(history.status(project, RunRequest())))
+    states = {entry["asset"]: entry["state"] for entry in document["assets"]}
+    assert states == {"numbers": "fresh", "total": "fresh"}
+
+
+def test_checks_document(project, ran):
+    done = running.check(project, RunRequest("numbers"), clock=FixedClock(T0))
+    document = _round_trip(checks_document(done))
+    assert document["has_blocking_failure"] is False
+    (result,) = document["results"]
+    assert (result["asset"], result["check"], result["passed"]) == ("numbers", "three_rows", True)
+
+
+def test_assets_document(project):
+    document = _round_trip(assets_document(project.graph, project.graph.names))
+    assert [entry["asset"] for entry in document["assets"]] == ["numbers", "total"]
+    total = document["assets"][1]
+    assert (total["group"], total["reads"], total["description"]) == (
+        "reporting",
+        ["numbers"],
+        "The sum of the numbers.",
+    )
+    assert document["assets"][0]["tags"] == ["nightly"]
