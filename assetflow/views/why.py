@@ -38,9 +38,8 @@ def why_text(explanation: Explanation) -> str:
     verdicts.update({key_text((v.asset, v.partition)): v for v in context.plan.fresh})
     lines: list[str] = []
     if spec.partitions is not None and partition is None:
-        mine: list[Step | Verdict] = [
-            v for v in (*context.plan.steps, *context.plan.fresh) if v.asset == name
-        ]
+        judged: list[Step | Verdict] = [*context.plan.steps, *context.plan.fresh]
+        mine = [v for v in judged if v.asset == name]
         if not mine:
             return f"'{name}' has no complete partitions yet."
         chosen = next((v for v in mine if v.status is not Status.FRESH), mine[-1])
