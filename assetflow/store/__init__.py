@@ -22,7 +22,7 @@ from assetflow.store.records import LogRecord as LogRecord
 from assetflow.store.records import MaterializationRecord as MaterializationRecord
 from assetflow.store.records import RunRecord as RunRecord
 from assetflow.store.records import RunStatus as RunStatus
-from assetflow.store.sqlite import SqliteStore as SqliteStore
+from assetflow.store.sqlite.store import SqliteStore as SqliteStore
 
 #: The store kinds open_store() knows.
 STORE_KINDS = ("memory", "sqlite")

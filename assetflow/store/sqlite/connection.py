@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from assetflow.errors import StoreError
-from assetflow.store.sqlite_errors import is_busy, prepare_location, store_error
-from assetflow.store.sqlite_rows import Row
-from assetflow.store.sqlite_schema import (
+from assetflow.store.sqlite.errors import is_busy, prepare_location, store_error
+from assetflow.store.sqlite.rows import Row
+from assetflow.store.sqlite.schema import (
     Migration,
     latest_version,
     newer_store_error,

@@ -10,9 +10,9 @@ import pytest
 
 from assetflow.errors import StoreError
 from assetflow.store import Lease, SqliteStore, open_store
-from assetflow.store.sqlite_schema import MIGRATIONS, Migration, sql_migration
+from assetflow.store.sqlite.schema import MIGRATIONS, Migration, sql_migration
 from tests.store.builders import at, materialization, run
-from tests.store.sqlite_files import query
+from tests.store.sqlite.files import query
 
 # A migration as later work would append one: a column for partition ranges,
 # filled in for the rows already there.

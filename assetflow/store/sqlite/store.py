@@ -1,8 +1,7 @@
-"""The default metadata store: one SQLite file in WAL mode, shared by several processes at once.
+"""The SQLite store's queries: what is stored and how it is read back.
 
-This module holds what is stored and how it is queried; ``sqlite_connection``
-holds how the file is opened, locked and retried, ``sqlite_schema`` its tables
-and migrations, ``sqlite_rows`` the mapping between records and rows.
+``connection`` holds how the file is opened, locked and retried, ``schema`` its
+tables and migrations, ``rows`` the mapping between records and rows.
 """
 
 from __future__ import annotations
@@ -42,13 +41,13 @@ from assetflow.store.records import (
     RunRecord,
     RunStatus,
 )
-from assetflow.store.sqlite_connection import (
+from assetflow.store.sqlite.connection import (
     BUSY_TIMEOUT_S,
     LOCK_RETRY_DELAYS_S,
     SqliteConnection,
 )
-from assetflow.store.sqlite_errors import corrupt_store_error
-from assetflow.store.sqlite_rows import (
+from assetflow.store.sqlite.errors import corrupt_store_error
+from assetflow.store.sqlite.rows import (
     CHECK_COLUMNS,
     EVENT_COLUMNS,
     INSERT_CHECK,
@@ -79,7 +78,7 @@ from assetflow.store.sqlite_rows import (
     states_from_rows,
     time_text,
 )
-from assetflow.store.sqlite_schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
+from assetflow.store.sqlite.schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
 
 logger = logging.getLogger(__name__)
 
