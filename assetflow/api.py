@@ -40,17 +40,31 @@ def load(project: Project | str | Path | None = None) -> Project:
     return load_project(project)
 
 
-def open_project_store(project: Project) -> MetadataStore:
-    """Open the project's embedded metadata store, creating the state dir if needed.
+def open_project_store(project: Project, environ: Mapping[str, str] | None = None) -> MetadataStore:
+    """Open the project's metadata store, creating the state dir if needed.
+
+    The store is the configuration's `store` URL, or the URL in the environment
+    variable `store_env` names, else the embedded SQLite file
+    ``<state_dir>/metadata.sqlite``.
+
+    Args:
+        project: The project.
+        environ: Where `store_env` is looked up (default: the process environment).
 
     Raises:
         WriteError: The state dir cannot be created or written.
-        StoreError: The metadata file is unusable.
+        ProjectError: `store_env` names a variable that is unset or empty.
+        StoreError: The URL is not one assetflow opens, or the store is unusable.
     """
-    from assetflow.store import open_store
+    import os
+
+    from assetflow.store import open_store, sqlite_url
 
     ensure_state_dir(project.state_dir)
-    return open_store("sqlite", project.state_dir / METADATA_FILE)
+    url = project.location.config.store_url(os.environ if environ is None else environ)
+    if url is None:
+        url = sqlite_url(project.state_dir / METADATA_FILE)
+    return open_store(url, root=project.root)
 
 
 @contextlib.contextmanager
