@@ -38,7 +38,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from assetflow.errors import EXIT_USAGE, AssetflowError
 from assetflow.store.records import (
     CheckRecord,
     EventKind,
@@ -47,6 +46,7 @@ from assetflow.store.records import (
     RunRecord,
     RunStatus,
 )
+from assetflow.store.run_errors import RUNS_HINT, UnknownRunError
 
 if TYPE_CHECKING:
     from assetflow.store.base import MetadataStore
@@ -174,16 +174,6 @@ def sweep_orphaned_runs(
     return crashed
 
 
-class UnknownRunError(AssetflowError):
-    """No run id starts with what was given."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, prefix: str, *, hint: str) -> None:
-        self.prefix = prefix
-        super().__init__(f"no run has an id starting with '{prefix}'.", hint=hint)
-
-
 def find_run(store: MetadataStore, prefix: str) -> RunRecord:
     """The run whose id is ``prefix`` or starts with it.
 
@@ -195,7 +185,7 @@ def find_run(store: MetadataStore, prefix: str) -> RunRecord:
     if run is not None:
         return run
     newest = store.list_runs(limit=1)
-    hint = "`assetflow runs` lists recent runs with their ids"
+    hint = RUNS_HINT
     if newest:
         hint += f"; the newest is {newest[0].run_id[:8]} ({newest[0].status.value})"
     raise UnknownRunError(prefix, hint=hint + ".")

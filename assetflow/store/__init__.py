@@ -10,7 +10,6 @@ from __future__ import annotations
 from assetflow.store.base import AssetPartition as AssetPartition
 from assetflow.store.base import MetadataStore as MetadataStore
 from assetflow.store.memory import MemoryStore as MemoryStore
-from assetflow.store.normalise import AmbiguousRunIdError as AmbiguousRunIdError
 from assetflow.store.opening import OPENERS as OPENERS
 from assetflow.store.opening import open_store as open_store
 from assetflow.store.opening import redact_url as redact_url
@@ -24,4 +23,7 @@ from assetflow.store.records import LogRecord as LogRecord
 from assetflow.store.records import MaterializationRecord as MaterializationRecord
 from assetflow.store.records import RunRecord as RunRecord
 from assetflow.store.records import RunStatus as RunStatus
+from assetflow.store.run_errors import AmbiguousRunIdError as AmbiguousRunIdError
+from assetflow.store.run_errors import RunFinishedError as RunFinishedError
+from assetflow.store.run_errors import UnknownRunError as UnknownRunError
 from assetflow.store.sqlite.store import SqliteStore as SqliteStore

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -18,9 +19,7 @@ from typing import Self, TypeVar
 from assetflow.errors import StoreError
 from assetflow.store.base import AssetPartition, normalise_lease
 from assetflow.store.normalise import (
-    CANDIDATES_SHOWN,
     MAX_INTEGER,
-    ambiguous_run_error,
     as_utc,
     asset_filter,
     check_code,
@@ -40,6 +39,12 @@ from assetflow.store.records import (
     MaterializationState,
     RunRecord,
     RunStatus,
+)
+from assetflow.store.run_errors import (
+    CANDIDATES_SHOWN,
+    RunFinishedError,
+    UnknownRunError,
+    ambiguous_run_error,
 )
 from assetflow.store.sqlite.connection import (
     BUSY_TIMEOUT_S,
@@ -79,6 +84,7 @@ from assetflow.store.sqlite.rows import (
     time_text,
 )
 from assetflow.store.sqlite.schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
+from assetflow.store.sqlite.unit import SqliteUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -301,12 +307,17 @@ class SqliteStore:
         self._db.run("record materializations and events", insert, write=True)
 
     def get_run(self, run_id: str) -> RunRecord | None:
+        return self._db.run(
+            "look up a run", lambda connection: self._find_run(connection, run_id), write=False
+        )
+
+    def _find_run(self, connection: sqlite3.Connection, run_id: str) -> RunRecord | None:
+        """``get_run`` on an open connection (inside a write transaction, for one)."""
         # Ids starting with the prefix sort together, right from the prefix itself.
-        rows = self._db.select(
-            "look up a run",
+        rows = connection.execute(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id >= ? ORDER BY run_id LIMIT ?",
             (run_id, CANDIDATES_SHOWN + 1),
-        )
+        ).fetchall()
         if rows and rows[0][0] == run_id:
             return self._records(runs_from_rows, rows[:1])[0]
         matching = [row for row in rows if row[0].startswith(run_id)]
@@ -515,7 +526,8 @@ class SqliteStore:
                 )
 
             self._db.run("save code", insert, write=True)
-        self._saved_code_versions.update(wanted)
+        # Inside a unit of work, the code is saved only once the unit commits.
+        self._db.after_commit(lambda: self._saved_code_versions.update(wanted))
 
     def saved_codes(self, code_versions: Iterable[str]) -> set[str]:
         wanted = sorted(set(code_versions))
@@ -608,6 +620,50 @@ class SqliteStore:
             "list leases", f"SELECT {LEASE_COLUMNS} FROM leases ORDER BY asset, partition_key"
         )
         return self._records(leases_from_rows, rows)
+
+    def heartbeat(self, run_id: str, at: datetime) -> bool:
+        values = (time_text(as_utc(at, f"the heartbeat of run '{run_id}'")), run_id)
+
+        def beat(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", values)
+            if cursor.rowcount == 0:
+                raise StoreError(
+                    f"cannot record a heartbeat of run '{run_id}': there is no such run in "
+                    f"the metadata store {self.path}.",
+                    hint="Create the run with create_run() before its heartbeats.",
+                )
+            asked = connection.execute(
+                "SELECT cancel_requested_at FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            return asked[0] is not None
+
+        return self._db.run("record a heartbeat", beat, write=True)
+
+    def request_cancel(self, run_id: str, at: datetime) -> RunRecord:
+        at = as_utc(at, f"the cancel request of run '{run_id}'")
+
+        def ask(connection: sqlite3.Connection) -> RunRecord:
+            # Looked up and written under one write lock: a run that finishes
+            # meanwhile is refused, never marked.
+            run = self._find_run(connection, run_id)
+            if run is None:
+                raise UnknownRunError(run_id)
+            if run.status != RunStatus.RUNNING:
+                raise RunFinishedError(run)
+            if run.cancel_requested_at is not None:
+                return run
+            connection.execute(
+                "UPDATE runs SET cancel_requested_at = ? WHERE run_id = ?",
+                (time_text(at), run.run_id),
+            )
+            return run.model_copy(update={"cancel_requested_at": at})
+
+        return self._db.run("request a cancel", ask, write=True)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:
+        with self._db.transaction() as (connection, is_nested):
+            yield SqliteUnitOfWork(self._db, connection, is_nested)
 
     def close(self) -> None:
         self._db.close()
