@@ -360,14 +360,15 @@ def manifest_key(code_version: str) -> str:
 
 def sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None = None) -> None:
     """Mark crashed the runs left ``running`` by a process that is gone (see
-    `assetflow.runs`), and delete the temporary files their killed writers left (a
-    kill -9 gives them no chance to). Every command that reads runs calls this first."""
+    `assetflow.execution.liveness`), and delete the temporary files their killed
+    writers left (a kill -9 gives them no chance to). Every command that reads runs
+    calls this first."""
     from assetflow.clock import SystemClock
+    from assetflow.execution.liveness import is_process_alive, sweep_orphaned_runs
     from assetflow.execution.step import DATA_DIR
     from assetflow.io.atomic import remove_orphaned_temp_files
-    from assetflow.runs import is_process_alive, sweep_orphaned_runs
 
-    if sweep_orphaned_runs(store, now=(clock or SystemClock()).now()):
+    if sweep_orphaned_runs(store, clock=clock or SystemClock()):
         data = project.state_dir / DATA_DIR
         if data.is_dir():
             remove_orphaned_temp_files(data, is_process_alive)

@@ -148,7 +148,7 @@ def _open_kind(kind: str, location: str | Path | None) -> MetadataStore:
 def _open_sqlite(url: StoreUrl, root: Path | None) -> MetadataStore:
     rest = url.rest
     if rest.startswith("//"):
-        host, slash, path = rest[2:].partition("/")
+        host, slash, after_host = rest[2:].partition("/")
         if host not in ("", "localhost"):
             # The host as shown: the raw one may hold a password.
             shown_host = url.shown.partition("//")[2].partition("/")[0]
@@ -159,7 +159,7 @@ def _open_sqlite(url: StoreUrl, root: Path | None) -> MetadataStore:
                 hint="Write sqlite:///abs/path/metadata.sqlite (three slashes) for an "
                 "absolute path, or sqlite:relative/path.sqlite for one inside the project.",
             )
-        rest = slash + path
+        rest = slash + after_host
     if "?" in rest or "#" in rest:
         raise StoreError(
             f"the SQLite metadata store {url.shown!r} has options ('?' or '#'); a sqlite "

@@ -133,8 +133,11 @@ _LATEST_STATES = (
     _newest_materializations(STATE_COLUMNS, "1 = 1"),
     _newest_materializations(STATE_COLUMNS, "l." + _OF_ASSETS),
 )
-_LATEST_CHECKS = tuple(
-    f"""
+
+
+def _newest_checks(where: str) -> str:
+    """SQL for the newest result of each check of each asset-partition among rows ``where``."""
+    return f"""
 SELECT {CHECK_COLUMNS} FROM check_results WHERE id IN (
     SELECT id FROM (
         SELECT id, ROW_NUMBER() OVER (
@@ -143,8 +146,9 @@ SELECT {CHECK_COLUMNS} FROM check_results WHERE id IN (
         FROM check_results WHERE {where}
     ) AS ranked WHERE recency = 1
 )"""
-    for where in ("1 = 1", _OF_ASSETS)
-)
+
+
+_LATEST_CHECKS = (_newest_checks("1 = 1"), _newest_checks(_OF_ASSETS))
 _LATEST_FAILURES = (
     _newest_per_asset_partition("events", EVENT_COLUMNS, "occurred_at", _FAILED),
     _newest_per_asset_partition(
