@@ -37,8 +37,11 @@ _URL_EXAMPLES = (
     "(in memory, for tests)."
 )
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-# A password in the authority (user:password@host) or in a query (?password=...).
-_AUTHORITY_PASSWORD = re.compile(r"^(?P<head>[^/?#]*?://[^/?#:@]*):[^/?#@]*@")
+# A password in the authority (user:password@host, even with the scheme left out)
+# or in a query (?password=...).
+_AUTHORITY_PASSWORD = re.compile(
+    r"^(?P<head>(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://)?[^/?#:@]*):[^/?#@]*@"
+)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
 
 

@@ -97,6 +97,7 @@ def test_postgresql_says_it_is_not_available_yet() -> None:
         "postgress://deploy:secret@db.example.com/assetflow",
         "postgresql://db.example.com/assetflow?user=deploy&password=secret",
         "sqlite://deploy:secret@host/x.sqlite",
+        "deploy:secret@db.example.com/assetflow",
     ],
 )
 def test_no_message_shows_a_password(url: str) -> None:
@@ -113,6 +114,8 @@ def test_redact_url_keeps_all_but_the_password() -> None:
     )
     assert redact_url("postgresql://deploy@db/af") == "postgresql://deploy@db/af"
     assert redact_url("sqlite:///a/b.sqlite") == "sqlite:///a/b.sqlite"
+    assert redact_url("postgresql://db:5432/af") == "postgresql://db:5432/af"
+    assert redact_url("deploy:pw@db/af") == "deploy:***@db/af"
     assert redact_url("postgresql://db/af?Password=x&a=1") == "postgresql://db/af?Password=***&a=1"
 
 
