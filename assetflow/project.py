@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from assetflow.asset import AssetSpec
 from assetflow.errors import (
@@ -56,6 +56,50 @@ class ProjectConfig(BaseModel):
     executor: Literal["multiprocess", "inprocess"] = "multiprocess"
     #: named concurrency caps: `api = 2` lets at most 2 steps of `pool="api"` run at once
     pools: dict[str, PositiveInt] = Field(default_factory=dict)
+    #: the metadata store's URL (`sqlite:///abs/path`, `sqlite:relative/path`); default:
+    #: the embedded SQLite file `<state_dir>/metadata.sqlite`
+    store: str | None = Field(default=None, min_length=1)
+    #: the NAME of an environment variable holding the store's URL, so that a URL with
+    #: a password never sits in the configuration file
+    store_env: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_store_setting(self) -> ProjectConfig:
+        if self.store is not None and self.store_env is not None:
+            # Said without the URL itself, which may hold a password.
+            raise ValueError(
+                "`store` and `store_env` are both set; set one: `store` for a URL written "
+                "in the configuration, `store_env` for the name of an environment variable "
+                "holding it"
+            )
+        return self
+
+    def store_url(self, environ: Mapping[str, str]) -> str | None:
+        """The metadata store's URL: `store`, or the value of the variable `store_env` names.
+
+        Args:
+            environ: The environment to read `store_env` from (normally os.environ).
+
+        Returns:
+            The URL, or None when neither is set (the embedded default store).
+
+        Raises:
+            ProjectError: `store_env` names a variable that is not set, or is empty.
+        """
+        if self.store_env is None:
+            return self.store
+        url = environ.get(self.store_env, "").strip()
+        if not url:
+            state = "empty" if self.store_env in environ else "not set"
+            raise ProjectError(
+                f"the project's metadata store comes from the environment variable "
+                f"{self.store_env} (`store_env` in the project configuration), which is "
+                f"{state}.",
+                hint=f"Set it to the store's URL, e.g.\n\n    export {self.store_env}="
+                "sqlite:///abs/path/metadata.sqlite\n\nor remove `store_env` to use the "
+                "embedded store in the state directory.",
+            )
+        return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +216,9 @@ def _validate_config(table: Any, path: Path) -> ProjectConfig:
                 lines.append(f"  {key}: not a setting assetflow knows. {hint}".rstrip())
             elif item["type"] == "missing":
                 lines.append(f'  {key}: required, e.g. modules = ["assets"]')
+            elif item["type"] == "value_error":
+                where_in = f"{key}: " if item["loc"] else ""
+                lines.append(f"  {where_in}{item['ctx']['error']}")
             else:
                 lines.append(f"  {key}: {item['msg']}")
         raise ProjectError(

@@ -1,187 +1,31 @@
-"""Runs after the fact: mark orphaned runs crashed, and read one run back step by step.
+"""Runs after the fact: read one run back, step by step, for `runs show`.
 
-A run is recorded as ``running`` when it starts and finished by the process that
-runs it. If that process dies without finishing it (SIGKILL, the OOM killer, a
-machine restart), nothing else would: ``sweep_orphaned_runs`` finds such runs
-and marks them ``crashed``. It is cheap (one query for the running runs, one
-signal-0 probe per running run), so `materialize`, `plan`, `status` and `runs`
-call it first.
-
-Deciding that a run's process is gone asks the operating system whether its pid
-exists on *this* machine. What that cannot tell:
-
-- pid reuse: once a process is gone, a new, unrelated process may get its pid;
-  then the run looks alive and stays ``running`` until that process ends too
-  (knowing would need the process start time, which is not portable);
-- another machine or pid namespace: a run started in a container, or on another
-  host sharing the store, has a pid that means nothing here. A process that is
-  not there is taken as gone, so such a run is marked ``crashed``; if it was in
-  fact alive, its own end overwrites that status, and the extra event stays.
-  Runs do not record their host, so a store shared between machines needs
-  that before it can be swept safely;
-- Windows: ``os.kill(pid, 0)`` would terminate the process there, so every
-  process counts as alive and nothing is swept.
-
-Marking a run crashed writes nothing else: the steps it finished were recorded
-as they finished, and the outputs it was writing are invisible, since outputs
-are written beside their target and renamed. The planner re-plans from that.
+Whether a run still running is alive (and marking it crashed when not) is
+``assetflow.execution.liveness``: a run records its host and a heartbeat, so a
+run on another machine sharing the store is judged by its heartbeat, one on this
+machine by its pid.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from assetflow.errors import EXIT_USAGE, AssetflowError
 from assetflow.store.records import (
     CheckRecord,
     EventKind,
     EventRecord,
-    Lease,
     RunRecord,
     RunStatus,
 )
+from assetflow.store.run_errors import RUNS_HINT
+from assetflow.store.run_errors import UnknownRunError as UnknownRunError
 
 if TYPE_CHECKING:
     from assetflow.store.base import MetadataStore
-
-logger = logging.getLogger(__name__)
-
-#: `list_runs` takes a limit; the sweep must see every running run, however many.
-_EVERY_RUN = sys.maxsize
-
-
-def is_process_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine.
-
-    It may be another process than the one that took the id first (see the
-    module docstring); an answer the operating system does not give counts as
-    alive, so that a run is never marked crashed on a guess.
-    """
-    if sys.platform == "win32":
-        # On Windows, os.kill(pid, 0) terminates the process: never probe there.
-        return True
-    if pid <= 0:
-        return False  # 0 and negative ids name process groups, never a run's process
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, but belongs to another user
-    except OverflowError:
-        return False  # larger than any pid this system hands out
-    except OSError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """Whether a process has exited and only waits to be reaped (Linux; False elsewhere).
-
-    A killed worker whose parent died first stays a zombie until init reaps it,
-    which in a container without an init may be never: it must count as gone.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)  # the name, in parentheses, may hold spaces
-    except OSError:
-        return False
-    return len(fields) == 2 and fields[1].split()[:1] == ["Z"]
-
-
-#: The message of a step that was running when its run crashed.
-INTERRUPTED_STEP = (
-    "the run crashed while this step was running; it is rebuilt by the next run, since "
-    "its output may have been replaced without being recorded"
-)
-
-
-def crash_message(pid: int) -> str:
-    """The message of the run-level event that records a crash."""
-    return (
-        f"run crashed: its process (pid {pid}) is gone; nothing it was writing is visible, "
-        "since outputs are written atomically"
-    )
-
-
-def sweep_orphaned_runs(
-    store: MetadataStore,
-    *,
-    now: datetime,
-    is_alive: Callable[[int], bool] = is_process_alive,
-) -> list[RunRecord]:
-    """Mark ``crashed`` every ``running`` run whose process is gone.
-
-    A run without a pid is left alone (nothing says where it runs). Each
-    crashed run gets a run-level FAILED event saying so. Two processes sweeping
-    at once mark a run once between them.
-
-    Args:
-        store: The metadata store.
-        now: When the crash is noticed: the runs' ``finished_at`` (never before
-            a run's start).
-        is_alive: Whether a pid is a live process (tests inject their own).
-
-    Returns:
-        The runs this call marked crashed, as they are now recorded.
-    """
-    crashed: list[RunRecord] = []
-    running = store.list_runs(limit=_EVERY_RUN, status=RunStatus.RUNNING)
-    gone = [run for run in running if run.pid is not None and not is_alive(run.pid)]
-    in_flight: dict[str, list[Lease]] = {}
-    if gone:
-        for lease in store.leases():
-            in_flight.setdefault(lease.run_id, []).append(lease)
-    for run in gone:
-        assert run.pid is not None
-        finished_at = max(now, run.started_at)
-        event = EventRecord(
-            run_id=run.run_id,
-            kind=EventKind.FAILED,
-            at=finished_at,
-            message=crash_message(run.pid),
-        )
-        # The steps it held leases on were running: each may have replaced its output
-        # without recording it. A failure newer than their last materialization makes
-        # the next plan rebuild them, so outputs and records agree again.
-        interrupted = [
-            EventRecord(
-                run_id=run.run_id,
-                kind=EventKind.FAILED,
-                at=finished_at,
-                asset=lease.asset,
-                partition=lease.partition,
-                message=INTERRUPTED_STEP,
-            )
-            for lease in in_flight.get(run.run_id, ())
-        ]
-        events = [event, *interrupted]
-        if store.finish_run_if_running(run.run_id, RunStatus.CRASHED, finished_at, events):
-            logger.warning(
-                "run %s was left running by process %d, which is gone: marked crashed.",
-                run.run_id,
-                run.pid,
-            )
-            update = {"status": RunStatus.CRASHED, "finished_at": finished_at}
-            crashed.append(run.model_copy(update=update))
-    return crashed
-
-
-class UnknownRunError(AssetflowError):
-    """No run id starts with what was given."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, prefix: str, *, hint: str) -> None:
-        self.prefix = prefix
-        super().__init__(f"no run has an id starting with '{prefix}'.", hint=hint)
 
 
 def find_run(store: MetadataStore, prefix: str) -> RunRecord:
@@ -195,7 +39,7 @@ def find_run(store: MetadataStore, prefix: str) -> RunRecord:
     if run is not None:
         return run
     newest = store.list_runs(limit=1)
-    hint = "`assetflow runs` lists recent runs with their ids"
+    hint = RUNS_HINT
     if newest:
         hint += f"; the newest is {newest[0].run_id[:8]} ({newest[0].status.value})"
     raise UnknownRunError(prefix, hint=hint + ".")

@@ -179,7 +179,7 @@ def execute_plan(
     signals = RunSignals(backend)
     # In-process, a step may hold the coordinator's thread for long: a thread renews the
     # run's leases meanwhile. With workers, the coordinator's own loop renews them.
-    renewing = leasing.renewing(store, run_id) if runner.in_process else nullcontext()
+    renewing = leasing.renewing(store, run_id, clock) if runner.in_process else nullcontext()
     try:
         with capturing_run(), signals.installed(), renewing:
             runner.run(ReadyQueue(plan, newest_first=newest_first))
@@ -390,10 +390,8 @@ class _Runner:
 
     def _take_lease(self, step: Step) -> bool:
         """Take the step's lease; if another run holds it, the step waits (and says so)."""
-        lease = leasing.new_lease(step, self.run_id)
-        holder = self.store.acquire_lease(
-            lease, now=lease.acquired_at, takeover=leasing.holder_is_gone
-        )
+        lease = leasing.new_lease(step, self.run_id, self.clock.now())
+        holder = leasing.acquire(self.store, lease)
         if holder is None:
             self._leased.add(step.key)
             return True
@@ -432,7 +430,7 @@ class _Runner:
 
     def _renew_leases(self) -> None:
         if self._leased and time.monotonic() - self._renewed > leasing.RENEW_S:
-            leasing.renew(self.store, self.run_id)
+            leasing.renew(self.store, self.run_id, self.clock.now())
             self._renewed = time.monotonic()
 
     def _cancelled_step(self, work: Work, attempts: Attempts) -> StepResult:

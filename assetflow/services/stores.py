@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,17 +19,31 @@ if TYPE_CHECKING:
 METADATA_FILE = "metadata.sqlite"
 
 
-def open_project_store(project: Project) -> MetadataStore:
+def open_project_store(project: Project, environ: Mapping[str, str] | None = None) -> MetadataStore:
     """Open the project's metadata store, creating the state dir if needed.
+
+    The store is the configuration's `store` URL, or the URL in the environment
+    variable `store_env` names, else the embedded SQLite file
+    ``<state_dir>/metadata.sqlite``.
+
+    Args:
+        project: The project.
+        environ: Where `store_env` is looked up (default: the process environment).
 
     Raises:
         WriteError: The state dir cannot be created or written.
-        StoreError: The metadata file is unusable.
+        ProjectError: `store_env` names a variable that is unset or empty.
+        StoreError: The URL is not one assetflow opens, or the store is unusable.
     """
-    from assetflow.store import open_store
+    import os
+
+    from assetflow.store import open_store, sqlite_url
 
     ensure_state_dir(project.state_dir)
-    return open_store("sqlite", project.state_dir / METADATA_FILE)
+    url = project.location.config.store_url(os.environ if environ is None else environ)
+    if url is None:
+        url = sqlite_url(project.state_dir / METADATA_FILE)
+    return open_store(url, root=project.root)
 
 
 @contextlib.contextmanager
@@ -66,14 +80,15 @@ def ensure_state_dir(state_dir: Path) -> None:
 
 def sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None = None) -> None:
     """Mark crashed the runs left ``running`` by a process that is gone (see
-    `assetflow.runs`), and delete the temporary files their killed writers left (a
-    kill -9 gives them no chance to). Every command that reads runs calls this first."""
+    `assetflow.execution.liveness`), and delete the temporary files their killed
+    writers left (a kill -9 gives them no chance to). Every command that reads runs
+    calls this first."""
     from assetflow.clock import SystemClock
+    from assetflow.execution.liveness import is_process_alive, sweep_orphaned_runs
     from assetflow.execution.step import DATA_DIR
     from assetflow.io.atomic import remove_orphaned_temp_files
-    from assetflow.runs import is_process_alive, sweep_orphaned_runs
 
-    if sweep_orphaned_runs(store, now=(clock or SystemClock()).now()):
+    if sweep_orphaned_runs(store, clock=clock or SystemClock()):
         data = project.state_dir / DATA_DIR
         if data.is_dir():
             remove_orphaned_temp_files(data, is_process_alive)

@@ -17,11 +17,21 @@ Semantics every backend shares (the contract tests in ``tests/store`` pin them):
   RUNNING (finishing a run releases its leases in the same transaction), or when
   the caller finds its process dead; taking one is a single short write
   transaction, race-free across processes.
+- A unit of work (``unit_of_work()``) is one transaction around a block: every
+  write the block makes through the store (``record``, ``create_run``,
+  ``finish_run``, lease calls, ...) commits together when the block ends, or
+  none does when it raises. A unit opened inside another joins it. Other
+  threads and processes wait for the unit to end before they write (and, on the
+  memory store, before they read): keep the block short.
+- A run records its host and a heartbeat: ``heartbeat()`` both says the run's
+  process is alive and asks whether a cancel was requested, in one transaction,
+  so any process (on any machine sharing the store) may ``request_cancel()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -81,6 +91,28 @@ def normalise_lease(lease: Lease) -> Lease:
         acquired_at=as_utc(lease.acquired_at, f"{where} acquired_at"),
         expires_at=as_utc(lease.expires_at, f"{where} expires_at"),
     )
+
+
+class UnitOfWork(Protocol):
+    """One open transaction of a store, as ``MetadataStore.unit_of_work()`` yields it.
+
+    Every write made through the store while it is open joins it. A backend's
+    unit also offers that backend's own door for writers of new tables (the
+    SQLite unit has ``execute``); those writers live in the store's package.
+    """
+
+    @property
+    def is_nested(self) -> bool:
+        """Whether this unit joined one opened further out (which commits or rolls back)."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the outermost unit has committed (never if it rolls back).
+
+        For what must not happen unless the writes are durable (delivering an
+        alert, trusting a cache of what is stored).
+        """
+        ...
 
 
 @runtime_checkable
@@ -348,6 +380,57 @@ class MetadataStore(Protocol):
         """Every lease held now (expired or not), sorted by asset then partition.
 
         An unpartitioned asset's lease (partition None) sorts before its partitions.
+        """
+        ...
+
+    def heartbeat(self, run_id: str, at: datetime) -> bool:
+        """Record that the run's process is alive at ``at``, and say whether to stop.
+
+        One short write transaction serves both the heartbeat and the cancel poll.
+
+        Args:
+            run_id: The full id of the run.
+            at: Now, as the run's process sees it (timezone-aware).
+
+        Returns:
+            True when a cancel has been requested for the run (``request_cancel``).
+
+        Raises:
+            StoreError: No run has this id, ``at`` is naive, or the store cannot
+                be written.
+        """
+        ...
+
+    def request_cancel(self, run_id: str, at: datetime) -> RunRecord:
+        """Ask a running run to stop; its process notices at its next ``heartbeat``.
+
+        Asking twice keeps the first request's time.
+
+        Args:
+            run_id: The run's id or a unique prefix of it (as ``get_run`` takes).
+            at: When the cancel is asked for (timezone-aware).
+
+        Returns:
+            The run as now recorded, with ``cancel_requested_at`` set.
+
+        Raises:
+            UnknownRunError: No run id starts with ``run_id`` (exit 2).
+            AmbiguousRunIdError: Several do (exit 2).
+            RunFinishedError: The run is no longer running (exit 2).
+            StoreError: ``at`` is naive, or the store cannot be written.
+        """
+        ...
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """Open one transaction around a block: its writes commit together, or not at all.
+
+        Nested use joins the outer unit: only the outermost one commits or rolls
+        back. A write that fails inside the block writes nothing of its own (its
+        batch stays whole), and the block may go on.
+
+        Raises:
+            StoreError: The store is closed, cannot take the write lock, or the
+                commit fails (then nothing of the block is written).
         """
         ...
 

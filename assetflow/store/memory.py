@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
 from assetflow.errors import StoreError
-from assetflow.store.base import AssetPartition, normalise_lease
+from assetflow.store.base import AssetPartition, UnitOfWork, normalise_lease
 from assetflow.store.normalise import (
-    CANDIDATES_SHOWN,
-    ambiguous_run_error,
     as_utc,
     asset_filter,
     check_code,
@@ -35,17 +36,52 @@ from assetflow.store.records import (
     RunRecord,
     RunStatus,
 )
+from assetflow.store.run_errors import (
+    CANDIDATES_SHOWN,
+    RunFinishedError,
+    UnknownRunError,
+    ambiguous_run_error,
+)
 
 logger = logging.getLogger(__name__)
 
 _LOCATION = "the in-memory metadata store"
+
+#: The attributes holding what the store keeps: a unit of work copies them when it
+#: opens and puts the copies back if it rolls back. A new table is one more name.
+_TABLES = (
+    "_runs",
+    "_materializations",
+    "_events",
+    "_checks",
+    "_logs",
+    "_digest_by_code_version",
+    "_source_by_digest",
+    "_lease_by_key",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryUnitOfWork:
+    """An open unit of work of a MemoryStore (see ``MetadataStore.unit_of_work``)."""
+
+    is_nested: bool
+    #: run once the outermost unit commits; shared by the units that joined it
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the outermost unit has committed."""
+        self.callbacks.append(callback)
 
 
 class MemoryStore:
     """A MetadataStore kept in lists and dicts, safe to share between threads."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: a unit of work holds it for its whole block, in which the
+        # store's own methods take it again.
+        self._lock = threading.RLock()
+        self._unit: MemoryUnitOfWork | None = None
         self._is_closed = False
         # Records in the order they were written: the position breaks ties in time.
         self._runs: dict[str, tuple[int, RunRecord]] = {}
@@ -351,6 +387,56 @@ class MemoryStore:
             held = list(self._lease_by_key.values())
         # None sorts first, as the SQLite store's '' does.
         return sorted(held, key=lambda lease: (lease.asset, lease.partition or ""))
+
+    def heartbeat(self, run_id: str, at: datetime) -> bool:
+        at = as_utc(at, f"the heartbeat of run '{run_id}'")
+        with self._lock:
+            self._check_open()
+            if run_id not in self._runs:
+                raise StoreError(
+                    f"cannot record a heartbeat of run '{run_id}': there is no such run in "
+                    f"{_LOCATION}.",
+                    hint="Create the run with create_run() before its heartbeats.",
+                )
+            position, run = self._runs[run_id]
+            self._runs[run_id] = (position, run.model_copy(update={"heartbeat_at": at}))
+            return run.cancel_requested_at is not None
+
+    def request_cancel(self, run_id: str, at: datetime) -> RunRecord:
+        at = as_utc(at, f"the cancel request of run '{run_id}'")
+        with self._lock:
+            run = self.get_run(run_id)
+            if run is None:
+                raise UnknownRunError(run_id)
+            if run.status != RunStatus.RUNNING:
+                raise RunFinishedError(run)
+            if run.cancel_requested_at is not None:
+                return run
+            position, _ = self._runs[run.run_id]
+            asked = run.model_copy(update={"cancel_requested_at": at})
+            self._runs[run.run_id] = (position, asked)
+            return asked
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with self._lock:
+            self._check_open()
+            if self._unit is not None:
+                yield MemoryUnitOfWork(is_nested=True, callbacks=self._unit.callbacks)
+                return
+            # Records are immutable, so copying the containers copies the state.
+            saved = {name: copy.copy(getattr(self, name)) for name in _TABLES}
+            unit = self._unit = MemoryUnitOfWork(is_nested=False)
+            try:
+                yield unit
+            except BaseException:
+                for name, table in saved.items():
+                    setattr(self, name, table)
+                raise
+            finally:
+                self._unit = None
+        for callback in unit.callbacks:
+            callback()
 
     def _drop_leases(self, run_id: str) -> None:
         """Forget every lease of the run (the caller holds the lock)."""

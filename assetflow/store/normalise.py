@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from assetflow.errors import EXIT_USAGE, StoreError
+from assetflow.errors import StoreError
 from assetflow.store.records import (
     CheckRecord,
     EventRecord,
@@ -29,8 +29,6 @@ from assetflow.store.records import (
 
 #: Largest integer a store column holds (SQLite INTEGER and PostgreSQL BIGINT).
 MAX_INTEGER = 2**63 - 1
-#: How many candidate run ids an "ambiguous prefix" error lists.
-CANDIDATES_SHOWN = 10
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNICODE_HINT = (
@@ -116,15 +114,27 @@ def normalise_run(run: RunRecord) -> RunRecord:
             not valid Unicode.
     """
     where = f"run '{readable_text(run.run_id)}'"
-    _check_texts(where, {"run_id": run.run_id, "trigger": run.trigger, "selection": run.selection})
+    texts = {
+        "run_id": run.run_id,
+        "trigger": run.trigger,
+        "selection": run.selection,
+        "partitions": run.partitions,
+        "host": run.host,
+    }
+    _check_texts(where, texts)
     _check_integer(run.pid, f"{where} pid")
-    started_at = as_utc(run.started_at, f"{where} started_at")
-    finished_at = None
-    if run.finished_at is not None:
-        finished_at = as_utc(run.finished_at, f"{where} finished_at")
-    if started_at is run.started_at and finished_at is run.finished_at:
+    times = {
+        name: moment if moment is None else as_utc(moment, f"{where} {name}")
+        for name, moment in (
+            ("started_at", run.started_at),
+            ("finished_at", run.finished_at),
+            ("heartbeat_at", run.heartbeat_at),
+            ("cancel_requested_at", run.cancel_requested_at),
+        )
+    }
+    if all(moment is getattr(run, name) for name, moment in times.items()):
         return run
-    return run.model_copy(update={"started_at": started_at, "finished_at": finished_at})
+    return run.model_copy(update=times)
 
 
 def normalise_materialization(materialization: MaterializationRecord) -> MaterializationRecord:
@@ -214,38 +224,6 @@ def check_code(code_version: str, source: str) -> None:
 def source_digest(source: str) -> str:
     """The key under which a source text is stored once (SHA-256, hex)."""
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
-class AmbiguousRunIdError(StoreError):
-    """A run id prefix matches several runs: the user's input is wrong, so it exits 2."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, prefix: str, candidates: Sequence[str], message: str, *, hint: str):
-        self.prefix = prefix
-        #: the matching run ids, in id order (at most ``CANDIDATES_SHOWN + 1``)
-        self.candidates = tuple(candidates)
-        super().__init__(message, hint=hint)
-
-
-def ambiguous_run_error(
-    prefix: str, candidates: Sequence[str], location: str
-) -> AmbiguousRunIdError:
-    """The error for a run id prefix that matches several runs.
-
-    Args:
-        prefix: What the user typed.
-        candidates: Matching run ids in order, at most ``CANDIDATES_SHOWN + 1``.
-        location: Where the store is, for the message.
-    """
-    shown = ", ".join(candidates[:CANDIDATES_SHOWN])
-    more = " and more" if len(candidates) > CANDIDATES_SHOWN else ""
-    return AmbiguousRunIdError(
-        prefix,
-        candidates,
-        f"run id prefix '{prefix}' is ambiguous in {location}: it matches {shown}{more}.",
-        hint="Give more characters of the run id (`assetflow runs` lists recent runs).",
-    )
 
 
 def normalise_check(result: CheckRecord) -> CheckRecord:

@@ -54,6 +54,12 @@ class RunRecord(_Record):
     pid: int | None = None
     #: the partitions asked for, as ranges ("2026-03-01..2026-03-31"), or None
     partitions: str | None = None
+    #: the machine the run's process runs on (None: recorded before runs kept it)
+    host: str | None = None
+    #: when the run's process last said it is alive (see `MetadataStore.heartbeat`)
+    heartbeat_at: datetime | None = None
+    #: when someone asked, from any process, that the run be cancelled
+    cancel_requested_at: datetime | None = None
 
 
 class MaterializationRecord(_Record):

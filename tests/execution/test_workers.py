@@ -377,9 +377,10 @@ def test_kept_outputs_are_bounded_and_dropped_oldest_first():
     assert ("t", "big") not in too_big
 
 
-def test_a_long_in_process_step_keeps_its_lease_alive(make_project, clock, monkeypatch):
+def test_a_long_in_process_step_keeps_its_lease_alive(make_project, monkeypatch):
     from datetime import timedelta
 
+    from assetflow.clock import SystemClock
     from assetflow.execution import leasing
 
     monkeypatch.setattr(leasing, "RENEW_S", 0.1)
@@ -401,6 +402,7 @@ def test_a_long_in_process_step_keeps_its_lease_alive(make_project, clock, monke
             return {"seconds_left": (lease.expires_at - lease.acquired_at).total_seconds()}
         """
     )
-    assert materialize(project=root, clock=clock, executor="inprocess").success
+    # Leases take their times from the run's clock: this one must move.
+    assert materialize(project=root, clock=SystemClock(), executor="inprocess").success
     stored = json.loads((root / ".assetflow" / "data" / "long_step.json").read_text())
     assert stored["seconds_left"] > 1.0  # renewed while the step ran

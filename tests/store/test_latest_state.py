@@ -10,8 +10,8 @@ import pytest
 from assetflow.errors import StoreError
 from assetflow.store import CheckRecord, MetadataStore, SqliteStore
 from assetflow.store.records import MaterializationState
-from assetflow.store.sqlite_rows import INSERT_MATERIALIZATION, materialization_row, time_text
-from assetflow.store.sqlite_schema import MIGRATIONS
+from assetflow.store.sqlite.rows import INSERT_MATERIALIZATION, materialization_row, time_text
+from assetflow.store.sqlite.schema import MIGRATIONS
 from tests.store.builders import at, materialization, run
 
 

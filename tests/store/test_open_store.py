@@ -1,4 +1,4 @@
-"""open_store(): the one way to build a metadata store from a kind and a location."""
+"""open_store(): the one way to build a metadata store, from a URL."""
 
 from __future__ import annotations
 
@@ -7,39 +7,146 @@ from pathlib import Path
 import pytest
 
 from assetflow.errors import StoreError
-from assetflow.store import MemoryStore, MetadataStore, SqliteStore, open_store
+from assetflow.store import (
+    OPENERS,
+    MemoryStore,
+    MetadataStore,
+    SqliteStore,
+    open_store,
+    redact_url,
+    sqlite_url,
+)
+from tests.store.builders import run
 
 
-def test_kinds_build_their_backend(tmp_path: Path) -> None:
+def test_an_absolute_sqlite_url_opens_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "metadata.sqlite"
+    with open_store(f"sqlite://{path}") as store:
+        assert isinstance(store, SqliteStore)
+        assert isinstance(store, MetadataStore)
+        assert store.path == path
+        store.create_run(run("r-1"))
+    with open_store(f"sqlite://localhost{path}") as store:
+        assert store.get_run("r-1") is not None
+
+
+def test_a_relative_sqlite_url_starts_at_the_root(tmp_path: Path) -> None:
+    with open_store("sqlite:state/meta.sqlite", root=tmp_path) as store:
+        assert isinstance(store, SqliteStore)
+        assert store.path == tmp_path / "state" / "meta.sqlite"
+    assert (tmp_path / "state" / "meta.sqlite").is_file()
+
+
+def test_sqlite_url_round_trips_awkward_paths(tmp_path: Path) -> None:
+    path = tmp_path / "a dir %20 with?odd#chars" / "m.sqlite"
+    with open_store(sqlite_url(path)) as store:
+        assert isinstance(store, SqliteStore)
+        assert store.path == path
+
+
+def test_memory_urls_open_a_memory_store() -> None:
+    for url in ("memory://", "memory:", "MEMORY://"):
+        with open_store(url) as store:
+            assert isinstance(store, MemoryStore)
+
+
+def test_the_older_kind_and_location_form_still_works(tmp_path: Path) -> None:
     with open_store("memory") as memory, open_store("sqlite", tmp_path / "m.sqlite") as sqlite:
         assert isinstance(memory, MemoryStore)
         assert isinstance(sqlite, SqliteStore)
-        assert isinstance(sqlite, MetadataStore)
-
-
-def test_the_memory_store_ignores_a_location(tmp_path: Path) -> None:
-    with open_store("memory", tmp_path / "m.sqlite"):
+    with open_store("sqlite", str(tmp_path / "n.sqlite")) as store:
+        assert isinstance(store, SqliteStore)
+        assert store.path == tmp_path / "n.sqlite"
+    with open_store("memory", tmp_path / "ignored.sqlite"):
         pass
-    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "ignored.sqlite").exists()
 
 
-def test_an_unknown_kind_names_the_known_ones() -> None:
+def test_an_unknown_scheme_offers_the_known_ones() -> None:
+    with pytest.raises(
+        StoreError,
+        match=r"unknown metadata store scheme 'sqlit' in 'sqlit:///x.sqlite'; the known "
+        r"schemes are 'memory', 'postgres', 'postgresql', 'sqlite'\.",
+    ) as caught:
+        open_store("sqlit:///x.sqlite")
+    assert caught.value.hint.startswith("Did you mean 'sqlite'?")
+    assert "sqlite:///abs/path/metadata.sqlite" in caught.value.hint
+
+
+def test_every_known_scheme_has_an_opener() -> None:
+    assert set(OPENERS) == {"sqlite", "memory", "postgresql", "postgres"}
+
+
+def test_a_url_without_a_scheme_says_how_to_write_one() -> None:
+    with pytest.raises(StoreError, match=r"the metadata store '/tmp/x.sqlite' is not a URL"):
+        open_store("/tmp/x.sqlite")
+
+
+def test_postgresql_says_it_is_not_available_yet() -> None:
+    with pytest.raises(
+        StoreError, match=r"the PostgreSQL metadata store .* is not available yet"
+    ) as caught:
+        open_store("postgresql://assetflow@db.example.com/assetflow")
+    assert "sqlite:///abs/path/metadata.sqlite" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://deploy:secret@db.example.com:5432/assetflow",
+        "postgress://deploy:secret@db.example.com/assetflow",
+        "postgresql://db.example.com/assetflow?user=deploy&password=secret",
+        "sqlite://deploy:secret@host/x.sqlite",
+        "deploy:secret@db.example.com/assetflow",
+    ],
+)
+def test_no_message_shows_a_password(url: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "secret" not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_redact_url_keeps_all_but_the_password() -> None:
+    assert (
+        redact_url("postgresql://deploy:s3cr:et@db:5432/af?sslmode=require")
+        == "postgresql://deploy:***@db:5432/af?sslmode=require"
+    )
+    assert redact_url("postgresql://deploy@db/af") == "postgresql://deploy@db/af"
+    assert redact_url("sqlite:///a/b.sqlite") == "sqlite:///a/b.sqlite"
+    assert redact_url("postgresql://db:5432/af") == "postgresql://db:5432/af"
+    assert redact_url("deploy:pw@db/af") == "deploy:***@db/af"
+    assert redact_url("postgresql://db/af?Password=x&a=1") == "postgresql://db/af?Password=***&a=1"
+
+
+def test_a_sqlite_url_naming_a_host_is_refused() -> None:
+    with pytest.raises(StoreError, match=r"names a host \('server'\); a SQLite store is a file"):
+        open_store("sqlite://server/x.sqlite")
+
+
+def test_a_sqlite_url_with_options_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"has options \('\?' or '#'\); a sqlite URL is only"):
+        open_store(f"sqlite://{tmp_path}/x.sqlite?mode=ro")
+
+
+def test_a_sqlite_url_without_a_file_is_refused() -> None:
+    with pytest.raises(StoreError, match=r"the SQLite metadata store 'sqlite:' names no file"):
+        open_store("sqlite:")
+
+
+def test_a_memory_url_with_a_location_is_refused() -> None:
+    with pytest.raises(StoreError, match=r"'memory://x' takes no location"):
+        open_store("memory://x")
+
+
+def test_an_unknown_kind_in_the_older_form_names_the_known_ones() -> None:
     with pytest.raises(
         StoreError, match="unknown metadata store kind 'sqlite3'; the known kinds are 'memory', "
     ) as caught:
         open_store("sqlite3", "x")
     assert caught.value.hint == "Did you mean 'sqlite'?"
-    with pytest.raises(StoreError, match="unknown metadata store kind 'postgres'") as caught:
-        open_store("postgres", "postgresql://localhost/assetflow")
-    assert "Use 'sqlite'" in caught.value.hint
 
 
 def test_sqlite_needs_a_location() -> None:
     with pytest.raises(StoreError, match="the sqlite metadata store needs a location"):
         open_store("sqlite")
-
-
-def test_a_location_may_be_a_string(tmp_path: Path) -> None:
-    with open_store("sqlite", str(tmp_path / "m.sqlite")) as store:
-        assert isinstance(store, SqliteStore)
-        assert store.path == tmp_path / "m.sqlite"

@@ -1,8 +1,7 @@
-"""The default metadata store: one SQLite file in WAL mode, shared by several processes at once.
+"""The SQLite store's queries: what is stored and how it is read back.
 
-This module holds what is stored and how it is queried; ``sqlite_connection``
-holds how the file is opened, locked and retried, ``sqlite_schema`` its tables
-and migrations, ``sqlite_rows`` the mapping between records and rows.
+``connection`` holds how the file is opened, locked and retried, ``schema`` its
+tables and migrations, ``rows`` the mapping between records and rows.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -19,9 +19,7 @@ from typing import Self, TypeVar
 from assetflow.errors import StoreError
 from assetflow.store.base import AssetPartition, normalise_lease
 from assetflow.store.normalise import (
-    CANDIDATES_SHOWN,
     MAX_INTEGER,
-    ambiguous_run_error,
     as_utc,
     asset_filter,
     check_code,
@@ -42,13 +40,19 @@ from assetflow.store.records import (
     RunRecord,
     RunStatus,
 )
-from assetflow.store.sqlite_connection import (
+from assetflow.store.run_errors import (
+    CANDIDATES_SHOWN,
+    RunFinishedError,
+    UnknownRunError,
+    ambiguous_run_error,
+)
+from assetflow.store.sqlite.connection import (
     BUSY_TIMEOUT_S,
     LOCK_RETRY_DELAYS_S,
     SqliteConnection,
 )
-from assetflow.store.sqlite_errors import corrupt_store_error
-from assetflow.store.sqlite_rows import (
+from assetflow.store.sqlite.errors import corrupt_store_error
+from assetflow.store.sqlite.rows import (
     CHECK_COLUMNS,
     EVENT_COLUMNS,
     INSERT_CHECK,
@@ -79,7 +83,8 @@ from assetflow.store.sqlite_rows import (
     states_from_rows,
     time_text,
 )
-from assetflow.store.sqlite_schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
+from assetflow.store.sqlite.schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
+from assetflow.store.sqlite.unit import SqliteUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +133,11 @@ _LATEST_STATES = (
     _newest_materializations(STATE_COLUMNS, "1 = 1"),
     _newest_materializations(STATE_COLUMNS, "l." + _OF_ASSETS),
 )
-_LATEST_CHECKS = tuple(
-    f"""
+
+
+def _newest_checks(where: str) -> str:
+    """SQL for the newest result of each check of each asset-partition among rows ``where``."""
+    return f"""
 SELECT {CHECK_COLUMNS} FROM check_results WHERE id IN (
     SELECT id FROM (
         SELECT id, ROW_NUMBER() OVER (
@@ -138,8 +146,9 @@ SELECT {CHECK_COLUMNS} FROM check_results WHERE id IN (
         FROM check_results WHERE {where}
     ) AS ranked WHERE recency = 1
 )"""
-    for where in ("1 = 1", _OF_ASSETS)
-)
+
+
+_LATEST_CHECKS = (_newest_checks("1 = 1"), _newest_checks(_OF_ASSETS))
 _LATEST_FAILURES = (
     _newest_per_asset_partition("events", EVENT_COLUMNS, "occurred_at", _FAILED),
     _newest_per_asset_partition(
@@ -302,12 +311,17 @@ class SqliteStore:
         self._db.run("record materializations and events", insert, write=True)
 
     def get_run(self, run_id: str) -> RunRecord | None:
+        return self._db.run(
+            "look up a run", lambda connection: self._find_run(connection, run_id), write=False
+        )
+
+    def _find_run(self, connection: sqlite3.Connection, run_id: str) -> RunRecord | None:
+        """``get_run`` on an open connection (inside a write transaction, for one)."""
         # Ids starting with the prefix sort together, right from the prefix itself.
-        rows = self._db.select(
-            "look up a run",
+        rows = connection.execute(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id >= ? ORDER BY run_id LIMIT ?",
             (run_id, CANDIDATES_SHOWN + 1),
-        )
+        ).fetchall()
         if rows and rows[0][0] == run_id:
             return self._records(runs_from_rows, rows[:1])[0]
         matching = [row for row in rows if row[0].startswith(run_id)]
@@ -516,7 +530,8 @@ class SqliteStore:
                 )
 
             self._db.run("save code", insert, write=True)
-        self._saved_code_versions.update(wanted)
+        # Inside a unit of work, the code is saved only once the unit commits.
+        self._db.after_commit(lambda: self._saved_code_versions.update(wanted))
 
     def saved_codes(self, code_versions: Iterable[str]) -> set[str]:
         wanted = sorted(set(code_versions))
@@ -609,6 +624,50 @@ class SqliteStore:
             "list leases", f"SELECT {LEASE_COLUMNS} FROM leases ORDER BY asset, partition_key"
         )
         return self._records(leases_from_rows, rows)
+
+    def heartbeat(self, run_id: str, at: datetime) -> bool:
+        values = (time_text(as_utc(at, f"the heartbeat of run '{run_id}'")), run_id)
+
+        def beat(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ?", values)
+            if cursor.rowcount == 0:
+                raise StoreError(
+                    f"cannot record a heartbeat of run '{run_id}': there is no such run in "
+                    f"the metadata store {self.path}.",
+                    hint="Create the run with create_run() before its heartbeats.",
+                )
+            asked = connection.execute(
+                "SELECT cancel_requested_at FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            return asked[0] is not None
+
+        return self._db.run("record a heartbeat", beat, write=True)
+
+    def request_cancel(self, run_id: str, at: datetime) -> RunRecord:
+        at = as_utc(at, f"the cancel request of run '{run_id}'")
+
+        def ask(connection: sqlite3.Connection) -> RunRecord:
+            # Looked up and written under one write lock: a run that finishes
+            # meanwhile is refused, never marked.
+            run = self._find_run(connection, run_id)
+            if run is None:
+                raise UnknownRunError(run_id)
+            if run.status != RunStatus.RUNNING:
+                raise RunFinishedError(run)
+            if run.cancel_requested_at is not None:
+                return run
+            connection.execute(
+                "UPDATE runs SET cancel_requested_at = ? WHERE run_id = ?",
+                (time_text(at), run.run_id),
+            )
+            return run.model_copy(update={"cancel_requested_at": at})
+
+        return self._db.run("request a cancel", ask, write=True)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:
+        with self._db.transaction() as (connection, is_nested):
+            yield SqliteUnitOfWork(self._db, connection, is_nested)
 
     def close(self) -> None:
         self._db.close()

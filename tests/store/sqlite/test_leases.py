@@ -60,7 +60,7 @@ def _race(
 ) -> None:
     """Create a run, then try ATTEMPTS_PER_RACER times to take, hold and release CONTESTED."""
     log = _Log()
-    connection_logger = logging.getLogger("assetflow.store.sqlite_connection")
+    connection_logger = logging.getLogger("assetflow.store.sqlite.connection")
     connection_logger.addHandler(log)
     connection_logger.setLevel(logging.DEBUG)
     errors: list[str] = []

@@ -13,7 +13,7 @@ import pytest
 from assetflow.errors import StoreError
 from assetflow.store import EventKind, RunStatus, SqliteStore, open_store
 from tests.store.builders import at, event, materialization, run
-from tests.store.sqlite_files import connect, query
+from tests.store.sqlite.files import connect, query
 
 CORRUPT = r"the metadata store .*metadata\.sqlite is corrupt or is not a SQLite database"
 

@@ -27,7 +27,10 @@ from assetflow.store.records import (
 
 Row = tuple[Any, ...]
 
-RUN_COLUMNS = "run_id, run_trigger, selection, status, started_at, finished_at, pid, partitions"
+RUN_COLUMNS = (
+    "run_id, run_trigger, selection, status, started_at, finished_at, pid, partitions, "
+    "host, heartbeat_at, cancel_requested_at"
+)
 MATERIALIZATION_COLUMNS = (
     "run_id, asset, partition_key, io, path, row_count, byte_count, columns_json, "
     "started_at, finished_at, duration_s, code_version, data_version, input_versions_json"
@@ -73,22 +76,29 @@ def time_text(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
+def optional_time_text(moment: datetime | None) -> str | None:
+    """``time_text`` of a time that may be missing."""
+    return None if moment is None else time_text(moment)
+
+
 def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
 def run_row(run: RunRecord) -> Row:
     """The values of INSERT_RUN for ``run``."""
-    finished_at = None if run.finished_at is None else time_text(run.finished_at)
     return (
         run.run_id,
         run.trigger,
         run.selection,
         run.status.value,
         time_text(run.started_at),
-        finished_at,
+        optional_time_text(run.finished_at),
         run.pid,
         run.partitions,
+        run.host,
+        optional_time_text(run.heartbeat_at),
+        optional_time_text(run.cancel_requested_at),
     )
 
 
@@ -140,9 +150,24 @@ def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
                 "finished_at": _time(finished_at),
                 "pid": pid,
                 "partitions": partitions,
+                "host": host,
+                "heartbeat_at": _time(heartbeat_at),
+                "cancel_requested_at": _time(cancel_requested_at),
             }
         )
-        for run_id, trigger, selection, status, started_at, finished_at, pid, partitions in rows
+        for (
+            run_id,
+            trigger,
+            selection,
+            status,
+            started_at,
+            finished_at,
+            pid,
+            partitions,
+            host,
+            heartbeat_at,
+            cancel_requested_at,
+        ) in rows
     ]
 
 

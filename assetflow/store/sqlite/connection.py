@@ -10,6 +10,11 @@ jittered backoff covers the cases where SQLite reports "busy" without waiting
 within a budget of the busy timeout plus the pauses.
 The connection sits behind a lock, so threads can share it; it is not carried
 across ``fork``.
+
+A unit of work (``transaction``) holds the lock and one ``BEGIN IMMEDIATE``
+transaction for a whole block; the operations run inside it are not retried
+(the write lock is already held) and each runs in a savepoint, so that a failed
+one leaves nothing of its own while the block goes on.
 """
 
 from __future__ import annotations
@@ -20,14 +25,15 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from assetflow.errors import StoreError
-from assetflow.store.sqlite_errors import is_busy, prepare_location, store_error
-from assetflow.store.sqlite_rows import Row
-from assetflow.store.sqlite_schema import (
+from assetflow.store.sqlite.errors import is_busy, prepare_location, store_error
+from assetflow.store.sqlite.rows import Row
+from assetflow.store.sqlite.schema import (
     Migration,
     latest_version,
     newer_store_error,
@@ -46,6 +52,9 @@ LOCK_RETRY_DELAYS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 RETRY_JITTER = 0.5
 
 _T = TypeVar("_T")
+
+# The savepoint each operation of a unit of work runs in.
+_SAVEPOINT = "assetflow_operation"
 
 
 def _configure(connection: sqlite3.Connection) -> None:
@@ -119,6 +128,10 @@ class SqliteConnection:
         self._lock = threading.RLock()
         self._owner_pid = os.getpid()
         self._connection: sqlite3.Connection | None = None
+        # How many units of work are open (nested ones join the outermost), and what
+        # to call once the outermost commits.
+        self._unit_depth = 0
+        self._after_commit: list[Callable[[], None]] = []
         prepare_location(path)
         try:
             self._connection = sqlite3.connect(
@@ -183,6 +196,8 @@ class SqliteConnection:
         """
         with self._lock:
             connection = self._usable_connection()
+            if self._unit_depth:
+                return self._run_in_unit(connection, action, fn, write=write)
             delays = iter(self._retry_delays_s)
             deadline = time.monotonic() + self._lock_budget_s
             while True:
@@ -205,13 +220,106 @@ class SqliteConnection:
                     )
                     time.sleep(delay)
                 except UnicodeEncodeError as exc:
-                    # Records are checked before writing: this is a lookup with bad text.
-                    raise StoreError(
-                        f"cannot {action} in the metadata store {self.path}: {exc.object!r} "
-                        "is not valid Unicode text.",
-                        hint="Pass valid text (a lone surrogate usually comes from bytes "
-                        "decoded with errors='surrogateescape').",
-                    ) from exc
+                    raise self._text_error(action, exc) from exc
+
+    def _text_error(self, action: str, exc: UnicodeEncodeError) -> StoreError:
+        # Records are checked before writing: this is a lookup with bad text.
+        return StoreError(
+            f"cannot {action} in the metadata store {self.path}: {exc.object!r} "
+            "is not valid Unicode text.",
+            hint="Pass valid text (a lone surrogate usually comes from bytes "
+            "decoded with errors='surrogateescape').",
+        )
+
+    def _run_in_unit(
+        self,
+        connection: sqlite3.Connection,
+        action: str,
+        fn: Callable[[sqlite3.Connection], _T],
+        *,
+        write: bool,
+    ) -> _T:
+        """``fn`` inside the open unit of work: a write in a savepoint, no retries."""
+        try:
+            if not write:
+                return fn(connection)
+            connection.execute(f"SAVEPOINT {_SAVEPOINT}")
+            try:
+                result = fn(connection)
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute(f"ROLLBACK TO {_SAVEPOINT}")
+                    connection.execute(f"RELEASE {_SAVEPOINT}")
+                raise
+            connection.execute(f"RELEASE {_SAVEPOINT}")
+            return result
+        except sqlite3.Error as exc:
+            raise store_error(exc, self.path, action) from exc
+        except UnicodeEncodeError as exc:
+            raise self._text_error(action, exc) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[tuple[sqlite3.Connection, bool]]:
+        """Hold one write transaction (a unit of work) for the block; nested ones join it.
+
+        Yields:
+            The connection, and whether this unit joined an outer one.
+
+        Raises:
+            StoreError: The store is closed, stayed locked by another process,
+                SQLite ended the transaction itself, or the commit failed; then
+                nothing of the block is written.
+        """
+        with self._lock:
+            connection = self._usable_connection()
+            if self._unit_depth:
+                self._unit_depth += 1
+                try:
+                    yield connection, True
+                finally:
+                    self._unit_depth -= 1
+                return
+            self.run(
+                "begin a unit of work",
+                lambda connection: connection.execute("BEGIN IMMEDIATE"),
+                write=False,
+            )
+            self._unit_depth = 1
+            try:
+                yield connection, False
+            except BaseException:
+                _rollback(connection)
+                raise
+            finally:
+                self._unit_depth = 0
+                callbacks, self._after_commit = self._after_commit, []
+            self._commit(connection)
+        for callback in callbacks:
+            callback()
+
+    def _commit(self, connection: sqlite3.Connection) -> None:
+        if not connection.in_transaction:
+            # SQLite rolls a transaction back itself after some failures (disk
+            # full, I/O error): the block's writes are gone, and saying so is all
+            # that is left.
+            raise StoreError(
+                f"a unit of work on the metadata store {self.path} was rolled back by "
+                "SQLite after an error inside it: none of its writes were kept.",
+                hint="The error it caught inside the block says why; fix that and retry.",
+            )
+        try:
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(connection)
+            raise store_error(exc, self.path, "commit a unit of work") from exc
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the open unit of work commits, or now without one."""
+        with self._lock:
+            if self._unit_depth:
+                self._after_commit.append(callback)
+                return
+        callback()
 
     def select(self, action: str, sql: str, parameters: Sequence[object] = ()) -> list[Row]:
         """The rows of one read-only statement (see ``run``)."""

@@ -186,6 +186,17 @@ _VERSION_6 = (
     "CREATE INDEX leases_by_run ON leases (run_id)",
 )
 
+# Version 7: liveness on a shared store. A run records the machine its process
+# runs on and the time it last said it is alive, so that a process on another
+# machine judges it by that heartbeat, not by a pid that means nothing there;
+# and when a cancel was asked for, so that any process may ask and the run's
+# own process, polling with its heartbeat, stops.
+_VERSION_7 = (
+    "ALTER TABLE runs ADD COLUMN host TEXT",
+    "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT",
+    "ALTER TABLE runs ADD COLUMN cancel_requested_at TEXT",
+)
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
@@ -194,6 +205,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(4, "check results by run", *_VERSION_4),
     sql_migration(5, "step logs", *_VERSION_5),
     sql_migration(6, "leases on asset-partitions being materialized", *_VERSION_6),
+    sql_migration(7, "run host, heartbeat and cancel request", *_VERSION_7),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -10,9 +10,9 @@ import pytest
 
 from assetflow.errors import StoreError
 from assetflow.store import Lease, SqliteStore, open_store
-from assetflow.store.sqlite_schema import MIGRATIONS, Migration, sql_migration
+from assetflow.store.sqlite.schema import MIGRATIONS, Migration, sql_migration
 from tests.store.builders import at, materialization, run
-from tests.store.sqlite_files import query
+from tests.store.sqlite.files import query
 
 # A migration as later work would append one: a column for partition ranges,
 # filled in for the rows already there.
@@ -115,18 +115,25 @@ def test_migrations_must_be_numbered_from_one(store_path: Path) -> None:
         SqliteStore(store_path, migrations=(*MIGRATIONS, gap))
 
 
+# A run row as versions 2 to 6 of the schema wrote it (runs had no host then).
+_OLD_RUN = (
+    "INSERT INTO runs (run_id, run_trigger, selection, status, started_at, pid) "
+    "VALUES ('r-1', 'cli', '*', 'running', ?, 4242)"
+)
+
+
 def test_a_version_5_store_gains_leases_and_keeps_its_records(store_path: Path) -> None:
     with SqliteStore(store_path, migrations=MIGRATIONS[:5]) as store:
-        store.create_run(run("r-1"))
         store.record([materialization("a", "2026-03-01")])
+    query(store_path, _OLD_RUN, (at(0).isoformat(timespec="microseconds"),))
     assert "leases" not in {row[0] for row in query(store_path, "SELECT name FROM sqlite_master")}
     with open_store("sqlite", store_path) as store:
-        assert store.get_run("r-1") == run("r-1")
+        assert store.get_run("r-1") == run("r-1", pid=4242)
         assert store.asset_history("a") == [materialization("a", "2026-03-01")]
         held = Lease("a", "2026-03-01", "r-1", 11, "here", at(0), at(60))
         assert store.acquire_lease(held, now=at(0)) is None
         assert store.leases() == [held]
-    assert _versions(store_path)[-1] == (6, "leases on asset-partitions being materialized")
+    assert _versions(store_path)[5] == (6, "leases on asset-partitions being materialized")
     assert _columns(store_path, "leases") == [
         "asset",
         "partition_key",
@@ -136,3 +143,18 @@ def test_a_version_5_store_gains_leases_and_keeps_its_records(store_path: Path) 
         "acquired_at",
         "expires_at",
     ]
+
+
+def test_a_version_6_store_gains_run_liveness_and_keeps_its_runs(store_path: Path) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:6]).close()
+    query(store_path, _OLD_RUN, (at(0).isoformat(timespec="microseconds"),))
+    with open_store("sqlite", store_path) as store:
+        old = store.get_run("r-1")
+        assert old == run("r-1", pid=4242)
+        assert old is not None
+        assert (old.host, old.heartbeat_at, old.cancel_requested_at) == (None, None, None)
+        assert store.heartbeat("r-1", at(5)) is False
+        store.create_run(run("r-2", host="web-1", heartbeat_at=at(1)))
+        assert store.get_run("r-2") == run("r-2", host="web-1", heartbeat_at=at(1))
+    assert _versions(store_path)[-1] == (7, "run host, heartbeat and cancel request")
+    assert _columns(store_path, "runs")[-3:] == ["host", "heartbeat_at", "cancel_requested_at"]
