@@ -476,6 +476,40 @@ def show_run(options: _Options, run_id: str) -> None:
     click.echo(run_detail(detail, now))
 
 
+@runs.command("cancel")
+@click.argument("run_id")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the run to end (0: only ask).",
+)
+@_pass_options
+def cancel_run(options: _Options, run_id: str, wait_s: float) -> None:
+    """Cancel a running run, from any terminal or machine that shares its store.
+
+    The run's own process sees the request within about a second and cancels as
+    Ctrl-C does: running steps stop, nothing half-written is kept, and the run
+    is recorded as cancelled. RUN_ID is a run's id or any unique prefix of it.
+    """
+    from assetflow.services import running
+    from assetflow.store.records import RunStatus
+
+    record = running.cancel(options.load(), run_id, wait_s=wait_s)
+    short = record.run_id[:8]
+    if record.status is RunStatus.RUNNING:
+        waited = f" after {wait_s:g} s" if wait_s else ""
+        click.echo(
+            f"Asked run {short} to cancel; it is still running{waited}. Its process stops "
+            f"it at its next heartbeat (`assetflow runs show {short}` follows it)."
+        )
+    else:
+        click.echo(f"Run {short} ended: {record.status.value}.")
+
+
 @cli.command()
 @click.argument("run_id")
 @click.option("--asset", metavar="ASSET", help="Only this asset's output.")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from assetflow.project import Project
     from assetflow.request import RunRequest
     from assetflow.store.base import MetadataStore
-    from assetflow.store.records import CheckRecord
+    from assetflow.store.records import CheckRecord, RunRecord
 
 
 def materialize(
@@ -127,3 +127,51 @@ def check(
             failed = any(result.is_blocking_failure for result in results)
             run.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
         return CheckRun(run.run_id, tuple(results))
+
+
+#: How often `cancel(wait=...)` looks whether the run has ended.
+_CANCEL_POLL_S = 0.2
+
+
+def cancel(
+    project: Project,
+    run_id: str,
+    *,
+    wait_s: float = 0.0,
+    store: MetadataStore | None = None,
+    clock: Clock | None = None,
+) -> RunRecord:
+    """Ask a running run (by id or unique prefix) to cancel, from any process that shares
+    its store; its coordinator sees the request at its next heartbeat (within about a
+    second) and cancels as Ctrl-C does.
+
+    Args:
+        project: The project.
+        run_id: The run's id or a unique prefix of it.
+        wait_s: How long to wait for the run to end (0: do not wait).
+        store: The metadata store; by default the project's own.
+        clock: The source of the request's time.
+
+    Returns:
+        The run as last read: still running, or as it ended when waited for.
+
+    Raises:
+        UnknownRunError: No run id starts with `run_id`.
+        AmbiguousRunIdError: Several do.
+        RunFinishedError: The run already finished.
+    """
+    import time
+
+    from assetflow.clock import SystemClock
+    from assetflow.store.records import RunStatus
+
+    clock = clock or SystemClock()
+    with project_store(project, store) as opened:
+        sweep_crashed(opened, project, clock)
+        record = opened.request_cancel(run_id, clock.now())
+        deadline = time.monotonic() + wait_s
+        while record.status is RunStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(_CANCEL_POLL_S)
+            sweep_crashed(opened, project, clock)
+            record = opened.get_run(record.run_id) or record
+        return record

@@ -1,0 +1,63 @@
+"""End to end: `assetflow runs cancel` from another process, and its bad input."""
+
+from __future__ import annotations
+
+import time
+
+from click.testing import CliRunner
+
+from assetflow.api import load, open_project_store
+from assetflow.cli import cli
+
+SLOW_PROJECT = """
+import time
+from pathlib import Path
+
+from assetflow import asset
+
+@asset
+def quick() -> dict:
+    return {"ok": 1}
+
+@asset
+def slow(context) -> dict:
+    (context.project_dir / "slow-started").touch()
+    time.sleep(60)
+    return {"done": True}
+"""
+
+#: How long a test waits for a subprocess to reach a point before it gives up.
+WAIT_S = 60.0
+
+
+def run(project, *args):
+    return CliRunner().invoke(cli, ["--project", str(project), *args])
+
+
+def wait_for(predicate, what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_cancelling_an_unknown_run_says_how_to_find_one(make_project):
+    root = make_project(SLOW_PROJECT.replace("time.sleep(60)", "pass"))
+    result = run(root, "runs", "cancel", "feedbeef")
+    assert result.exit_code == 2
+    assert "no run has an id starting with 'feedbeef'" in result.output
+    assert "`assetflow runs` lists recent runs" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cancelling_a_finished_run_says_how_it_ended(make_project):
+    root = make_project(SLOW_PROJECT.replace("time.sleep(60)", "pass"))
+    assert run(root, "materialize", "--executor", "inprocess").exit_code == 0
+    with open_project_store(load(root)) as store:
+        (done,) = store.list_runs()
+    result = run(root, "runs", "cancel", done.run_id)
+    assert result.exit_code == 2
+    assert f"run {done.run_id} cannot be cancelled: it already finished (success)" in (
+        result.output
+    )
