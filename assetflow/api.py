@@ -427,7 +427,8 @@ def materialize(
     """
     from assetflow.clock import SystemClock
     from assetflow.execution import execute_plan
-    from assetflow.execution.executors import choose_executor
+    from assetflow.execution.executor import choose_executor
+    from assetflow.request import RunRequest
 
     loaded = load(project)
     executor, workers = choose_executor(
@@ -457,15 +458,17 @@ def materialize(
             context.plan,
             store,
             context.snapshot,
+            RunRequest(
+                trigger=trigger,
+                executor=executor,
+                workers=workers,
+                newest_first=newest_first,
+                fail_fast=fail_fast,
+            ),
             sources=context.source_values,
             run_id=uuid.uuid4().hex,
             clock=clock,
-            trigger=trigger,
-            reporter=reporter,
-            executor=executor,
-            workers=workers,
-            newest_first=newest_first,
-            fail_fast=fail_fast,
+            listeners=(reporter,) if reporter is not None else (),
         )
 
 

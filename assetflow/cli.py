@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from assetflow.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, AssetflowError
+from assetflow.execution.executor import executor_names
 
 if TYPE_CHECKING:
     from assetflow.project import Project
@@ -217,7 +218,7 @@ def lineage(options: _Options, selection: str, exclude: str | None, output_forma
 )
 @click.option(
     "--executor",
-    type=click.Choice(["multiprocess", "inprocess"]),
+    type=click.Choice(executor_names()),
     default=None,
     help="multiprocess: steps run in worker processes; inprocess: one at a time in this "
     "process, for debugging with pdb [default: `executor` in the configuration, else "
@@ -262,7 +263,7 @@ def materialize(
     exit at once.
     """
     from assetflow.api import materialize as run
-    from assetflow.execution.executors import choose_executor
+    from assetflow.execution.executor import choose_executor
     from assetflow.execution.results import RunCancelled
 
     project = options.load()

@@ -16,6 +16,7 @@ from assetflow.execution import execute_plan
 from assetflow.execution.coordinator import StepState
 from assetflow.planner import ReasonKind, Status
 from assetflow.project import load_project
+from assetflow.request import RunRequest
 from assetflow.store import Column, EventKind, RunStatus, open_store
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -40,10 +41,11 @@ def run(project, store, clock, run_id, selection="*", *, force=False, reporter=N
         context.plan,
         store,
         context.snapshot,
+        RunRequest(selection, force=force),
         run_id=run_id,
         clock=clock,
         sources=context.source_values,
-        reporter=reporter,
+        listeners=(reporter,) if reporter is not None else (),
         **options,
     )
 
