@@ -143,6 +143,10 @@ class ExecutorRegistry:
         """Add an executor (or replace the one of its name)."""
         self._kinds[kind.name] = kind
 
+    def remove(self, name: str) -> None:
+        """Forget the executor of that name, if one is registered."""
+        self._kinds.pop(name, None)
+
     def names(self) -> tuple[str, ...]:
         return tuple(self._kinds)
 
