@@ -129,6 +129,8 @@ class ExecutorKind:
     unavailable: Callable[[], str | None] = lambda: None
     #: the executor used instead when this one cannot run here
     fallback: str | None = None
+    #: how messages name it ("the in-process executor"); the name when empty
+    label: str = ""
 
 
 class ExecutorRegistry:
@@ -223,6 +225,7 @@ EXECUTORS = ExecutorRegistry(
             _in_process,
             "one step at a time in this process, for debugging with pdb",
             one_at_a_time=True,
+            label="in-process",
         ),
     )
 )
@@ -263,7 +266,7 @@ def choose_executor(project: Project, executor: str | None, workers: int | None)
     if kind.one_at_a_time:
         if workers is not None and workers > 1:
             raise UsageError(
-                f"the {_described(executor)} executor runs one step at a time, so "
+                f"the {kind.label or kind.name} executor runs one step at a time, so "
                 f"--workers {workers} cannot apply.",
                 hint=f"To fix this, use --executor {PARALLEL_EXECUTOR} for parallel steps, or "
                 "leave --workers out.",
@@ -271,10 +274,6 @@ def choose_executor(project: Project, executor: str | None, workers: int | None)
         return executor, 1
     configured = project.location.config.workers
     return executor, workers or configured or os.cpu_count() or 1
-
-
-def _described(name: str) -> str:
-    return "in-process" if name == DEFAULT_EXECUTOR else name
 
 
 def idle(timeout: float | None) -> None:
