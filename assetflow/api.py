@@ -19,7 +19,8 @@ from assetflow.services.stores import open_project_store as open_project_store
 
 if TYPE_CHECKING:
     from assetflow.clock import Clock
-    from assetflow.execution import Reporter, RunResult
+    from assetflow.execution import RunResult
+    from assetflow.execution.listeners import RunListener
     from assetflow.planner import Plan
     from assetflow.planner.status import AssetStatus
     from assetflow.project import Project
@@ -67,8 +68,8 @@ def materialize(
     project: Project | str | Path | None = None,
     store: MetadataStore | None = None,
     clock: Clock | None = None,
-    reporter: Reporter | None = None,
-    listeners: Sequence[Reporter] = (),
+    reporter: RunListener | None = None,
+    listeners: Sequence[RunListener] = (),
     exclude: str | None = None,
     force: bool = False,
     partitions: PartitionRequest | None = None,

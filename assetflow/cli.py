@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from assetflow.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, AssetflowError
+from assetflow.execution.executor import executor_names
 
 if TYPE_CHECKING:
     from assetflow.project import Project
@@ -213,7 +214,7 @@ def lineage(options: _Options, selection: str, exclude: str | None, output_forma
 )
 @click.option(
     "--executor",
-    type=click.Choice(["multiprocess", "inprocess"]),
+    type=click.Choice(executor_names()),
     default=None,
     help="multiprocess: steps run in worker processes; inprocess: one at a time in this "
     "process, for debugging with pdb [default: `executor` in the configuration, else "
@@ -257,7 +258,7 @@ def materialize(
     and the run is recorded as cancelled (exit code 130). Press it twice to
     exit at once.
     """
-    from assetflow.execution.executors import choose_executor
+    from assetflow.execution.executor import choose_executor
     from assetflow.execution.results import RunCancelled
     from assetflow.request import RunRequest
     from assetflow.services import running

@@ -1,28 +1,30 @@
 """The coordinator: start steps as their inputs finish, skip or cut off, record everything.
 
 Only the coordinator decides and writes to the metadata store. Steps run on an
-executor: in-process (one at a time on this thread, which is what debuggers
-want) or a pool of worker processes, each step starting as soon as its inputs
-are done (not in waves), within the run's `workers` and the pools' caps.
+executor (executor.py: in-process, one at a time on this thread, which is what
+debuggers want; a pool of worker processes; any registered one), each step
+starting as soon as its inputs are done (not in waves), within the run's
+`workers` and the pools' caps.
 
 Before a step starts, the run takes the step's lease in the store, so two runs
 on one project never materialize the same asset-partition at once; a step
 whose lease another run holds waits for it, then runs only if that run did
 not already produce what this one would.
 
-Ctrl-C or SIGTERM cancels: running steps are stopped (a write that has begun
-finishes and is recorded), they and the run are recorded as cancelled, and
-`RunCancelled` is raised. A second Ctrl-C exits at once.
+The run's `RunControl` cancels it: Ctrl-C or SIGTERM, a call from another
+thread, or a cancel asked from another process (its heartbeat). Running steps
+are stopped (a write that has begun finishes and is recorded), they and the
+run are recorded as cancelled, and `RunCancelled` is raised. A second Ctrl-C
+exits at once.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections import ChainMap, Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,15 +34,20 @@ from assetflow.context import RunContext
 from assetflow.errors import AssetflowError
 from assetflow.execution import leasing
 from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message
-from assetflow.execution.executors import EXECUTORS
-from assetflow.execution.inprocess import InProcess
-from assetflow.execution.inputs import collect_inputs
-from assetflow.execution.interrupts import (
-    cancel_requested,
-    clear_cancel,
+from assetflow.execution.control import RunControl
+from assetflow.execution.executor import (
+    EXECUTORS,
+    Event,
+    Executor,
+    ExecutorSetup,
+    StepLost,
+    choose_executor,
 )
+from assetflow.execution.inputs import collect_inputs
+from assetflow.execution.lifecycle import RecordedRun, recorded_run, run_record
+from assetflow.execution.listeners import Listeners, RunListener, fan_out
 from assetflow.execution.logs import capturing_run
-from assetflow.execution.reporting import NullReporter, Reporter
+from assetflow.execution.ready import ReadyQueue
 from assetflow.execution.results import (
     FAILED_STATES,
     NOT_STARTED,
@@ -49,7 +56,6 @@ from assetflow.execution.results import (
     StepResult,
     StepState,
 )
-from assetflow.execution.scheduler import ReadyQueue
 from assetflow.execution.signals import RunSignals
 from assetflow.execution.state import (
     RunState,
@@ -58,7 +64,6 @@ from assetflow.execution.state import (
     inputs_changed,
     release_inputs,
 )
-from assetflow.execution.workers import Event, StepLost, WorkerPool, can_fork
 from assetflow.planner.staleness import Key, Snapshot, key_text
 from assetflow.store.records import (
     CheckRecord,
@@ -69,7 +74,6 @@ from assetflow.store.records import (
     LogRecord,
     MaterializationRecord,
     MaterializationState,
-    RunRecord,
     RunStatus,
 )
 
@@ -77,9 +81,10 @@ if TYPE_CHECKING:
     from assetflow.clock import Clock
     from assetflow.planner.plan import Plan, Step
     from assetflow.project import Project
+    from assetflow.request import RunRequest
     from assetflow.store.base import MetadataStore
 
-__all__ = ["EXECUTORS", "RunResult", "StepResult", "StepState", "execute_plan"]
+__all__ = ["RunResult", "StepResult", "StepState", "execute_plan"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,19 +100,16 @@ def execute_plan(
     plan: Plan,
     store: MetadataStore,
     snapshot: Snapshot,
+    request: RunRequest,
     *,
     run_id: str,
     clock: Clock,
     sources: Mapping[str, Any] | None = None,
-    trigger: str = "api",
-    reporter: Reporter | None = None,
-    executor: str = "inprocess",
-    workers: int = 1,
+    listeners: Sequence[RunListener] = (),
+    control: RunControl | None = None,
     pools: Mapping[str, int] | None = None,
-    newest_first: bool = False,
     sleep: Callable[[float], None] | None = None,
     rng: random.Random | None = None,
-    fail_fast: bool = False,
 ) -> RunResult:
     """Run a plan's steps and record the run.
 
@@ -119,51 +121,86 @@ def execute_plan(
         plan: What to run.
         store: Where the run is recorded.
         snapshot: The store's state the plan was made from.
+        request: What the run was asked to do; its trigger, executor, workers,
+            fail_fast and newest_first apply here (executor and workers resolved by
+            `choose_executor`, so a resolved request and a raw one run alike).
         run_id: The new run's id.
         clock: The source of "now".
         sources: The observed values of the sources the steps read.
-        trigger: What started the run.
-        reporter: Receives progress events.
-        executor: "inprocess" (one step at a time, here) or "multiprocess".
-        workers: How many steps may run at once (worker processes).
+        listeners: Hear the run's events, each in turn (see `fan_out`).
+        control: Cancels the run and keeps its heartbeat (default: one that only
+            Ctrl-C, SIGTERM and its `cancel()` stop, without a heartbeat).
         pools: Concurrency caps by pool name (default: the project's configured pools).
-        newest_first: Among steps ready at once, start the newest partitions first.
         sleep: How to wait between retries, in-process (tests pass one that records).
         rng: The randomness of retry jitter, in-process.
-        fail_fast: After the first failure, start no new step (the rest are skipped).
 
     Raises:
-        RunCancelled: Ctrl-C or SIGTERM; the run was recorded as cancelled.
+        RunCancelled: The run was cancelled (its control, Ctrl-C or SIGTERM) and
+            recorded as cancelled.
+        UsageError: The request names an unknown executor, or workers it cannot use.
     """
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
-    if executor == "multiprocess" and not can_fork():
-        logger.warning("worker processes cannot be forked here: running steps in-process")
-        executor = "inprocess"
-    reporter = reporter or NullReporter()
-    started_at = clock.now()
-    clear_cancel()
-    store.create_run(
-        RunRecord(
-            run_id=run_id,
-            trigger=trigger,
-            selection=plan.selection,
-            started_at=started_at,
-            pid=os.getpid(),
-            partitions=plan.partitions,
-        )
-    )
-    reporter.run_started(run_id, plan)
+    executor_name, workers = choose_executor(project, request.executor, request.workers)
+    # The heartbeat says the run is alive to other hosts sharing the store, and brings
+    # back a cancel asked for from another process (`assetflow runs cancel`).
+    control = control or RunControl(heartbeat=lambda at: store.heartbeat(run_id, at))
+    listener = fan_out(listeners)
+    retrying = Retrying(clock, sleep or time.sleep, rng or random.Random())
+    executor = EXECUTORS.create(executor_name, ExecutorSetup(project, workers, retrying))
+    try:
+        with recorded_run(
+            store, run_record(request, run_id, clock.now(), plan=plan), clock
+        ) as recorded:
+            runner = _run(
+                project,
+                plan,
+                store,
+                snapshot,
+                recorded,
+                listener,
+                executor,
+                control,
+                sources=sources,
+                pools=pools,
+                request=request,
+            )
+            if control.is_cancelled:
+                status = RunStatus.CANCELLED
+            elif any(r.state in FAILED_STATES for r in runner.results):
+                status = RunStatus.FAILED
+            else:
+                status = RunStatus.SUCCESS
+            finished_at = recorded.finish(status)
+    finally:
+        executor.close()
+    run = RunResult(run_id, status, plan, tuple(runner.results), recorded.started_at, finished_at)
+    listener.run_finished(run)
+    if control.is_cancelled:
+        raise RunCancelled(run, control.signum)
+    return run
+
+
+def _run(
+    project: Project,
+    plan: Plan,
+    store: MetadataStore,
+    snapshot: Snapshot,
+    recorded: RecordedRun,
+    listener: Listeners,
+    executor: Executor,
+    control: RunControl,
+    *,
+    sources: Mapping[str, Any] | None,
+    pools: Mapping[str, int] | None,
+    request: RunRequest,
+) -> _Runner:
+    """Run the plan's steps on the executor, within the run's control; the runner that
+    ran them holds their results."""
+    run_id, clock = recorded.run_id, recorded.clock
+    listener.run_started(run_id, plan)
     state = RunState(snapshot)
     state.values.update({(name, None): value for name, value in (sources or {}).items()})
     for step in plan.steps:
         state.readers.update(step.inputs)
-    retrying = Retrying(clock, sleep or time.sleep, rng or random.Random())
-    backend: InProcess | WorkerPool
-    if executor == "inprocess":
-        backend = InProcess(project, retrying)
-    else:
-        backend = WorkerPool(project, max(1, workers))
     runner = _Runner(
         project,
         plan,
@@ -171,39 +208,24 @@ def execute_plan(
         state,
         run_id,
         clock,
-        reporter,
-        backend,
+        listener,
+        executor,
+        control,
         pools=dict(project.location.config.pools if pools is None else pools),
-        fail_fast=fail_fast,
+        fail_fast=request.fail_fast,
     )
-    signals = RunSignals(backend)
-    # In-process, a step may hold the coordinator's thread for long: a thread renews the
-    # run's leases meanwhile. With workers, the coordinator's own loop renews them.
-    renewing = leasing.renewing(store, run_id, clock) if runner.in_process else nullcontext()
-    try:
-        with capturing_run(), signals.installed(), renewing:
-            runner.run(ReadyQueue(plan, newest_first=newest_first))
-    except BaseException as error:
-        # Whatever stops the run, its record must not stay "running".
-        interrupted = isinstance(error, KeyboardInterrupt)
-        status = RunStatus.CANCELLED if interrupted else RunStatus.FAILED
-        store.finish_run(run_id, status, clock.now())
-        raise
-    finally:
-        backend.close()
-    if signals.signum:
-        status = RunStatus.CANCELLED
-    elif any(r.state in FAILED_STATES for r in runner.results):
-        status = RunStatus.FAILED
-    else:
-        status = RunStatus.SUCCESS
-    finished_at = clock.now()
-    store.finish_run(run_id, status, finished_at)
-    run = RunResult(run_id, status, plan, tuple(runner.results), started_at, finished_at)
-    reporter.run_finished(run)
-    if signals.signum:
-        raise RunCancelled(run, signals.signum)
-    return run
+    # A step may hold the coordinator's thread for long: threads then renew the run's
+    # leases and keep its heartbeat meanwhile. Otherwise the coordinator's loop does.
+    on_this_thread = executor.runs_on_coordinator_thread
+    renewing = leasing.renewing(store, run_id, clock) if on_this_thread else nullcontext()
+    with (
+        capturing_run(),
+        control.running(clock, beat_from_thread=on_this_thread),
+        RunSignals(control, executor).installed(),
+        renewing,
+    ):
+        runner.run(ReadyQueue(plan, newest_first=request.newest_first))
+    return runner
 
 
 @dataclass
@@ -224,8 +246,9 @@ class _Runner:
     state: RunState
     run_id: str
     clock: Clock
-    reporter: Reporter
-    backend: InProcess | WorkerPool
+    listener: Listeners
+    executor: Executor
+    control: RunControl
     pools: dict[str, int] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
     #: stop starting steps after the first failure (steps already running finish)
@@ -242,32 +265,27 @@ class _Runner:
     #: steps that found their lease held by another run, and that run's lease
     _waited_on: dict[Key, Lease] = field(default_factory=dict)
 
-    @property
-    def in_process(self) -> bool:
-        return isinstance(self.backend, InProcess)
-
     def run(self, queue: ReadyQueue) -> None:
-        backend = self.backend
+        executor = self.executor
         while queue:
-            if cancel_requested():
+            if self.control.is_cancelled:
                 self._cancel(queue)
                 return
             self._start_ready(queue)
-            if not backend.busy and not queue:
+            if not executor.busy and not queue:
                 break
             timeout = _TICK_S if not self._waiting else min(_TICK_S, leasing.RETRY_S)
-            for result in self._finish_all(queue, backend.wait(timeout)):
-                self.reporter.step_finished(result)
-            if not self.in_process:
+            for result in self._finish_all(queue, executor.wait(timeout)):
+                self.listener.step_finished(result)
+            if not executor.runs_on_coordinator_thread:
                 self._renew_leases()
-            tick = getattr(self.reporter, "tick", None)
-            if tick is not None:
-                tick()
+                self.control.beat()
+            self.listener.tick()
 
     def _start_ready(self, queue: ReadyQueue) -> None:
         """Start ready steps while there is room; decide, skip and record the others."""
-        backend = self.backend
-        while backend.busy < backend.capacity and not cancel_requested():
+        executor = self.executor
+        while executor.busy < executor.capacity and not self.control.is_cancelled:
             step = self._next(queue)
             if step is None:
                 return
@@ -275,16 +293,16 @@ class _Runner:
             if isinstance(started, StepResult):
                 self._release(step)
                 queue.finished(step)
-                self.reporter.step_finished(started)
+                self.listener.step_finished(started)
                 continue
             if started is None:
                 continue  # waits for a pool slot or another run's lease
-            self.reporter.step_started(step)
+            self.listener.step_started(step)
             try:
-                backend.submit(started)
+                executor.submit(started)
             except StepLost as error:
                 for result in self._finish_all(queue, [Event("done", started, Attempts(error))]):
-                    self.reporter.step_finished(result)
+                    self.listener.step_finished(result)
 
     def _next(self, queue: ReadyQueue) -> Step | None:
         """The next step to decide on: a held one whose pool has room, a lease that is
@@ -374,8 +392,8 @@ class _Runner:
 
     def _cancel(self, queue: ReadyQueue) -> None:
         """Stop the running steps, record them cancelled; steps not started are left out."""
-        for result in self._finish_all(queue, self.backend.cancel(CANCEL_GRACE_S)):
-            self.reporter.step_finished(result)
+        for result in self._finish_all(queue, self.executor.cancel(CANCEL_GRACE_S)):
+            self.listener.step_finished(result)
         for step in self.plan.steps:
             if step.key not in self.state.states:
                 self.state.states[step.key] = StepState.CANCELLED
@@ -396,7 +414,7 @@ class _Runner:
             self._leased.add(step.key)
             return True
         if step.key not in self._waited_on:
-            self.reporter.step_waiting(
+            self.listener.step_waiting(
                 step,
                 f"waiting: run {holder.run_id[:8]} (pid {holder.pid}) is materializing it",
             )
@@ -494,7 +512,7 @@ class _Runner:
             )
         stored = outcome.stored
         data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
-        if self.state.readers[step.key] and self.in_process:
+        if self.state.readers[step.key] and self.executor.keeps_values:
             self.state.values[step.key] = outcome.value
         self.state.versions[step.key] = data_version
         finished_at = self.clock.now()
@@ -579,7 +597,7 @@ class _Runner:
         self.results.append(result)
         done_with = release_inputs(step, self.state)
         if done_with:
-            self.backend.forget(done_with)
+            self.executor.forget(done_with)
         return result
 
 

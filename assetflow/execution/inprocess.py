@@ -1,18 +1,17 @@
 """The in-process executor: one step at a time, on the coordinator's own thread.
 
 What `breakpoint()` and pdb need, and what the Python API uses unless asked
-for workers. A step's timeout and Ctrl-C still stop it (see interrupts.py),
-since it runs on the main thread.
+for workers. A step's timeout and Ctrl-C still stop it (see interrupts.py)
+when the run is on the main thread.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from assetflow.execution.attempt import Attempts, Retrying, Work, run_attempts
+from assetflow.execution.executor import Event, cancelled_error, idle
 from assetflow.execution.interrupts import StepCancelled
-from assetflow.execution.workers import Event, cancelled_error
 
 if TYPE_CHECKING:
     from assetflow.planner.staleness import Key
@@ -22,12 +21,18 @@ if TYPE_CHECKING:
 class InProcess:
     """Runs one step at a time on the coordinator's own thread."""
 
-    capacity = 1
+    runs_on_coordinator_thread = True
+    keeps_values = True
+    isolates_steps = False  # a step that kills its process kills the run
 
     def __init__(self, project: Project, retrying: Retrying) -> None:
         self._project = project
         self._retrying = retrying
         self._pending: Work | None = None
+
+    @property
+    def capacity(self) -> int:
+        return 1
 
     @property
     def busy(self) -> int:
@@ -39,8 +44,7 @@ class InProcess:
     def wait(self, timeout: float | None) -> list[Event]:
         work, self._pending = self._pending, None
         if work is None:
-            if timeout:
-                time.sleep(timeout)
+            idle(timeout)
             return []
         try:
             attempts = run_attempts(work, self._project.state_dir, self._retrying)
@@ -49,7 +53,7 @@ class InProcess:
         return [Event("done", work, attempts)]
 
     def cancel(self, grace: float) -> list[Event]:
-        return []
+        return []  # a step runs only inside wait(), on this thread: none is running now
 
     def forget(self, keys: list[Key]) -> None:
         pass  # values in memory here are the coordinator's own (state.values)

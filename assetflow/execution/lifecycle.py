@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from assetflow.clock import Clock
+    from assetflow.planner.plan import Plan
     from assetflow.request import RunRequest
     from assetflow.store.base import MetadataStore
 
@@ -48,16 +49,30 @@ class RecordedRun:
 
 
 def run_record(
-    request: RunRequest, run_id: str, started_at: datetime, *, trigger: str | None = None
+    request: RunRequest,
+    run_id: str,
+    started_at: datetime,
+    *,
+    trigger: str | None = None,
+    plan: Plan | None = None,
 ) -> RunRecord:
-    """The record a run of `request` starts with (this process runs it)."""
+    """The record a run of `request` starts with (this process, on this host, runs it);
+    with a plan, its selection and partitions are the plan's."""
+    from assetflow.execution.liveness import HOST
+
+    if plan is not None:
+        selection, partitions = plan.selection, plan.partitions
+    else:
+        selection = request.selection_text
+        partitions = request.partitions.render() if request.partitions is not None else None
     return RunRecord(
         run_id=run_id,
         trigger=trigger or request.trigger,
-        selection=request.selection_text,
+        selection=selection,
         started_at=started_at,
         pid=os.getpid(),
-        partitions=request.partitions.render() if request.partitions is not None else None,
+        host=HOST,
+        partitions=partitions,
     )
 
 

@@ -207,8 +207,8 @@ def _install() -> None:
         root = _RootCapture()
         _restore[:] = [sys.stdout, sys.stderr, logger.level, propagate, handler, root]
         logging.getLogger().addHandler(root)
-        sys.stdout = _StreamProxy(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = _StreamProxy(sys.stderr)  # type: ignore[assignment]
+        sys.stdout = _StreamProxy(sys.stdout)
+        sys.stderr = _StreamProxy(sys.stderr)
         logger.addHandler(handler)
         logger.propagate = False  # the handler passes on what would have propagated
         if level > logging.INFO:

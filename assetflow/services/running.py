@@ -13,7 +13,7 @@ from assetflow.services.stores import ensure_state_dir, project_store, sweep_cra
 if TYPE_CHECKING:
     from assetflow.clock import Clock
     from assetflow.execution import RunResult
-    from assetflow.execution.reporting import Reporter
+    from assetflow.execution.listeners import RunListener
     from assetflow.project import Project
     from assetflow.request import RunRequest
     from assetflow.store.base import MetadataStore
@@ -26,7 +26,7 @@ def materialize(
     *,
     store: MetadataStore | None = None,
     clock: Clock | None = None,
-    listeners: Sequence[Reporter] = (),
+    listeners: Sequence[RunListener] = (),
 ) -> RunResult:
     """Materialize the stale part of what `request` selects, and record the run.
 
@@ -36,9 +36,7 @@ def materialize(
     """
     from assetflow.clock import SystemClock
     from assetflow.execution import execute_plan
-    from assetflow.execution.executors import choose_executor
 
-    executor, workers = choose_executor(project, request.executor, request.workers)
     clock = clock or SystemClock()
     with project_store(project, store) as opened:
         ensure_state_dir(project.state_dir)
@@ -54,15 +52,11 @@ def materialize(
             context.plan,
             opened,
             context.snapshot,
+            request,
             sources=context.source_values,
             run_id=uuid.uuid4().hex,
             clock=clock,
-            trigger=request.trigger,
-            reporter=listeners[0] if listeners else None,
-            executor=executor,
-            workers=workers,
-            newest_first=request.newest_first,
-            fail_fast=request.fail_fast,
+            listeners=listeners,
         )
 
 

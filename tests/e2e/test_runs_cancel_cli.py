@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 from click.testing import CliRunner
 
 from assetflow.api import load, open_project_store
 from assetflow.cli import cli
+from assetflow.store import RunStatus
 
 SLOW_PROJECT = """
 import time
@@ -40,6 +43,35 @@ def wait_for(predicate, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(0.05)
+
+
+def test_a_run_cancelled_from_another_process_stops_within_seconds(make_project):
+    root = make_project(SLOW_PROJECT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assetflow.cli", "--project", str(root), "materialize"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: (root / "slow-started").exists(), "the slow step to start")
+        with open_project_store(load(root)) as store:
+            (running,) = store.list_runs(status=RunStatus.RUNNING)
+        asked = time.monotonic()
+        result = run(root, "runs", "cancel", running.run_id[:8], "--wait", "20")
+        took = time.monotonic() - asked
+        output, _ = process.communicate(timeout=WAIT_S)
+    finally:
+        process.kill()
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"Run {running.run_id[:8]} ended: cancelled."
+    assert took < 10
+    assert process.returncode == 143, output  # stopped from outside, as SIGTERM would
+    assert "cancelled while running" in output
+    with open_project_store(load(root)) as store:
+        record = store.get_run(running.run_id)
+    assert record.status is RunStatus.CANCELLED
+    assert record.cancel_requested_at is not None
 
 
 def test_cancelling_an_unknown_run_says_how_to_find_one(make_project):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from assetflow.cli import cli
-from assetflow.execution.executors import choose_executor
+from assetflow.execution.executor import choose_executor
 from assetflow.project import load_project
 
 TWO = """

@@ -41,10 +41,11 @@ def run(project, store, clock, run_id, selection="*", *, force=False, reporter=N
         context.plan,
         store,
         context.snapshot,
+        RunRequest(selection, force=force),
         run_id=run_id,
         clock=clock,
         sources=context.source_values,
-        reporter=reporter,
+        listeners=(reporter,) if reporter is not None else (),
         **options,
     )
 

@@ -9,20 +9,20 @@ import time
 import pytest
 
 from assetflow.execution.interrupts import (
+    CancelToken,
     StepCancelled,
     StepTimedOut,
-    cancel_requested,
-    clear_cancel,
+    bound,
+    current_token,
+    interrupt_here,
     interruptible,
-    request_cancel,
 )
 
 
-@pytest.fixture(autouse=True)
-def no_cancel_left():
-    clear_cancel()
-    yield
-    clear_cancel()
+@pytest.fixture
+def token():
+    with bound(CancelToken()) as bound_token:
+        yield bound_token
 
 
 def test_a_block_past_its_timeout_raises_a_timeout_error():
@@ -47,17 +47,62 @@ def test_without_a_timeout_nothing_is_armed():
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
-def test_a_cancel_request_raises_inside_the_block():
+def cancel_inside(token):
+    """What the run's signal handler does while the user's code runs."""
+    token.cancel()
+    interrupt_here(token)
+    pytest.fail("interrupt_here must raise inside the block")
+
+
+def test_a_cancel_request_raises_inside_the_block(token):
     with pytest.raises(StepCancelled), interruptible():
-        request_cancel()  # as a signal handler would, while the user's code runs
-    assert cancel_requested()
+        cancel_inside(token)
+    assert token.is_cancelled
 
 
-def test_a_cancel_request_outside_is_remembered_and_stops_the_next_block():
-    request_cancel()  # e.g. while the output is written: nothing raises now
-    assert cancel_requested()
+def test_a_cancel_request_outside_is_remembered_and_stops_the_next_block(token):
+    token.cancel()
+    interrupt_here(token)  # e.g. while the output is written: nothing raises now
+    assert token.is_cancelled
     with pytest.raises(StepCancelled), interruptible():
         pytest.fail("the block must not start")
+
+
+def test_a_cancel_during_a_block_that_was_not_interrupted_raises_as_it_ends(token):
+    # A step on another thread than the main one: no signal reaches its code, but it
+    # still stops before anything after the block (the write) happens.
+    ran = []
+
+    def block():
+        with interruptible():
+            token.cancel()
+            ran.append(True)
+
+    with pytest.raises(StepCancelled):
+        block()
+    assert ran == [True]
+
+
+def test_another_runs_token_does_not_interrupt_this_one(token):
+    other = CancelToken()
+    other.cancel()
+    with interruptible():
+        interrupt_here(other)  # a signal for another run's step: not this thread's
+    assert not token.is_cancelled
+
+
+def test_tokens_are_bound_per_thread_and_restored():
+    outer, inner = CancelToken(), CancelToken()
+    seen = []
+    with bound(outer):
+        with bound(inner):
+            assert current_token() is inner
+            thread = threading.Thread(target=lambda: seen.append(current_token()))
+            thread.start()
+            thread.join()
+        assert current_token() is outer
+    assert seen == [None]
+    assert current_token() is None
 
 
 def test_a_cancelled_block_is_not_a_plain_exception():

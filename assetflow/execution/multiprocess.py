@@ -1,4 +1,4 @@
-"""The multiprocess executor's workers: long-lived processes that run one step at a time.
+"""The multiprocess executor: long-lived forked worker processes, each running one step at a time.
 
 Workers are forked from the coordinator once the project is loaded, so they
 start in milliseconds with the project's modules already imported; a worker
@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from assetflow.errors import AssetflowError
 from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message, run_attempts
-from assetflow.execution.interrupts import StepCancelled, cancel_requested, request_cancel
+from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
+from assetflow.execution.interrupts import CancelToken, StepCancelled, bound, interrupt_here
 from assetflow.execution.logs import capturing_run
 from assetflow.execution.step import StepOutput
 
@@ -58,20 +58,6 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-class StepLost(AssetflowError):
-    """A step's worker process died or had to be killed before it reported."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """How a step ended where it ran: "done" (its attempts, whatever their outcome) or
-    "cancelled"."""
-
-    kind: str
-    work: Work
-    attempts: Attempts
-
-
 @dataclass(eq=False)
 class _Worker:
     process: Any
@@ -83,6 +69,10 @@ class _Worker:
 
 class WorkerPool:
     """A fixed number of forked worker processes and the steps they are running."""
+
+    runs_on_coordinator_thread = False
+    keeps_values = False  # a worker keeps its outputs for the steps it runs next
+    isolates_steps = True
 
     def __init__(self, project: Project, size: int) -> None:
         self._project = project
@@ -138,8 +128,7 @@ class WorkerPool:
         unless the time ran out)."""
         busy = [w for w in self._workers if w.work is not None]
         if not busy:
-            if timeout:
-                time.sleep(timeout)
+            idle(timeout)
             return []
         now = time.monotonic()
         deadlines = [w.deadline for w in busy if w.deadline is not None]
@@ -291,11 +280,6 @@ class WorkerPool:
         self._workers.remove(worker)
 
 
-def cancelled_error(work: Work) -> AssetflowError:
-    """The outcome of a step stopped by cancellation."""
-    return StepLost(f"asset '{work.step.asset}' was cancelled while running; nothing was written.")
-
-
 def _exit_text(code: int | None) -> str:
     if code is None:
         return "stopped answering"
@@ -314,15 +298,23 @@ def _exit_text(code: int | None) -> str:
 
 def _serve(conn: Connection, project: Project, parent: int) -> None:
     """A worker's life: run tasks until told to stop or the coordinator goes away."""
+    # The worker runs steps of one run: its token is that run's, as far as this process
+    # goes (the coordinator's own token, copied by fork, is not seen here).
+    token = CancelToken()
+
+    def on_term(signum: int, frame: object) -> None:
+        token.cancel()
+        interrupt_here(token)  # raises in the user's code, if a step is in it
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGTERM, on_term)
     _die_with(parent)
     from assetflow.clock import SystemClock
 
     retrying = Retrying(SystemClock(), time.sleep, random.Random(os.urandom(16)))
     kept = _Kept(KEPT_BYTES)
-    with capturing_run():
-        while not cancel_requested():
+    with capturing_run(), bound(token):
+        while not token.is_cancelled:
             try:
                 task = conn.recv()
             except (EOFError, OSError, KeyboardInterrupt):
@@ -426,10 +418,6 @@ def _portable(work: Work, attempts: Attempts) -> Attempts:
     else:
         outcome = StepLost(failure_message(work.step, outcome))
     return dataclasses.replace(attempts, outcome=outcome)
-
-
-def _on_term(signum: int, frame: object) -> None:
-    request_cancel()
 
 
 def _die_with(parent: int) -> None:

@@ -14,7 +14,7 @@ from assetflow.api import materialize
 from assetflow.clock import FixedClock
 from assetflow.errors import DefinitionError
 from assetflow.execution import StepState
-from assetflow.execution import workers as workers_module
+from assetflow.execution import multiprocess as multiprocess_module
 from assetflow.project import load_project
 from assetflow.store import EventKind, open_store
 
@@ -149,7 +149,7 @@ STUCK = """
 
 
 def test_a_worker_that_does_not_stop_after_its_timeout_is_killed(make_project, clock, monkeypatch):
-    monkeypatch.setattr(workers_module, "KILL_GRACE_S", 0.5)
+    monkeypatch.setattr(multiprocess_module, "KILL_GRACE_S", 0.5)
     root = make_project(STUCK)
     started = datetime.now(UTC)
     result = materialize(project=root, clock=clock, executor="multiprocess", workers=2)
@@ -364,7 +364,7 @@ def test_a_worker_passes_its_output_in_memory_to_the_next_step_it_runs(make_proj
 def test_kept_outputs_are_bounded_and_dropped_oldest_first():
     import pandas as pd
 
-    kept = workers_module._Kept(limit=3 * 8 * 1000 + 500)  # room for three 1,000-row frames
+    kept = multiprocess_module._Kept(limit=3 * 8 * 1000 + 500)  # room for three 1,000-row frames
     frames = {n: pd.DataFrame({"x": range(1000)}) for n in range(5)}
     for n, frame in frames.items():
         kept.keep(("t", str(n)), frame)
@@ -372,7 +372,7 @@ def test_kept_outputs_are_bounded_and_dropped_oldest_first():
     kept.drop(("t", "3"))
     assert ("t", "3") not in kept
     assert kept.get(("t", "4")) is frames[4]
-    too_big = workers_module._Kept(limit=100)
+    too_big = multiprocess_module._Kept(limit=100)
     too_big.keep(("t", "big"), frames[0])
     assert ("t", "big") not in too_big
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from assetflow.execution.scheduler import ReadyQueue
+from assetflow.execution.ready import ReadyQueue
 from assetflow.planner import Plan, Status, Step
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC)

@@ -1,0 +1,117 @@
+"""RunListener protocol: who hears what a run does, and a fan-out to several at once.
+
+The CLI's console and JSON lines listen to a run; later, lineage events and
+alerts will listen to the same run beside them. A listener that raises is
+logged and left out of that one event: it never fails the run, nor silences
+the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from assetflow.execution.results import RunResult, StepResult
+    from assetflow.planner.plan import Plan, Step
+
+logger = logging.getLogger(__name__)
+
+
+class RunListener(Protocol):
+    """Receives a run's events; the CLI prints them, the Python API ignores them.
+
+    `step_started` comes when a step begins to run; a step that does not run
+    (skipped, blocked, cancelled before it started) gets only `step_finished`.
+    A listener may also have `tick()`: it is then called about every 0.2 s while
+    steps run, so that a live display's clock moves (`assetflow.progress`).
+    """
+
+    def run_started(self, run_id: str, plan: Plan) -> None: ...
+
+    def step_started(self, step: Step) -> None: ...
+
+    def step_waiting(self, step: Step, message: str) -> None:
+        """A ready step waits for another run that holds its lease (said once per step)."""
+        ...
+
+    def step_finished(self, result: StepResult) -> None: ...
+
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class NullListener:
+    """A listener that hears nothing."""
+
+    def run_started(self, run_id: str, plan: Plan) -> None:
+        pass
+
+    def step_started(self, step: Step) -> None:
+        pass
+
+    def step_waiting(self, step: Step, message: str) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+    def run_finished(self, result: RunResult) -> None:
+        pass
+
+
+class Listeners:
+    """Several listeners as one: each event goes to every listener, in order.
+
+    A listener that raises (an `Exception`) is logged at WARNING with its class
+    name; the run goes on and the next listeners still hear the event.
+    """
+
+    def __init__(self, listeners: Sequence[RunListener] = ()) -> None:
+        self._listeners = tuple(listeners)
+
+    def __len__(self) -> int:
+        return len(self._listeners)
+
+    def run_started(self, run_id: str, plan: Plan) -> None:
+        self._tell("run_started", lambda listener: listener.run_started(run_id, plan))
+
+    def step_started(self, step: Step) -> None:
+        self._tell("step_started", lambda listener: listener.step_started(step))
+
+    def step_waiting(self, step: Step, message: str) -> None:
+        self._tell("step_waiting", lambda listener: listener.step_waiting(step, message))
+
+    def step_finished(self, result: StepResult) -> None:
+        self._tell("step_finished", lambda listener: listener.step_finished(result))
+
+    def run_finished(self, result: RunResult) -> None:
+        self._tell("run_finished", lambda listener: listener.run_finished(result))
+
+    def tick(self) -> None:
+        """Move the listeners' clocks: those that have a `tick()`."""
+        for listener in self._listeners:
+            if getattr(listener, "tick", None) is not None:
+                self._call(listener, "tick", lambda each: each.tick())  # type: ignore[attr-defined]
+
+    def _tell(self, event: str, call: Callable[[RunListener], None]) -> None:
+        for listener in self._listeners:
+            self._call(listener, event, call)
+
+    @staticmethod
+    def _call(listener: RunListener, event: str, call: Callable[[RunListener], None]) -> None:
+        try:
+            call(listener)
+        except Exception:
+            # A display or an alert that breaks must not fail the run it reports on.
+            logger.warning(
+                "run listener %s failed in %s; the run goes on",
+                type(listener).__name__,
+                event,
+                exc_info=True,
+            )
+
+
+def fan_out(listeners: Sequence[RunListener]) -> Listeners:
+    """One listener that passes every event to each of `listeners`."""
+    return listeners if isinstance(listeners, Listeners) else Listeners(listeners)

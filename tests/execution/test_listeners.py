@@ -1,0 +1,131 @@
+"""Run listeners: several hear one run; one that breaks fails neither the run nor the others."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from assetflow.clock import FixedClock
+from assetflow.execution import NullListener, execute_plan, fan_out
+from assetflow.project import load_project
+from assetflow.request import RunRequest
+from assetflow.services.planning import make_plan
+from assetflow.store import RunStatus, open_store
+
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+
+TWO = """
+    from assetflow import asset
+
+    @asset
+    def first() -> dict:
+        return {"n": 1}
+
+    @asset
+    def second(first: dict) -> dict:
+        return {"n": first["n"] + 1}
+"""
+
+
+class Recording:
+    """Keeps what it hears, as (event, name) pairs."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def run_started(self, run_id, plan):
+        self.events.append(("run_started", run_id))
+
+    def step_started(self, step):
+        self.events.append(("step_started", step.asset))
+
+    def step_waiting(self, step, message):
+        self.events.append(("step_waiting", step.asset))
+
+    def step_finished(self, result):
+        self.events.append(("step_finished", result.asset))
+
+    def run_finished(self, result):
+        self.events.append(("run_finished", result.status))
+
+
+class Broken:
+    """A listener that raises on every event (a display whose terminal went away)."""
+
+    def run_started(self, run_id, plan):
+        raise OSError("the terminal is gone")
+
+    def step_started(self, step):
+        raise OSError("the terminal is gone")
+
+    def step_waiting(self, step, message):
+        raise OSError("the terminal is gone")
+
+    def step_finished(self, result):
+        raise OSError("the terminal is gone")
+
+    def run_finished(self, result):
+        raise OSError("the terminal is gone")
+
+
+class Ticking(Recording):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks = 0
+
+    def tick(self) -> None:
+        self.ticks += 1
+
+
+def run_with(root, listeners):
+    project = load_project(root)
+    clock = FixedClock(T0)
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
+        context = make_plan(project, store, clock=clock)
+        return execute_plan(
+            project,
+            context.plan,
+            store,
+            context.snapshot,
+            RunRequest(),
+            run_id="r1",
+            clock=clock,
+            listeners=listeners,
+        )
+
+
+def test_every_listener_hears_every_event_in_order(make_project):
+    first, second = Recording(), Recording()
+    result = run_with(make_project(TWO), [first, second])
+    assert result.success
+    assert first.events == [
+        ("run_started", "r1"),
+        ("step_started", "first"),
+        ("step_finished", "first"),
+        ("step_started", "second"),
+        ("step_finished", "second"),
+        ("run_finished", RunStatus.SUCCESS),
+    ]
+    assert second.events == first.events
+
+
+def test_a_listener_that_raises_is_logged_and_the_run_and_the_others_go_on(make_project, caplog):
+    after = Recording()
+    with caplog.at_level(logging.WARNING, logger="assetflow.execution.listeners"):
+        result = run_with(make_project(TWO), [Broken(), after])
+    assert result.success
+    assert len(after.events) == 6
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 6  # one per event, each naming the listener
+    assert warnings[0].getMessage() == "run listener Broken failed in run_started; the run goes on"
+    assert "the terminal is gone" in caplog.text  # with its traceback
+
+
+def test_tick_goes_to_the_listeners_that_have_it():
+    ticking, plain = Ticking(), Recording()
+    listeners = fan_out([ticking, plain, NullListener()])
+    listeners.tick()
+    listeners.tick()
+    assert ticking.ticks == 2
+    assert fan_out(listeners) is listeners
+    assert len(listeners) == 3
