@@ -246,11 +246,6 @@ def _pool_problems(specs: list[AssetSpec], location: ProjectLocation) -> list[Pr
     return problems
 
 
-def collect_specs(location: ProjectLocation) -> list[AssetSpec]:
-    """Import each configured module fresh and return its assets, each object once."""
-    return collect_definitions(location)[0]
-
-
 def collect_definitions(location: ProjectLocation) -> tuple[list[AssetSpec], list[Any]]:
     """Import each configured module fresh; its assets and its `@check`s, each object once."""
     from assetflow.checks import CheckSpec
