@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assetflow.errors import DefinitionError, ProjectError
-from assetflow.project import PROJECT_ENV, find_project, load_project
+from assetflow.loader import load_project
+from assetflow.project import PROJECT_ENV, find_project
 
 TWO_ASSETS = """
     from assetflow import asset

@@ -9,7 +9,7 @@ import pytest
 from assetflow import api
 from assetflow.api import make_plan
 from assetflow.clock import FixedClock
-from assetflow.project import load_project
+from assetflow.loader import load_project
 from assetflow.store import open_store
 from assetflow.why import explain_asset
 

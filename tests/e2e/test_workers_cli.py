@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from assetflow.cli import cli
 from assetflow.execution.executors import choose_executor
-from assetflow.project import load_project
+from assetflow.loader import load_project
 
 TWO = """
     import os

@@ -14,8 +14,8 @@ from assetflow.api import make_plan
 from assetflow.clock import FixedClock
 from assetflow.execution import execute_plan
 from assetflow.execution.coordinator import StepState
+from assetflow.loader import load_project
 from assetflow.planner import ReasonKind, Status
-from assetflow.project import load_project
 from assetflow.store import Column, EventKind, RunStatus, open_store
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
