@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 def load(project: Project | str | Path | None = None) -> Project:
     """Load a project (a directory, or the one found from the environment and cwd)."""
-    from assetflow.project import Project, load_project
+    from assetflow.loader import load_project
+    from assetflow.project import Project
 
     if isinstance(project, Project):
         return project

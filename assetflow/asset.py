@@ -9,9 +9,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from assetflow.errors import display_path
 from assetflow.retries import make_policy
+
+if TYPE_CHECKING:
+    # Types only: partitions/, checks/ and retries import nothing of this module.
+    from assetflow.checks.spec import CheckSpec
+    from assetflow.partitions.base import PartitionsDefinition
+    from assetflow.partitions.mappings import PartitionMapping
+    from assetflow.retries import RetryPolicy
 
 #: The parameter name reserved for the run context (run id, asset name, logger).
 CONTEXT_PARAM = "context"
@@ -42,6 +50,42 @@ class Param:
     is_variadic: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class AssetSettings:
+    """How an asset is selected, stored, partitioned, checked and run: what `@asset(...)` says.
+
+    The one definition of each setting; the decorator builds it, AssetSpec holds it and
+    shows each field as a property (`spec.io`, `spec.partitions`, ...). The values are
+    checked when the graph is built, so that every problem of a project is reported
+    at once.
+    """
+
+    #: a group to select by (`group:x`)
+    group: str = DEFAULT_GROUP
+    #: tags to select by (`tag:x`)
+    tags: frozenset[str] = frozenset()
+    #: where the output is stored: one of IO_KINDS ("auto" decides from the return type)
+    io: str = "auto"
+    #: an explicit code version, or None to hash the normalised source
+    code_version: str | None = None
+    #: the asset's partitions, or None for an unpartitioned asset
+    partitions: PartitionsDefinition | None = None
+    #: declared partition mappings, by parameter name (e.g. {"raw_records": Window(7)})
+    mappings: Mapping[str, PartitionMapping] = field(default_factory=lambda: MappingProxyType({}))
+    #: checks attached with @asset(checks=[...]), run after each write
+    checks: tuple[CheckSpec, ...] = ()
+    #: how a failed attempt is retried, or None for no retries
+    retry: RetryPolicy | None = None
+    #: seconds an attempt may run before it is stopped (and counts as failed), or None
+    timeout: float | None = None
+    #: the concurrency pool the asset's steps take a slot of (`[tool.assetflow.pools]`)
+    pool: str | None = None
+
+
+#: The settings of an asset declared without any.
+NO_SETTINGS = AssetSettings()
+
+
 @dataclass(frozen=True, eq=False)
 class AssetSpec:
     """An asset: its function, name, inputs and settings. Calling it calls the function."""
@@ -50,28 +94,54 @@ class AssetSpec:
     fn: Callable[..., Any]
     params: tuple[Param, ...]
     returns: Any
-    group: str = DEFAULT_GROUP
-    tags: frozenset[str] = frozenset()
+    settings: AssetSettings = NO_SETTINGS
     description: str = ""
-    io: str = "auto"
-    code_version: Any = None
     file: str = ""
     line: int = 0
     #: a source is observed at plan time, never materialized; readers get its value
     is_source: bool = False
-    #: a PartitionsDefinition, or None for an unpartitioned asset
-    partitions: Any = None
-    #: declared partition mappings, by parameter name (e.g. {"raw_records": Window(7)})
-    mappings: Mapping[str, Any] = field(default_factory=dict)
-    #: checks attached with @asset(checks=[...]) (CheckSpecs), run after each write
-    checks: tuple[Any, ...] = ()
-    #: how a failed attempt is retried (a RetryPolicy), or None for no retries
-    retry: Any = None
-    #: seconds an attempt may run before it is stopped (and counts as failed), or None
-    timeout: float | None = None
-    #: the concurrency pool the asset's steps take a slot of (`[tool.assetflow.pools]`)
-    pool: str | None = None
     __assetflow_asset__: bool = field(default=True, init=False, repr=False)
+
+    # Each setting, read through the spec as before AssetSettings held them.
+    @property
+    def group(self) -> str:
+        return self.settings.group
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.settings.tags
+
+    @property
+    def io(self) -> str:
+        return self.settings.io
+
+    @property
+    def code_version(self) -> str | None:
+        return self.settings.code_version
+
+    @property
+    def partitions(self) -> PartitionsDefinition | None:
+        return self.settings.partitions
+
+    @property
+    def mappings(self) -> Mapping[str, PartitionMapping]:
+        return self.settings.mappings
+
+    @property
+    def checks(self) -> tuple[CheckSpec, ...]:
+        return self.settings.checks
+
+    @property
+    def retry(self) -> RetryPolicy | None:
+        return self.settings.retry
+
+    @property
+    def timeout(self) -> float | None:
+        return self.settings.timeout
+
+    @property
+    def pool(self) -> str | None:
+        return self.settings.pool
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -97,6 +167,11 @@ class AssetSpec:
     def input_params(self) -> tuple[Param, ...]:
         """The parameters other than `context`: each names an upstream asset or has a default."""
         return tuple(p for p in self.params if p.name != CONTEXT_PARAM)
+
+
+def display_location(spec: AssetSpec, root: Path | None) -> str:
+    """`file:line` of a spec, relative to the project when it is inside it."""
+    return f"{display_path(spec.file, root)}:{spec.line}"
 
 
 def kind_for_annotation(annotation: Any) -> str:
@@ -142,9 +217,9 @@ def asset(
     description: str | None = None,
     io: str = "auto",
     code_version: str | None = None,
-    partitions: Any = None,
-    mappings: Mapping[str, Any] | None = None,
-    checks: Iterable[Any] = (),
+    partitions: PartitionsDefinition | None = None,
+    mappings: Mapping[str, PartitionMapping] | None = None,
+    checks: Iterable[CheckSpec] = (),
     retries: int = 0,
     retry_delay: float | Sequence[float] = 0.0,
     backoff: float = 1.0,
@@ -165,9 +240,9 @@ def asset(
     description: str | None = None,
     io: str = "auto",
     code_version: str | None = None,
-    partitions: Any = None,
-    mappings: Mapping[str, Any] | None = None,
-    checks: Iterable[Any] = (),
+    partitions: PartitionsDefinition | None = None,
+    mappings: Mapping[str, PartitionMapping] | None = None,
+    checks: Iterable[CheckSpec] = (),
     retries: int = 0,
     retry_delay: float | Sequence[float] = 0.0,
     backoff: float = 1.0,
@@ -209,24 +284,23 @@ def asset(
         The AssetSpec (or a decorator producing it).
     """
 
+    settings = AssetSettings(
+        group=group or DEFAULT_GROUP,
+        tags=_tag_set(tags),
+        io=io,
+        code_version=code_version,
+        partitions=partitions,
+        mappings=MappingProxyType(dict(mappings or {})),
+        checks=tuple(checks),
+        retry=make_policy(retries, retry_delay, backoff, jitter, retry_on)
+        if retries or retry_on is not None
+        else None,
+        timeout=timeout,
+        pool=pool,
+    )
+
     def decorate(function: Callable[..., Any]) -> AssetSpec:
-        return make_spec(
-            function,
-            name=name,
-            group=group,
-            tags=tags,
-            description=description,
-            io=io,
-            code_version=code_version,
-            partitions=partitions,
-            mappings=mappings,
-            checks=checks,
-            retry=make_policy(retries, retry_delay, backoff, jitter, retry_on)
-            if retries or retry_on is not None
-            else None,
-            timeout=timeout,
-            pool=pool,
-        )
+        return make_spec(function, settings, name=name, description=description)
 
     if fn is not None:
         return decorate(fn)
@@ -276,7 +350,11 @@ def source(
 
     def decorate(function: Callable[..., Any]) -> AssetSpec:
         return make_spec(
-            function, name=name, group=group, tags=tags, description=description, is_source=True
+            function,
+            AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags)),
+            name=name,
+            description=description,
+            is_source=True,
         )
 
     if fn is not None:
@@ -316,9 +394,8 @@ def file_source(
     caller = sys._getframe(1)
     return make_spec(
         observe,
+        AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags)),
         name=name,
-        group=group,
-        tags=tags,
         description=description or f"The file {relative.as_posix()}.",
         is_source=True,
         # Point messages at the declaration, not at this module.
@@ -328,24 +405,32 @@ def file_source(
 
 def make_spec(
     fn: Callable[..., Any],
+    settings: AssetSettings = NO_SETTINGS,
     *,
     name: str | None = None,
-    group: str | None = None,
-    tags: Iterable[str] | str = (),
     description: str | None = None,
-    io: str = "auto",
-    code_version: Any = None,
     is_source: bool = False,
     location: tuple[str, int] | None = None,
-    partitions: Any = None,
-    mappings: Mapping[str, Any] | None = None,
-    checks: Iterable[Any] = (),
-    retry: Any = None,
-    timeout: float | None = None,
-    pool: str | None = None,
 ) -> AssetSpec:
-    """Build the AssetSpec of a function. Validation happens when the graph is built,
-    so that every problem of a project is reported at once."""
+    """Build the AssetSpec of a function with its settings.
+
+    Validation happens when the graph is built, so that every problem of a project
+    is reported at once.
+
+    Args:
+        fn: The function (or an AssetSpec, whose function is taken).
+        settings: The asset's settings.
+        name: The asset's name; defaults to the function's name.
+        description: Defaults to the function's docstring.
+        is_source: Whether the function observes a source rather than builds an asset.
+        location: The (file, line) messages point at; defaults to the function's.
+
+    Returns:
+        The AssetSpec, which looks like the function to help() and inspect.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+    """
     if isinstance(fn, AssetSpec):
         fn = fn.fn
     if not callable(fn):
@@ -369,26 +454,22 @@ def make_spec(
         fn=fn,
         params=params,
         returns=hints.get("return", MISSING),
-        group=group or DEFAULT_GROUP,
-        tags=frozenset([tags] if isinstance(tags, str) else tags),
+        settings=settings,
         description=description if description is not None else inspect.getdoc(fn) or "",
-        io=io,
-        code_version=code_version,
         file=location[0],
         line=location[1],
         is_source=is_source,
-        partitions=partitions,
-        mappings=MappingProxyType(dict(mappings or {})),
-        checks=tuple(checks),
-        retry=retry,
-        timeout=timeout,
-        pool=pool,
     )
     # Look like the function to help(), inspect.signature() and doc tools.
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
         object.__setattr__(spec, attribute, getattr(fn, attribute, None))
     object.__setattr__(spec, "__wrapped__", fn)
     return spec
+
+
+def _tag_set(tags: Iterable[str] | str) -> frozenset[str]:
+    """`tags="x"` is one tag, not the characters of "x"."""
+    return frozenset([tags] if isinstance(tags, str) else tags)
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -6,7 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assetflow.partitions.base import PartitionsDefinition
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,7 @@ class RunContext:
         run_id: str,
         asset: str,
         project_dir: Path | None,
-        partitions: Any,
+        partitions: PartitionsDefinition | None,
         partition: str | None,
     ) -> RunContext:
         """The context of one asset-partition of a run (its window, if it has one)."""
@@ -52,7 +55,7 @@ class RunContext:
         asset: str = "test",
         project_dir: Path | None = None,
         *,
-        partitions: Any = None,
+        partitions: PartitionsDefinition | None = None,
         partition: str | None = None,
     ) -> RunContext:
         """A context for calling an asset function by hand in a test or a notebook."""

@@ -192,9 +192,3 @@ class WriteError(AssetflowError):
     """An asset's output cannot be written (unsupported value, unwritable state dir)."""
 
     exit_code = EXIT_FAILED
-
-
-class RunFailedError(AssetflowError):
-    """A run finished, but some of its steps failed."""
-
-    exit_code = EXIT_FAILED

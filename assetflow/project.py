@@ -1,4 +1,8 @@
-"""Find a project, read its configuration, import its modules and collect its assets."""
+"""Find a project, read its configuration, import its modules and collect its definitions.
+
+This module builds no graph: `assetflow.loader.load_project` (one layer up) builds and
+validates the graph from what is collected here, and returns the `Project`.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from assetflow.asset import AssetSpec
+from assetflow.asset import AssetSpec, display_location
 from assetflow.errors import (
     DefinitionError,
     Problem,
@@ -27,6 +31,9 @@ from assetflow.errors import (
 )
 
 if TYPE_CHECKING:
+    from assetflow.checks import CheckSpec
+
+    # For the annotation of Project.graph only: the loader, one layer up, builds it.
     from assetflow.graph import AssetGraph
 
 #: The environment variable that points at a project when --project is not given.
@@ -52,8 +59,9 @@ class ProjectConfig(BaseModel):
     state_dir: str = DEFAULT_STATE_DIR
     #: how many steps run at once (default: the number of cores); `--workers` overrides
     workers: PositiveInt | None = None
-    #: "multiprocess" (worker processes) or "inprocess" (one at a time, for debuggers)
-    executor: Literal["multiprocess", "inprocess"] = "multiprocess"
+    #: the executor's name: "multiprocess" (worker processes), "inprocess" (one at a
+    #: time, for debuggers) or one a package registers; checked when a run starts
+    executor: str = "multiprocess"
     #: named concurrency caps: `api = 2` lets at most 2 steps of `pool="api"` run at once
     pools: dict[str, PositiveInt] = Field(default_factory=dict)
     #: the metadata store's URL (`sqlite:///abs/path`, `sqlite:relative/path`); default:
@@ -122,7 +130,8 @@ class Project:
 
     location: ProjectLocation
     graph: AssetGraph
-    checks: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: each asset's checks (attached and `@check`s naming it); assets without any are absent
+    checks: Mapping[str, tuple[CheckSpec, ...]] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -227,26 +236,33 @@ def _validate_config(table: Any, path: Path) -> ProjectConfig:
         ) from error
 
 
-def load_project(location: ProjectLocation | str | Path | None = None) -> Project:
-    """Import the project's modules, collect every asset and check, and build the graph.
+@dataclass(frozen=True, slots=True)
+class Definitions:
+    """What a project's modules define: its assets, each asset's checks, and every problem
+    of the checks and settings that needs no graph to find."""
+
+    specs: tuple[AssetSpec, ...]
+    #: each asset's checks; assets without any are absent
+    checks: Mapping[str, tuple[CheckSpec, ...]]
+    problems: tuple[Problem, ...] = ()
+
+
+def read_definitions(location: ProjectLocation) -> Definitions:
+    """Import the project's modules; collect its assets, bind its checks, and find the
+    problems of checks and pools (the graph's own problems are found when it is built).
+
+    Args:
+        location: The project, as `find_project` found it.
+
+    Returns:
+        The assets, their checks, and every problem found (empty when all is well).
 
     Raises:
-        ProjectError: No project found.
-        DefinitionError: A module fails to import, or the assets or checks are
-            inconsistent (every problem at once).
+        DefinitionError: A module fails to import (every such failure at once).
     """
     from assetflow.checks import CheckSpec, check_problems, checks_for
-    from assetflow.graph import build_graph
 
-    if not isinstance(location, ProjectLocation):
-        location = find_project(location)
     specs, custom_checks = collect_definitions(location)
-    problems: list[Problem] = []
-    try:
-        graph = build_graph(specs, root=location.root)
-    except DefinitionError as error:
-        problems.extend(error.problems)
-        graph = None
     checks = {
         spec.name: checks_for(
             spec.name, [c for c in spec.checks if isinstance(c, CheckSpec)], custom_checks
@@ -256,17 +272,15 @@ def load_project(location: ProjectLocation | str | Path | None = None) -> Projec
     every_check = [bound for found in checks.values() for bound in found]
     attached_ids = {id(spec) for spec in every_check}
     every_check += [spec for spec in custom_checks if id(spec) not in attached_ids]
-    problems.extend(check_problems(every_check, [s.name for s in specs], location.root))
+    problems = check_problems(every_check, [s.name for s in specs], location.root)
     problems.extend(_pool_problems(specs, location))
-    if problems or graph is None:
-        raise DefinitionError(problems)
-    return Project(location, graph, {name: found for name, found in checks.items() if found})
+    return Definitions(
+        tuple(specs), {name: found for name, found in checks.items() if found}, tuple(problems)
+    )
 
 
 def _pool_problems(specs: list[AssetSpec], location: ProjectLocation) -> list[Problem]:
     """Assets naming a pool the configuration does not define."""
-    from assetflow.graph import display_location
-
     pools = location.config.pools
     config = display_path(location.config_file, location.root)
     problems = []
@@ -293,12 +307,9 @@ def _pool_problems(specs: list[AssetSpec], location: ProjectLocation) -> list[Pr
     return problems
 
 
-def collect_specs(location: ProjectLocation) -> list[AssetSpec]:
-    """Import each configured module fresh and return its assets, each object once."""
-    return collect_definitions(location)[0]
-
-
-def collect_definitions(location: ProjectLocation) -> tuple[list[AssetSpec], list[Any]]:
+def collect_definitions(
+    location: ProjectLocation,
+) -> tuple[list[AssetSpec], list[CheckSpec]]:
     """Import each configured module fresh; its assets and its `@check`s, each object once."""
     from assetflow.checks import CheckSpec
 

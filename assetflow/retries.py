@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,19 +52,23 @@ class RetryPolicy:
 
 
 def make_policy(
-    retries: Any = 0,
-    retry_delay: Any = 0.0,
-    backoff: Any = 1.0,
-    jitter: Any = 0.0,
-    retry_on: Any = None,
+    retries: int = 0,
+    retry_delay: float | Sequence[float] = 0.0,
+    backoff: float = 1.0,
+    jitter: float = 0.0,
+    retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
 ) -> RetryPolicy:
     """The policy of `@asset`'s retry settings, stored as given: `policy_problems` says
     what is wrong with them when the project loads, with every other problem."""
     delays = tuple(retry_delay) if isinstance(retry_delay, Sequence) else retry_delay
-    on = DEFAULT_RETRY_ON if retry_on is None else retry_on
-    if isinstance(on, type):
-        on = (on,)
-    return RetryPolicy(retries, delays, backoff, jitter, tuple(on) if _iterable(on) else on)
+    if retry_on is None:
+        on: Any = DEFAULT_RETRY_ON
+    elif isinstance(retry_on, type):
+        on = (retry_on,)
+    else:
+        # Kept as given when not iterable: policy_problems names the wrong value.
+        on = tuple(retry_on) if _iterable(retry_on) else retry_on
+    return RetryPolicy(retries, delays, backoff, jitter, on)
 
 
 def policy_problems(policy: RetryPolicy) -> list[str]:

@@ -12,8 +12,8 @@ from assetflow import api
 from assetflow.clock import FixedClock
 from assetflow.codecache import CACHE_FILE, compute, fingerprints_of, has_sources
 from assetflow.codeversion import SCHEME
+from assetflow.loader import load_project
 from assetflow.planner import ReasonKind
-from assetflow.project import load_project
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

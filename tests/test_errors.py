@@ -15,7 +15,6 @@ from assetflow.errors import (
     MissingInputError,
     Problem,
     ProjectError,
-    RunFailedError,
     SelectionError,
     StoreError,
     WriteError,
@@ -160,7 +159,6 @@ def test_asset_failed_error_keeps_asset_and_cause():
         (AssetFailedError("a", None, "x"), EXIT_FAILED),
         (StoreError("x"), EXIT_FAILED),
         (WriteError("x"), EXIT_FAILED),
-        (RunFailedError("x"), EXIT_FAILED),
         (AssetflowError("x"), EXIT_FAILED),
     ],
 )

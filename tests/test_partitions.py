@@ -22,6 +22,7 @@ from assetflow.partitions import (
     MonthlyPartitions,
     Offset,
     PartitionError,
+    PartitionsDefinition,
     StaticPartitions,
     TimeOverlap,
     TimePartitions,
@@ -257,6 +258,29 @@ def test_a_long_static_list_is_described_short_and_by_digest():
     text = StaticPartitions([f"k{i}" for i in range(50)]).describe()
     assert text.startswith("static, 50 keys: k0, k1, k2, ..., k49 (sha256 ")
     assert text != StaticPartitions([f"k{i}" for i in range(51)]).describe()
+
+
+@given(
+    keys=st.lists(st.text(min_size=1, max_size=3), min_size=1, max_size=8, unique=True),
+    start=st.integers(-10, 12),
+    stop=st.integers(-10, 12),
+)
+def test_static_keys_between_agrees_with_the_base_implementation(keys, start, stop):
+    definition = StaticPartitions(keys)
+    expected = [key for index, key in enumerate(keys) if start <= index < stop]
+    assert definition.keys_between(start, stop) == expected
+    assert PartitionsDefinition.keys_between(definition, start, stop) == expected
+
+
+def test_static_partitions_override_keys_between():
+    # The override once had a misspelled name, so the base class's loop ran instead.
+    assert "keys_between" in vars(StaticPartitions)
+    assert StaticPartitions.keys_between is not PartitionsDefinition.keys_between
+
+
+def test_a_window_downstream_of_the_last_static_key_stops_at_the_last_key():
+    assert downstream_keys(Window(2), REGIONS, "us", REGIONS, NOW) == ["us", "apac"]
+    assert downstream_keys(Window(2), REGIONS, "apac", REGIONS, NOW) == ["apac"]
 
 
 def test_a_naive_now_is_refused():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assetflow.errors import DefinitionError, ProjectError
-from assetflow.project import PROJECT_ENV, find_project, load_project
+from assetflow.loader import load_project
+from assetflow.project import PROJECT_ENV, find_project
 
 TWO_ASSETS = """
     from assetflow import asset
@@ -151,7 +152,6 @@ def test_execution_settings_are_read_with_their_defaults(make_project):
     ("setting", "message"),
     [
         ("workers = 0", "workers: Input should be greater than 0"),
-        ('executor = "threads"', "executor: Input should be 'multiprocess' or 'inprocess'"),
         ("pools = { api = 0 }", "pools.api: Input should be greater than 0"),
         ('pools = { api = "two" }', "pools.api: Input should be a valid integer"),
     ],

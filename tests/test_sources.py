@@ -14,8 +14,8 @@ from assetflow.clock import FixedClock
 from assetflow.datahash import data_version
 from assetflow.errors import DefinitionError
 from assetflow.execution.coordinator import StepState
+from assetflow.loader import load_project
 from assetflow.planner import ReasonKind, Status
-from assetflow.project import load_project
 from assetflow.sources import observe_sources, observed_version
 from assetflow.store import RunStatus
 

@@ -64,7 +64,8 @@ from assetflow.execution.state import (
     inputs_changed,
     release_inputs,
 )
-from assetflow.planner.staleness import Key, Snapshot, key_text
+from assetflow.keys import AssetPartition, key_text
+from assetflow.planner.staleness import Snapshot
 from assetflow.store.records import (
     CheckRecord,
     Column,
@@ -259,11 +260,11 @@ class _Runner:
     _waiting: list[_Waiting] = field(default_factory=list)
     _renewed: float = field(default_factory=time.monotonic)
     #: steps holding a pool slot, and the pool
-    _slots: dict[Key, str] = field(default_factory=dict)
+    _slots: dict[AssetPartition, str] = field(default_factory=dict)
     #: steps whose lease this run holds
-    _leased: set[Key] = field(default_factory=set)
+    _leased: set[AssetPartition] = field(default_factory=set)
     #: steps that found their lease held by another run, and that run's lease
-    _waited_on: dict[Key, Lease] = field(default_factory=dict)
+    _waited_on: dict[AssetPartition, Lease] = field(default_factory=dict)
 
     def run(self, queue: ReadyQueue) -> None:
         executor = self.executor

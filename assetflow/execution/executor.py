@@ -21,7 +21,7 @@ from assetflow.errors import AssetflowError, UsageError, did_you_mean, suggest
 
 if TYPE_CHECKING:
     from assetflow.execution.attempt import Attempts, Retrying, Work
-    from assetflow.planner.staleness import Key
+    from assetflow.keys import AssetPartition
     from assetflow.project import Project
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Executor(Protocol):
         """Stop every running step within `grace` seconds; how each ended."""
         ...
 
-    def forget(self, keys: list[Key]) -> None:
+    def forget(self, keys: list[AssetPartition]) -> None:
         """No later step reads these outputs: drop any copy kept in memory."""
         ...
 

@@ -14,7 +14,7 @@ from assetflow.execution.executor import Event, cancelled_error, idle
 from assetflow.execution.interrupts import StepCancelled
 
 if TYPE_CHECKING:
-    from assetflow.planner.staleness import Key
+    from assetflow.keys import AssetPartition
     from assetflow.project import Project
 
 
@@ -55,7 +55,7 @@ class InProcess:
     def cancel(self, grace: float) -> list[Event]:
         return []  # a step runs only inside wait(), on this thread: none is running now
 
-    def forget(self, keys: list[Key]) -> None:
+    def forget(self, keys: list[AssetPartition]) -> None:
         pass  # values in memory here are the coordinator's own (state.values)
 
     def kill(self) -> None:

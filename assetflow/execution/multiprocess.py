@@ -42,7 +42,7 @@ from assetflow.execution.logs import capturing_run
 from assetflow.execution.step import StepOutput
 
 if TYPE_CHECKING:
-    from assetflow.planner.staleness import Key
+    from assetflow.keys import AssetPartition
     from assetflow.project import Project
 
 #: How many bytes of outputs a worker keeps in memory for the steps that read them next.
@@ -81,7 +81,7 @@ class WorkerPool:
         self._workers: list[_Worker] = []
         self._parent = os.getpid()
         #: which worker keeps which step's output in memory
-        self._holders: dict[Key, _Worker] = {}
+        self._holders: dict[AssetPartition, _Worker] = {}
 
     @property
     def capacity(self) -> int:
@@ -229,7 +229,7 @@ class WorkerPool:
                 events.append(Event("cancelled", work, Attempts(cancelled_error(work))))
         return events
 
-    def forget(self, keys: list[Key]) -> None:
+    def forget(self, keys: list[AssetPartition]) -> None:
         """No later step reads these outputs: their workers drop them from memory."""
         for key in keys:
             worker = self._holders.pop(key, None)
@@ -334,16 +334,16 @@ class _Kept:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._values: dict[Key, tuple[Any, int]] = {}
+        self._values: dict[AssetPartition, tuple[Any, int]] = {}
         self._size = 0
 
-    def get(self, key: Key) -> Any:
+    def get(self, key: AssetPartition) -> Any:
         return self._values[key][0]
 
     def __contains__(self, key: object) -> bool:
         return key in self._values
 
-    def keep(self, key: Key, value: Any) -> None:
+    def keep(self, key: AssetPartition, value: Any) -> None:
         size = _size_of(value)
         if size > self._limit:
             return
@@ -353,7 +353,7 @@ class _Kept:
         while self._size > self._limit:
             self.drop(next(iter(self._values)))
 
-    def drop(self, key: Key) -> None:
+    def drop(self, key: AssetPartition) -> None:
         entry = self._values.pop(key, None)
         if entry is not None:
             self._size -= entry[1]

@@ -7,8 +7,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from assetflow.keys import AssetPartition
     from assetflow.planner.plan import Plan, Step
-    from assetflow.planner.staleness import Key
 
 
 class ReadyQueue:
@@ -22,8 +22,8 @@ class ReadyQueue:
     def __init__(self, plan: Plan, *, newest_first: bool = False) -> None:
         self._steps = plan.steps
         in_plan = {step.key for step in plan.steps}
-        self._waiting_on: dict[Key, int] = {}
-        self._readers: defaultdict[Key, list[int]] = defaultdict(list)
+        self._waiting_on: dict[AssetPartition, int] = {}
+        self._readers: defaultdict[AssetPartition, list[int]] = defaultdict(list)
         ranks = _partition_ranks(plan) if newest_first else {}
         self._priority = [
             (-ranks.get(step.partition, 0), index) for index, step in enumerate(plan.steps)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from assetflow.store.records import RunStatus
 
 if TYPE_CHECKING:
+    from assetflow.keys import AssetPartition
     from assetflow.planner.plan import Plan
-    from assetflow.planner.staleness import Key
 
 
 class StepState(StrEnum):
@@ -47,7 +47,7 @@ class StepResult:
     attempts: int = 1
 
     @property
-    def key(self) -> Key:
+    def key(self) -> AssetPartition:
         return (self.asset, self.partition)
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assetflow.execution.results import BLOCKING_STATES, StepState
-from assetflow.planner.staleness import Key, Snapshot, Status, key_text
+from assetflow.keys import AssetPartition, key_text
+from assetflow.planner.staleness import Snapshot, Status
 from assetflow.store.records import EventKind, MaterializationState
 
 if TYPE_CHECKING:
@@ -20,14 +21,14 @@ class RunState:
 
     snapshot: Snapshot
     #: values that are not (or not yet) read back from storage: sources, in-process outputs
-    values: dict[Key, Any] = field(default_factory=dict)
-    versions: dict[Key, str | None] = field(default_factory=dict)
-    states: dict[Key, StepState] = field(default_factory=dict)
-    readers: Counter[Key] = field(default_factory=Counter)
+    values: dict[AssetPartition, Any] = field(default_factory=dict)
+    versions: dict[AssetPartition, str | None] = field(default_factory=dict)
+    states: dict[AssetPartition, StepState] = field(default_factory=dict)
+    readers: Counter[AssetPartition] = field(default_factory=Counter)
     #: what this run stored (or found stored by another run), where steps read it from
-    produced: dict[Key, MaterializationState] = field(default_factory=dict)
+    produced: dict[AssetPartition, MaterializationState] = field(default_factory=dict)
 
-    def data_version(self, key: Key) -> str | None:
+    def data_version(self, key: AssetPartition) -> str | None:
         if key in self.versions:
             return self.versions[key]
         return self.snapshot.current_version(key)
@@ -86,7 +87,7 @@ def inputs_changed(step: Step, state: RunState, latest: MaterializationState | N
     return any(recorded.get(key_text(key)) != state.data_version(key) for key in step.inputs)
 
 
-def release_inputs(step: Step, state: RunState) -> list[Key]:
+def release_inputs(step: Step, state: RunState) -> list[AssetPartition]:
     """Drop in-memory outputs no later step reads, so big frames do not pile up; the keys
     no later step reads (workers may drop them too)."""
     done_with = []

@@ -119,7 +119,13 @@ class PartitionsDefinition(ABC):
         Returns:
             The keys at those positions that the definition has.
         """
-        return [self.key_at(i) for i in range(max(start, 0), stop)]
+        keys = []
+        for index in range(max(start, 0), stop):
+            try:
+                keys.append(self.key_at(index))
+            except IndexError:  # past the last key of a bounded definition
+                break
+        return keys
 
     def has_key(self, key: str) -> bool:
         """Whether ``key`` is one of the definition's keys, complete or not."""

@@ -1,20 +1,57 @@
 """Why a key is not a partition of a time definition, and the error that says so.
 
 Functions of a :class:`~assetflow.partitions.temporal.TimePartitions`, kept apart
-from its arithmetic; they read its calendar cells (package-internal members).
+from its arithmetic; they read its calendar cells (package-internal members), as the
+:class:`TimeCells` protocol names them, so that this module need not import temporal
+(which imports it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from assetflow.partitions.arguments import guess_local_time
 from assetflow.partitions.base import PartitionError
 
 if TYPE_CHECKING:
-    from assetflow.partitions.temporal import TimePartitions
+    from zoneinfo import ZoneInfo
+
+
+class TimeCells(Protocol):
+    """What a diagnosis reads of a time definition: its words, keys and calendar cells.
+
+    TimePartitions has all of it. Cells count the definition's calendar units from an
+    epoch; the ``_`` members are package-internal, shared with this module only.
+    """
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def key_format(self) -> str: ...
+    @property
+    def noun(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def _zone(self) -> ZoneInfo: ...
+    @property
+    def _first(self) -> int: ...
+    @property
+    def _stop(self) -> int | None: ...
+
+    def describe(self) -> str: ...
+    def count(self, now: datetime) -> int: ...
+    def key_at(self, index: int) -> str: ...
+    def _cell_of(self, local: datetime) -> int: ...
+    def _cell_start(self, cell: int) -> datetime: ...
+    def _is_gap(self, cell: int) -> bool: ...
+    def _index_of_cell(self, cell: int) -> int: ...
+    def _next_cell(self, cell: int) -> int: ...
+    def _size(self) -> int | None: ...
+    def _instant(self, cell: int) -> datetime: ...
+    def _cell_at(self, instant: datetime) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +62,7 @@ class KeyProblem:
     cell: int | None = None
 
 
-def not_complete(definition: TimePartitions, cell: int, now: datetime) -> KeyProblem:
+def not_complete(definition: TimeCells, cell: int, now: datetime) -> KeyProblem:
     """The problem of a partition whose window has not ended at ``now``."""
     ends = when(definition, definition._instant(definition._next_cell(cell)))
     return KeyProblem(
@@ -35,7 +72,7 @@ def not_complete(definition: TimePartitions, cell: int, now: datetime) -> KeyPro
     )
 
 
-def no_complete_partition(definition: TimePartitions, now: datetime) -> PartitionError:
+def no_complete_partition(definition: TimeCells, now: datetime) -> PartitionError:
     """The error of asking for the latest partition before the first one is complete."""
     return PartitionError(
         f"{definition.describe()} has no complete partition at {when(definition, now)}.",
@@ -45,7 +82,7 @@ def no_complete_partition(definition: TimePartitions, now: datetime) -> Partitio
     )
 
 
-def locate(definition: TimePartitions, key: str, now: datetime | None) -> int | KeyProblem:
+def locate(definition: TimeCells, key: str, now: datetime | None) -> int | KeyProblem:
     """The cell that ``key`` names, or why it names none of the definition's."""
     if not isinstance(key, str):
         example = _example(definition, now)
@@ -95,13 +132,13 @@ def locate(definition: TimePartitions, key: str, now: datetime | None) -> int | 
     return cell
 
 
-def _example(definition: TimePartitions, now: datetime | None) -> str:
+def _example(definition: TimeCells, now: datetime | None) -> str:
     complete = 0 if now is None else definition.count(now)
     return definition.key_at(complete - 1 if complete else 0)
 
 
 def key_error(
-    definition: TimePartitions, key: str, problem: KeyProblem, now: datetime | None
+    definition: TimeCells, key: str, problem: KeyProblem, now: datetime | None
 ) -> PartitionError:
     """The error for a key with a problem: why, the nearest valid key, the valid range."""
     return PartitionError(
@@ -113,7 +150,7 @@ def key_error(
     )
 
 
-def _nearest(definition: TimePartitions, cell: int | None, now: datetime | None) -> str | None:
+def _nearest(definition: TimeCells, cell: int | None, now: datetime | None) -> str | None:
     """The valid key closest to ``cell``: complete at ``now`` when it is given."""
     if cell is None:
         return None
@@ -134,7 +171,7 @@ def _nearest(definition: TimePartitions, cell: int | None, now: datetime | None)
     return definition.key_at(position if last is None else min(position, last))
 
 
-def _valid_keys(definition: TimePartitions, now: datetime | None) -> str:
+def _valid_keys(definition: TimeCells, now: datetime | None) -> str:
     if now is None:
         size = definition._size()
         until = "" if size is None else f" to '{definition.key_at(size - 1)}'"
@@ -152,6 +189,6 @@ def _valid_keys(definition: TimePartitions, now: datetime | None) -> str:
     )
 
 
-def when(definition: TimePartitions, instant: datetime) -> str:
+def when(definition: TimeCells, instant: datetime) -> str:
     """An instant as messages show it: local time in the definition's timezone."""
     return f"{instant.astimezone(definition._zone):%Y-%m-%d %H:%M} {definition.timezone}"

@@ -91,8 +91,18 @@ class StaticPartitions(PartitionsDefinition):
             raise IndexError(f"partition index {index} is negative")
         return self.all_keys[index]
 
-    def all_keysbetween(self, start: int, stop: int) -> list[str]:
-        """The keys at positions ``start`` up to ``stop`` (excluded), clipped to the keys."""
+    def keys_between(self, start: int, stop: int) -> list[str]:
+        """The keys at positions ``start`` up to ``stop`` (excluded), clipped to the keys.
+
+        One slice of the key tuple, where the base class asks for each key in turn.
+
+        Args:
+            start: The first position (clipped to 0).
+            stop: The position after the last one (clipped to the number of keys).
+
+        Returns:
+            The keys at those positions, in the given order.
+        """
         return list(self.all_keys[max(start, 0) : max(stop, 0)])
 
     def validate(self, key: str, now: datetime) -> None:

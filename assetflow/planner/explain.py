@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# Re-exported: why.py still imports split_key_text from here.
+from assetflow.keys import split_key_text as split_key_text
 from assetflow.planner.staleness import Reason, Status, Verdict
 
 if TYPE_CHECKING:
@@ -102,16 +104,6 @@ def reasons_text(
             text += f": {', '.join(details)}"
         parts.append(text)
     return "; ".join(parts)
-
-
-def split_key_text(text: str | None) -> tuple[str | None, str | None]:
-    """`asset[partition]` as (asset, partition); `asset` as (asset, None)."""
-    if not text:
-        return None, None
-    if text.endswith("]") and "[" in text:
-        asset, partition = text[:-1].split("[", 1)
-        return asset, partition
-    return text, None
 
 
 def _count_text(verdicts: tuple[Verdict, ...]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assetflow.errors import SelectionError
 from assetflow.request import LATEST as LATEST
@@ -12,6 +12,7 @@ from assetflow.request import PartitionRequest as PartitionRequest
 
 if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
+    from assetflow.partitions.base import PartitionsDefinition
 
 
 def keys_by_asset(
@@ -36,12 +37,11 @@ def keys_by_asset(
     """
     ordered = graph.topological_order(names)
     definitions = {name: graph.spec(name).partitions for name in ordered}
-    partitioned = [name for name in ordered if definitions[name] is not None]
+    partitioned = {
+        name: definition for name, definition in definitions.items() if definition is not None
+    }
     if request is None:
-        return {
-            name: (definitions[name].keys(now) if definitions[name] is not None else [None])
-            for name in ordered
-        }
+        return {name: _every_key(definitions[name], now) for name in ordered}
     if not partitioned:
         raise SelectionError(
             f"--partition/--from/--to ask for partitions ({request.render()}), but none "
@@ -49,7 +49,7 @@ def keys_by_asset(
             hint="Leave the partition options out, or select partitioned assets "
             "(`assetflow list` shows which are).",
         )
-    reference, first, last = _resolve(request, [definitions[n] for n in partitioned], now)
+    reference, first, last = _resolve(request, list(partitioned.values()), now)
     wanted = reference.key_range(first, last, now)
     span = _span(reference, first, last)
     result: dict[str, list[str | None]] = {}
@@ -66,9 +66,16 @@ def keys_by_asset(
     return result
 
 
+def _every_key(definition: PartitionsDefinition | None, now: datetime) -> list[str | None]:
+    """Every complete key of a definition; the one key None of an unpartitioned asset."""
+    if definition is None:
+        return [None]
+    return list(definition.keys(now))
+
+
 def _resolve(
-    request: PartitionRequest, definitions: list[Any], now: datetime
-) -> tuple[Any, str, str]:
+    request: PartitionRequest, definitions: list[PartitionsDefinition], now: datetime
+) -> tuple[PartitionsDefinition, str, str]:
     """The definition the request's keys belong to, and the keys (with `latest` resolved)."""
     if request.first == LATEST or request.last == LATEST:
         reference = definitions[0]
@@ -87,7 +94,9 @@ def _resolve(
     )
 
 
-def _span(definition: Any, first: str, last: str) -> tuple[datetime, datetime] | None:
+def _span(
+    definition: PartitionsDefinition, first: str, last: str
+) -> tuple[datetime, datetime] | None:
     start, end = definition.window(first), definition.window(last)
     if start is None or end is None:
         return None
@@ -95,12 +104,12 @@ def _span(definition: Any, first: str, last: str) -> tuple[datetime, datetime] |
 
 
 def _overlapping(
-    definition: Any, span: tuple[datetime, datetime], now: datetime
+    definition: PartitionsDefinition, span: tuple[datetime, datetime], now: datetime
 ) -> list[str | None]:
     start, end = span
     keys: list[str | None] = []
     for key in definition.keys(now):
         window = definition.window(key)
-        if window[0] < end and window[1] > start:
+        if window is not None and window[0] < end and window[1] > start:
             keys.append(key)
     return keys

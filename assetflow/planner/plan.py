@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import MissingInputError
+from assetflow.keys import AssetPartition
 from assetflow.planner.ordering import order_assets
 from assetflow.planner.staleness import (
-    Key,
     Reason,
     ReasonKind,
     Snapshot,
@@ -34,10 +34,10 @@ class Step:
     status: Status
     reasons: tuple[Reason, ...]
     #: the upstream asset-partitions it reads
-    inputs: tuple[Key, ...] = ()
+    inputs: tuple[AssetPartition, ...] = ()
 
     @property
-    def key(self) -> Key:
+    def key(self) -> AssetPartition:
         return (self.asset, self.partition)
 
 
@@ -118,7 +118,7 @@ def plan_run(
         if graph.spec(name).is_source:
             continue  # observed, never materialized
         for partition in planner.keys.get(name, (None,)):
-            key: Key = (name, partition)
+            key: AssetPartition = (name, partition)
             inputs = planner.inputs(name, partition)
             verdict = judge(
                 key,
@@ -210,17 +210,17 @@ class _Planner:
         self.snapshot = snapshot
         self.now = now
         self.keys = keys
-        self.pending: dict[Key, Status] = {}
-        self._all_partitions: dict[tuple[str, str], tuple[Key, ...]] = {}
+        self.pending: dict[AssetPartition, Status] = {}
+        self._all_partitions: dict[tuple[str, str], tuple[AssetPartition, ...]] = {}
         self._edges: dict[str, list[tuple[str, str, Any]]] = {}
         self._left_out: dict[tuple[str, str], list[str]] = {}
 
-    def inputs(self, name: str, partition: str | None) -> tuple[Key, ...]:
+    def inputs(self, name: str, partition: str | None) -> tuple[AssetPartition, ...]:
         """The upstream asset-partitions one asset-partition reads."""
         edges = self._edges.get(name)
         if edges is None:
             edges = self._edges[name] = self._edges_of(name)
-        result: list[Key] = []
+        result: list[AssetPartition] = []
         for parent, how, mapping in edges:
             if how == _WHOLE:
                 result.append((parent, None))
@@ -258,7 +258,7 @@ class _Planner:
             edges.append((parent, how, mapping))
         return edges
 
-    def _available(self, name: str, parent: str) -> tuple[Key, ...]:
+    def _available(self, name: str, parent: str) -> tuple[AssetPartition, ...]:
         """All partitions of `parent` that exist: stored, or built in this plan.
 
         A partition never materialized and not in the plan is left out, with a
@@ -267,6 +267,7 @@ class _Planner:
         cached = self._all_partitions.get((name, parent))
         if cached is None:
             definition = self.graph.spec(parent).partitions
+            assert definition is not None, "a reads-all input is always partitioned"
             present, missing = [], []
             for key in definition.keys(self.now):
                 step_key = (parent, key)
@@ -289,6 +290,7 @@ class _Planner:
         warnings = []
         for (name, parent), missing in sorted(self._left_out.items()):
             definition = self.graph.spec(parent).partitions
+            assert definition is not None, "a reads-all input is always partitioned"
             ranges = ", ".join(r.render() for r in compact(missing, definition))
             count = len(missing)
             warnings.append(
@@ -300,7 +302,10 @@ class _Planner:
 
 
 def _check_inputs(
-    steps: list[Step], pending: Mapping[Key, Status], snapshot: Snapshot, chosen: set[str]
+    steps: list[Step],
+    pending: Mapping[AssetPartition, Status],
+    snapshot: Snapshot,
+    chosen: set[str],
 ) -> None:
     missing: dict[tuple[str, str], tuple[set[str | None], set[str | None]]] = {}
     for step in steps:

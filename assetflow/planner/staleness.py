@@ -7,11 +7,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
+from assetflow.keys import AssetPartition
+
+# Re-exported: execution/ and why.py still import key_text from here.
+from assetflow.keys import key_text as key_text
+
 if TYPE_CHECKING:
     from assetflow.store.records import EventRecord, MaterializationState
 
-#: A step key: an asset and its partition (None for an unpartitioned asset).
-Key = tuple[str, str | None]
+#: Deprecated: the old name of :data:`assetflow.keys.AssetPartition`, kept for the
+#: modules that still import it from here (execution/: coordinator, state, workers, inputs,
+#: results, inprocess, scheduler); to be switched to assetflow.keys and then removed.
+Key = AssetPartition
 
 
 class Status(StrEnum):
@@ -78,16 +85,16 @@ class Verdict(NamedTuple):
 class Snapshot:
     """What the planner knows of the store: the newest materialization and failure per key."""
 
-    latest: Mapping[Key, MaterializationState] = field(default_factory=dict)
-    failures: Mapping[Key, EventRecord] = field(default_factory=dict)
+    latest: Mapping[AssetPartition, MaterializationState] = field(default_factory=dict)
+    failures: Mapping[AssetPartition, EventRecord] = field(default_factory=dict)
     #: the current version of each source read, observed at plan time
-    observed: Mapping[Key, str] = field(default_factory=dict)
+    observed: Mapping[AssetPartition, str] = field(default_factory=dict)
     #: sources whose observer raised, with the message
-    unavailable: Mapping[Key, str] = field(default_factory=dict)
+    unavailable: Mapping[AssetPartition, str] = field(default_factory=dict)
     #: asset-partitions whose stored data failed blocking checks: the checks' names
-    check_failures: Mapping[Key, tuple[str, ...]] = field(default_factory=dict)
+    check_failures: Mapping[AssetPartition, tuple[str, ...]] = field(default_factory=dict)
 
-    def current_version(self, key: Key) -> str | None:
+    def current_version(self, key: AssetPartition) -> str | None:
         """The data version an input has now: observed for a source, else the newest stored."""
         if key in self.observed:
             return self.observed[key]
@@ -95,19 +102,13 @@ class Snapshot:
         return latest.data_version if latest is not None else None
 
 
-def key_text(key: Key) -> str:
-    """How a key is written in reasons and input versions: `asset` or `asset[partition]`."""
-    asset, partition = key
-    return asset if partition is None else f"{asset}[{partition}]"
-
-
 def judge(
-    key: Key,
+    key: AssetPartition,
     *,
     code_version: str,
-    inputs: tuple[Key, ...],
+    inputs: tuple[AssetPartition, ...],
     snapshot: Snapshot,
-    pending: Mapping[Key, Status],
+    pending: Mapping[AssetPartition, Status],
     forced: bool = False,
     code_details: tuple[str, ...] = (),
 ) -> Verdict:
@@ -193,10 +194,10 @@ def judge(
 
 
 def _inputs_match(
-    inputs: tuple[Key, ...],
+    inputs: tuple[AssetPartition, ...],
     recorded: Mapping[str, str],
     snapshot: Snapshot,
-    pending: Mapping[Key, Status],
+    pending: Mapping[AssetPartition, Status],
 ) -> bool:
     """Whether every input is settled and has the data version the materialization read."""
     if len(recorded) != len(inputs):

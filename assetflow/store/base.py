@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from assetflow.errors import StoreError
+from assetflow.keys import AssetPartition as AssetPartition
 from assetflow.store.normalise import MAX_INTEGER, as_utc, readable_text
 from assetflow.store.records import (
     CheckRecord,
@@ -48,9 +49,6 @@ from assetflow.store.records import (
     RunRecord,
     RunStatus,
 )
-
-#: An asset and one of its partitions (None for an unpartitioned asset).
-AssetPartition = tuple[str, str | None]
 
 
 def normalise_lease(lease: Lease) -> Lease:

@@ -26,8 +26,8 @@ from assetflow.views.text import duration
 if TYPE_CHECKING:
     from assetflow.execution import RunResult, StepResult
     from assetflow.graph import AssetGraph
+    from assetflow.keys import AssetPartition
     from assetflow.planner.plan import Plan, Step
-    from assetflow.planner.staleness import Key
 
 #: Moves to the start of the line and erases it: how the status line is taken away.
 CLEAR_LINE = "\r\x1b[K"
@@ -82,7 +82,7 @@ class LiveReporter:
         self._done = 0
         self._failed = 0
         #: what is running now, oldest first, as the labels the status line shows
-        self._running: dict[Key, str] = {}
+        self._running: dict[AssetPartition, str] = {}
         self._ran_count = 0
         self._ran_seconds = 0.0
         self._started_at = 0.0

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from assetflow.cli import cli
 from assetflow.execution.executor import choose_executor
-from assetflow.project import load_project
+from assetflow.loader import load_project
 
 TWO = """
     import os
@@ -72,3 +72,15 @@ def test_bad_worker_counts_and_executors_are_usage_errors(make_project):
 def test_max_parallel_still_works_as_the_old_name_of_workers(make_project):
     result = run(make_project(TWO), "--max-parallel", "2")
     assert result.exit_code == 0, result.output
+
+
+def test_an_unknown_configured_executor_names_the_setting_and_the_near_miss(make_project):
+    root = make_project(
+        TWO, config='[tool.assetflow]\nmodules = ["assets"]\nexecutor = "multiproces"\n'
+    )
+    result = run(root)
+    assert result.exit_code == 2
+    assert "pyproject.toml: `executor = 'multiproces'`: unknown executor" in result.output
+    assert "Did you mean 'multiprocess'?" in result.output
+    assert "register_executor" in result.output
+    assert "Traceback" not in result.output

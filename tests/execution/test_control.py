@@ -17,7 +17,7 @@ from assetflow.api import materialize
 from assetflow.clock import FixedClock
 from assetflow.execution import RunCancelled, RunControl, StepState, execute_plan
 from assetflow.execution.control import HEARTBEAT_S
-from assetflow.project import load_project
+from assetflow.loader import load_project
 from assetflow.request import RunRequest
 from assetflow.services.planning import make_plan
 from assetflow.store import RunStatus, open_store

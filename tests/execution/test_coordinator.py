@@ -13,8 +13,8 @@ import pytest
 from assetflow.clock import FixedClock
 from assetflow.execution import execute_plan
 from assetflow.execution.coordinator import StepState
+from assetflow.loader import load_project
 from assetflow.planner import ReasonKind, Status
-from assetflow.project import load_project
 from assetflow.request import RunRequest
 from assetflow.services.planning import make_plan
 from assetflow.store import Column, EventKind, RunStatus, open_store

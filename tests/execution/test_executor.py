@@ -23,7 +23,7 @@ from assetflow.execution.executor import (
     register_executor,
 )
 from assetflow.execution.inprocess import InProcess
-from assetflow.project import load_project
+from assetflow.loader import load_project
 from assetflow.store import open_store
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

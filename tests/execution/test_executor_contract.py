@@ -19,7 +19,7 @@ from assetflow.clock import FixedClock
 from assetflow.execution import RunCancelled, RunControl, StepState, execute_plan
 from assetflow.execution.attempt import Retrying
 from assetflow.execution.executor import EXECUTORS, ExecutorSetup, executor_names
-from assetflow.project import load_project
+from assetflow.loader import load_project
 from assetflow.request import RunRequest
 from assetflow.services.planning import make_plan
 from assetflow.store import EventKind, RunStatus, open_store

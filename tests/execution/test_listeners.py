@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from assetflow.clock import FixedClock
 from assetflow.execution import NullListener, execute_plan, fan_out
-from assetflow.project import load_project
+from assetflow.loader import load_project
 from assetflow.request import RunRequest
 from assetflow.services.planning import make_plan
 from assetflow.store import RunStatus, open_store

@@ -15,7 +15,7 @@ from assetflow.clock import FixedClock
 from assetflow.errors import DefinitionError
 from assetflow.execution import StepState
 from assetflow.execution import multiprocess as multiprocess_module
-from assetflow.project import load_project
+from assetflow.loader import load_project
 from assetflow.store import EventKind, open_store
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

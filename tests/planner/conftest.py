@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from assetflow.asset import MISSING, AssetSpec, Param
 from assetflow.graph import AssetGraph, build_graph
+from assetflow.keys import AssetPartition, key_text
 from assetflow.planner import Plan, Snapshot
-from assetflow.planner.staleness import Key, key_text
 from assetflow.store.records import MaterializationRecord
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -43,7 +43,7 @@ def dags(draw: st.DrawFn, max_assets: int = 12) -> AssetGraph:
 
 
 def record(
-    key: Key,
+    key: AssetPartition,
     *,
     code: str,
     data: str,

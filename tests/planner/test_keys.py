@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from assetflow.asset import make_spec
+from assetflow.asset import AssetSettings, make_spec
 from assetflow.clock import FixedClock
 from assetflow.errors import SelectionError
 from assetflow.graph import AssetGraph, build_graph
@@ -57,7 +57,11 @@ def per_region():
 def chain() -> AssetGraph:
     """raw[daily] -> clean[daily] -> totals (unpartitioned)."""
     return build_graph(
-        [make_spec(raw, partitions=DAILY), make_spec(clean, partitions=DAILY), make_spec(totals)]
+        [
+            make_spec(raw, AssetSettings(partitions=DAILY)),
+            make_spec(clean, AssetSettings(partitions=DAILY)),
+            make_spec(totals),
+        ]
     )
 
 
@@ -66,10 +70,10 @@ def coarser() -> AssetGraph:
     """raw[daily] -> clean[daily] -> by_month[monthly] and by_week[weekly], by time overlap."""
     return build_graph(
         [
-            make_spec(raw, partitions=DAILY),
-            make_spec(clean, partitions=DAILY),
-            make_spec(by_month, partitions=MONTHLY),
-            make_spec(by_week, partitions=WEEKLY),
+            make_spec(raw, AssetSettings(partitions=DAILY)),
+            make_spec(clean, AssetSettings(partitions=DAILY)),
+            make_spec(by_month, AssetSettings(partitions=MONTHLY)),
+            make_spec(by_week, AssetSettings(partitions=WEEKLY)),
         ]
     )
 
@@ -78,7 +82,10 @@ def coarser() -> AssetGraph:
 def mixed() -> AssetGraph:
     """raw[daily] and, beside it, per_region[eu, us, apac]."""
     return build_graph(
-        [make_spec(raw, partitions=DAILY), make_spec(per_region, partitions=REGIONS)]
+        [
+            make_spec(raw, AssetSettings(partitions=DAILY)),
+            make_spec(per_region, AssetSettings(partitions=REGIONS)),
+        ]
     )
 
 
@@ -228,7 +235,10 @@ def test_a_static_asset_next_to_a_daily_one(mixed):
 
 def test_a_static_key_that_no_asset_has_is_explained_by_the_first_definition():
     graph = build_graph(
-        [make_spec(per_region, partitions=REGIONS), make_spec(raw, partitions=DAILY)]
+        [
+            make_spec(per_region, AssetSettings(partitions=REGIONS)),
+            make_spec(raw, AssetSettings(partitions=DAILY)),
+        ]
     )
     # 'per_region' comes first in dependency order (ties are broken by name).
     with pytest.raises(PartitionError, match="Did you mean 'us'"):

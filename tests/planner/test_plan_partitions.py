@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetflow.asset import MISSING, AssetSpec, Param, make_spec
+from assetflow.asset import MISSING, AssetSettings, AssetSpec, Param, make_spec
 from assetflow.clock import FixedClock
 from assetflow.errors import MissingInputError
 from assetflow.graph import AssetGraph, build_graph
@@ -63,9 +63,9 @@ def chain() -> AssetGraph:
     """raw -> clean -> report, all daily: each partition reads the same key."""
     return build_graph(
         [
-            make_spec(raw, partitions=DAILY),
-            make_spec(clean, partitions=DAILY),
-            make_spec(report, partitions=DAILY),
+            make_spec(raw, AssetSettings(partitions=DAILY)),
+            make_spec(clean, AssetSettings(partitions=DAILY)),
+            make_spec(report, AssetSettings(partitions=DAILY)),
         ]
     )
 
@@ -75,11 +75,11 @@ def readers() -> AssetGraph:
     """raw (daily), read whole by total, by a 3-day window, the day before, and by month."""
     return build_graph(
         [
-            make_spec(raw, partitions=DAILY),
+            make_spec(raw, AssetSettings(partitions=DAILY)),
             make_spec(total),
-            make_spec(rolling, partitions=DAILY, mappings={"raw": Window(3)}),
-            make_spec(previous, partitions=DAILY, mappings={"raw": Offset(-1)}),
-            make_spec(by_month, partitions=MonthlyPartitions(start="2026-03-01")),
+            make_spec(rolling, AssetSettings(partitions=DAILY, mappings={"raw": Window(3)})),
+            make_spec(previous, AssetSettings(partitions=DAILY, mappings={"raw": Offset(-1)})),
+            make_spec(by_month, AssetSettings(partitions=MonthlyPartitions(start="2026-03-01"))),
         ]
     )
 
@@ -205,9 +205,14 @@ def test_input_keys_of_each_mapping(readers):
 
 
 def test_input_keys_of_identity_and_unpartitioned_inputs():
-    graph = build_graph([make_spec(raw), make_spec(clean, partitions=DAILY)])
+    graph = build_graph([make_spec(raw), make_spec(clean, AssetSettings(partitions=DAILY))])
     assert input_keys_of(graph, "clean", DAYS[:2], NOW) == [("raw", {None})]
-    daily = build_graph([make_spec(raw, partitions=DAILY), make_spec(clean, partitions=DAILY)])
+    daily = build_graph(
+        [
+            make_spec(raw, AssetSettings(partitions=DAILY)),
+            make_spec(clean, AssetSettings(partitions=DAILY)),
+        ]
+    )
     assert input_keys_of(daily, "clean", DAYS[:2], NOW) == [("raw", set(DAYS[:2]))]
 
 
@@ -396,7 +401,7 @@ def daily(graph: AssetGraph) -> AssetGraph:
             fn=lambda **_: None,
             params=tuple(Param(p, has_default=False) for p in sorted(graph.parents(name))),
             returns=MISSING,
-            partitions=THREE_DAYS,
+            settings=AssetSettings(partitions=THREE_DAYS),
         )
         for name in graph.names
     ]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetflow.asset import MISSING, AssetSpec, Param
+from assetflow.asset import MISSING, AssetSettings, AssetSpec, Param
 from assetflow.errors import SelectionError
 from assetflow.graph import AssetGraph, build_graph
 from assetflow.selection import parse_selection, resolve, select
@@ -43,7 +43,7 @@ def graph_from_edges(
             fn=lambda: None,
             params=tuple(Param(parent, has_default=False) for parent in parents),
             returns=MISSING,
-            tags=frozenset((tags_by_name or {}).get(name, ())),
+            settings=AssetSettings(tags=frozenset((tags_by_name or {}).get(name, ()))),
         )
         for name, parents in parents_by_name.items()
     )

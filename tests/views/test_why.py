@@ -8,7 +8,7 @@ import pytest
 
 from assetflow import api
 from assetflow.clock import FixedClock
-from assetflow.project import load_project
+from assetflow.loader import load_project
 from assetflow.request import RunRequest
 from assetflow.services.history import Explanation
 from assetflow.services.planning import code_diffs, make_plan

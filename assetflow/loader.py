@@ -1,0 +1,43 @@
+"""load_project: a project's definitions, built into a validated graph, as a Project.
+
+One layer above the definitions (project.py, asset.py) and the graph: it is the
+place where the two meet, so that the definitions never import the graph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assetflow.errors import DefinitionError, Problem
+from assetflow.graph import build_graph
+from assetflow.project import Project, ProjectLocation, find_project, read_definitions
+
+
+def load_project(location: ProjectLocation | str | Path | None = None) -> Project:
+    """Import the project's modules, collect every asset and check, and build the graph.
+
+    Args:
+        location: The project: a found location, a directory, or None to look in
+            $ASSETFLOW_PROJECT, then the current directory and its parents.
+
+    Returns:
+        The project with its validated graph and each asset's checks.
+
+    Raises:
+        ProjectError: No project found.
+        DefinitionError: A module fails to import, or the assets or checks are
+            inconsistent (every problem at once).
+    """
+    if not isinstance(location, ProjectLocation):
+        location = find_project(location)
+    definitions = read_definitions(location)
+    problems: list[Problem] = []
+    try:
+        graph = build_graph(definitions.specs, root=location.root)
+    except DefinitionError as error:
+        problems.extend(error.problems)
+        graph = None
+    problems.extend(definitions.problems)
+    if problems or graph is None:
+        raise DefinitionError(problems)
+    return Project(location, graph, definitions.checks)
