@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.metadata
 import logging
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from assetflow.errors import ProjectError, StoreError, did_you_mean, suggest
 from assetflow.io.base import IOManager, IOSettings, OutputRef, OutputStat
 from assetflow.io.values import DUCKDB, JSON, NONE, PARQUET
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +156,7 @@ def _registered_factory(kind: str) -> KindFactory:
     return _checked(cast(KindFactory, loaded), kind, point)
 
 
-def _checked(factory: KindFactory, kind: str, point: importlib.metadata.EntryPoint) -> KindFactory:
+def _checked(factory: KindFactory, kind: str, point: EntryPoint) -> KindFactory:
     """``factory``, wrapped to refuse what is not an IOManager (with the provider's name)."""
 
     def build(settings: IOSettings) -> IOManager:
@@ -172,7 +174,7 @@ def _checked(factory: KindFactory, kind: str, point: importlib.metadata.EntryPoi
 
 
 @functools.cache  # see _registered_factory
-def _entry_point(kind: str) -> importlib.metadata.EntryPoint:
+def _entry_point(kind: str) -> EntryPoint:
     """The entry point that registers ``kind``.
 
     Raises:
@@ -191,11 +193,13 @@ def _entry_point(kind: str) -> importlib.metadata.EntryPoint:
     return matches[0]
 
 
-def _entry_points() -> tuple[importlib.metadata.EntryPoint, ...]:
+def _entry_points() -> tuple[EntryPoint, ...]:
+    import importlib.metadata  # costs tens of milliseconds: only for kinds not built in
+
     return tuple(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
-def _provider(point: importlib.metadata.EntryPoint) -> str:
+def _provider(point: EntryPoint) -> str:
     """The distribution (name and version) that declares ``point``, for messages."""
     dist = point.dist
     if dist is None:
