@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 #: The parameter name reserved for the run context (run id, asset name, logger).
 CONTEXT_PARAM = "context"
-#: Where an asset's output can be stored; "auto" decides from the return annotation or value.
-IO_KINDS = ("auto", "parquet", "json", "duckdb", "none")
+#: The group of an asset that names none.
 DEFAULT_GROUP = "default"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,7 +63,8 @@ class AssetSettings:
     group: str = DEFAULT_GROUP
     #: tags to select by (`tag:x`)
     tags: frozenset[str] = frozenset()
-    #: where the output is stored: one of IO_KINDS ("auto" decides from the return type)
+    #: the storage kind of the output: "auto" (decided from the return type) or a kind
+    #: of the io registry (parquet, json, duckdb, none, or one a package registers)
     io: str = "auto"
     #: an explicit code version, or None to hash the normalised source
     code_version: str | None = None

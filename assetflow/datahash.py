@@ -57,8 +57,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from assetflow.io.values import JsonValue
-
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the canonical form changes, so old and new versions never collide.
@@ -68,30 +66,9 @@ SCHEME = b"assetflow.data_version/1\x00"
 _CODE_WIDTH_LIMITS = ((1 << 8, "uint8"), (1 << 16, "uint16"), (1 << 32, "uint32"))
 
 
-def data_version(value: object) -> str:
-    """Return the data version of anything an asset can store.
-
-    Args:
-        value: A pandas DataFrame, a pyarrow Table, or a JSON-able value.
-
-    Returns:
-        32 hex characters; equal for equal data in any process, on any day.
-
-    Raises:
-        WriteError: ``value`` is neither a table nor JSON-able (the same error
-            writing it would raise).
-    """
-    from assetflow.io.values import is_table, to_json_value
-
-    if is_table(value):
-        from assetflow.io.parquet import to_arrow_table
-
-        return table_version(to_arrow_table(value))
-    return json_version(to_json_value(value))
-
-
-def json_version(value: JsonValue) -> str:
-    """Return the data version of a JSON value, as made by ``to_json_value``."""
+def json_version(value: object) -> str:
+    """Return the data version of a JSON value, as made by ``assetflow.io.values.to_json_value``
+    (plain dicts with str keys, lists, str, int, float, bool and None)."""
     text = json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )

@@ -9,12 +9,15 @@ from typing import Any
 
 import networkx as nx
 
-from assetflow.asset import CONTEXT_PARAM, IO_KINDS, AssetSpec, Param
+from assetflow.asset import CONTEXT_PARAM, AssetSpec, Param
 
 # Re-exported: sources.py imports display_location from here.
 from assetflow.asset import display_location as display_location
 from assetflow.errors import DefinitionError, Problem, did_you_mean, suggest
+from assetflow.io.registry import describe_unknown_kind, is_io_kind
 
+#: @asset(io=...)'s default: the kind follows the return annotation or the value.
+AUTO_IO = "auto"
 _UNKNOWN_PARAM_HINT = (
     "A parameter of an @asset function names the upstream asset it reads "
     f"('{CONTEXT_PARAM}' is reserved for the run context). To fix this, rename the "
@@ -196,14 +199,13 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
                 "To fix this, rename the function or pass @asset(name=...).",
             )
         )
-    if spec.io not in IO_KINDS:
+    if spec.io != AUTO_IO and not (isinstance(spec.io, str) and is_io_kind(spec.io)):
         problems.append(
             _problem(
                 spec,
                 root,
                 f"asset '{spec.name}' ({where}) has io={spec.io!r}, which is not a storage "
-                f"kind.\n\n    {did_you_mean(suggest(str(spec.io), IO_KINDS))}\n\n"
-                f"The kinds are: {', '.join(IO_KINDS)}.",
+                f"kind.\n\n{describe_unknown_kind(str(spec.io), also=(AUTO_IO,))}",
             )
         )
     if spec.code_version is not None and not isinstance(spec.code_version, str):

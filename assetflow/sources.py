@@ -61,7 +61,7 @@ def observed_version(value: Any) -> str:
         return _file_digest(value)
     if isinstance(value, str):
         return hashlib.blake2b(value.encode(), digest_size=16).hexdigest()
-    from assetflow.datahash import data_version
+    from assetflow.io.versions import data_version
 
     return data_version(value)
 

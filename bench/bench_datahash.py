@@ -24,9 +24,10 @@ import pandas as pd
 import pyarrow as pa
 from timing import best_of
 
-from assetflow.datahash import data_version, table_version
+from assetflow.datahash import table_version
 from assetflow.io import write_output
 from assetflow.io.parquet import PARQUET_COMPRESSION, write_table
+from assetflow.io.versions import data_version
 
 DEFAULT_ROWS = 5_000_000
 DEFAULT_REPEAT = 3

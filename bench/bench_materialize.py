@@ -1,11 +1,14 @@
 """Benchmark: per-asset overhead of materializing trivial assets, and CLI start-up.
 
-Times, in one process, a chain of 100 trivial assets and a fan-out of 1 -> 200,
+Times, in one process, chains of 100 and 500 trivial assets and a fan-out of 1 -> 200,
 persisted to a real state dir (Parquet for tiny frames, JSON for small dicts),
 against a baseline that writes the same outputs with pandas/pyarrow/json
-directly (write beside, rename). Then times `assetflow --help` as a subprocess.
+directly (write beside, rename). The per-asset cost of a chain should not grow
+with its length: the two chain lengths are printed side by side, with the ratio
+of 500 to 100. Then times `assetflow --help` as a subprocess.
 
-    python bench/bench_materialize.py
+    python bench/bench_materialize.py            # everything
+    python bench/bench_materialize.py --chains   # the chains of 100 and 500 only
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def baseline(directory: Path, count: int, kind: str) -> float:
     return time.perf_counter() - started
 
 
-def measure(name: str, module: str, count: int, kind: str, work: Path) -> None:
+def measure(name: str, module: str, count: int, kind: str, work: Path) -> float:
+    """Print the figures of one case; return its first run's milliseconds per asset."""
     first, second, loads = [], [], []
     for attempt in range(REPEATS):
         root = make_project(work / f"{name}-{attempt}", module)
@@ -105,6 +109,22 @@ def measure(name: str, module: str, count: int, kind: str, work: Path) -> None:
         f"baseline {base / count * 1000:5.2f} ms/asset  "
         f"ratio {best_first / base:5.1f}x"
     )
+    return best_first / count * 1000
+
+
+def chains(work: Path) -> None:
+    """Chains of 100 and 500 persisted assets: the per-asset cost should be flat in N."""
+    for kind in ("json", "parquet"):
+        per_asset = {
+            count: measure(
+                f"chain of {count} ({kind})", chain_module(count, kind), count, kind, work
+            )
+            for count in (100, 500)
+        }
+        print(
+            f"chain ({kind}): {per_asset[100]:.2f} ms/asset at 100, "
+            f"{per_asset[500]:.2f} ms/asset at 500 (500/100: {per_asset[500] / per_asset[100]:.2f})"
+        )
 
 
 def help_startup() -> None:
@@ -129,8 +149,9 @@ def help_startup() -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        measure("chain of 100 (json)", chain_module(100, "json"), 100, "json", work)
-        measure("chain of 100 (parquet)", chain_module(100, "parquet"), 100, "parquet", work)
+        chains(work)
+        if "--chains" in sys.argv[1:]:
+            return
         measure("fan-out 1->200 (json)", fan_module(200, "json"), 201, "json", work)
         measure("fan-out 1->200 (pq)", fan_module(200, "parquet"), 201, "parquet", work)
     help_startup()

@@ -18,9 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from assetflow.datahash import data_version, json_version, table_version
+from assetflow.datahash import json_version, table_version
 from assetflow.errors import WriteError
 from assetflow.io.parquet import to_arrow_table
+from assetflow.io.versions import data_version
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,7 +98,7 @@ def test_same_version_in_another_process_with_another_hash_seed() -> None:
         import sys
         sys.path.insert(0, sys.argv[1])
         from tests.test_datahash import rich_frame, rich_table
-        from assetflow.datahash import data_version
+        from assetflow.io.versions import data_version
         value = {"set-like": ["b", "a"], "nested": {"z": 1, "y": [1.5, None]}}
         print(data_version(rich_frame()), data_version(rich_table()), data_version(value))
         """
@@ -429,3 +430,20 @@ def test_a_table_and_json_never_share_a_version() -> None:
 def test_unstorable_values_raise_the_write_error() -> None:
     with pytest.raises(WriteError, match=r"a value of type set, which assetflow cannot store"):
         data_version({1, 2})
+
+
+def test_datahash_imports_nothing_of_io() -> None:
+    """io imports datahash to version what it writes; the other way round would be a cycle."""
+    script = (
+        "import sys; import assetflow.datahash; "
+        "print(sorted(m for m in sys.modules if m.startswith('assetflow.io')))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert completed.stdout.strip() == "[]"

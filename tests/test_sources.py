@@ -11,9 +11,9 @@ import pytest
 
 from assetflow import api, file_source, source
 from assetflow.clock import FixedClock
-from assetflow.datahash import data_version
 from assetflow.errors import DefinitionError
 from assetflow.execution.coordinator import StepState
+from assetflow.io.versions import data_version
 from assetflow.loader import load_project
 from assetflow.planner import ReasonKind, Status
 from assetflow.sources import observe_sources, observed_version

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
+    from assetflow.io import OutputRef
     from assetflow.planner.plan import Step
     from assetflow.planner.staleness import Key
     from assetflow.store.records import MaterializationState
@@ -129,28 +130,25 @@ def _runs(param: ParamInput) -> list[tuple[list[Key], bool]]:
 
 def read_one(state: MaterializationState, annotation: Any) -> Any:
     """Read one stored asset-partition, as the parameter's annotation asks."""
-    from assetflow.io import read_output
+    from assetflow.io import io_manager
 
-    if state.io == "none" or state.path is None:
-        return None
-    # A DuckDB asset is one table for all partitions; a file holds just one.
-    in_table = state.io == "duckdb" and state.partition is not None
-    partitions = [state.partition] if in_table else None
-    return read_output(
-        state.io, Path(state.path), as_type=annotation, asset=state.asset, partitions=partitions
-    )
+    return io_manager(state.io).read(_ref(state), annotation)
 
 
 def _read_many(keys: list[Key], param: ParamInput) -> Any:
     """Several stored partitions of one asset and kind, in one read."""
-    from assetflow.io import read_partitions
+    from assetflow.io import io_manager
 
     states = [param.stored[key] for key in keys]
-    kind = states[0].io
-    if kind == "none":
-        return {state.partition: None for state in states}
-    paths = {state.partition or "": Path(state.path) if state.path else None for state in states}
-    return read_partitions(kind, paths, param.annotation, asset=states[0].asset)
+    refs = [_ref(state) for state in states]
+    return io_manager(states[0].io).read_partitions(states[0].asset, refs, param.annotation)
+
+
+def _ref(state: MaterializationState) -> OutputRef:
+    from assetflow.io import OutputRef
+
+    path = Path(state.path) if state.path is not None else None
+    return OutputRef(state.asset, state.partition, path)
 
 
 def combine(pieces: list[Piece], annotation: Any) -> Any:

@@ -1,10 +1,26 @@
-"""Atomic file replacement: write beside the target, then rename it into place.
+"""Atomic, durable file replacement: write beside the target, rename it into place, sync.
 
 Readers see the old file or the new one, never a partial one: the new content
 goes to a hidden temporary file in the target's directory (the same
-filesystem, so ``os.replace`` is an atomic rename), which is flushed to disk
-and then renamed over the target. On any failure, including Ctrl-C, the
-temporary file is removed and the previous file is left as it was.
+filesystem, so ``os.replace`` is an atomic rename), which is renamed over the
+target. On any failure before the rename, including Ctrl-C, the temporary file
+is removed and the previous file is left as it was.
+
+Durability: after the rename, the file's data (``fdatasync``) and then its
+directory entry (``fsync`` of the directory) are synced, through the
+descriptor the file was written with, before the write returns. The
+coordinator records an output only after its write returned, so the metadata
+never points at a file that a power cut could lose or leave behind the rename.
+Syncing after the rename rather than before costs one journal commit instead
+of two (the data, the new inode and the rename go to disk together; the
+directory sync then finds nothing left to do), which is what makes a
+persisted asset cheap. A kill -9 at any moment leaves the old file or the new
+one, whole (the page cache survives a killed process). A power cut between
+the rename and the sync can leave the new file incomplete while the metadata
+still records the old output; the data version, and the size the metadata
+records (``IOManager.stat``), tell the two apart, and the next run rebuilds it.
+A failure of the sync itself (an I/O error) fails the write; the step fails
+and is rebuilt by the next run.
 """
 
 from __future__ import annotations
@@ -15,6 +31,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from assetflow.errors import WriteError
 
@@ -30,72 +47,150 @@ _FILE_MODE = 0o666
 #: errno values that mean "no space left" (EDQUOT: over quota; not on every platform).
 _DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 _STATE_DIR_HINT = "or point `state_dir` in the project's config at a directory you can write"
+#: Directories can be opened and synced, and open files renamed, on POSIX; not on
+#: Windows (where NTFS journals the rename itself).
+_CAN_SYNC_DIRECTORIES = os.name == "posix"
+#: Syncing a file's data (and the size that reads it back) is all a reader needs;
+#: fdatasync skips the timestamps. Not on every platform.
+_sync_data: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, asset: str) -> int:
+    """Replace ``target`` with what ``write`` writes to a binary file, atomically and durably.
+
+    One descriptor serves the whole write: the temporary file is created,
+    written through a buffered file object, renamed, synced and closed once.
+
+    Args:
+        target: The file to create or replace. Missing parent directories are created.
+        write: Writes the content to the open file it is given (and does not close it).
+        asset: The asset whose output this is, for error messages.
+
+    Returns:
+        The size of the file written, in bytes.
+
+    Raises:
+        WriteError: The directory cannot be created or written, or the write, the
+            rename or the sync failed with an OS error (disk full, permissions, ...).
+    """
+    descriptor, temp = _create(target, asset)
+    try:
+        with os.fdopen(descriptor, "wb", closefd=False) as handle:
+            write(handle)
+        size = os.fstat(descriptor).st_size
+    except BaseException as error:
+        _abandon(descriptor, temp)
+        if isinstance(error, OSError):
+            raise _os_error(error, target, asset) from error
+        raise
+    _publish(descriptor, temp, target, asset)
+    return size
+
+
+def write_bytes_atomically(target: Path, data: bytes, *, asset: str) -> None:
+    """Replace ``target`` with ``data`` atomically and durably, through one descriptor
+    (unbuffered: small outputs, such as JSON, are written in one system call).
+
+    Raises:
+        WriteError: As for ``write_atomically``.
+    """
+    descriptor, temp = _create(target, asset)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    except BaseException as error:
+        _abandon(descriptor, temp)
+        if isinstance(error, OSError):
+            raise _os_error(error, target, asset) from error
+        raise
+    _publish(descriptor, temp, target, asset)
 
 
 @contextlib.contextmanager
 def atomic_path(target: Path, *, asset: str) -> Iterator[Path]:
-    """Yield a temporary path to write; on success, move it onto ``target`` atomically.
+    """Yield a temporary path to write (by path, for writers that take no open file); on
+    success, move it onto ``target`` atomically and durably.
 
     Args:
         target: The file to create or replace. Missing parent directories are created.
         asset: The asset whose output this is, for error messages.
 
     Yields:
-        An empty temporary file beside ``target``, to be written (by path) in the block.
+        An empty temporary file beside ``target``, to be written in the block.
 
     Raises:
-        WriteError: The directory cannot be created or written, or the write or
-            the rename failed with an OS error (disk full, permissions, ...).
+        WriteError: As for ``write_atomically``.
     """
-    temp = _create_temp_file(target, asset)
+    descriptor, temp = _create(target, asset)
     try:
         yield temp
-        _fsync(temp, os.O_RDWR)  # Windows can only flush a file open for writing
-        os.replace(temp, target)
     except BaseException as error:
-        with contextlib.suppress(OSError):
-            temp.unlink(missing_ok=True)
+        _abandon(descriptor, temp)
         if isinstance(error, OSError):
             raise _os_error(error, target, asset) from error
         raise
-    # The directory is not synced: that would only make the newest rename
-    # survive a power cut. The file's content is synced before the rename, so
-    # after any crash the target holds the old or the new content, whole.
-    logger.debug("replaced %s atomically", target)
+    _publish(descriptor, temp, target, asset)
 
 
-def write_bytes_atomically(target: Path, data: bytes, *, asset: str) -> None:
-    """Replace ``target`` with ``data`` atomically, through one descriptor.
-
-    The same guarantees as ``atomic_path``, with fewer system calls: the
-    temporary file is created, written, synced and closed once. Small outputs
-    (JSON) go this way, where those calls are most of the cost.
-
-    Raises:
-        WriteError: As for ``atomic_path``.
-    """
-    directory = target.parent
+def _create(target: Path, asset: str) -> tuple[int, Path]:
+    """Create the temporary file beside ``target`` (and its directory): descriptor and path."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        descriptor, temp = _open_temp(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _open_temp(target)
     except OSError as error:
         raise _os_error(error, target, asset) from error
+
+
+def _abandon(descriptor: int, temp: Path) -> None:
+    """Close and remove a temporary file whose writing failed."""
+    with contextlib.suppress(OSError):
+        os.close(descriptor)
+    with contextlib.suppress(OSError):
+        temp.unlink(missing_ok=True)
+
+
+def _publish(descriptor: int, temp: Path, target: Path, asset: str) -> None:
+    """Rename the written temporary file onto ``target`` and make both durable; close it.
+
+    On POSIX the rename comes first, so that one sync of the file commits its
+    data and the rename together. Windows cannot rename a file that is open,
+    so there the file is synced and closed first (NTFS journals the rename).
+    """
+    renamed = closed = False
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
-            os.fsync(descriptor)
-        finally:
+        if _CAN_SYNC_DIRECTORIES:
+            os.replace(temp, target)
+            renamed = True
+            _sync_data(descriptor)
+            closed = True  # a failing close must not be retried: the number may be reused
             os.close(descriptor)
-        os.replace(temp, target)
+            _sync_directory(target.parent)
+        else:
+            _sync_data(descriptor)
+            closed = True
+            os.close(descriptor)
+            os.replace(temp, target)
     except BaseException as error:
-        with contextlib.suppress(OSError):
-            temp.unlink(missing_ok=True)
+        if not closed:
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        if not renamed:  # once renamed, the new file is whole: only its sync failed
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise _os_error(error, target, asset) from error
         raise
     logger.debug("replaced %s atomically", target)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the directory's entries (a rename into it) durable."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _open_temp(target: Path) -> tuple[int, Path]:
@@ -124,25 +219,6 @@ def remove_orphaned_temp_files(directory: Path, is_alive: Callable[[int], bool])
         except OSError:
             continue  # gone already, or not ours to delete: harmless either way
     return removed
-
-
-def _create_temp_file(target: Path, asset: str) -> Path:
-    directory = target.parent
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        descriptor, temp = _open_temp(target)
-        os.close(descriptor)
-        return temp
-    except OSError as error:
-        raise _os_error(error, target, asset) from error
-
-
-def _fsync(path: Path, flags: int) -> None:
-    descriptor = os.open(path, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _os_error(error: OSError, target: Path, asset: str) -> WriteError:

@@ -228,6 +228,56 @@ def read_table(
     return _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
 
 
+def count_rows(
+    database: Path, asset: str, *, partition: str | None, lock_timeout: float
+) -> int | None:
+    """How many rows an asset's table (or one partition of it) holds, without reading them.
+
+    Args:
+        database: The DuckDB file.
+        asset: The asset's name, which is the table's name.
+        partition: The partition key, or None for the whole table.
+        lock_timeout: Seconds to wait while another process writes the file.
+
+    Returns:
+        The row count; None when the file or the table is missing, or a partition
+        is asked of a table stored unpartitioned. A partition never written and
+        one written empty both count 0.
+
+    Raises:
+        StoreError: The file stayed locked, or DuckDB failed.
+    """
+    _check_name(asset, StoreError)
+    if not Path(database).is_file():
+        return None
+
+    def attempt() -> int | None:
+        with _connection(database, read_only=True) as connection:
+            columns = _table_columns(connection, asset, StoreError)
+            if columns is None:
+                return None
+            is_partitioned = any(name.lower() == PARTITION_COLUMN for name, _ in columns)
+            query, parameters = f"SELECT count(*) FROM {_quote(asset)}", {}
+            if partition is not None:
+                if not is_partitioned:
+                    return None
+                query += f" WHERE {PARTITION_COLUMN} = $key"
+                parameters = {"key": partition}
+            row = connection.execute(query, parameters).fetchone()
+            return int(row[0]) if row is not None else 0
+
+    def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
+        return StoreError(
+            f"cannot count the rows of asset '{asset}' in the DuckDB file '{database}': "
+            f"{detail or error}",
+            hint=f"Waited up to {lock_timeout:g} s. If another process holds the file, wait "
+            "for it to finish; if the file is damaged, move it away and materialize its "
+            "assets again (with --force).",
+        )
+
+    return _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
+
+
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """Convert a table read from DuckDB to pandas, with nullable integers and booleans.
 
@@ -254,7 +304,8 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
             durations = _as_durations(table.column(position))
             if durations is not None:
                 table = table.set_column(position, field.name, durations)
-    return table.to_pandas(types_mapper=nullable.get)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=nullable.get)
+    return frame
 
 
 def _storable(table: pa.Table, asset: str, partition: str | None) -> pa.Table:

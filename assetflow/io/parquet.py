@@ -1,8 +1,8 @@
-"""Parquet storage: a DataFrame or Table becomes the Arrow table that is written, and back.
+"""Parquet storage (``io="parquet"``): one file per asset-partition, written beside and renamed.
 
-``to_arrow_table`` is the one conversion: ``write_output`` hashes and writes the
-table it returns, and ``data_version`` hashes the same table, so a DataFrame is
-converted once per write and the version is the version of what is stored.
+``to_arrow_table`` is the one conversion: ``ParquetIO.write`` hashes and writes
+the table it returns, and ``data_version`` hashes the same table, so a DataFrame
+is converted once per write and the version is the version of what is stored.
 """
 
 from __future__ import annotations
@@ -10,12 +10,27 @@ from __future__ import annotations
 import logging
 import sys
 import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from assetflow.datahash import table_version
 from assetflow.errors import StoreError, WriteError
+from assetflow.io.atomic import write_atomically
+from assetflow.io.base import (
+    Holds,
+    IOSettings,
+    OutputRef,
+    OutputStat,
+    StoredOutput,
+    WriteTarget,
+)
+from assetflow.io.files import file_stat, missing_output_error, one_file, partition_files
+from assetflow.io.paths import output_path
 from assetflow.io.values import PARQUET, unsupported_value_error
 
 logger = logging.getLogger(__name__)
@@ -23,6 +38,89 @@ logger = logging.getLogger(__name__)
 #: Parquet's and pyarrow's default codec: fast to write and read. zstd would make
 #: files about a third smaller for about 50% more write time.
 PARQUET_COMPRESSION = "snappy"
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetIO:
+    """Tables as Parquet files: ``<data>/<asset>.parquet``, or one file per partition."""
+
+    settings: IOSettings = field(default_factory=IOSettings)
+    kind: str = PARQUET
+    holds: Holds = "tables"
+    partitions_share_path: bool = False
+
+    def write(self, value: object, target: WriteTarget) -> StoredOutput:
+        """Write the table to its file atomically (see ``assetflow.io.atomic``)."""
+        path = output_path(target.directory, target.asset, PARQUET, target.partition)
+        table = to_arrow_table(value, asset=target.asset)
+        version = table_version(table)
+
+        def write(handle: BinaryIO) -> None:
+            write_table(table, handle, asset=target.asset)
+
+        size = write_atomically(path, write, asset=target.asset)
+        logger.debug("wrote %s: %d rows, %d bytes, version %s", path, table.num_rows, size, version)
+        return StoredOutput(PARQUET, path, table.num_rows, size, column_types(table), version)
+
+    def read(self, ref: OutputRef, as_type: object = None) -> object:
+        """Read the file as a DataFrame (a Table if ``as_type`` asks for ``pyarrow.Table``)."""
+        path = one_file(ref, PARQUET)
+        try:
+            return read_table(path, as_type)
+        except FileNotFoundError as error:
+            raise missing_output_error(path) from error
+
+    def read_partitions(
+        self, asset: str, refs: Sequence[OutputRef], as_type: object = None
+    ) -> object:
+        """Read the files as one dataset, concatenated in order; no partition column is
+        added. A column missing from some partitions is null there; types are promoted
+        where pyarrow can (int32 and int64 give int64)."""
+        paths = partition_files(asset, refs)
+        if not paths:
+            return empty_table(as_type)
+        return _read_dataset(asset, paths, as_type)
+
+    def stat(self, ref: OutputRef) -> OutputStat | None:
+        """The file's size and modification time; None if it is missing."""
+        return file_stat(ref)
+
+
+def empty_table(as_type: object) -> object:
+    """A table with no rows and no columns: a Table if ``as_type`` asks for one, else a
+    DataFrame."""
+    if _wants_arrow_table(as_type):
+        return pa.table({})
+    import pandas as pd
+
+    return pd.DataFrame()
+
+
+def _read_dataset(asset: str, paths: list[Path], as_type: object) -> object:
+    """The Parquet files, read as one dataset (in their order) with a unified schema."""
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    try:
+        factory = ds.FileSystemDatasetFactory(
+            fs.LocalFileSystem(),
+            [str(path.absolute()) for path in paths],
+            ds.ParquetFileFormat(),
+            ds.FileSystemFactoryOptions(),
+        )
+        schema = factory.inspect(promote_options="permissive", fragments=None)
+        table = factory.finish(schema).to_table()
+    except FileNotFoundError as error:  # deleted since it was checked
+        raise missing_output_error(Path(error.filename or paths[0])) from error
+    except (pa.ArrowException, OSError) as error:
+        raise StoreError(
+            f"cannot read the {len(paths)} Parquet partitions of asset '{asset}' as one "
+            f"table: {error}",
+            hint="A column has types in different partitions that do not combine (e.g. "
+            "text in one and numbers in another), or a file is damaged: materialize the "
+            "asset's partitions again (with --force).",
+        ) from error
+    return table if _wants_arrow_table(as_type) else table.to_pandas()
 
 
 def to_arrow_table(value: object, *, asset: str = "") -> pa.Table:
@@ -54,8 +152,9 @@ def to_arrow_table(value: object, *, asset: str = "") -> pa.Table:
         raise _conversion_error(value, asset, error) from error
 
 
-def write_table(table: pa.Table, path: Path, *, asset: str = "") -> None:
-    """Write ``table`` to the Parquet file ``path`` (callers pass a temporary file).
+def write_table(table: pa.Table, path: Path | BinaryIO, *, asset: str = "") -> None:
+    """Write ``table`` to a Parquet file: a path or an open binary file (callers pass a
+    temporary one).
 
     Raises:
         WriteError: Parquet cannot hold one of the table's column types.

@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from assetflow.errors import WriteError
-from assetflow.io.values import JSON, KINDS, NONE, PARQUET
+from assetflow.io.registry import known_kinds
+from assetflow.io.values import JSON, NONE, PARQUET
 
 #: The file suffix of each kind that is stored in a file.
 SUFFIX_BY_KIND = {PARQUET: ".parquet", JSON: ".json"}
@@ -43,9 +44,10 @@ def output_path(directory: Path, asset: str, kind: str, partition: str | None = 
     if suffix is None:
         stored = " or ".join(repr(name) for name in SUFFIX_BY_KIND)
         reason = "stores nothing" if kind == NONE else "is not a storage kind"
+        kinds = ", ".join(known_kinds())
         raise WriteError(
             f"asset '{asset}' has storage kind {kind!r}, which {reason}, so it has no file.",
-            hint=f"Files are kept for the kinds {stored}; the kinds are {', '.join(KINDS)}.",
+            hint=f"Files are kept for the kinds {stored}; the kinds are {kinds}.",
         )
     if not asset.isidentifier():
         raise WriteError(

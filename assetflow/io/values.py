@@ -25,8 +25,6 @@ PARQUET = "parquet"
 DUCKDB = "duckdb"
 JSON = "json"
 NONE = "none"
-#: Every storage kind an asset's output can take.
-KINDS = (PARQUET, DUCKDB, JSON, NONE)
 
 #: Libraries whose types are named by their public top-level name (pandas.Series,
 #: not pandas.core.series.Series).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assetflow.errors import WriteError
-from assetflow.io import read_output, write_output
+from assetflow.io import atomic, read_output, write_output
 from assetflow.io.atomic import atomic_path
 
 GOOD = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]})
@@ -173,17 +174,55 @@ def test_a_full_disk_during_a_json_write_cleans_up(
     assert_previous_json_intact(previous_json)
 
 
-def test_ctrl_c_during_a_json_sync_cleans_up(
+def test_ctrl_c_during_a_json_sync_leaves_the_new_file_whole(
     previous_json: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The sync comes after the rename (one journal commit for both): the new file is
+    # whole in place, and the write did not return, so nothing records it.
     def interrupted(descriptor: int) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(os, "fsync", interrupted)
+    monkeypatch.setattr(atomic, "_sync_data", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_output("report", {"total": 2}, "json", previous_json)
     monkeypatch.undo()
-    assert_previous_json_intact(previous_json)
+    assert sorted(path.name for path in previous_json.iterdir()) == ["report.json"]  # no temp
+    assert read_output("json", previous_json / "report.json") == {"total": 2}
+
+
+def test_a_failing_sync_is_a_write_error(
+    previous_json: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(descriptor: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(atomic, "_sync_data", failing)
+    with pytest.raises(WriteError, match=r"asset 'report'.*Input/output error"):
+        write_output("report", {"total": 2}, "json", previous_json)
+
+
+@pytest.mark.parametrize(("kind", "value"), [("json", {"total": 2}), ("parquet", GOOD)])
+def test_the_data_and_the_rename_are_synced_before_the_write_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, value: object
+) -> None:
+    """What the coordinator records must be durable: the file's data after its rename,
+    then its directory's entry."""
+    synced: list[tuple[str, bool]] = []
+    sync_data, fsync = atomic._sync_data, os.fsync
+
+    def spy_data(descriptor: int) -> None:
+        entries = sorted(path.name for path in (tmp_path / "data").iterdir())
+        synced.append(("data", entries == [f"daily.{kind}"]))  # renamed, no temp left
+        sync_data(descriptor)
+
+    def spy_fsync(descriptor: int) -> None:
+        synced.append(("directory", stat.S_ISDIR(os.fstat(descriptor).st_mode)))
+        fsync(descriptor)
+
+    monkeypatch.setattr(atomic, "_sync_data", spy_data)
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    write_output("daily", value, kind, tmp_path / "data")
+    assert synced == [("data", True), ("directory", True)]
 
 
 def test_temp_files_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:

@@ -229,7 +229,7 @@ def test_some_partitions_are_read_in_the_order_asked(database: Path) -> None:
         write("events", day(range(number * 10, number * 10 + 2)), database, partition=f"p{number}")
     back = read("events", database, partitions=["p3", "p1", "missing"])
     assert back["id"].tolist() == [30, 31, 10, 11]
-    assert read("events", database, partitions=[]).columns.tolist() == ["id", "label"]
+    assert read("events", database, partitions=[]).empty
 
 
 def test_keys_are_parameters_not_sql(database: Path) -> None:

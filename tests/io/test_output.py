@@ -17,9 +17,9 @@ import pyarrow as pa
 import pytest
 from pydantic import BaseModel
 
-from assetflow.datahash import data_version
 from assetflow.errors import StoreError, WriteError
 from assetflow.io import StoredOutput, read_output, write_output
+from assetflow.io.versions import data_version
 
 
 class Order(BaseModel):

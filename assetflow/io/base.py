@@ -1,0 +1,144 @@
+"""The IOManager protocol: how one storage kind writes, reads and inspects asset outputs.
+
+A storage kind (``io="parquet"``, ``"duckdb"``, ``"json"``, ``"none"``, or one a
+package registers) is one class that satisfies ``IOManager``; the registry
+(``assetflow.io.registry``) finds it by name. The records here are what passes
+between a kind and the rest of assetflow: where to write (``WriteTarget``),
+what was stored (``StoredOutput``, which the coordinator records), where a
+stored output is (``OutputRef``, built from that record) and what a cheap look
+at it finds (``OutputStat``).
+
+This module imports no data library: every kind imports its own when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+#: How long a read or write waits, in seconds, while another process holds a store
+#: that admits one writer at a time (the DuckDB file).
+DEFAULT_LOCK_TIMEOUT_S = 30.0
+
+#: What a kind stores: tables (DataFrames, Arrow tables), plain values (JSON), or nothing.
+Holds = Literal["tables", "values", "nothing"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutput:
+    """What was stored for one asset-partition: where, how much, its schema and data version."""
+
+    kind: str
+    path: Path | None
+    rows: int | None
+    bytes: int | None
+    #: (name, Arrow type as text) for each stored column; empty for JSON and none.
+    columns: tuple[tuple[str, str], ...]
+    data_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteTarget:
+    """Which asset-partition a write stores, and the project's data directory to store it in."""
+
+    asset: str
+    partition: str | None
+    #: ``<state_dir>/data``: files go in it; a database kind keeps its file beside it.
+    directory: Path
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
+    """Where one asset-partition's output was stored: its ``StoredOutput.path`` and its key."""
+
+    asset: str
+    partition: str | None
+    #: The file (Parquet, JSON), the database file (DuckDB), or None (kind "none").
+    path: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputStat:
+    """What a cheap look at a stored output finds, without reading its data.
+
+    A kind fills what it can tell cheaply and leaves the rest None: a file has
+    a size and a modification time, a database partition a row count.
+    """
+
+    bytes: int | None = None
+    #: Seconds since the epoch (``st_mtime``).
+    modified_at: float | None = None
+    rows: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IOSettings:
+    """The settings every kind is built with (each uses those it needs)."""
+
+    #: Seconds to wait while another process holds a single-writer store.
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S
+    #: The DuckDB file; None means ``<state_dir>/warehouse.duckdb``, beside the data directory.
+    database: Path | None = None
+
+
+@runtime_checkable
+class IOManager(Protocol):
+    """One storage kind: writes an asset-partition's output atomically, reads it back, and
+    tells cheaply whether it is still there.
+
+    A kind is built by the registry as ``KindClass(settings)`` (an ``IOSettings``)
+    and may be built anew for every call, so it keeps no state between calls.
+    Every kind passes ``tests/io/test_io_contract.py``.
+    """
+
+    #: The name assets use (``@asset(io=...)``) and records keep.
+    kind: str
+    #: What it stores; ``write`` refuses anything else with a ``WriteError``.
+    holds: Holds
+    #: True when all partitions of an asset live at one path (a table in a database
+    #: file); False when each partition has a file of its own.
+    partitions_share_path: bool
+
+    def write(self, value: object, target: WriteTarget) -> StoredOutput:
+        """Store ``value`` as the target's output, replacing what was there atomically.
+
+        Readers see the old output or the new one, never a mix, and a failed
+        write leaves the old one as it was. Re-writing a partition replaces it
+        exactly (no duplicate rows). The data is durable when this returns, so
+        the metadata that records it never points at data a power cut could lose.
+
+        Returns:
+            The record of what was stored, with its data version.
+
+        Raises:
+            WriteError: The value does not fit the kind, or cannot be stored.
+        """
+        ...
+
+    def read(self, ref: OutputRef, as_type: object = None) -> object:
+        """Read one stored output back, as ``as_type`` asks (e.g. ``pyarrow.Table``).
+
+        Raises:
+            StoreError: It is missing (the message says so) or unreadable.
+        """
+        ...
+
+    def read_partitions(
+        self, asset: str, refs: Sequence[OutputRef], as_type: object = None
+    ) -> object:
+        """Read several partitions of one asset at once, in the order of ``refs``: tables
+        concatenated, values as ``{partition: value}``; no refs give an empty table or ``{}``.
+
+        Raises:
+            StoreError: Partitions are missing (each is named) or cannot be combined.
+        """
+        ...
+
+    def stat(self, ref: OutputRef) -> OutputStat | None:
+        """Look at a stored output without reading its data; None if it is missing.
+
+        Cheap enough to call for every asset-partition a plan considers fresh.
+        """
+        ...

@@ -1,0 +1,81 @@
+"""What the file kinds (Parquet, JSON) share: where a partition's file is, stat, missing files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from assetflow.errors import StoreError
+from assetflow.io.base import OutputRef, OutputStat
+
+
+def file_stat(ref: OutputRef) -> OutputStat | None:
+    """The size and modification time of a stored file; None if it is missing (or not a file)."""
+    if ref.path is None:
+        return None
+    try:
+        status = os.stat(ref.path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not os.path.isfile(ref.path):
+        return None
+    return OutputStat(bytes=status.st_size, modified_at=status.st_mtime)
+
+
+def partition_files(asset: str, refs: Sequence[OutputRef]) -> list[Path]:
+    """The file of each ref, in order, after checking that every one is there.
+
+    Raises:
+        StoreError: Files are missing: every missing partition is named.
+    """
+    missing = [ref for ref in refs if ref.path is None or not Path(ref.path).is_file()]
+    if missing:
+        raise missing_partitions_error(asset, missing)
+    return [Path(ref.path) for ref in refs if ref.path is not None]
+
+
+def one_file(ref: OutputRef, kind: str) -> Path:
+    """The file a ref names.
+
+    Raises:
+        StoreError: The ref names no file (it was recorded for another kind).
+    """
+    if ref.path is None:
+        raise StoreError(
+            f"the output of asset '{ref.asset}' has no recorded file, so it cannot be "
+            f"read as {kind!r}.",
+            hint="Materialize the asset again (with --force).",
+        )
+    return Path(ref.path)
+
+
+def missing_output_error(path: Path) -> StoreError:
+    """The error for a stored file that is gone."""
+    return StoreError(
+        f"the stored output '{path}' is missing.",
+        hint="It was moved or deleted after it was written: materialize the asset "
+        "again (with --force).",
+    )
+
+
+def missing_partitions_error(asset: str, missing: Sequence[OutputRef]) -> StoreError:
+    """The error for partitions whose files are gone (or were never written)."""
+    shown = ", ".join(repr(ref.partition or "") for ref in missing)
+    example = next((str(ref.path) for ref in missing if ref.path is not None), None)
+    where = f" (e.g. '{example}')" if example else ""
+    return StoreError(
+        f"asset '{asset}' has {len(missing)} partition(s) whose stored output is "
+        f"missing: {shown}{where}.",
+        hint="They were never materialized, or were moved or deleted since: materialize "
+        "them again (with --force).",
+    )
+
+
+def unreadable_error(kind: str, path: Path, error: Exception) -> StoreError:
+    """The error for a stored file that exists but cannot be read as ``kind``."""
+    return StoreError(
+        f"cannot read the {kind} output '{path}': {error}",
+        hint="The file is damaged or was not written by assetflow: materialize the "
+        "asset again (with --force).",
+    )

@@ -1,0 +1,122 @@
+"""JSON storage (``io="json"``): small Python values, one file per asset-partition."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast, get_origin
+
+from assetflow.datahash import json_version
+from assetflow.errors import StoreError, WriteError
+from assetflow.io.atomic import write_bytes_atomically
+from assetflow.io.base import Holds, IOSettings, OutputRef, OutputStat, StoredOutput, WriteTarget
+from assetflow.io.files import (
+    file_stat,
+    missing_output_error,
+    one_file,
+    partition_files,
+    unreadable_error,
+)
+from assetflow.io.paths import output_path
+from assetflow.io.values import JSON, is_table, to_json_value, type_name
+
+logger = logging.getLogger(__name__)
+
+#: JSON files are indented for people reading them; the data version hashes the
+#: canonical (sorted, compact) text, so this never changes a version.
+_JSON_INDENT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class JsonIO:
+    """Values as JSON files: ``<data>/<asset>.json``, or one file per partition."""
+
+    settings: IOSettings = field(default_factory=IOSettings)
+    kind: str = JSON
+    holds: Holds = "values"
+    partitions_share_path: bool = False
+
+    def write(self, value: object, target: WriteTarget) -> StoredOutput:
+        """Write the value's canonical JSON form (see ``to_json_value``) atomically."""
+        asset = target.asset
+        if is_table(value):
+            raise WriteError(
+                f"asset '{asset}' is stored as JSON but returned a {type_name(value)}.",
+                hint="A pandas.DataFrame or pyarrow.Table is stored as Parquet "
+                '(io="parquet"); JSON holds dicts, lists, strings, numbers, booleans, None '
+                "and pydantic models.",
+            )
+        path = output_path(target.directory, asset, JSON, target.partition)
+        json_value = to_json_value(value, asset=asset)
+        version = json_version(json_value)
+        text = json.dumps(json_value, ensure_ascii=False, indent=_JSON_INDENT, allow_nan=False)
+        data = (text + "\n").encode("utf-8")
+        write_bytes_atomically(path, data, asset=asset)
+        rows = len(json_value) if isinstance(json_value, list) else None
+        logger.debug("wrote %s: %d bytes, version %s", path, len(data), version)
+        return StoredOutput(JSON, path, rows, len(data), (), version)
+
+    def read(self, ref: OutputRef, as_type: object = None) -> object:
+        """The stored values, validated into ``as_type`` by pydantic when it is a type (a
+        model, ``list[Model]``, ``dict[str, int]``, ...); as stored for None or ``Any``."""
+        path = one_file(ref, JSON)
+        return validate_as(_load(path), as_type, f"the JSON output '{path}'")
+
+    def read_partitions(
+        self, asset: str, refs: Sequence[OutputRef], as_type: object = None
+    ) -> object:
+        """``{partition: value}`` in the order of ``refs``; ``as_type`` describes that
+        whole mapping (e.g. ``dict[str, int]``)."""
+        paths = partition_files(asset, refs)
+        values = {ref.partition or "": _load(path) for ref, path in zip(refs, paths, strict=True)}
+        keys = list(values)
+        return validate_as(values, as_type, f"the JSON outputs of asset '{asset}' ({keys!r})")
+
+    def stat(self, ref: OutputRef) -> OutputStat | None:
+        """The file's size and modification time; None if it is missing."""
+        return file_stat(ref)
+
+
+def validate_as(value: object, as_type: object, subject: str) -> object:
+    """``value`` validated into the type ``as_type`` by pydantic; as it is if no type is asked.
+
+    No type is asked when ``as_type`` is None, ``Any``, ``object``, text (an
+    annotation that could not be resolved) or any other non-type marker.
+    ``subject`` names what is validated in messages ("the JSON output '<path>'").
+
+    Raises:
+        StoreError: The value does not fit the type, or pydantic cannot validate it.
+    """
+    is_type = isinstance(as_type, type) or get_origin(as_type) is not None
+    if not is_type or as_type in (object, Any):
+        return value
+    import pydantic
+
+    try:
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(cast(Any, as_type))
+    except pydantic.PydanticSchemaGenerationError as error:
+        raise StoreError(
+            f"cannot read {subject} as {as_type!r}: {error}",
+            hint="A JSON output is read as plain values or as a type pydantic can "
+            "validate (a model, list[Model], dict[str, int], ...): change the annotation.",
+        ) from error
+    try:
+        return adapter.validate_python(value)
+    except pydantic.ValidationError as error:
+        raise StoreError(
+            f"{subject} does not fit the type {as_type!r}: {error}",
+            hint="The input's annotation differs from what the upstream asset stored: "
+            "change the annotation, or materialize the upstream asset again.",
+        ) from error
+
+
+def _load(path: Path) -> object:
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError as error:
+        raise missing_output_error(path) from error
+    except (OSError, ValueError) as error:
+        raise unreadable_error("JSON", path, error) from error
