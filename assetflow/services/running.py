@@ -84,10 +84,12 @@ def check(
     Every materialized asset-partition of the selection (of its partitions, if asked)
     with checks is read back and checked; the results are recorded in a run with
     trigger "check", through the same run lifecycle as a materialization: a check
-    run that is interrupted or fails is recorded so, never left running.
+    run that is interrupted or fails is recorded so, never left running; it keeps a
+    heartbeat, and `assetflow runs cancel` stops it between two asset-partitions.
     """
     from assetflow.checks import run_checks
     from assetflow.clock import SystemClock
+    from assetflow.execution.control import RunControl
     from assetflow.execution.inputs import read_one
     from assetflow.execution.lifecycle import recorded_run, run_record
     from assetflow.planner.keys import keys_by_asset
@@ -105,9 +107,17 @@ def check(
             (name, partition) for name, partitions_of in keys.items() for partition in partitions_of
         )
         record = run_record(request, uuid.uuid4().hex, now, trigger="check")
-        with recorded_run(opened, record, clock) as run:
+        # The heartbeat keeps the check run alive for other hosts' crash sweeps, and brings
+        # back a cancel asked for with `assetflow runs cancel`.
+        control = RunControl(heartbeat=lambda at: opened.heartbeat(record.run_id, at))
+        with (
+            recorded_run(opened, record, clock) as run,
+            control.running(clock, beat_from_thread=True),
+        ):
             results: list[CheckRecord] = []
             for (name, partition), state in sorted(states.items(), key=lambda item: str(item[0])):
+                if control.is_cancelled:
+                    break  # what was checked so far is recorded with the cancelled run
                 spec = project.graph.spec(name)
                 value = read_one(state, spec.returns)
                 outcomes = run_checks(
@@ -119,7 +129,10 @@ def check(
                 )
             opened.record(checks=results)  # one transaction for the whole check run
             failed = any(result.is_blocking_failure for result in results)
-            run.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
+            if control.is_cancelled:
+                run.finish(RunStatus.CANCELLED)
+            else:
+                run.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
         return CheckRun(run.run_id, tuple(results))
 
 

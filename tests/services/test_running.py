@@ -66,3 +66,12 @@ def test_a_check_run_that_cannot_read_its_output_is_recorded_failed_not_left_run
         (record,) = store.list_runs(status=RunStatus.FAILED)
     assert record.trigger == "check"
     assert record.finished_at == T0
+
+
+def test_a_check_run_keeps_a_heartbeat_and_records_its_host(project):
+    running.materialize(project, RunRequest(), clock=FixedClock(T0))
+    done = running.check(project, RunRequest(), clock=FixedClock(T0))
+    with open_project_store(project) as store:
+        record = store.get_run(done.run_id)
+    assert record.heartbeat_at == T0  # beaten at least once, at the run's clock
+    assert record.host
