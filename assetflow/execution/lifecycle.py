@@ -73,6 +73,8 @@ def run_record(
         pid=os.getpid(),
         host=HOST,
         partitions=partitions,
+        run_key=request.run_key,
+        tags=request.tag_map,
     )
 
 

@@ -60,6 +60,10 @@ class RunRecord(_Record):
     heartbeat_at: datetime | None = None
     #: when someone asked, from any process, that the run be cancelled
     cancel_requested_at: datetime | None = None
+    #: the run request's key (a sensor's, a schedule tick's), or None
+    run_key: str | None = None
+    #: the run request's free-form labels
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class MaterializationRecord(_Record):

@@ -122,6 +122,9 @@ def _run(run: RunRecord) -> dict[str, Any]:
         "finished_at": _time(run.finished_at),
         "duration_s": duration,
         "pid": run.pid,
+        "host": run.host,
+        "run_key": run.run_key,
+        "tags": dict(run.tags),
     }
 
 

@@ -52,3 +52,11 @@ def test_an_error_finishes_the_record_and_goes_on(store, error, status):
         raise error
     record = store.get_run("r1")
     assert (record.status, record.finished_at) == (status, T0)
+
+
+def test_the_record_keeps_the_requests_key_and_tags(store):
+    request = RunRequest.of("a", run_key="tick:2026-03-01T00:00", tags={"team": "data"})
+    with recorded_run(store, run_record(request, "r1", T0), FixedClock(T0)) as run:
+        run.finish(RunStatus.SUCCESS)
+    record = store.get_run("r1")
+    assert (record.run_key, record.tags) == ("tick:2026-03-01T00:00", {"team": "data"})

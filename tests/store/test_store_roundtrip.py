@@ -78,6 +78,9 @@ RUNS = st.builds(
     started_at=TIMES,
     finished_at=st.none() | TIMES,
     pid=st.none() | INT64,
+    host=st.none() | TEXT,
+    run_key=st.none() | TEXT,
+    tags=st.dictionaries(TEXT, TEXT, max_size=3),
 )
 
 

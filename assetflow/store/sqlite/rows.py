@@ -29,7 +29,7 @@ Row = tuple[Any, ...]
 
 RUN_COLUMNS = (
     "run_id, run_trigger, selection, status, started_at, finished_at, pid, partitions, "
-    "host, heartbeat_at, cancel_requested_at"
+    "host, heartbeat_at, cancel_requested_at, run_key, tags_json"
 )
 MATERIALIZATION_COLUMNS = (
     "run_id, asset, partition_key, io, path, row_count, byte_count, columns_json, "
@@ -99,6 +99,8 @@ def run_row(run: RunRecord) -> Row:
         run.host,
         optional_time_text(run.heartbeat_at),
         optional_time_text(run.cancel_requested_at),
+        run.run_key,
+        _json(run.tags) if run.tags else None,
     )
 
 
@@ -153,6 +155,8 @@ def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
                 "host": host,
                 "heartbeat_at": _time(heartbeat_at),
                 "cancel_requested_at": _time(cancel_requested_at),
+                "run_key": run_key,
+                "tags": json.loads(tags_json) if tags_json else {},
             }
         )
         for (
@@ -167,6 +171,8 @@ def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
             host,
             heartbeat_at,
             cancel_requested_at,
+            run_key,
+            tags_json,
         ) in rows
     ]
 

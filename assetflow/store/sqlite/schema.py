@@ -197,6 +197,14 @@ _VERSION_7 = (
     "ALTER TABLE runs ADD COLUMN cancel_requested_at TEXT",
 )
 
+# Version 8: what a run was asked for, beyond its selection: the run request's key
+# (a repeated request with the same key is a no-op for the scheduler) and its tags.
+_VERSION_8 = (
+    "ALTER TABLE runs ADD COLUMN run_key TEXT",
+    "ALTER TABLE runs ADD COLUMN tags_json TEXT",
+    "CREATE INDEX runs_by_key ON runs (run_key) WHERE run_key IS NOT NULL",
+)
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
@@ -206,6 +214,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(5, "step logs", *_VERSION_5),
     sql_migration(6, "leases on asset-partitions being materialized", *_VERSION_6),
     sql_migration(7, "run host, heartbeat and cancel request", *_VERSION_7),
+    sql_migration(8, "run key and tags of the run request", *_VERSION_8),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -156,5 +156,19 @@ def test_a_version_6_store_gains_run_liveness_and_keeps_its_runs(store_path: Pat
         assert store.heartbeat("r-1", at(5)) is False
         store.create_run(run("r-2", host="web-1", heartbeat_at=at(1)))
         assert store.get_run("r-2") == run("r-2", host="web-1", heartbeat_at=at(1))
-    assert _versions(store_path)[-1] == (7, "run host, heartbeat and cancel request")
-    assert _columns(store_path, "runs")[-3:] == ["host", "heartbeat_at", "cancel_requested_at"]
+    assert _versions(store_path)[-2] == (7, "run host, heartbeat and cancel request")
+    assert _columns(store_path, "runs")[-5:-2] == ["host", "heartbeat_at", "cancel_requested_at"]
+
+
+def test_a_version_7_store_gains_run_keys_and_tags_and_keeps_its_runs(store_path: Path) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:7]).close()
+    query(store_path, _OLD_RUN, (at(0).isoformat(timespec="microseconds"),))
+    with open_store("sqlite", store_path) as store:
+        old = store.get_run("r-1")
+        assert old == run("r-1", pid=4242)
+        assert old is not None
+        assert (old.run_key, old.tags) == (None, {})
+        store.create_run(run("r-2", run_key="sensor:orders:42", tags={"team": "data"}))
+        assert store.get_run("r-2") == run("r-2", run_key="sensor:orders:42", tags={"team": "data"})
+    assert _versions(store_path)[-1] == (8, "run key and tags of the run request")
+    assert _columns(store_path, "runs")[-2:] == ["run_key", "tags_json"]
