@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
     from assetflow.io import OutputRef
+    from assetflow.keys import AssetPartition
     from assetflow.planner.plan import Step
-    from assetflow.planner.staleness import Key
     from assetflow.store.records import MaterializationState
 
 
@@ -27,23 +27,23 @@ class ParamInput:
     name: str
     annotation: Any
     reads_many: bool
-    keys: tuple[Key, ...]
+    keys: tuple[AssetPartition, ...]
     #: values produced earlier in this run, by key
-    in_memory: Mapping[Key, Any]
+    in_memory: Mapping[AssetPartition, Any]
     #: where the other keys are stored
-    stored: Mapping[Key, MaterializationState]
+    stored: Mapping[AssetPartition, MaterializationState]
 
 
 def collect_inputs(
     step: Step,
     spec: AssetSpec,
     reads_many: frozenset[str],
-    values: Mapping[Key, Any],
-    latest: Mapping[Key, MaterializationState],
+    values: Mapping[AssetPartition, Any],
+    latest: Mapping[AssetPartition, MaterializationState],
 ) -> tuple[ParamInput, ...]:
     """Decide, per parameter, which keys come from memory and which are read from storage
     (`latest`: where each stored key's newest materialization is)."""
-    by_param: dict[str, list[Key]] = {}
+    by_param: dict[str, list[AssetPartition]] = {}
     for key in step.inputs:
         by_param.setdefault(key[0], []).append(key)
     params = []
@@ -112,10 +112,10 @@ class Piece:
     is_bulk: bool = False
 
 
-def _runs(param: ParamInput) -> list[tuple[list[Key], bool]]:
+def _runs(param: ParamInput) -> list[tuple[list[AssetPartition], bool]]:
     """The keys in order, cut into runs that are all in memory or all stored (and of one
     storage kind), so that each stored run is one read."""
-    runs: list[tuple[list[Key], bool]] = []
+    runs: list[tuple[list[AssetPartition], bool]] = []
     previous: tuple[bool, str] | None = None
     for key in param.keys:
         in_memory = key in param.in_memory
@@ -135,7 +135,7 @@ def read_one(state: MaterializationState, annotation: Any) -> Any:
     return io_manager(state.io).read(_ref(state), annotation)
 
 
-def _read_many(keys: list[Key], param: ParamInput) -> Any:
+def _read_many(keys: list[AssetPartition], param: ParamInput) -> Any:
     """Several stored partitions of one asset and kind, in one read."""
     from assetflow.io import io_manager
 

@@ -15,12 +15,6 @@ from assetflow.keys import key_text as key_text
 if TYPE_CHECKING:
     from assetflow.store.records import EventRecord, MaterializationState
 
-#: Deprecated: the old name of :data:`assetflow.keys.AssetPartition`, kept for the
-#: modules that still import it from here (execution/: coordinator, state, workers, inputs,
-#: results, inprocess, scheduler); to be switched to assetflow.keys and then removed.
-Key = AssetPartition
-
-
 class Status(StrEnum):
     """What the planner decided for one asset-partition."""
 
