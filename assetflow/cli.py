@@ -150,6 +150,22 @@ def _redo_option(fn: Any) -> Any:
     )(fn)
 
 
+def _run_request(
+    selection: str,
+    exclude: str | None,
+    partition: str | None,
+    first: str | None,
+    last: str | None,
+    **options: Any,
+) -> Any:
+    """The RunRequest a command's options ask for (the trigger is "cli" unless given)."""
+    from assetflow.request import RunRequest
+
+    options.setdefault("trigger", "cli")
+    partitions = _partitions(partition, first, last)
+    return RunRequest.of(selection, exclude=exclude, partitions=partitions, **options)
+
+
 def _partitions(partition: str | None, first: str | None, last: str | None) -> Any:
     """The PartitionRequest the options ask for, or None."""
     from assetflow.request import PartitionRequest
@@ -261,19 +277,19 @@ def materialize(
     from assetflow.errors import UsageError
     from assetflow.execution.executor import choose_executor
     from assetflow.execution.results import RunCancelled
-    from assetflow.request import RunRequest
     from assetflow.services import running
 
     project = options.load()
     if quiet and as_json:
         raise click.UsageError("give either --quiet or --json, not both.")
-    request = RunRequest.of(
+    request = _run_request(
         selection,
-        exclude=exclude,
+        exclude,
+        partition,
+        first,
+        last,
         force=force,
-        partitions=_partitions(partition, first, last),
         redo=redo or None,
-        trigger="cli",
         executor=executor or project.location.config.executor,
         workers=workers if workers is not None else max_parallel,
         newest_first=newest_first,
@@ -352,17 +368,11 @@ def plan(
     """
     from assetflow.api import plan as make
     from assetflow.planner.explain import plan_text
-    from assetflow.request import RunRequest
     from assetflow.views.json import dumps, plan_document
 
     project = options.load()
-    request = RunRequest.of(
-        selection,
-        exclude=exclude,
-        force=force,
-        partitions=_partitions(partition, first, last),
-        redo=redo or None,
-        trigger="cli",
+    request = _run_request(
+        selection, exclude, partition, first, last, force=force, redo=redo or None
     )
     result = make(project=project, request=request)
     click.echo(dumps(plan_document(result)) if as_json else plan_text(result, project.graph))
@@ -388,15 +398,12 @@ def status(
     Partitioned assets show their partitions as ranges, e.g.
     2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed.
     """
-    from assetflow.request import RunRequest
     from assetflow.services import history
     from assetflow.views.json import dumps, status_document
     from assetflow.views.text import status_table
 
     project = options.load()
-    request = RunRequest.of(
-        selection, exclude=exclude, partitions=_partitions(partition, first, last), trigger="cli"
-    )
+    request = _run_request(selection, exclude, partition, first, last)
     states = history.status(project, request)
     click.echo(dumps(status_document(states)) if as_json else status_table(states, project.graph))
 
@@ -430,14 +437,11 @@ def check_assets(
 
     Exits 1 when a blocking check fails.
     """
-    from assetflow.request import RunRequest
     from assetflow.services import running
     from assetflow.views.text import checks_table
 
     project = options.load()
-    request = RunRequest.of(
-        selection, exclude=exclude, partitions=_partitions(partition, first, last), trigger="check"
-    )
+    request = _run_request(selection, exclude, partition, first, last, trigger="check")
     done = running.check(project, request)
     click.echo(checks_table(done.results, project.graph))
     if done.has_blocking_failure:

@@ -374,7 +374,7 @@ if __name__ == "__main__":
 """
 
 
-def plain_script(module_text: str, work: Path) -> float:
+def plain_script(module_text: str, work: Path, main: str = PLAIN_MAIN) -> float:
     """The plain script as users run it, `python pipeline.py`: a new process with the same
     three functions (without assetflow's decorator, nor assetflow imported) that writes
     their Parquet files as assetflow does."""
@@ -384,7 +384,7 @@ def plain_script(module_text: str, work: Path) -> float:
     header += "import pyarrow as pa\nimport pyarrow.parquet as pq\n"
     work.mkdir(parents=True, exist_ok=True)
     script = work / "pipeline.py"
-    script.write_text(header + body + PLAIN_MAIN.format(compression=PARQUET_COMPRESSION))
+    script.write_text(header + body + main.format(compression=PARQUET_COMPRESSION))
     command = [sys.executable, str(script), str(work / "pipeline-script")]
     started = time.perf_counter()
     subprocess.run(command, check=True, env=child_env())

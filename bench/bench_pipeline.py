@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_execution import child_env, make_project, run_cli
-
-from assetflow.io.parquet import PARQUET_COMPRESSION
+from bench_execution import make_project, run_cli
+from bench_execution import plain_script as run_plain_script
 
 #: assetflow end to end against the plain script.
 TARGET_RATIO = 1.10
@@ -72,6 +68,7 @@ def category_totals(clean_orders: pd.DataFrame) -> pd.DataFrame:
 '''
 
 
+#: The plain script's main: the same three calls and Parquet writes as the assets.
 PLAIN_MAIN = """
 
 def write_parquet(frame, target):
@@ -95,16 +92,7 @@ if __name__ == "__main__":
 
 def plain_script(module: str, work: Path) -> float:
     """`python pipeline.py`: the same functions without assetflow, as a new process."""
-    body = module.replace("from assetflow import asset\n", "").replace("@asset\n", "")
-    assert "assetflow" not in body
-    header = "import os\nimport sys\nfrom pathlib import Path\n\n"
-    header += "import pyarrow as pa\nimport pyarrow.parquet as pq\n"
-    work.mkdir(parents=True, exist_ok=True)
-    script = work / "pipeline.py"
-    script.write_text(header + body + PLAIN_MAIN.format(compression=PARQUET_COMPRESSION))
-    started = time.perf_counter()
-    subprocess.run([sys.executable, str(script), str(work / "out")], check=True, env=child_env())
-    return time.perf_counter() - started
+    return run_plain_script(module, work, main=PLAIN_MAIN)
 
 
 def main() -> None:
