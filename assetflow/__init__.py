@@ -2,48 +2,116 @@
 
 Public API only. Heavy modules (pandas, pyarrow, duckdb, networkx) load when a
 function needs them, so importing assetflow, and `assetflow --help`, stay fast.
+Each public name is imported on first use (the table below): a project module's
+`from assetflow import asset` loads the asset module only, not the whole API.
 """
 
-from assetflow.api import load as load
-from assetflow.api import materialize as materialize
-from assetflow.api import plan as plan
-from assetflow.api import run as run
-from assetflow.api import runs as runs
-from assetflow.api import status as status
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Imported at once, not on first use: `asset` is also the name of the submodule
+# `assetflow.asset`, and importing a submodule later binds its name in this package,
+# so a lazily found `asset` could turn out to be the module instead of the decorator.
 from assetflow.asset import AssetSpec as AssetSpec
 from assetflow.asset import asset as asset
 from assetflow.asset import file_source as file_source
 from assetflow.asset import source as source
-from assetflow.checks import CheckResult as CheckResult
-from assetflow.checks import accepted_values as accepted_values
-from assetflow.checks import check as check
-from assetflow.checks import in_range as in_range
-from assetflow.checks import max_age as max_age
-from assetflow.checks import not_null as not_null
-from assetflow.checks import row_count as row_count
-from assetflow.checks import unique as unique
-from assetflow.context import RunContext as RunContext
-from assetflow.errors import AssetFailedError as AssetFailedError
-from assetflow.errors import AssetflowError as AssetflowError
-from assetflow.errors import DefinitionError as DefinitionError
-from assetflow.errors import MissingInputError as MissingInputError
-from assetflow.errors import ProjectError as ProjectError
-from assetflow.errors import SelectionError as SelectionError
-from assetflow.errors import StoreError as StoreError
-from assetflow.errors import WriteError as WriteError
-from assetflow.partitions import AllPartitions as AllPartitions
-from assetflow.partitions import DailyPartitions as DailyPartitions
-from assetflow.partitions import HourlyPartitions as HourlyPartitions
-from assetflow.partitions import Identity as Identity
-from assetflow.partitions import MonthlyPartitions as MonthlyPartitions
-from assetflow.partitions import Offset as Offset
-from assetflow.partitions import PartitionError as PartitionError
-from assetflow.partitions import StaticPartitions as StaticPartitions
-from assetflow.partitions import WeeklyPartitions as WeeklyPartitions
-from assetflow.partitions import Window as Window
-from assetflow.request import PartitionRequest as PartitionRequest
-from assetflow.request import RunRequest as RunRequest
-from assetflow.typecheck import Schema as Schema
-from assetflow.typecheck import TypeCheckError as TypeCheckError
+
+if TYPE_CHECKING:
+    from assetflow.api import load as load
+    from assetflow.api import materialize as materialize
+    from assetflow.api import plan as plan
+    from assetflow.api import run as run
+    from assetflow.api import runs as runs
+    from assetflow.api import status as status
+    from assetflow.checks import CheckResult as CheckResult
+    from assetflow.checks import accepted_values as accepted_values
+    from assetflow.checks import check as check
+    from assetflow.checks import in_range as in_range
+    from assetflow.checks import max_age as max_age
+    from assetflow.checks import not_null as not_null
+    from assetflow.checks import row_count as row_count
+    from assetflow.checks import unique as unique
+    from assetflow.context import RunContext as RunContext
+    from assetflow.errors import AssetFailedError as AssetFailedError
+    from assetflow.errors import AssetflowError as AssetflowError
+    from assetflow.errors import DefinitionError as DefinitionError
+    from assetflow.errors import MissingInputError as MissingInputError
+    from assetflow.errors import ProjectError as ProjectError
+    from assetflow.errors import SelectionError as SelectionError
+    from assetflow.errors import StoreError as StoreError
+    from assetflow.errors import WriteError as WriteError
+    from assetflow.partitions import AllPartitions as AllPartitions
+    from assetflow.partitions import DailyPartitions as DailyPartitions
+    from assetflow.partitions import HourlyPartitions as HourlyPartitions
+    from assetflow.partitions import Identity as Identity
+    from assetflow.partitions import MonthlyPartitions as MonthlyPartitions
+    from assetflow.partitions import Offset as Offset
+    from assetflow.partitions import PartitionError as PartitionError
+    from assetflow.partitions import StaticPartitions as StaticPartitions
+    from assetflow.partitions import WeeklyPartitions as WeeklyPartitions
+    from assetflow.partitions import Window as Window
+    from assetflow.request import PartitionRequest as PartitionRequest
+    from assetflow.request import RunRequest as RunRequest
+    from assetflow.typecheck import Schema as Schema
+    from assetflow.typecheck import TypeCheckError as TypeCheckError
 
 __version__ = "0.1.0"
+
+#: Where each public name lives.
+_HOMES = {
+    "load": "assetflow.api",
+    "materialize": "assetflow.api",
+    "plan": "assetflow.api",
+    "run": "assetflow.api",
+    "runs": "assetflow.api",
+    "status": "assetflow.api",
+    "CheckResult": "assetflow.checks",
+    "accepted_values": "assetflow.checks",
+    "check": "assetflow.checks",
+    "in_range": "assetflow.checks",
+    "max_age": "assetflow.checks",
+    "not_null": "assetflow.checks",
+    "row_count": "assetflow.checks",
+    "unique": "assetflow.checks",
+    "RunContext": "assetflow.context",
+    "AssetFailedError": "assetflow.errors",
+    "AssetflowError": "assetflow.errors",
+    "DefinitionError": "assetflow.errors",
+    "MissingInputError": "assetflow.errors",
+    "ProjectError": "assetflow.errors",
+    "SelectionError": "assetflow.errors",
+    "StoreError": "assetflow.errors",
+    "WriteError": "assetflow.errors",
+    "AllPartitions": "assetflow.partitions",
+    "DailyPartitions": "assetflow.partitions",
+    "HourlyPartitions": "assetflow.partitions",
+    "Identity": "assetflow.partitions",
+    "MonthlyPartitions": "assetflow.partitions",
+    "Offset": "assetflow.partitions",
+    "PartitionError": "assetflow.partitions",
+    "StaticPartitions": "assetflow.partitions",
+    "WeeklyPartitions": "assetflow.partitions",
+    "Window": "assetflow.partitions",
+    "PartitionRequest": "assetflow.request",
+    "RunRequest": "assetflow.request",
+    "Schema": "assetflow.typecheck",
+    "TypeCheckError": "assetflow.typecheck",
+}
+
+__all__ = sorted([*_HOMES, "AssetSpec", "asset", "file_source", "source"])
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value  # later lookups find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

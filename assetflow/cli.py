@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 import traceback
@@ -33,7 +34,39 @@ class _Options:
     def load(self) -> Project:
         from assetflow.api import load
 
-        return load(self.project_dir)
+        project = load(self.project_dir)
+        _resume_gc()
+        return project
+
+
+#: Whether `main` paused the cyclic garbage collector for the process's start-up.
+_gc_paused_for_start_up = False
+
+
+def _pause_gc() -> None:
+    """Pause the cyclic garbage collector while the process starts up.
+
+    Start-up (importing networkx, pydantic and the project's modules, building the
+    graph) makes hundreds of thousands of objects that live as long as the process
+    and almost no cyclic garbage, yet the collector ran about 140 times over them:
+    some 30 ms of a 0.35 s no-op `materialize` of 1,000 assets. `_resume_gc` ends the
+    pause once the project is loaded.
+    """
+    global _gc_paused_for_start_up
+    if gc.isenabled():
+        gc.disable()
+        _gc_paused_for_start_up = True
+
+
+def _resume_gc() -> None:
+    """End `_pause_gc`'s pause: what start-up made is frozen (later collections skip
+    it, and forked workers share its memory pages rather than copying them when a
+    collection touches them), then the collector runs again as usual."""
+    global _gc_paused_for_start_up
+    if _gc_paused_for_start_up:
+        _gc_paused_for_start_up = False
+        gc.freeze()
+        gc.enable()
 
 
 class _Group(click.Group):
@@ -576,8 +609,10 @@ def main() -> NoReturn:
     Tearing down every module of a process that loaded pandas and networkx takes
     longer than many commands themselves (about 75 ms). The output is flushed and
     the atexit handlers run (logging's, multiprocessing's, the user's) first; by
-    then every store and file is closed.
+    then every store and file is closed. The cyclic garbage collector is paused
+    until the project is loaded (see `_pause_gc`).
     """
+    _pause_gc()
     code = invoke()
     for stream in (sys.stdout, sys.stderr):
         # A reader that went away (`| head`), or a closed stream: nothing more to say.

@@ -3,27 +3,73 @@
 ``open_store(url)`` builds a backend from a URL (``sqlite:///abs/path``,
 ``sqlite:relative/path``, ``memory://``); everything else depends on the
 ``MetadataStore`` protocol only.
+
+Each name below is imported on first use: a module that needs only the records
+(the planner, the executors) does not load every backend.
 """
 
 from __future__ import annotations
 
-from assetflow.store.base import AssetPartition as AssetPartition
-from assetflow.store.base import MetadataStore as MetadataStore
-from assetflow.store.memory import MemoryStore as MemoryStore
-from assetflow.store.opening import OPENERS as OPENERS
-from assetflow.store.opening import open_store as open_store
-from assetflow.store.opening import redact_url as redact_url
-from assetflow.store.opening import sqlite_url as sqlite_url
-from assetflow.store.records import CheckRecord as CheckRecord
-from assetflow.store.records import Column as Column
-from assetflow.store.records import EventKind as EventKind
-from assetflow.store.records import EventRecord as EventRecord
-from assetflow.store.records import Lease as Lease
-from assetflow.store.records import LogRecord as LogRecord
-from assetflow.store.records import MaterializationRecord as MaterializationRecord
-from assetflow.store.records import RunRecord as RunRecord
-from assetflow.store.records import RunStatus as RunStatus
-from assetflow.store.run_errors import AmbiguousRunIdError as AmbiguousRunIdError
-from assetflow.store.run_errors import RunFinishedError as RunFinishedError
-from assetflow.store.run_errors import UnknownRunError as UnknownRunError
-from assetflow.store.sqlite.store import SqliteStore as SqliteStore
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assetflow.store.base import AssetPartition as AssetPartition
+    from assetflow.store.base import MetadataStore as MetadataStore
+    from assetflow.store.memory import MemoryStore as MemoryStore
+    from assetflow.store.opening import OPENERS as OPENERS
+    from assetflow.store.opening import open_store as open_store
+    from assetflow.store.opening import redact_url as redact_url
+    from assetflow.store.opening import sqlite_url as sqlite_url
+    from assetflow.store.records import CheckRecord as CheckRecord
+    from assetflow.store.records import Column as Column
+    from assetflow.store.records import EventKind as EventKind
+    from assetflow.store.records import EventRecord as EventRecord
+    from assetflow.store.records import Lease as Lease
+    from assetflow.store.records import LogRecord as LogRecord
+    from assetflow.store.records import MaterializationRecord as MaterializationRecord
+    from assetflow.store.records import RunRecord as RunRecord
+    from assetflow.store.records import RunStatus as RunStatus
+    from assetflow.store.run_errors import AmbiguousRunIdError as AmbiguousRunIdError
+    from assetflow.store.run_errors import RunFinishedError as RunFinishedError
+    from assetflow.store.run_errors import UnknownRunError as UnknownRunError
+    from assetflow.store.sqlite.store import SqliteStore as SqliteStore
+
+#: Where each public name lives.
+_HOMES = {
+    "AssetPartition": "assetflow.store.base",
+    "MetadataStore": "assetflow.store.base",
+    "MemoryStore": "assetflow.store.memory",
+    "OPENERS": "assetflow.store.opening",
+    "open_store": "assetflow.store.opening",
+    "redact_url": "assetflow.store.opening",
+    "sqlite_url": "assetflow.store.opening",
+    "CheckRecord": "assetflow.store.records",
+    "Column": "assetflow.store.records",
+    "EventKind": "assetflow.store.records",
+    "EventRecord": "assetflow.store.records",
+    "Lease": "assetflow.store.records",
+    "LogRecord": "assetflow.store.records",
+    "MaterializationRecord": "assetflow.store.records",
+    "RunRecord": "assetflow.store.records",
+    "RunStatus": "assetflow.store.records",
+    "AmbiguousRunIdError": "assetflow.store.run_errors",
+    "RunFinishedError": "assetflow.store.run_errors",
+    "UnknownRunError": "assetflow.store.run_errors",
+    "SqliteStore": "assetflow.store.sqlite.store",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value  # later lookups find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

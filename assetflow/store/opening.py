@@ -25,7 +25,6 @@ from urllib.parse import quote, unquote
 
 from assetflow.errors import StoreError, did_you_mean, suggest
 from assetflow.store.base import MetadataStore
-from assetflow.store.memory import MemoryStore
 from assetflow.store.sqlite import SqliteStore
 
 #: What a URL's password is shown as.
@@ -132,6 +131,8 @@ _KINDS = ("memory", "sqlite")
 def _open_kind(kind: str, location: str | Path | None) -> MetadataStore:
     """The older ``open_store(kind, location)`` form."""
     if kind == "memory":
+        from assetflow.store.memory import MemoryStore  # only tests use it: keep start-up fast
+
         return MemoryStore()
     if kind == "sqlite":
         if location is None:
@@ -187,6 +188,8 @@ def _open_memory(url: StoreUrl, root: Path | None) -> MetadataStore:
             f"the in-memory metadata store {url.shown!r} takes no location.",
             hint="Write memory:// (it keeps nothing once closed).",
         )
+    from assetflow.store.memory import MemoryStore  # only tests use it: keep start-up fast
+
     return MemoryStore()
 
 
