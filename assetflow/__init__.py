@@ -8,8 +8,7 @@ Each public name is imported on first use (the table below): a project module's
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Imported at once, not on first use: `asset` is also the name of the submodule
 # `assetflow.asset`, and importing a submodule later binds its name in this package,
@@ -18,6 +17,7 @@ from assetflow.asset import AssetSpec as AssetSpec
 from assetflow.asset import asset as asset
 from assetflow.asset import file_source as file_source
 from assetflow.asset import source as source
+from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
     from assetflow.api import load as load
@@ -104,14 +104,4 @@ _HOMES = {
 __all__ = sorted([*_HOMES, "AssetSpec", "asset", "file_source", "source"])
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(home), name)
-    globals()[name] = value  # later lookups find it without this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())

@@ -307,7 +307,6 @@ def materialize(
     and the run is recorded as cancelled (exit code 130). Press it twice to
     exit at once.
     """
-    from assetflow.errors import UsageError
     from assetflow.execution.executor import choose_executor
     from assetflow.execution.results import RunCancelled
     from assetflow.services import running
@@ -329,15 +328,11 @@ def materialize(
         fail_fast=fail_fast,
     )
     # The executor and worker count are resolved here too: the live display shows them.
-    try:
-        executor, workers_used = choose_executor(project, request.executor, request.workers)
-    except UsageError as error:
-        if executor is not None or not error.message.startswith("unknown executor"):
-            raise
-        config = project.location.config_file
-        raise UsageError(
-            f"{config.name}: `executor = {request.executor!r}`: {error.message}", hint=error.hint
-        ) from error
+    # Without --executor the name is the configuration's: an unknown one says so.
+    setting = f"{project.location.config_file.name}: `executor = {request.executor!r}`"
+    executor, workers_used = choose_executor(
+        project, request.executor, request.workers, given_in="" if executor else setting
+    )
     request = request.with_changes(executor=executor, workers=workers_used)
     reporter = _reporter(project, quiet=quiet, as_json=as_json, workers=workers_used)
     try:

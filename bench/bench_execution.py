@@ -370,21 +370,22 @@ if __name__ == "__main__":
     clean = clean_orders(raw_orders=raw)
     del raw
     write_parquet(clean, directory / "clean_orders.parquet")
-    write_parquet(customer_totals(clean_orders=clean), directory / "customer_totals.parquet")
+    write_parquet({aggregate}(clean_orders=clean), directory / "{aggregate}.parquet")
 """
 
 
-def plain_script(module_text: str, work: Path, main: str = PLAIN_MAIN) -> float:
+def plain_script(module_text: str, work: Path, aggregate: str = "customer_totals") -> float:
     """The plain script as users run it, `python pipeline.py`: a new process with the same
     three functions (without assetflow's decorator, nor assetflow imported) that writes
-    their Parquet files as assetflow does."""
+    their Parquet files as assetflow does; `aggregate` names the third function."""
     body = module_text.replace("from assetflow import asset\n", "").replace("@asset\n", "")
     assert "assetflow" not in body.replace('"""raw_orders', "")
     header = "import os\nimport sys\nfrom pathlib import Path\n\n"
     header += "import pyarrow as pa\nimport pyarrow.parquet as pq\n"
     work.mkdir(parents=True, exist_ok=True)
     script = work / "pipeline.py"
-    script.write_text(header + body + main.format(compression=PARQUET_COMPRESSION))
+    main = PLAIN_MAIN.format(compression=PARQUET_COMPRESSION, aggregate=aggregate)
+    script.write_text(header + body + main)
     command = [sys.executable, str(script), str(work / "pipeline-script")]
     started = time.perf_counter()
     subprocess.run(command, check=True, env=child_env())

@@ -68,31 +68,9 @@ def category_totals(clean_orders: pd.DataFrame) -> pd.DataFrame:
 '''
 
 
-#: The plain script's main: the same three calls and Parquet writes as the assets.
-PLAIN_MAIN = """
-
-def write_parquet(frame, target):
-    table = pa.Table.from_pandas(frame, preserve_index=None)
-    temporary = target.with_name(target.name + ".tmp")
-    pq.write_table(table, temporary, compression={compression!r})
-    os.replace(temporary, target)
-
-
-if __name__ == "__main__":
-    directory = Path(sys.argv[1])
-    directory.mkdir(parents=True)
-    raw = raw_orders()
-    write_parquet(raw, directory / "raw_orders.parquet")
-    clean = clean_orders(raw_orders=raw)
-    del raw
-    write_parquet(clean, directory / "clean_orders.parquet")
-    write_parquet(category_totals(clean_orders=clean), directory / "category_totals.parquet")
-"""
-
-
 def plain_script(module: str, work: Path) -> float:
     """`python pipeline.py`: the same functions without assetflow, as a new process."""
-    return run_plain_script(module, work, main=PLAIN_MAIN)
+    return run_plain_script(module, work, aggregate="category_totals")
 
 
 def main() -> None:

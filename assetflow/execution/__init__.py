@@ -7,8 +7,9 @@ the coordinator and the store.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
     from assetflow.execution.control import RunControl as RunControl
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from assetflow.execution.executor import register_executor as register_executor
     from assetflow.execution.listeners import Listeners as Listeners
     from assetflow.execution.listeners import NullListener as NullListener
-    from assetflow.execution.listeners import RunListener as Reporter
     from assetflow.execution.listeners import RunListener as RunListener
     from assetflow.execution.listeners import fan_out as fan_out
     from assetflow.execution.results import RunCancelled as RunCancelled
@@ -26,46 +26,24 @@ if TYPE_CHECKING:
     from assetflow.execution.results import StepResult as StepResult
     from assetflow.execution.results import StepState as StepState
 
-#: Where each public name lives. `Reporter` is the former name of `RunListener`, still
-#: imported by api.py for `materialize(reporter=...)`.
+#: Where each public name lives.
 _HOMES = {
-    "RunControl": ("control", "RunControl"),
-    "execute_plan": ("coordinator", "execute_plan"),
-    "Executor": ("executor", "Executor"),
-    "ExecutorKind": ("executor", "ExecutorKind"),
-    "register_executor": ("executor", "register_executor"),
-    "Listeners": ("listeners", "Listeners"),
-    "NullListener": ("listeners", "NullListener"),
-    "RunListener": ("listeners", "RunListener"),
-    "Reporter": ("listeners", "RunListener"),
-    "fan_out": ("listeners", "fan_out"),
-    "RunCancelled": ("results", "RunCancelled"),
-    "RunResult": ("results", "RunResult"),
-    "StepResult": ("results", "StepResult"),
-    "StepState": ("results", "StepState"),
+    "RunControl": "assetflow.execution.control",
+    "execute_plan": "assetflow.execution.coordinator",
+    "Executor": "assetflow.execution.executor",
+    "ExecutorKind": "assetflow.execution.executor",
+    "register_executor": "assetflow.execution.executor",
+    "Listeners": "assetflow.execution.listeners",
+    "NullListener": "assetflow.execution.listeners",
+    "RunListener": "assetflow.execution.listeners",
+    "fan_out": "assetflow.execution.listeners",
+    "RunCancelled": "assetflow.execution.results",
+    "RunResult": "assetflow.execution.results",
+    "StepResult": "assetflow.execution.results",
+    "StepState": "assetflow.execution.results",
 }
 
-__all__ = [
-    "Executor",
-    "ExecutorKind",
-    "Listeners",
-    "NullListener",
-    "Reporter",
-    "RunCancelled",
-    "RunControl",
-    "RunListener",
-    "RunResult",
-    "StepResult",
-    "StepState",
-    "execute_plan",
-    "fan_out",
-    "register_executor",
-]
+__all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = home
-    return getattr(import_module(f"{__name__}.{module}"), attribute)
+__getattr__, __dir__ = lazy_names(__name__, _HOMES, globals())

@@ -158,8 +158,13 @@ class ExecutorRegistry:
     def __contains__(self, name: object) -> bool:
         return name in self._kinds
 
-    def get(self, name: str) -> ExecutorKind:
+    def get(self, name: str, *, given_in: str = "") -> ExecutorKind:
         """The executor registered as `name`.
+
+        Args:
+            name: The executor's name.
+            given_in: Where the name was given, when not as --executor (the setting
+                in the project's configuration), to begin the error with.
 
         Raises:
             UsageError: No executor has that name (with the names that were meant).
@@ -167,8 +172,9 @@ class ExecutorRegistry:
         kind = self._kinds.get(name)
         if kind is None:
             names = self.names()
+            where = f"{given_in}: " if given_in else ""
             raise UsageError(
-                f"unknown executor {name!r}. {did_you_mean(suggest(name, names))}".rstrip(),
+                f"{where}unknown executor {name!r}. {did_you_mean(suggest(name, names))}".rstrip(),
                 hint=f"The executors are: {', '.join(names)}. Another executor is made known "
                 "with assetflow.execution.executor.register_executor(ExecutorKind(name, "
                 "create, summary)), where create(setup) returns an Executor.",
@@ -244,20 +250,23 @@ def executor_names() -> tuple[str, ...]:
     return EXECUTORS.names()
 
 
-def choose_executor(project: Project, executor: str | None, workers: int | None) -> tuple[str, int]:
+def choose_executor(
+    project: Project, executor: str | None, workers: int | None, *, given_in: str = ""
+) -> tuple[str, int]:
     """The executor and worker count of a run, from what was asked and the configuration.
 
     Without an executor, more than one worker means "multiprocess" and one means
     "inprocess"; "multiprocess" without a count takes the configured `workers`,
     else the number of cores. The in-process executor always runs one at a time.
-    A resolved pair resolves to itself.
+    A resolved pair resolves to itself. `given_in` says where the executor's name
+    came from, for the error of an unknown one (see `ExecutorRegistry.get`).
 
     Raises:
         UsageError: An unknown executor, a count below 1, or several workers for an
             executor that runs one step at a time.
     """
     if executor is not None:
-        kind = EXECUTORS.get(executor)
+        kind = EXECUTORS.get(executor, given_in=given_in)
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be 1 or more, not {workers}.")
     if executor is None:
