@@ -15,6 +15,7 @@ from assetflow.keys import key_text as key_text
 if TYPE_CHECKING:
     from assetflow.store.records import EventRecord, MaterializationState
 
+
 class Status(StrEnum):
     """What the planner decided for one asset-partition."""
 
