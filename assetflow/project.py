@@ -18,7 +18,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from assetflow.asset import AssetSpec, display_location
 from assetflow.errors import (
@@ -29,6 +37,7 @@ from assetflow.errors import (
     display_path,
     suggest,
 )
+from assetflow.io.base import DEFAULT_LOCK_TIMEOUT_S, IOSettings
 
 if TYPE_CHECKING:
     from assetflow.checks import CheckSpec
@@ -70,6 +79,9 @@ class ProjectConfig(BaseModel):
     #: the NAME of an environment variable holding the store's URL, so that a URL with
     #: a password never sits in the configuration file
     store_env: str | None = Field(default=None, min_length=1)
+    #: seconds a read or write of the DuckDB file waits while another program (a BI
+    #: tool, a notebook) holds it; 0 fails at once, naming the holder
+    duckdb_wait: NonNegativeFloat = DEFAULT_LOCK_TIMEOUT_S
 
     @model_validator(mode="after")
     def _one_store_setting(self) -> ProjectConfig:
@@ -140,6 +152,11 @@ class Project:
     @property
     def state_dir(self) -> Path:
         return self.location.state_dir
+
+    @property
+    def io_settings(self) -> IOSettings:
+        """What the storage kinds are built with for this project (`duckdb_wait`)."""
+        return IOSettings(lock_timeout=self.location.config.duckdb_wait)
 
 
 def find_project(

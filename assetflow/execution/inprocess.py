@@ -47,7 +47,12 @@ class InProcess:
             idle(timeout)
             return []
         try:
-            attempts = run_attempts(work, self._project.state_dir, self._retrying)
+            attempts = run_attempts(
+                work,
+                self._project.state_dir,
+                self._retrying,
+                settings=self._project.io_settings,
+            )
         except StepCancelled as cancelled:
             return [Event("cancelled", work, Attempts(cancelled_error(work), logs=cancelled.logs))]
         return [Event("done", work, attempts)]

@@ -394,7 +394,11 @@ def _run(
     )
     try:
         attempts = run_attempts(
-            work, project.state_dir, retrying, on_attempt=lambda n: conn.send(("attempt", n))
+            work,
+            project.state_dir,
+            retrying,
+            on_attempt=lambda n: conn.send(("attempt", n)),
+            settings=project.io_settings,
         )
     except StepCancelled as cancelled:
         return ("cancelled", cancelled.logs)

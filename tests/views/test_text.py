@@ -204,7 +204,8 @@ def test_lineage_dot(diamond):
 
 def test_lineage_json(diamond):
     document = json.loads(render_lineage(diamond, {"top", "left", "right"}, "json"))
-    assert set(document) == {"assets", "edges"}
+    assert set(document) == {"version", "assets", "edges"}
+    assert document["version"] == 1
     by_name = {entry["name"]: entry for entry in document["assets"]}
     assert by_name["top"] == {
         "name": "top",
