@@ -431,3 +431,15 @@ def test_checks_summary_and_schema_changes():
     assert schema_changes([newer, older]) == [
         "2026-03-01 10:30:05 run ssssssss: added 'y' (bool); removed 'x'; 'id' int64 -> string"
     ]
+
+
+def test_tables_align_for_wide_characters():
+    """A CJK name takes two columns per character: the next column starts at the same
+    terminal column on every row."""
+    from assetflow.textwidth import display_width
+
+    rendered = table(["ASSET", "STATE"], [["売上データ", "fresh"], ["orders", "stale"]])
+    lines = rendered.splitlines()
+    starts = [display_width(line[: line.index(state)]) for line, state in
+              zip(lines, ["STATE", "fresh", "stale"], strict=True)]
+    assert starts == [12, 12, 12]
