@@ -85,6 +85,13 @@ _TIMESTAMP_PRECISION = {"TIMESTAMP_S": 0, "TIMESTAMP_MS": 1, "TIMESTAMP": 2, "TI
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?:\. See also.*)?$", re.DOTALL)
 _DROP_HINT = "drop the table (`DROP TABLE {table}` in the DuckDB file '{database}')"
 _NANOSECONDS_PER_DAY = 86_400 * 10**9
+#: Where the wait for a held file is set, as messages name it.
+_WAIT_SETTING = "`duckdb_wait` in the project configuration"
+#: How other programs read without holding the file (docs/partitions.md says more).
+_BI_HINT = (
+    "Tools that read the tables (BI tools, notebooks) should not keep the file open: "
+    "see 'Reading the outputs from other tools' in docs/partitions.md."
+)
 
 _T = TypeVar("_T")
 
@@ -152,8 +159,8 @@ def write_table(
             return WriteError(
                 f"the DuckDB file '{database}' is locked by another process ({detail}); "
                 f"nothing was written for {where}.",
-                hint=f"Waited {lock_timeout:g} s. Wait for that process to finish or close "
-                "it, then re-run.",
+                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
+                f"to finish or close it, then re-run. {_BI_HINT}",
             )
         return WriteError(
             f"cannot write {where} to the DuckDB file '{database}': {error}",
@@ -217,8 +224,8 @@ def read_table(
             return StoreError(
                 f"the DuckDB file '{database}' is locked by another process ({detail}); "
                 f"the output of asset '{asset}' could not be read.",
-                hint=f"Waited {lock_timeout:g} s. Wait for that process to finish or close "
-                "it, then re-run.",
+                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
+                f"to finish or close it, then re-run. {_BI_HINT}",
             )
         return StoreError(
             f"cannot read the output of asset '{asset}' from the DuckDB file '{database}': {error}",
@@ -275,8 +282,8 @@ def read_head(
             return StoreError(
                 f"the DuckDB file '{database}' is locked by another process ({detail}); "
                 f"the output of asset '{asset}' could not be read.",
-                hint=f"Waited {lock_timeout:g} s (`duckdb_wait` in the project configuration). "
-                "Wait for that process to finish or close it, then re-run.",
+                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
+                f"to finish or close it, then re-run. {_BI_HINT}",
             )
         return StoreError(
             f"cannot read the output of asset '{asset}' from the DuckDB file '{database}': {error}",
@@ -329,7 +336,8 @@ def count_rows(
         return StoreError(
             f"cannot count the rows of asset '{asset}' in the DuckDB file '{database}': "
             f"{detail or error}",
-            hint=f"Waited up to {lock_timeout:g} s. If another process holds the file, wait "
+            hint=f"Waited up to {lock_timeout:g} s ({_WAIT_SETTING}). If another process "
+            "holds the file, wait "
             "for it to finish; if the file is damaged, move it away and materialize its "
             "assets again (with --force).",
         )

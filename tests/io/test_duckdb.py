@@ -593,9 +593,7 @@ def test_the_head_of_a_partition_is_a_limit_query_without_the_partition_column(
     for day, first in (("2026-03-01", 0), ("2026-03-02", 100)):
         frame = pd.DataFrame({"id": range(first, first + 50)})
         write_output("orders", frame, "duckdb", database.parent / "data", partition=day)
-    head, total = read_head(
-        database, "orders", partition="2026-03-02", limit=3, lock_timeout=1.0
-    )
+    head, total = read_head(database, "orders", partition="2026-03-02", limit=3, lock_timeout=1.0)
     assert head.column_names == ["id"]
     assert head.column("id").to_pylist() == [100, 101, 102]
     assert total == 50

@@ -440,6 +440,8 @@ def test_tables_align_for_wide_characters():
 
     rendered = table(["ASSET", "STATE"], [["売上データ", "fresh"], ["orders", "stale"]])
     lines = rendered.splitlines()
-    starts = [display_width(line[: line.index(state)]) for line, state in
-              zip(lines, ["STATE", "fresh", "stale"], strict=True)]
+    starts = [
+        display_width(line[: line.index(state)])
+        for line, state in zip(lines, ["STATE", "fresh", "stale"], strict=True)
+    ]
     assert starts == [12, 12, 12]
