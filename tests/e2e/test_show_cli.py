@@ -217,3 +217,28 @@ def test_show_runs_as_a_command(project):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("totals: duckdb")
+
+
+def test_a_filtered_frame_is_no_schema_change(make_project):
+    """One partition is filtered (its index is the labels filtering leaves), the other is
+    not: the stored columns are the same, so `history` reports no schema change and the
+    type checks see only the asset's own columns."""
+    root = make_project(
+        """
+        import pandas as pd
+
+        from assetflow import StaticPartitions, asset
+
+        @asset(partitions=StaticPartitions(["all", "some"]))
+        def orders(context) -> pd.DataFrame:
+            frame = pd.DataFrame({"id": [1, 2, 3, 4]})
+            return frame if context.partition_key == "all" else frame[frame["id"] > 2]
+        """
+    )
+    assert run(root, "materialize", "--executor", "inprocess").exit_code == 0
+    history = run(root, "history", "orders")
+    assert history.exit_code == 0, history.output
+    assert "Schema changes" not in history.output
+    for key in ("all", "some"):
+        document = json.loads(run(root, "show", "orders", "--partition", key, "--json").output)
+        assert [column["name"] for column in document["columns"]] == ["id"]
