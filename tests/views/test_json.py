@@ -145,7 +145,7 @@ def test_why_document_follows_inputs_that_will_be_rebuilt(project, ran):
     ]
     numbers = document["explained"][1]
     assert [reason["kind"] for reason in numbers["reasons"]] == ["code changed"]
-    assert '+        return pd.DataFrame({"n": [1, 2, 4]})' in numbers["code_diff"]
+    assert "+    return pd.DataFrame({'n': [1, 2, 4]})" in numbers["code_diff"]
     assert numbers["last_run_id"] == ran.run_id
     assert "will be rebuilt first" in document["text"]
 
