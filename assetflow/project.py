@@ -37,7 +37,6 @@ from assetflow.errors import (
     display_path,
     suggest,
 )
-from assetflow.io.base import DEFAULT_LOCK_TIMEOUT_S, IOSettings
 
 if TYPE_CHECKING:
     from assetflow.checks import CheckSpec
@@ -50,6 +49,9 @@ PROJECT_ENV = "ASSETFLOW_PROJECT"
 #: Config files, in the order they are looked for in a directory.
 CONFIG_FILES = ("assetflow.toml", "pyproject.toml")
 DEFAULT_STATE_DIR = ".assetflow"
+#: How long, in seconds, a read or write of the DuckDB file waits while another program
+#: holds it, unless `duckdb_wait` says otherwise (as `assetflow.io.base`'s default).
+DEFAULT_DUCKDB_WAIT_S = 30.0
 
 _HOW_TO_POINT = (
     "To fix this, run assetflow inside a project directory, pass `--project DIR`, or set "
@@ -81,7 +83,7 @@ class ProjectConfig(BaseModel):
     store_env: str | None = Field(default=None, min_length=1)
     #: seconds a read or write of the DuckDB file waits while another program (a BI
     #: tool, a notebook) holds it; 0 fails at once, naming the holder
-    duckdb_wait: NonNegativeFloat = DEFAULT_LOCK_TIMEOUT_S
+    duckdb_wait: NonNegativeFloat = DEFAULT_DUCKDB_WAIT_S
 
     @model_validator(mode="after")
     def _one_store_setting(self) -> ProjectConfig:
@@ -152,11 +154,6 @@ class Project:
     @property
     def state_dir(self) -> Path:
         return self.location.state_dir
-
-    @property
-    def io_settings(self) -> IOSettings:
-        """What the storage kinds are built with for this project (`duckdb_wait`)."""
-        return IOSettings(lock_timeout=self.location.config.duckdb_wait)
 
 
 def find_project(

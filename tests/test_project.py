@@ -171,3 +171,10 @@ def test_duckdb_wait_sets_how_long_the_storage_kinds_wait(make_project):
     assert find_project(quick, environ={}).config.duckdb_wait == 2.5
     default = make_project(TWO_ASSETS, name="default")
     assert find_project(default, environ={}).config.duckdb_wait == 30.0
+
+
+def test_the_default_duckdb_wait_is_the_storage_kinds_default():
+    from assetflow.io.base import DEFAULT_LOCK_TIMEOUT_S
+    from assetflow.project import DEFAULT_DUCKDB_WAIT_S
+
+    assert DEFAULT_DUCKDB_WAIT_S == DEFAULT_LOCK_TIMEOUT_S

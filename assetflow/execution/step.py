@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from assetflow.checks import CheckOutcome, CheckSpec
     from assetflow.context import RunContext
     from assetflow.io import IOSettings, StoredOutput
+    from assetflow.project import Project
 
 #: Where outputs live under the state dir.
 DATA_DIR = "data"
@@ -35,6 +36,13 @@ class StepOutput:
     stored: StoredOutput
     duration_s: float
     checks: tuple[CheckOutcome, ...] = ()
+
+
+def io_settings(project: Project) -> IOSettings:
+    """What the storage kinds are built with for ``project``: its `duckdb_wait`."""
+    from assetflow.io import IOSettings
+
+    return IOSettings(lock_timeout=project.location.config.duckdb_wait)
 
 
 def run_step(

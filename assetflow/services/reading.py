@@ -82,6 +82,7 @@ def head(
         StoreError: The stored output is missing or unreadable.
     """
     from assetflow.execution.inputs import stored_ref
+    from assetflow.execution.step import io_settings
     from assetflow.io import io_manager
 
     if limit < 0:
@@ -93,7 +94,7 @@ def head(
     with project_store(project, store) as opened:
         states = _stored(project, opened, asset, partition)
     state = states[-1]
-    manager = io_manager(state.io, project.io_settings)
+    manager = io_manager(state.io, io_settings(project))
     found = manager.head(stored_ref(state), limit)
     columns, rows, value = _tabulate(found.value, manager.holds == "tables")
     return AssetHead(
@@ -132,13 +133,14 @@ def read_asset(
         StoreError: A stored output is missing or unreadable.
     """
     from assetflow.execution.inputs import read_many, read_one
+    from assetflow.execution.step import io_settings
     from assetflow.io import io_manager
 
     _check_partition(project, asset, partition)
     spec = project.graph.spec(asset)
     with project_store(project, store) as opened:
         states = _stored(project, opened, asset, partition, every=True)
-    settings = project.io_settings
+    settings = io_settings(project)
     if partition is not None or spec.partitions is None:
         return read_one(states[-1], spec.returns, settings)
     kinds = sorted({state.io for state in states})
