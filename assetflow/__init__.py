@@ -20,12 +20,16 @@ from assetflow.asset import source as source
 from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from assetflow.api import check_assets as check_assets
     from assetflow.api import load as load
     from assetflow.api import materialize as materialize
     from assetflow.api import plan as plan
+    from assetflow.api import read_asset as read_asset
     from assetflow.api import run as run
     from assetflow.api import runs as runs
+    from assetflow.api import show as show
     from assetflow.api import status as status
+    from assetflow.api import why as why
     from assetflow.checks import CheckResult as CheckResult
     from assetflow.checks import accepted_values as accepted_values
     from assetflow.checks import check as check
@@ -62,12 +66,16 @@ __version__ = "0.1.0"
 
 #: Where each public name lives.
 _HOMES = {
+    "check_assets": "assetflow.api",
     "load": "assetflow.api",
     "materialize": "assetflow.api",
     "plan": "assetflow.api",
+    "read_asset": "assetflow.api",
     "run": "assetflow.api",
     "runs": "assetflow.api",
+    "show": "assetflow.api",
     "status": "assetflow.api",
+    "why": "assetflow.api",
     "CheckResult": "assetflow.checks",
     "accepted_values": "assetflow.checks",
     "check": "assetflow.checks",

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from assetflow.project import Project
     from assetflow.request import PartitionRequest
     from assetflow.runs import RunDetail
-    from assetflow.services.history import AssetHistory, RunList
+    from assetflow.services.history import AssetHistory, Explanation, RunList
+    from assetflow.services.reading import AssetHead
     from assetflow.store.base import MetadataStore
     from assetflow.store.records import RunStatus
 
@@ -194,6 +195,11 @@ def check(
     return running.check(load(project), run_request, store=store, clock=clock)
 
 
+#: `assetflow.check_assets`: at the package's top level, `check` is the decorator that
+#: declares a check, so running them is exported under this name.
+check_assets = check
+
+
 def runs(
     *,
     project: Project | str | Path | None = None,
@@ -233,3 +239,62 @@ def history(
     from assetflow.services import history as histories
 
     return histories.history(load(project), asset, partition=partition, limit=limit, store=store)
+
+
+def why(
+    asset: str,
+    *,
+    partition: str | None = None,
+    project: Project | str | Path | None = None,
+    store: MetadataStore | None = None,
+    clock: Clock | None = None,
+) -> Explanation:
+    """Why an asset (one partition of it) is fresh, stale or waiting: the `Explanation`
+    that `assetflow why` renders (`assetflow.views.why.why_text` gives its text and
+    `assetflow.views.json.why_document` its JSON).
+
+    Raises:
+        SelectionError: No asset has that name (with did-you-mean), or no such partition.
+    """
+    from assetflow.services import history
+
+    return history.why(load(project), asset, partition=partition, store=store, clock=clock)
+
+
+def read_asset(
+    name: str,
+    *,
+    partition: str | None = None,
+    project: Project | str | Path | None = None,
+    store: MetadataStore | None = None,
+) -> Any:
+    """The stored value of an asset, as the asset returned it: a DataFrame (a pyarrow Table
+    if annotated so), or the JSON value validated into the annotated type.
+
+    For a partitioned asset without `partition`, every materialized partition is read,
+    in order: tables concatenated into one, values as `{partition: value}`.
+
+    Raises:
+        SelectionError: No asset has that name (with did-you-mean).
+        UsageError: It was never materialized (says how), or a partition was given for
+            an unpartitioned asset.
+        PartitionError: `partition` is not a partition of the asset.
+    """
+    from assetflow.services import reading
+
+    return reading.read_asset(load(project), name, partition=partition, store=store)
+
+
+def show(
+    name: str,
+    *,
+    partition: str | None = None,
+    limit: int = 10,
+    project: Project | str | Path | None = None,
+    store: MetadataStore | None = None,
+) -> AssetHead:
+    """The first `limit` rows of an asset's stored value (the newest partition unless
+    `partition` is given): the `AssetHead` that `assetflow show` renders."""
+    from assetflow.services import reading
+
+    return reading.head(load(project), name, partition=partition, limit=limit, store=store)

@@ -13,10 +13,11 @@ counts:
 
 - the column names, their order, and their logical Arrow types;
 - every value, and which values are null;
-- the pandas index, when it is not the default (an unnamed ``RangeIndex``
-  from 0): pyarrow stores another index as columns, a ``RangeIndex`` as metadata,
-  and both are read back. So a DataFrame with a default index has the same
-  version as the pyarrow Table of its columns;
+- the pandas index, when it is data (named, or of dates, strings, levels): it
+  is stored as columns (``assetflow.io.parquet.frame_to_arrow``). Unnamed integer
+  labels (a ``RangeIndex``, or what filtering and sorting leave) are not stored,
+  so they do not count: a DataFrame with them has the same version as the
+  pyarrow Table of its columns;
 - for a category (dictionary) column: its categories, in their order, unused
   ones included. Parquet stores them and pandas reads them back, and their order
   decides the row order of ``groupby`` and ``sort_values``. A category column

@@ -18,7 +18,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from assetflow.asset import AssetSpec, display_location
 from assetflow.errors import (
@@ -41,6 +49,9 @@ PROJECT_ENV = "ASSETFLOW_PROJECT"
 #: Config files, in the order they are looked for in a directory.
 CONFIG_FILES = ("assetflow.toml", "pyproject.toml")
 DEFAULT_STATE_DIR = ".assetflow"
+#: How long, in seconds, a read or write of the DuckDB file waits while another program
+#: holds it, unless `duckdb_wait` says otherwise (as `assetflow.io.base`'s default).
+DEFAULT_DUCKDB_WAIT_S = 30.0
 
 _HOW_TO_POINT = (
     "To fix this, run assetflow inside a project directory, pass `--project DIR`, or set "
@@ -70,6 +81,9 @@ class ProjectConfig(BaseModel):
     #: the NAME of an environment variable holding the store's URL, so that a URL with
     #: a password never sits in the configuration file
     store_env: str | None = Field(default=None, min_length=1)
+    #: seconds a read or write of the DuckDB file waits while another program (a BI
+    #: tool, a notebook) holds it; 0 fails at once, naming the holder
+    duckdb_wait: NonNegativeFloat = DEFAULT_DUCKDB_WAIT_S
 
     @model_validator(mode="after")
     def _one_store_setting(self) -> ProjectConfig:

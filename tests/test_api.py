@@ -309,3 +309,32 @@ def test_a_whole_request_plans_like_the_keywords(story, clock):
     )
     by_keywords = assetflow.plan("+clean_records+", project=story, clock=clock)
     assert by_request.steps == by_keywords.steps
+
+
+def test_read_asset_why_show_and_check_assets_answer_as_the_cli_renders(story, clock):
+    from assetflow.services.history import Explanation
+    from assetflow.services.reading import AssetHead
+    from assetflow.services.running import CheckRun
+
+    assert {"read_asset", "why", "show", "check_assets"} <= set(assetflow.__all__)
+    assetflow.materialize("+daily_totals", project=story, clock=clock)
+    frame = assetflow.read_asset("clean_records", project=story)
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame["id"]) == [1, 2]
+    assert assetflow.read_asset("daily_totals", project=story) == {"total": 4.0}
+    explanation = assetflow.why("daily_totals", project=story, clock=clock)
+    assert isinstance(explanation, Explanation)
+    head = assetflow.show("clean_records", limit=1, project=story)
+    assert isinstance(head, AssetHead)
+    assert head.rows == ((1, 1.0),)
+    assert isinstance(assetflow.check_assets(project=story, clock=clock), CheckRun)
+
+
+def test_read_asset_of_an_unknown_asset_suggests_the_closest(story):
+    with pytest.raises(SelectionError) as raised:
+        assetflow.read_asset("clean_record", project=story)
+    assert raised.value.format_message() == (
+        "no asset is named 'clean_record'.\n\n"
+        "    Did you mean 'clean_records'?\n\n"
+        "`assetflow list` shows every asset."
+    )

@@ -154,6 +154,7 @@ def test_execution_settings_are_read_with_their_defaults(make_project):
         ("workers = 0", "workers: Input should be greater than 0"),
         ("pools = { api = 0 }", "pools.api: Input should be greater than 0"),
         ('pools = { api = "two" }', "pools.api: Input should be a valid integer"),
+        ("duckdb_wait = -1", "duckdb_wait: Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_execution_settings_say_which_and_why(make_project, setting, message):
@@ -161,3 +162,19 @@ def test_bad_execution_settings_say_which_and_why(make_project, setting, message
     with pytest.raises(ProjectError) as caught:
         find_project(root, environ={})
     assert message in caught.value.format_message()
+
+
+def test_duckdb_wait_sets_how_long_the_storage_kinds_wait(make_project):
+    quick = make_project(
+        TWO_ASSETS, config='[tool.assetflow]\nmodules = ["assets"]\nduckdb_wait = 2.5\n'
+    )
+    assert find_project(quick, environ={}).config.duckdb_wait == 2.5
+    default = make_project(TWO_ASSETS, name="default")
+    assert find_project(default, environ={}).config.duckdb_wait == 30.0
+
+
+def test_the_default_duckdb_wait_is_the_storage_kinds_default():
+    from assetflow.io.base import DEFAULT_LOCK_TIMEOUT_S
+    from assetflow.project import DEFAULT_DUCKDB_WAIT_S
+
+    assert DEFAULT_DUCKDB_WAIT_S == DEFAULT_LOCK_TIMEOUT_S

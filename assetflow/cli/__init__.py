@@ -1,6 +1,6 @@
 """The `assetflow` command: parse arguments, call the services, print the result.
 
-One module per family of commands (``assets``, ``runs``); ``base`` holds the
+One module per family of commands (``assets``, ``runs``, ``show``); ``base`` holds the
 group, its global options and how errors end a command. Everything beyond click
 is imported inside the commands, so `assetflow --help` answers without loading
 pandas, pyarrow, duckdb or networkx.
@@ -18,6 +18,7 @@ import click
 
 from assetflow.cli import assets as _assets  # noqa: F401  (registers its commands)
 from assetflow.cli import runs as _runs  # noqa: F401  (registers its commands)
+from assetflow.cli import show as _show  # noqa: F401  (registers its command)
 from assetflow.cli.base import _pause_gc, cli
 from assetflow.errors import EXIT_FAILED, EXIT_OK
 

@@ -27,15 +27,20 @@ if TYPE_CHECKING:
 @cli.command("list")
 @click.argument("selection", default="*")
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the assets as JSON.")
 @pass_options
-def list_assets(options: Options, selection: str, exclude: str | None) -> None:
+def list_assets(options: Options, selection: str, exclude: str | None, as_json: bool) -> None:
     """List assets with their group, storage kind, tags and description."""
     from assetflow.services.planning import select
+    from assetflow.views.json import assets_document, dumps
     from assetflow.views.text import asset_table
 
     project = options.load()
     names = select(project, selection, exclude)
-    click.echo(asset_table(project.graph, names))
+    if as_json:
+        click.echo(dumps(assets_document(project.graph, names)))
+    else:
+        click.echo(asset_table(project.graph, names))
 
 
 @cli.command()
@@ -49,15 +54,20 @@ def list_assets(options: Options, selection: str, exclude: str | None) -> None:
     show_default=True,
     help="text: an indented tree; mermaid/dot: for diagrams; json: for tools.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON (--format json).")
 @pass_options
-def lineage(options: Options, selection: str, exclude: str | None, output_format: str) -> None:
+def lineage(
+    options: Options, selection: str, exclude: str | None, output_format: str, as_json: bool
+) -> None:
     """Show the lineage graph of the selected assets."""
     from assetflow.services.planning import select
     from assetflow.views.text import render_lineage
 
+    if as_json and output_format not in ("text", "json"):
+        raise click.UsageError(f"give either --json or --format {output_format}, not both.")
     project = options.load()
     names = select(project, selection, exclude)
-    click.echo(render_lineage(project.graph, names, output_format))
+    click.echo(render_lineage(project.graph, names, "json" if as_json else output_format))
 
 
 @cli.command()
@@ -253,19 +263,23 @@ def status(
 @cli.command()
 @click.argument("asset")
 @click.option("--partition", metavar="KEY", help="The partition to explain.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @pass_options
-def why(options: Options, asset: str, partition: str | None) -> None:
+def why(options: Options, asset: str, partition: str | None, as_json: bool) -> None:
     """Explain why ASSET is fresh, stale or waiting, down to the root cause."""
     from assetflow.services import history
+    from assetflow.views.json import dumps, why_document
     from assetflow.views.why import why_text
 
-    click.echo(why_text(history.why(options.load(), asset, partition=partition)))
+    explanation = history.why(options.load(), asset, partition=partition)
+    click.echo(dumps(why_document(explanation)) if as_json else why_text(explanation))
 
 
 @cli.command("check")
 @click.argument("selection", default="*")
 @click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
 @partition_options
+@click.option("--json", "as_json", is_flag=True, help="Print the check run as JSON.")
 @pass_options
 def check_assets(
     options: Options,
@@ -274,17 +288,21 @@ def check_assets(
     partition: str | None,
     first: str | None,
     last: str | None,
+    as_json: bool,
 ) -> None:
     """Run the checks of SELECTION against what is stored, without rebuilding anything.
 
     Exits 1 when a blocking check fails.
     """
     from assetflow.services import running
+    from assetflow.views.json import checks_document, dumps
     from assetflow.views.text import checks_table
 
     project = options.load()
     request = run_request(selection, exclude, partition, first, last, trigger="check")
     done = running.check(project, request)
-    click.echo(checks_table(done.results, project.graph))
+    click.echo(
+        dumps(checks_document(done)) if as_json else checks_table(done.results, project.graph)
+    )
     if done.has_blocking_failure:
         sys.exit(EXIT_FAILED)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
     from assetflow.clock import Clock
     from assetflow.context import RunContext
+    from assetflow.io import IOSettings
     from assetflow.planner.plan import Step
 
 
@@ -73,12 +74,14 @@ def run_attempts(
     state_dir: Path,
     retrying: Retrying,
     on_attempt: Callable[[int], None] | None = None,
+    settings: IOSettings | None = None,
 ) -> Attempts:
     """Load the inputs and run the step, retrying as its policy says; assetflow errors are
     returned, not raised, so the coordinator records them wherever the step ran.
 
     Only errors of the user's code are retried (a timeout is one): a value that
     fails its type check or cannot be stored would fail the same way again.
+    ``settings`` are the storage kinds' (the project's `duckdb_wait`).
 
     Raises:
         StepCancelled: The run is being cancelled; nothing of this attempt was written.
@@ -95,7 +98,10 @@ def run_attempts(
             with log.capturing():
                 with interruptible():
                     inputs = load_inputs(
-                        work.params, asset=work.step.asset, partition=work.step.partition
+                        work.params,
+                        asset=work.step.asset,
+                        partition=work.step.partition,
+                        settings=settings,
                     )
                 output = run_step(
                     work.spec,
@@ -105,6 +111,7 @@ def run_attempts(
                     work.step.partition,
                     checks=work.checks,
                     now=work.started_at,
+                    settings=settings,
                 )
             logs.append(log.text())
             return Attempts(output, tuple(retried), tuple(logs))

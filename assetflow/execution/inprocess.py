@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from assetflow.execution.attempt import Attempts, Retrying, Work, run_attempts
 from assetflow.execution.executor import Event, cancelled_error, idle
 from assetflow.execution.interrupts import StepCancelled
+from assetflow.execution.step import io_settings
 
 if TYPE_CHECKING:
     from assetflow.keys import AssetPartition
@@ -47,7 +48,12 @@ class InProcess:
             idle(timeout)
             return []
         try:
-            attempts = run_attempts(work, self._project.state_dir, self._retrying)
+            attempts = run_attempts(
+                work,
+                self._project.state_dir,
+                self._retrying,
+                settings=io_settings(self._project),
+            )
         except StepCancelled as cancelled:
             return [Event("cancelled", work, Attempts(cancelled_error(work), logs=cancelled.logs))]
         return [Event("done", work, attempts)]

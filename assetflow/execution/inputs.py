@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
-    from assetflow.io import OutputRef
+    from assetflow.io import IOSettings, OutputRef
     from assetflow.keys import AssetPartition
     from assetflow.planner.plan import Step
     from assetflow.store.records import MaterializationState
@@ -65,11 +65,17 @@ def collect_inputs(
 
 
 def load_inputs(
-    params: tuple[ParamInput, ...], *, asset: str = "", partition: str | None = None
+    params: tuple[ParamInput, ...],
+    *,
+    asset: str = "",
+    partition: str | None = None,
+    settings: IOSettings | None = None,
 ) -> dict[str, Any]:
     """Read what is stored, combine each parameter's keys into its argument, and convert
     it to the parameter's annotation where that is lossless (a DataFrame for a
     pyarrow.Table parameter, dicts for a pydantic model).
+
+    ``settings`` are the storage kinds' (the project's `duckdb_wait`).
 
     Raises:
         StoreError: A stored input cannot be read (missing file, wrong type).
@@ -79,26 +85,30 @@ def load_inputs(
 
     return {
         param.name: convert_input(
-            _load(param), param.annotation, asset=asset, parameter=param.name, partition=partition
+            _load(param, settings),
+            param.annotation,
+            asset=asset,
+            parameter=param.name,
+            partition=partition,
         )
         for param in params
     }
 
 
-def _load(param: ParamInput) -> Any:
+def _load(param: ParamInput, settings: IOSettings | None = None) -> Any:
     if not param.reads_many:
         if not param.keys:
             return None  # e.g. Offset(-1) on the first partition
         key = param.keys[0]
         if key in param.in_memory:
             return param.in_memory[key]
-        return read_one(param.stored[key], param.annotation)
+        return read_one(param.stored[key], param.annotation, settings)
     pieces: list[Piece] = []
     for keys, in_memory in _runs(param):
         if in_memory:
             pieces.extend(Piece(key[1], param.in_memory[key]) for key in keys)
         else:
-            pieces.append(Piece(None, _read_many(keys, param), is_bulk=True))
+            pieces.append(Piece(None, _read_many(keys, param, settings), is_bulk=True))
     return combine(pieces, param.annotation)
 
 
@@ -128,20 +138,35 @@ def _runs(param: ParamInput) -> list[tuple[list[AssetPartition], bool]]:
     return runs
 
 
-def read_one(state: MaterializationState, annotation: Any) -> Any:
+def read_one(
+    state: MaterializationState, annotation: Any, settings: IOSettings | None = None
+) -> Any:
     """Read one stored asset-partition, as the parameter's annotation asks."""
     from assetflow.io import io_manager
 
-    return io_manager(state.io).read(_ref(state), annotation)
+    return io_manager(state.io, settings).read(_ref(state), annotation)
 
 
-def _read_many(keys: list[AssetPartition], param: ParamInput) -> Any:
-    """Several stored partitions of one asset and kind, in one read."""
+def read_many(
+    states: list[MaterializationState], annotation: Any, settings: IOSettings | None = None
+) -> Any:
+    """Several stored partitions of one asset and kind, in one read, in the given order."""
     from assetflow.io import io_manager
 
-    states = [param.stored[key] for key in keys]
     refs = [_ref(state) for state in states]
-    return io_manager(states[0].io).read_partitions(states[0].asset, refs, param.annotation)
+    return io_manager(states[0].io, settings).read_partitions(states[0].asset, refs, annotation)
+
+
+def stored_ref(state: MaterializationState) -> OutputRef:
+    """Where one recorded output is: what its kind's read, stat and head take."""
+    return _ref(state)
+
+
+def _read_many(
+    keys: list[AssetPartition], param: ParamInput, settings: IOSettings | None = None
+) -> Any:
+    """Several stored partitions of one asset and kind, in one read."""
+    return read_many([param.stored[key] for key in keys], param.annotation, settings)
 
 
 def _ref(state: MaterializationState) -> OutputRef:

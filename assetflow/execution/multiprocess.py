@@ -39,7 +39,7 @@ from assetflow.execution.attempt import Attempts, Retrying, Work, failure_messag
 from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 from assetflow.execution.interrupts import CancelToken, StepCancelled, bound, interrupt_here
 from assetflow.execution.logs import capturing_run
-from assetflow.execution.step import StepOutput
+from assetflow.execution.step import StepOutput, io_settings
 
 if TYPE_CHECKING:
     from assetflow.keys import AssetPartition
@@ -394,7 +394,11 @@ def _run(
     )
     try:
         attempts = run_attempts(
-            work, project.state_dir, retrying, on_attempt=lambda n: conn.send(("attempt", n))
+            work,
+            project.state_dir,
+            retrying,
+            on_attempt=lambda n: conn.send(("attempt", n)),
+            settings=io_settings(project),
         )
     except StepCancelled as cancelled:
         return ("cancelled", cancelled.logs)

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
     from assetflow.checks import CheckOutcome, CheckSpec
     from assetflow.context import RunContext
-    from assetflow.io import StoredOutput
+    from assetflow.io import IOSettings, StoredOutput
+    from assetflow.project import Project
 
 #: Where outputs live under the state dir.
 DATA_DIR = "data"
@@ -37,6 +38,13 @@ class StepOutput:
     checks: tuple[CheckOutcome, ...] = ()
 
 
+def io_settings(project: Project) -> IOSettings:
+    """What the storage kinds are built with for ``project``: its `duckdb_wait`."""
+    from assetflow.io import IOSettings
+
+    return IOSettings(lock_timeout=project.location.config.duckdb_wait)
+
+
 def run_step(
     spec: AssetSpec,
     inputs: Mapping[str, Any],
@@ -45,6 +53,7 @@ def run_step(
     partition: str | None = None,
     checks: Sequence[CheckSpec] = (),
     now: datetime | None = None,
+    settings: IOSettings | None = None,
 ) -> StepOutput:
     """Call the asset's function with its inputs, write what it returns, run its checks.
 
@@ -57,6 +66,7 @@ def run_step(
             original exception is the `__cause__`.
     """
     from assetflow.io import io_kind_for_value, write_output
+    from assetflow.io.output import DUCKDB_LOCK_TIMEOUT_S
 
     started = time.perf_counter()
     kwargs = dict(inputs)
@@ -81,7 +91,15 @@ def run_step(
         raise AssetFailedError(spec.name, partition, error.format_message()) from error
     try:
         kind = spec.kind if spec.kind != "auto" else io_kind_for_value(value, asset=spec.name)
-        stored = write_output(spec.name, value, kind, state_dir / DATA_DIR, partition=partition)
+        lock_timeout = settings.lock_timeout if settings is not None else DUCKDB_LOCK_TIMEOUT_S
+        stored = write_output(
+            spec.name,
+            value,
+            kind,
+            state_dir / DATA_DIR,
+            partition=partition,
+            lock_timeout=lock_timeout,
+        )
     except AssetflowError as error:
         raise AssetFailedError(spec.name, partition, error.format_message()) from error
     duration = time.perf_counter() - started

@@ -8,6 +8,7 @@ written or read.
 
 from assetflow.io.base import IOManager as IOManager
 from assetflow.io.base import IOSettings as IOSettings
+from assetflow.io.base import OutputHead as OutputHead
 from assetflow.io.base import OutputRef as OutputRef
 from assetflow.io.base import OutputStat as OutputStat
 from assetflow.io.base import StoredOutput as StoredOutput
@@ -43,6 +44,7 @@ __all__ = [
     "PARQUET",
     "IOManager",
     "IOSettings",
+    "OutputHead",
     "OutputRef",
     "OutputStat",
     "StoredOutput",

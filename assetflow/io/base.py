@@ -5,8 +5,8 @@ package registers) is one class that satisfies ``IOManager``; the registry
 (``assetflow.io.registry``) finds it by name. The records here are what passes
 between a kind and the rest of assetflow: where to write (``WriteTarget``),
 what was stored (``StoredOutput``, which the coordinator records), where a
-stored output is (``OutputRef``, built from that record) and what a cheap look
-at it finds (``OutputStat``).
+stored output is (``OutputRef``, built from that record), what a cheap look
+at it finds (``OutputStat``) and the first rows of it (``OutputHead``).
 
 This module imports no data library: every kind imports its own when used.
 """
@@ -71,6 +71,21 @@ class OutputStat:
     #: Seconds since the epoch (``st_mtime``).
     modified_at: float | None = None
     rows: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputHead:
+    """The start of a stored output, read without reading the rest of it.
+
+    ``value`` is what was read: for a kind that holds tables, a ``pyarrow.Table``
+    of at most the rows asked for; for a kind that holds values, the value with
+    a list or a dict cut to its first items; None for a kind that stores nothing.
+    """
+
+    value: object
+    #: How many rows (or items of a list or dict) the output holds in all, when the
+    #: kind can tell without reading them; None when it cannot, or for a plain value.
+    total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,5 +155,17 @@ class IOManager(Protocol):
         """Look at a stored output without reading its data; None if it is missing.
 
         Cheap enough to call for every asset-partition a plan considers fresh.
+        """
+        ...
+
+    def head(self, ref: OutputRef, limit: int) -> OutputHead:
+        """The first ``limit`` rows (or items) of one stored output, reading no more than
+        it must: a Parquet file's first row groups, a database's ``LIMIT``.
+
+        Tables come back as a ``pyarrow.Table`` (without a partition column a kind
+        adds for itself); values with a top-level list or dict cut to ``limit`` items.
+
+        Raises:
+            StoreError: It is missing (the message says so) or unreadable.
         """
         ...

@@ -29,8 +29,9 @@ asset as Parquet to keep them). Timezone-aware timestamps are stored as
 DuckDB timestamps with time zone and come back as the same instants
 in UTC. ``datetime.date`` values are ``DATE`` and come back as ``datetime.date``
 objects. Timedeltas are ``INTERVAL`` and come back as ``timedelta64[us]``. A
-pandas index is not kept as an index: a non-default index is stored as
-column(s) (``__index_level_0__`` when unnamed), and is read back as such.
+pandas index is not kept as an index: an index that is data (named, or of
+dates or strings) is stored as column(s) and read back as such; unnamed integer
+labels are not stored (see ``assetflow.io.parquet.frame_to_arrow``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ _TIMESTAMP_PRECISION = {"TIMESTAMP_S": 0, "TIMESTAMP_MS": 1, "TIMESTAMP": 2, "TI
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<holder>.+?)(?:\. See also.*)?$", re.DOTALL)
 _DROP_HINT = "drop the table (`DROP TABLE {table}` in the DuckDB file '{database}')"
 _NANOSECONDS_PER_DAY = 86_400 * 10**9
+#: Where the wait for a held file is set, as messages name it.
+_WAIT_SETTING = "`duckdb_wait` in the project configuration"
+#: How other programs read without holding the file (docs/partitions.md says more).
+_BI_HINT = (
+    "Tools that read the tables (BI tools, notebooks) should not keep the file open: "
+    "see 'Reading the outputs from other tools' in docs/partitions.md."
+)
 
 _T = TypeVar("_T")
 
@@ -151,8 +159,8 @@ def write_table(
             return WriteError(
                 f"the DuckDB file '{database}' is locked by another process ({detail}); "
                 f"nothing was written for {where}.",
-                hint=f"Waited {lock_timeout:g} s. Wait for that process to finish or close "
-                "it, then re-run.",
+                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
+                f"to finish or close it, then re-run. {_BI_HINT}",
             )
         return WriteError(
             f"cannot write {where} to the DuckDB file '{database}': {error}",
@@ -216,8 +224,66 @@ def read_table(
             return StoreError(
                 f"the DuckDB file '{database}' is locked by another process ({detail}); "
                 f"the output of asset '{asset}' could not be read.",
-                hint=f"Waited {lock_timeout:g} s. Wait for that process to finish or close "
-                "it, then re-run.",
+                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
+                f"to finish or close it, then re-run. {_BI_HINT}",
+            )
+        return StoreError(
+            f"cannot read the output of asset '{asset}' from the DuckDB file '{database}': {error}",
+            hint="The file is damaged or was not written by assetflow: move it away and "
+            "materialize its assets again (with --force).",
+        )
+
+    return _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
+
+
+def read_head(
+    database: Path,
+    asset: str,
+    *,
+    partition: str | None,
+    limit: int,
+    lock_timeout: float,
+) -> tuple[pa.Table, int]:
+    """The first ``limit`` rows of an asset's table (or of one partition), and how many
+    rows it holds: a ``LIMIT`` query and a count, never the whole table.
+
+    Raises:
+        StoreError: As for ``read_table``.
+    """
+    _check_name(asset, StoreError)
+    if not Path(database).is_file():
+        raise StoreError(
+            f"the DuckDB file '{database}', which holds the output of asset '{asset}', is missing.",
+            hint="It was moved or deleted after it was written: materialize the asset "
+            "again (with --force).",
+        )
+
+    def attempt() -> tuple[pa.Table, int]:
+        with _connection(database, read_only=True) as connection:
+            columns = _table_columns(connection, asset, StoreError)
+            if columns is None:
+                raise StoreError(
+                    f"the DuckDB file '{database}' has no table '{asset}' for the asset's output.",
+                    hint="It was dropped after it was written: materialize the asset again "
+                    "(with --force).",
+                )
+            keys = [partition] if partition is not None else None
+            query, parameters = _select(database, asset, columns, keys)
+            if query is None:
+                return pa.table({}), 0
+            head = connection.sql(
+                f"{query} LIMIT {max(int(limit), 0)}", params=parameters
+            ).to_arrow_table()
+            count = connection.execute(f"SELECT count(*) FROM ({query})", parameters).fetchone()
+            return head, int(count[0]) if count is not None else head.num_rows
+
+    def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
+        if detail is not None:
+            return StoreError(
+                f"the DuckDB file '{database}' is locked by another process ({detail}); "
+                f"the output of asset '{asset}' could not be read.",
+                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
+                f"to finish or close it, then re-run. {_BI_HINT}",
             )
         return StoreError(
             f"cannot read the output of asset '{asset}' from the DuckDB file '{database}': {error}",
@@ -270,7 +336,8 @@ def count_rows(
         return StoreError(
             f"cannot count the rows of asset '{asset}' in the DuckDB file '{database}': "
             f"{detail or error}",
-            hint=f"Waited up to {lock_timeout:g} s. If another process holds the file, wait "
+            hint=f"Waited up to {lock_timeout:g} s ({_WAIT_SETTING}). If another process "
+            "holds the file, wait "
             "for it to finish; if the file is damaged, move it away and materialize its "
             "assets again (with --force).",
         )

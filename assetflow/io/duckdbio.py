@@ -14,8 +14,23 @@ from pathlib import Path
 
 from assetflow.datahash import table_version
 from assetflow.errors import StoreError, WriteError
-from assetflow.io.base import Holds, IOSettings, OutputRef, OutputStat, StoredOutput, WriteTarget
-from assetflow.io.duckdb import count_rows, database_path, read_table, to_frame, write_table
+from assetflow.io.base import (
+    Holds,
+    IOSettings,
+    OutputHead,
+    OutputRef,
+    OutputStat,
+    StoredOutput,
+    WriteTarget,
+)
+from assetflow.io.duckdb import (
+    count_rows,
+    database_path,
+    read_head,
+    read_table,
+    to_frame,
+    write_table,
+)
 from assetflow.io.parquet import _wants_arrow_table, column_types, empty_table, to_arrow_table
 from assetflow.io.values import DUCKDB, SUPPORTED, is_table, type_name
 
@@ -98,6 +113,18 @@ class DuckDBIO:
             lock_timeout=self.settings.lock_timeout,
         )
         return None if rows is None else OutputStat(rows=rows)
+
+    def head(self, ref: OutputRef, limit: int) -> OutputHead:
+        """The first ``limit`` rows of the table or partition (a ``LIMIT`` query), in the
+        order they were inserted, without the ``partition_key`` column; and the row count."""
+        table, total = read_head(
+            self._database(ref),
+            ref.asset,
+            partition=ref.partition,
+            limit=limit,
+            lock_timeout=self.settings.lock_timeout,
+        )
+        return OutputHead(table, total)
 
     def _database(self, ref: OutputRef) -> Path:
         if ref.path is None:

@@ -12,7 +12,15 @@ from typing import Any, cast, get_origin
 from assetflow.datahash import json_version
 from assetflow.errors import StoreError, WriteError
 from assetflow.io.atomic import write_bytes_atomically
-from assetflow.io.base import Holds, IOSettings, OutputRef, OutputStat, StoredOutput, WriteTarget
+from assetflow.io.base import (
+    Holds,
+    IOSettings,
+    OutputHead,
+    OutputRef,
+    OutputStat,
+    StoredOutput,
+    WriteTarget,
+)
 from assetflow.io.files import (
     file_stat,
     missing_output_error,
@@ -78,6 +86,18 @@ class JsonIO:
     def stat(self, ref: OutputRef) -> OutputStat | None:
         """The file's size and modification time; None if it is missing."""
         return file_stat(ref)
+
+    def head(self, ref: OutputRef, limit: int) -> OutputHead:
+        """The value as stored, a top-level list cut to its first ``limit`` items and a
+        dict to its first ``limit`` keys (the whole file is read: JSON has no index to
+        seek by, and JSON outputs are small values)."""
+        value = _load(one_file(ref, JSON))
+        if isinstance(value, list):
+            return OutputHead(value[: max(limit, 0)], len(value))
+        if isinstance(value, dict):
+            items = list(value.items())[: max(limit, 0)]
+            return OutputHead(dict(items), len(value))
+        return OutputHead(value)
 
 
 def validate_as(value: object, as_type: object, subject: str) -> object:

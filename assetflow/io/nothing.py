@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from assetflow.errors import WriteError
-from assetflow.io.base import Holds, IOSettings, OutputRef, OutputStat, StoredOutput, WriteTarget
+from assetflow.io.base import (
+    Holds,
+    IOSettings,
+    OutputHead,
+    OutputRef,
+    OutputStat,
+    StoredOutput,
+    WriteTarget,
+)
 from assetflow.io.values import NONE, SUPPORTED, type_name
 
 
@@ -44,3 +52,7 @@ class NothingIO:
     def stat(self, ref: OutputRef) -> OutputStat | None:
         """An empty stat: there is nothing that could have gone missing."""
         return OutputStat()
+
+    def head(self, ref: OutputRef, limit: int) -> OutputHead:
+        """Nothing: None, as ``read`` gives."""
+        return OutputHead(None)

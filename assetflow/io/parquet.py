@@ -13,7 +13,7 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,14 +24,24 @@ from assetflow.io.atomic import write_atomically
 from assetflow.io.base import (
     Holds,
     IOSettings,
+    OutputHead,
     OutputRef,
     OutputStat,
     StoredOutput,
     WriteTarget,
 )
-from assetflow.io.files import file_stat, missing_output_error, one_file, partition_files
+from assetflow.io.files import (
+    file_stat,
+    missing_output_error,
+    one_file,
+    partition_files,
+    unreadable_error,
+)
 from assetflow.io.paths import output_path
 from assetflow.io.values import PARQUET, unsupported_value_error
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +95,27 @@ class ParquetIO:
         """The file's size and modification time; None if it is missing."""
         return file_stat(ref)
 
+    def head(self, ref: OutputRef, limit: int) -> OutputHead:
+        """The first ``limit`` rows, read batch by batch from the first row groups only;
+        the total comes from the file's footer."""
+        path = one_file(ref, PARQUET)
+        try:
+            parquet_file = pq.ParquetFile(path)
+            batches = []
+            taken = 0
+            if limit > 0:
+                for batch in parquet_file.iter_batches(batch_size=limit):
+                    batches.append(batch.slice(0, limit - taken))
+                    taken += min(batch.num_rows, limit - taken)
+                    if taken >= limit:
+                        break
+            table = pa.Table.from_batches(batches, schema=parquet_file.schema_arrow)
+        except FileNotFoundError as error:
+            raise missing_output_error(path) from error
+        except (pa.ArrowException, OSError) as error:
+            raise unreadable_error("Parquet", path, error) from error
+        return OutputHead(table, parquet_file.metadata.num_rows)
+
 
 def empty_table(as_type: object) -> object:
     """A table with no rows and no columns: a Table if ``as_type`` asks for one, else a
@@ -126,9 +157,8 @@ def _read_dataset(asset: str, paths: list[Path], as_type: object) -> object:
 def to_arrow_table(value: object, *, asset: str = "") -> pa.Table:
     """Return the Arrow table that storing ``value`` as Parquet writes.
 
-    A pandas index that is not the default ``RangeIndex`` is kept: as columns
-    for most indexes, as metadata for a ``RangeIndex`` (pyarrow's
-    ``preserve_index=None``).
+    A DataFrame's index is stored as pandas' own rules of thumb suggest (see
+    ``frame_to_arrow``): row labels are dropped, a meaningful index is a column.
 
     Args:
         value: A pandas DataFrame or a pyarrow Table.
@@ -147,9 +177,45 @@ def to_arrow_table(value: object, *, asset: str = "") -> pa.Table:
     if pandas is None or not isinstance(value, pandas.DataFrame):
         raise unsupported_value_error(value, asset=asset, stored_as=PARQUET)
     try:
-        return pa.Table.from_pandas(value, preserve_index=None)
+        return frame_to_arrow(value)
     except (pa.ArrowException, ValueError, TypeError) as error:
         raise _conversion_error(value, asset, error) from error
+
+
+def frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """A DataFrame as an Arrow table, its index kept only where it is data.
+
+    - An unnamed integer index (a ``RangeIndex`` of any start and step, or the
+      integer labels that filtering, sorting or ``concat`` leave) is row labels,
+      not data: it is dropped, so that ``df[df.amount > 0]`` stores the same
+      columns as ``df`` and the schema does not change from one partition to the
+      next. It reads back as a fresh ``RangeIndex``.
+    - Any other index (one with a name, or of dates, strings, a ``MultiIndex``)
+      is data: it is stored as column(s) and read back as the index. An unnamed
+      level is named as ``reset_index`` names it (``index``, or ``level_<n>`` in a
+      ``MultiIndex``), never pyarrow's ``__index_level_0__``.
+
+    Raises:
+        pyarrow.ArrowException, ValueError, TypeError: A column cannot be converted.
+    """
+    import pandas as pd
+
+    index = frame.index
+    is_row_labels = (
+        index.nlevels == 1
+        and index.name is None
+        and (isinstance(index, pd.RangeIndex) or pd.api.types.is_integer_dtype(index.dtype))
+    )
+    if is_row_labels:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    if any(name is None for name in index.names):
+        names = (
+            ["index"]
+            if index.nlevels == 1
+            else [name if name is not None else f"level_{n}" for n, name in enumerate(index.names)]
+        )
+        frame = frame.rename_axis(names)
+    return pa.Table.from_pandas(frame, preserve_index=True)
 
 
 def write_table(table: pa.Table, path: Path | BinaryIO, *, asset: str = "") -> None:

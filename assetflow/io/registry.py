@@ -166,7 +166,7 @@ def _checked(factory: KindFactory, kind: str, point: EntryPoint) -> KindFactory:
                 f"the storage kind {kind!r} registered by {_provider(point)} "
                 f"('{point.value}') does not satisfy assetflow.io.IOManager.",
                 hint="Give the class the attributes kind, holds and partitions_share_path "
-                "and the methods write, read, read_partitions and stat (docs/io-kinds.md).",
+                "and the methods write, read, read_partitions, stat and head (docs/io-kinds.md).",
             )
         return manager
 

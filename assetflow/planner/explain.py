@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 # Re-exported: why.py still imports split_key_text from here.
 from assetflow.keys import split_key_text as split_key_text
 from assetflow.planner.staleness import Reason, Status, Verdict
+from assetflow.textwidth import display_width, pad
 
 if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
@@ -35,10 +36,10 @@ def plan_text(plan: Plan, graph: AssetGraph | None = None) -> str:
         label = labelled(graph, first.asset, [step.partition for step in steps])
         reasons = reasons_text(first.reasons, graph, with_keys=len(steps) == 1)
         rows.append((label, first.status.value, reasons))
-    width = max(len(label) for label, _, _ in rows)
+    width = max(display_width(label) for label, _, _ in rows)
     lines = [*warnings, header, ""]
     for number, (label, status, reasons) in enumerate(rows, start=1):
-        lines.append(f"  {number:>3}. {label.ljust(width)}  {status:<7}  {reasons}")
+        lines.append(f"  {number:>3}. {pad(label, width)}  {status:<7}  {reasons}")
     if waiting:
         lines += ["", "Waiting steps run only if an upstream rebuild changes its data."]
     if fresh:

@@ -92,6 +92,7 @@ def check(
     from assetflow.execution.control import RunControl
     from assetflow.execution.inputs import read_one
     from assetflow.execution.lifecycle import recorded_run, run_record
+    from assetflow.execution.step import io_settings
     from assetflow.planner.keys import keys_by_asset
     from assetflow.store.records import CheckRecord, RunStatus
 
@@ -119,7 +120,7 @@ def check(
                 if control.is_cancelled:
                     break  # what was checked so far is recorded with the cancelled run
                 spec = project.graph.spec(name)
-                value = read_one(state, spec.returns)
+                value = read_one(state, spec.returns, io_settings(project))
                 outcomes = run_checks(
                     project.checks[name], value, partition=partition, now=now, root=project.root
                 )

@@ -3,7 +3,7 @@
 The rules are few, and the same in memory as through storage:
 
 - a pandas DataFrame and a pyarrow Table convert into each other (the same
-  conversion as Parquet storage: a DataFrame's non-default index is kept);
+  conversion as Parquet storage: a DataFrame's index is kept where it is data);
 - a dict converts to a pydantic model (validated), and a list of dicts (or
   models) to `list[Model]`;
 - a pydantic model converts to a dict (`model_dump()`) for a `dict` parameter;
@@ -97,9 +97,9 @@ def _single_target(value: Any, annotation: Any) -> Any:
 
 def _convert_table(value: Any, target: Any) -> Any:
     if wants_arrow_table(target) and is_frame(value):
-        import pyarrow as pa
+        from assetflow.io.parquet import frame_to_arrow  # as storing it would convert it
 
-        return pa.Table.from_pandas(value, preserve_index=None)
+        return frame_to_arrow(value)
     if not wants_arrow_table(target) and is_arrow_table(value):
         return value.to_pandas()
     return value

@@ -8,7 +8,10 @@ in any version. The layouts are documented in docs/cli.md.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,7 +22,8 @@ if TYPE_CHECKING:
     from assetflow.planner.staleness import Reason
     from assetflow.planner.status import AssetStatus
     from assetflow.runs import EventRow, RunDetail
-    from assetflow.services.history import AssetHistory, RunList, StepLogs
+    from assetflow.services.history import AssetHistory, Explanation, RunList, StepLogs
+    from assetflow.services.reading import AssetHead
     from assetflow.services.running import CheckRun
     from assetflow.store.records import CheckRecord, MaterializationRecord, RunRecord
 
@@ -32,6 +36,9 @@ LOGS_JSON_VERSION = 1
 HISTORY_JSON_VERSION = 1
 CHECKS_JSON_VERSION = 1
 ASSETS_JSON_VERSION = 1
+LINEAGE_JSON_VERSION = 1
+WHY_JSON_VERSION = 1
+SHOW_JSON_VERSION = 1
 
 
 def dumps(document: Mapping[str, Any]) -> str:
@@ -243,3 +250,139 @@ def assets_document(graph: AssetGraph, names: Iterable[str]) -> dict[str, Any]:
             }
         )
     return {"version": ASSETS_JSON_VERSION, "assets": assets}
+
+
+def lineage_document(graph: AssetGraph, names: Iterable[str]) -> dict[str, Any]:
+    """`lineage --json` (`--format json`): the selected assets in dependency order, each
+    with its direct upstream and downstream, and the edges between selected assets."""
+    chosen = set(names)
+    ordered = graph.topological_order(chosen)
+    assets = [
+        {
+            "name": name,
+            "group": graph.spec(name).group,
+            "kind": graph.spec(name).kind,
+            "tags": sorted(graph.spec(name).tags),
+            "description": graph.spec(name).description,
+            "upstream": list(graph.parents(name)),
+            "downstream": list(graph.children(name)),
+        }
+        for name in ordered
+    ]
+    edges = [
+        [parent, name] for name in ordered for parent in graph.parents(name) if parent in chosen
+    ]
+    return {"version": LINEAGE_JSON_VERSION, "assets": assets, "edges": edges}
+
+
+def why_document(explanation: Explanation) -> dict[str, Any]:
+    """`why --json`: the asset-partition explained, and every asset-partition its state
+    traces back to (through inputs that will be rebuilt first), each with its reasons."""
+    from assetflow.planner.staleness import ReasonKind, Verdict, key_text
+    from assetflow.views.why import explained_partition, why_text
+
+    context = explanation.context
+    spec = context.project.graph.spec(explanation.asset)
+    partition = explained_partition(explanation)
+    document: dict[str, Any] = {
+        "version": WHY_JSON_VERSION,
+        "asset": explanation.asset,
+        "partition": partition,
+        "is_source": spec.is_source,
+        "explained": [],
+        "text": why_text(explanation),
+    }
+    verdicts = {
+        key_text((step.asset, step.partition)): Verdict(
+            step.asset, step.partition, step.status, step.reasons
+        )
+        for step in context.plan.steps
+    }
+    verdicts.update({key_text((v.asset, v.partition)): v for v in context.plan.fresh})
+    root = key_text((explanation.asset, partition))
+    if spec.is_source or root not in verdicts:
+        return document
+    queue, seen = [root], {root}
+    while queue:
+        label = queue.pop(0)
+        verdict = verdicts[label]
+        key = (verdict.asset, verdict.partition)
+        latest = context.snapshot.latest.get(key)
+        failure = context.snapshot.failures.get(key)
+        diff = None
+        if latest is not None and latest.code_version:
+            diff = explanation.code_diffs.get((verdict.asset, latest.code_version)) or None
+        document["explained"].append(
+            {
+                "asset": verdict.asset,
+                "partition": verdict.partition,
+                "state": verdict.status.value,
+                "last_run_id": latest.run_id if latest else None,
+                "last_materialized_at": _time(latest.finished_at) if latest else None,
+                "reasons": [reason_document(reason) for reason in verdict.reasons],
+                "last_failure": (
+                    {
+                        "run_id": failure.run_id,
+                        "at": _time(failure.at),
+                        "message": failure.message,
+                    }
+                    if failure is not None
+                    and any(r.kind is ReasonKind.LAST_RUN_FAILED for r in verdict.reasons)
+                    else None
+                ),
+                "code_diff": diff
+                if any(r.kind is ReasonKind.CODE_CHANGED for r in verdict.reasons)
+                else None,
+            }
+        )
+        for reason in verdict.reasons:
+            upstream = reason.upstream
+            is_followed = reason.kind is ReasonKind.UPSTREAM_STALE and upstream in verdicts
+            if is_followed and upstream is not None and upstream not in seen:
+                seen.add(upstream)
+                queue.append(upstream)
+    return document
+
+
+def show_document(head: AssetHead) -> dict[str, Any]:
+    """`show --json`: the first rows of an asset-partition's stored value, each row an
+    object by column name (a JSON value's head under `value`)."""
+    names = [name for name, _ in head.columns]
+    return {
+        "version": SHOW_JSON_VERSION,
+        "asset": head.asset,
+        "partition": head.partition,
+        "kind": head.kind,
+        "run_id": head.run_id,
+        "materialized_at": _time(head.materialized_at),
+        "limit": head.limit,
+        "total": head.total,
+        "columns": [{"name": name, "type": kind} for name, kind in head.columns],
+        "rows": [
+            {name: plain(value) for name, value in zip(names, row, strict=True)}
+            for row in head.rows
+        ],
+        "value": plain(head.value),
+    }
+
+
+def plain(value: Any) -> Any:
+    """A stored value as JSON data: times in ISO 8601, durations in seconds, decimals as
+    text, bytes as hex, NaN and infinities as null."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return str(value)

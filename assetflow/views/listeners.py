@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from assetflow.textwidth import display_width, pad
 from assetflow.views.text import FAILURES_SHOWN, duration, short, step_label
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class ConsoleReporter:
         if plan.is_empty:
             self._echo(nothing_to_do(plan))
             return
-        self._width = max(len(step_label(step)) for step in plan.steps)
+        self._width = max(display_width(step_label(step)) for step in plan.steps)
         count = len(plan.steps)
         waiting = plan.count(Status.WAITING)
         parts = [f"{count} to materialize"]
@@ -63,14 +64,14 @@ class ConsoleReporter:
 
     def step_waiting(self, step: Step, message: str) -> None:
         if not self._quiet:
-            label = step_label(step).ljust(self._width)
+            label = pad(step_label(step), self._width)
             self._echo(f"  {self._marks['waiting']} {label}  {message}")
 
     def step_finished(self, result: StepResult) -> None:
         if self._quiet:
             return
         mark = self._marks[result.state.value]
-        label = step_label(result).ljust(self._width)
+        label = pad(step_label(result), self._width)
         if result.state.value in ("materialized", "check failed"):
             rows = f"{result.rows:,} rows" if result.rows is not None else ""
             detail = f"{rows:>14}  {duration(result.duration_s):>8}"

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from assetflow.textwidth import cut, display_width
 from assetflow.views.listeners import ConsoleReporter
 from assetflow.views.text import duration
 
@@ -167,7 +168,7 @@ class LiveReporter:
         ]
         text = self._separator.join(parts)
         columns = shutil.get_terminal_size().columns - _RIGHT_MARGIN
-        room = columns - len(text) - len(self._separator)
+        room = columns - display_width(text) - display_width(self._separator)
         if self._running and room >= _MIN_NAMES_ROOM:
             names = ", ".join(self._running.values())
             text += self._separator + _cut(names, room, self._ellipsis)
@@ -217,9 +218,11 @@ def _label(asset: str, partition: str | None) -> str:
 
 
 def _cut(text: str, width: int, ellipsis: str) -> str:
-    """`text` in at most `width` characters, ending in `ellipsis` when it had to be cut."""
-    if len(text) <= width:
+    """`text` in at most `width` terminal columns (a CJK character takes two), ending in
+    `ellipsis` when it had to be cut: a status line wider than the terminal would wrap,
+    and clearing it would then leave its first part on screen."""
+    if display_width(text) <= width:
         return text
-    if width <= len(ellipsis):
-        return text[: max(width, 0)]
-    return text[: width - len(ellipsis)] + ellipsis
+    if width <= display_width(ellipsis):
+        return cut(text, max(width, 0), "")
+    return cut(text, width, ellipsis)

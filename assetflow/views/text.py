@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import collections
 import itertools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from assetflow.textwidth import cut, display_width, pad
 
 if TYPE_CHECKING:
     from assetflow.execution import StepResult
@@ -33,14 +34,18 @@ FAILURES_SHOWN = 3
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces, with a header row."""
+    """Left-aligned columns separated by two spaces, with a header row.
+
+    Widths are terminal columns, not characters: a CJK asset name takes two
+    columns per character, and its column is as wide as that (see ``textwidth``).
+    """
     rows = [list(map(str, row)) for row in rows]
-    widths = [len(h) for h in headers]
+    widths = [display_width(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+        widths = [max(w, display_width(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        lines.append("  ".join(pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 
@@ -88,8 +93,7 @@ def asset_table(graph: AssetGraph, names: Iterable[str]) -> str:
     for name in graph.topological_order(names):
         spec = graph.spec(name)
         description = spec.description.splitlines()[0] if spec.description else ""
-        if len(description) > DESCRIPTION_WIDTH:
-            description = description[: DESCRIPTION_WIDTH - 1] + "…"
+        description = cut(description, DESCRIPTION_WIDTH)
         rows.append(
             [
                 name,
@@ -118,19 +122,9 @@ def render_lineage(graph: AssetGraph, names: Iterable[str], output_format: str) 
         lines += [f'    "{parent}" -> "{child}";' for parent, child in edges]
         return "\n".join([*lines, "}"])
     if output_format == "json":
-        assets = [
-            {
-                "name": name,
-                "group": graph.spec(name).group,
-                "kind": graph.spec(name).kind,
-                "tags": sorted(graph.spec(name).tags),
-                "description": graph.spec(name).description,
-                "upstream": list(graph.parents(name)),
-                "downstream": list(graph.children(name)),
-            }
-            for name in ordered
-        ]
-        return json.dumps({"assets": assets, "edges": edges}, indent=2)
+        from assetflow.views.json import dumps, lineage_document
+
+        return dumps(lineage_document(graph, chosen))
     return lineage_tree(graph, ordered, chosen)
 
 
@@ -275,7 +269,7 @@ def _run_header(detail: RunDetail, now: datetime | None) -> list[str]:
 
 
 def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return cut(text, width)
 
 
 def history_table(

@@ -38,12 +38,10 @@ def why_text(explanation: Explanation) -> str:
     verdicts.update({key_text((v.asset, v.partition)): v for v in context.plan.fresh})
     lines: list[str] = []
     if spec.partitions is not None and partition is None:
-        judged: list[Step | Verdict] = [*context.plan.steps, *context.plan.fresh]
-        mine = [v for v in judged if v.asset == name]
+        mine = _judged(explanation)
         if not mine:
             return f"'{name}' has no complete partitions yet."
-        chosen = next((v for v in mine if v.status is not Status.FRESH), mine[-1])
-        partition = chosen.partition
+        partition = explained_partition(explanation)
         lines.append(
             f"'{name}' has {len(mine)} partitions; explaining {partition} "
             f"(`--partition KEY` for another; `assetflow status '{name}'` shows them all)."
@@ -51,6 +49,25 @@ def why_text(explanation: Explanation) -> str:
         lines.append("")
     _explain(key_text((name, partition)), verdicts, context, diffs, lines, depth=0, seen=set())
     return "\n".join(lines)
+
+
+def explained_partition(explanation: Explanation) -> str | None:
+    """The partition `why` explains: the one asked for; for a partitioned asset without
+    one, the first partition that is not fresh, else the newest; None otherwise."""
+    spec = explanation.context.project.graph.spec(explanation.asset)
+    if explanation.partition is not None or spec.partitions is None:
+        return explanation.partition
+    mine = _judged(explanation)
+    if not mine:
+        return None
+    return next((v for v in mine if v.status is not Status.FRESH), mine[-1]).partition
+
+
+def _judged(explanation: Explanation) -> list[Step | Verdict]:
+    """Every verdict of the explained asset's partitions, in plan order."""
+    context = explanation.context
+    judged: list[Step | Verdict] = [*context.plan.steps, *context.plan.fresh]
+    return [v for v in judged if v.asset == explanation.asset]
 
 
 def _explain(

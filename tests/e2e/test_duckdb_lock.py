@@ -10,14 +10,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import pytest
 from click.testing import CliRunner
 
 from assetflow.cli import cli
-from assetflow.io.output import DUCKDB_LOCK_TIMEOUT_S, write_output
 
 #: How long the failing test lets a write wait for the lock (the default is 30 s).
 SHORT_LOCK_TIMEOUT_S = 1.0
+#: A project that waits SHORT_LOCK_TIMEOUT_S for a held DuckDB file.
+SHORT_WAIT_CONFIG = (
+    f'[tool.assetflow]\nmodules = ["assets"]\nduckdb_wait = {SHORT_LOCK_TIMEOUT_S}\n'
+)
+#: A project that does not wait at all: it fails as soon as it finds the file held.
+NO_WAIT_CONFIG = '[tool.assetflow]\nmodules = ["assets"]\nduckdb_wait = 0\n'
+#: Well under the default wait (30 s): a run that does not wait ends this soon.
+FAST_S = 10.0
 #: How long the holder of the waiting test keeps the file, well under the default timeout.
 BRIEF_HOLD_S = 2.0
 
@@ -68,22 +74,8 @@ def stored_rows(database: Path) -> list[tuple]:
         return connection.sql("select id, amount from orders order by id").fetchall()
 
 
-@pytest.fixture
-def short_lock_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make a write give up after SHORT_LOCK_TIMEOUT_S.
-
-    The timeout is a keyword argument of `write_output` whose default is bound from
-    DUCKDB_LOCK_TIMEOUT_S when the module is imported (so patching the constant does
-    nothing), and no option or environment variable sets it: the default itself is set.
-    """
-    assert write_output.__kwdefaults__["lock_timeout"] == DUCKDB_LOCK_TIMEOUT_S
-    monkeypatch.setitem(write_output.__kwdefaults__, "lock_timeout", SHORT_LOCK_TIMEOUT_S)
-
-
-def test_a_locked_warehouse_fails_the_step_clearly_then_a_rerun_succeeds(
-    make_project, short_lock_timeout
-):
-    root = make_project(ASSETS)
+def test_a_locked_warehouse_fails_the_step_clearly_then_a_rerun_succeeds(make_project):
+    root = make_project(ASSETS, config=SHORT_WAIT_CONFIG)
     database = root / ".assetflow" / "warehouse.duckdb"
     with held(database, 30) as holder:
         result = materialize(root)
@@ -91,7 +83,7 @@ def test_a_locked_warehouse_fails_the_step_clearly_then_a_rerun_succeeds(
         assert f"the DuckDB file '{database}' is locked by another process" in result.output
         assert f"PID {holder.pid}" in result.output
         assert "nothing was written for asset 'orders'" in result.output
-        assert "Waited 1 s. Wait for that process to finish or close it, then re-run." in (
+        assert "Waited 1 s (`duckdb_wait` in the project configuration). Wait for that " in (
             result.output
         )
         assert "failed" in result.output
@@ -114,3 +106,56 @@ def test_a_write_waits_for_a_brief_holder_with_the_default_timeout(make_project)
     assert "succeeded" in result.output
     assert waited > BRIEF_HOLD_S / 2  # it went through only once the holder let go
     assert stored_rows(database) == [(1, 9.5), (2, 3.0), (3, 12.25)]
+
+
+def test_with_duckdb_wait_0_a_file_held_by_another_program_fails_at_once(make_project):
+    """A BI tool keeps the warehouse open: the run does not wait the default 30 s, and the
+    message names the process that holds the file."""
+    root = make_project(ASSETS, config=NO_WAIT_CONFIG)
+    database = root / ".assetflow" / "warehouse.duckdb"
+    with held(database, 60) as holder:
+        started = time.monotonic()
+        result = materialize(root)
+        took = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert took < FAST_S
+    assert f"PID {holder.pid}" in result.output
+    assert "Waited 0 s (`duckdb_wait` in the project configuration)" in result.output
+    assert "docs/partitions.md" in result.output
+
+
+def test_show_of_a_held_warehouse_fails_at_once_naming_the_holder(make_project):
+    root = make_project(ASSETS, config=NO_WAIT_CONFIG)
+    assert materialize(root).exit_code == 0
+    database = root / ".assetflow" / "warehouse.duckdb"
+    with held(database, 60) as holder:
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["--project", str(root), "show", "orders"])
+        took = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    assert took < FAST_S
+    assert f"the DuckDB file '{database}' is locked by another process" in result.output
+    assert f"PID {holder.pid}" in result.output
+    assert "the output of asset 'orders' could not be read" in result.output
+
+
+def test_a_reader_that_copies_the_file_under_the_queue_lock_never_blocks_a_load(
+    make_project,
+):
+    """What docs/partitions.md tells BI tools: copy the warehouse while holding assetflow's
+    queue lock shared (as `flock -s` does), then read the copy for as long as you like."""
+    import fcntl
+    import shutil
+
+    root = make_project(ASSETS, config=NO_WAIT_CONFIG)
+    assert materialize(root).exit_code == 0
+    database = root / ".assetflow" / "warehouse.duckdb"
+    copy = root / "bi.duckdb"
+    with open(f"{database}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        shutil.copyfile(database, copy)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    with duckdb.connect(str(copy), read_only=True) as reader:
+        again = CliRunner().invoke(cli, ["--project", str(root), "materialize", "--force"])
+        assert again.exit_code == 0, again.output
+        assert reader.execute("select count(*) from orders").fetchone() == (3,)

@@ -583,3 +583,20 @@ def test_a_write_queues_behind_another_assetflow_process_without_retrying(
     holder.wait(5)
     assert waited >= 0.4  # it waited for the holder's turn to end ...
     assert read("events", database)["id"].tolist() == [0, 1, 2, 0, 1, 2, 3, 4]  # ... then wrote
+
+
+def test_the_head_of_a_partition_is_a_limit_query_without_the_partition_column(
+    database: Path,
+) -> None:
+    from assetflow.io.duckdb import read_head
+
+    for day, first in (("2026-03-01", 0), ("2026-03-02", 100)):
+        frame = pd.DataFrame({"id": range(first, first + 50)})
+        write_output("orders", frame, "duckdb", database.parent / "data", partition=day)
+    head, total = read_head(database, "orders", partition="2026-03-02", limit=3, lock_timeout=1.0)
+    assert head.column_names == ["id"]
+    assert head.column("id").to_pylist() == [100, 101, 102]
+    assert total == 50
+    whole, total = read_head(database, "orders", partition=None, limit=60, lock_timeout=1.0)
+    assert whole.num_rows == 60
+    assert total == 100

@@ -251,6 +251,65 @@ def test_a_missing_output_is_reported_missing(
         manager.read(ref)
     with pytest.raises(StoreError, match=r"missing(.|\n)*materialize"):
         manager.read_partitions("orders", [OutputRef("orders", "2026-03-01", stored.path)])
+    with pytest.raises(StoreError, match=r"missing(.|\n)*materialize"):
+        manager.head(ref, 5)
+
+
+@pytest.mark.parametrize("partition", PARTITIONS)
+@pytest.mark.parametrize("kind", TABLE_KINDS)
+@CONTRACT
+@given(frame=frames(zone="UTC"), limit=st.integers(0, 8))
+def test_the_head_of_a_table_is_its_first_rows(
+    kind: str,
+    partition: str | None,
+    frame: pd.DataFrame,
+    limit: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``head`` gives a pyarrow Table: the first ``limit`` rows of what ``read`` gives as a
+    Table, and the total when the kind knows it."""
+    import pyarrow as pa
+
+    manager = io_manager(kind)
+    root = tmp_path_factory.mktemp(kind)
+    if partition is not None:
+        _write(manager, root, frame.iloc[::-1], "2026-03-02")  # a neighbour is left out
+    stored = _write(manager, root, frame, partition)
+    ref = _ref(stored, partition)
+    head = manager.head(ref, limit)
+    assert isinstance(head.value, pa.Table)
+    assert head.total in (None, len(frame))
+    whole = manager.read(ref, pa.Table)
+    assert isinstance(whole, pa.Table)
+    assert head.value.num_rows == min(limit, len(frame))
+    assert head.value.equals(whole.slice(0, limit))
+
+
+@pytest.mark.parametrize("kind", VALUE_KINDS)
+@pytest.mark.parametrize(
+    ("value", "limit", "expected", "total"),
+    [
+        (list(range(30)), 10, list(range(10)), 30),
+        ([1, 2], 10, [1, 2], 2),
+        ({"a": 1, "b": 2, "c": 3}, 2, {"a": 1, "b": 2}, 3),
+        ("a plain value", 10, "a plain value", None),
+        ([], 5, [], 0),
+    ],
+)
+def test_the_head_of_a_value_cuts_a_list_or_dict(
+    kind: str, value: object, limit: int, expected: object, total: int | None, tmp_path: Path
+) -> None:
+    manager = io_manager(kind)
+    stored = _write(manager, tmp_path, value, None)
+    head = manager.head(_ref(stored, None), limit)
+    assert head.value == expected
+    assert head.total == total
+
+
+def test_the_head_of_nothing_is_none() -> None:
+    head = io_manager("none").head(OutputRef("orders", None, None), 10)
+    assert head.value is None
+    assert head.total is None
 
 
 @pytest.mark.parametrize("kind", TABLE_KINDS)

@@ -62,13 +62,44 @@ def test_a_pandas3_frame_round_trips_exactly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "index",
-    [pd.RangeIndex(5, 9), pd.RangeIndex(0, 8, 2, name="n"), pd.Index(["a", "b", "c", "d"])],
+    "index", [pd.RangeIndex(0, 8, 2, name="n"), pd.Index(["a", "b", "c", "d"], name="key")]
 )
-def test_a_non_default_index_is_kept(tmp_path: Path, index: pd.Index) -> None:
+def test_a_named_index_is_kept_as_the_index(tmp_path: Path, index: pd.Index) -> None:
     frame = pd.DataFrame({"a": [1, 2, 3, 4]}, index=index)
     stored = write_output("indexed", frame, "parquet", tmp_path)
+    assert [name for name, _ in stored.columns] == ["a", index.name]
     pd.testing.assert_frame_equal(read_output("parquet", stored.path), frame)
+
+
+@pytest.mark.parametrize(
+    "index", [pd.RangeIndex(5, 9), pd.RangeIndex(0, 8, 2), pd.Index([7, 3, 9, 1])]
+)
+def test_row_labels_are_not_stored(tmp_path: Path, index: pd.Index) -> None:
+    """What filtering, sorting and concat leave (unnamed integer labels) is not data: it
+    is neither a column (``__index_level_0__``) nor a schema change between partitions."""
+    frame = pd.DataFrame({"a": [1, 2, 3, 4]}, index=index)
+    stored = write_output("filtered", frame, "parquet", tmp_path)
+    assert stored.columns == (("a", "int64"),)
+    assert (
+        stored.data_version
+        == write_output("plain", frame.reset_index(drop=True), "parquet", tmp_path).data_version
+    )
+    pd.testing.assert_frame_equal(read_output("parquet", stored.path), frame.reset_index(drop=True))
+
+
+def test_an_unnamed_index_of_data_is_a_column_named_as_reset_index_names_it(
+    tmp_path: Path,
+) -> None:
+    days = pd.DatetimeIndex(["2026-03-01", "2026-03-02"]).as_unit("us")
+    frame = pd.DataFrame({"a": [1, 2]}, index=days)
+    stored = write_output("series", frame, "parquet", tmp_path)
+    assert [name for name, _ in stored.columns] == ["a", "index"]
+    back = read_output("parquet", stored.path)
+    pd.testing.assert_frame_equal(back, frame.rename_axis("index"))
+    levels = pd.MultiIndex.from_tuples([("x", 1), ("y", 2)], names=["key", None])
+    stored = write_output("levels", frame.set_axis(levels), "parquet", tmp_path)
+    assert [name for name, _ in stored.columns] == ["a", "key", "level_1"]
+    assert "__index_level" not in str(stored.columns)
 
 
 def test_a_default_index_is_not_stored_as_a_column(tmp_path: Path) -> None:

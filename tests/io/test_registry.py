@@ -37,7 +37,14 @@ import pyarrow.feather as feather
 
 from assetflow.datahash import table_version
 from assetflow.errors import StoreError
-from assetflow.io import IOSettings, OutputRef, OutputStat, StoredOutput, WriteTarget
+from assetflow.io import (
+    IOSettings,
+    OutputHead,
+    OutputRef,
+    OutputStat,
+    StoredOutput,
+    WriteTarget,
+)
 from assetflow.io.atomic import write_atomically
 from assetflow.io.parquet import column_types, to_arrow_table
 
@@ -78,6 +85,10 @@ class FeatherIO:
             return None
         status = path.stat()
         return OutputStat(bytes=status.st_size, modified_at=status.st_mtime)
+
+    def head(self, ref: OutputRef, limit: int) -> OutputHead:
+        table = feather.read_table(ref.path)
+        return OutputHead(table.slice(0, limit), table.num_rows)
 '''
 
 

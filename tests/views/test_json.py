@@ -16,10 +16,14 @@ from assetflow.views.json import (
     checks_document,
     dumps,
     history_document,
+    lineage_document,
     logs_document,
+    plain,
     run_document,
     runs_document,
+    show_document,
     status_document,
+    why_document,
 )
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -118,3 +122,49 @@ def test_assets_document(project):
         "The sum of the numbers.",
     )
     assert document["assets"][0]["tags"] == ["nightly"]
+
+
+def test_lineage_document(project):
+    document = _round_trip(lineage_document(project.graph, ["numbers", "total"]))
+    assert document["version"] == 1
+    assert document["edges"] == [["numbers", "total"]]
+    assert [entry["name"] for entry in document["assets"]] == ["numbers", "total"]
+
+
+def test_why_document_follows_inputs_that_will_be_rebuilt(project, ran):
+    """After a code change upstream, `total` waits on `numbers`: both are explained, the
+    cause (numbers' code) with its diff."""
+    source = project.root / "assets.py"
+    source.write_text(source.read_text().replace("[1, 2, 3]", "[1, 2, 4]"))
+    changed = load(project.root)
+    document = _round_trip(why_document(history.why(changed, "total", clock=FixedClock(T0))))
+    assert document["version"] == 1
+    assert [(entry["asset"], entry["state"]) for entry in document["explained"]] == [
+        ("total", "waiting"),
+        ("numbers", "stale"),
+    ]
+    numbers = document["explained"][1]
+    assert [reason["kind"] for reason in numbers["reasons"]] == ["code changed"]
+    assert "+    return pd.DataFrame({'n': [1, 2, 4]})" in numbers["code_diff"]
+    assert numbers["last_run_id"] == ran.run_id
+    assert "will be rebuilt first" in document["text"]
+
+
+def test_show_document(project, ran):
+    from assetflow.services import reading
+
+    document = _round_trip(show_document(reading.head(project, "numbers", limit=2)))
+    assert document["version"] == 1
+    assert document["rows"] == [{"n": 1}, {"n": 2}]
+    assert document["total"] == 3
+    assert document["columns"] == [{"name": "n", "type": "int64"}]
+
+
+def test_plain_values_are_json():
+    import datetime as dt
+    from decimal import Decimal
+
+    assert plain(
+        [float("nan"), dt.date(2026, 3, 1), dt.timedelta(seconds=90), Decimal("1.50"), b"\x01"]
+    ) == [None, "2026-03-01", 90.0, "1.50", "01"]
+    assert plain({1: (2, float("inf"))}) == {"1": [2, None]}

@@ -204,7 +204,8 @@ def test_lineage_dot(diamond):
 
 def test_lineage_json(diamond):
     document = json.loads(render_lineage(diamond, {"top", "left", "right"}, "json"))
-    assert set(document) == {"assets", "edges"}
+    assert set(document) == {"version", "assets", "edges"}
+    assert document["version"] == 1
     by_name = {entry["name"]: entry for entry in document["assets"]}
     assert by_name["top"] == {
         "name": "top",
@@ -430,3 +431,17 @@ def test_checks_summary_and_schema_changes():
     assert schema_changes([newer, older]) == [
         "2026-03-01 10:30:05 run ssssssss: added 'y' (bool); removed 'x'; 'id' int64 -> string"
     ]
+
+
+def test_tables_align_for_wide_characters():
+    """A CJK name takes two columns per character: the next column starts at the same
+    terminal column on every row."""
+    from assetflow.textwidth import display_width
+
+    rendered = table(["ASSET", "STATE"], [["売上データ", "fresh"], ["orders", "stale"]])
+    lines = rendered.splitlines()
+    starts = [
+        display_width(line[: line.index(state)])
+        for line, state in zip(lines, ["STATE", "fresh", "stale"], strict=True)
+    ]
+    assert starts == [12, 12, 12]
