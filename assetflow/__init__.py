@@ -20,6 +20,7 @@ from assetflow.asset import source as source
 from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from assetflow.api import history as history
     from assetflow.api import load as load
     from assetflow.api import materialize as materialize
     from assetflow.api import plan as plan
@@ -62,6 +63,7 @@ __version__ = "0.1.0"
 
 #: Where each public name lives.
 _HOMES = {
+    "history": "assetflow.api",
     "load": "assetflow.api",
     "materialize": "assetflow.api",
     "plan": "assetflow.api",
