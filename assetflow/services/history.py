@@ -141,7 +141,7 @@ def runs(
         RunStatus(value)
         for value in ((status,) if isinstance(status, (str, RunStatus)) else status or ())
     )
-    with project_store(project, store) as opened:
+    with project_store(project, store, reading=True) as opened:
         sweep_crashed(opened, project, clock)
         cursor = find_run(opened, before).run_id if before is not None else None
         query = RunQuery(
@@ -176,7 +176,7 @@ def run(
     """
     from assetflow.run_detail import read_run
 
-    with project_store(project, store) as opened:
+    with project_store(project, store, reading=True) as opened:
         sweep_crashed(opened, project, clock)
         return read_run(opened, run_id)
 
@@ -197,7 +197,7 @@ def logs(
     """
     from assetflow.run_detail import find_run
 
-    with project_store(project, store) as opened:
+    with project_store(project, store, reading=True) as opened:
         record = find_run(opened, run_id)
         found = opened.step_logs(record.run_id, asset=asset, partition=partition)
     return StepLogs(record, tuple(found))
@@ -224,7 +224,7 @@ def history(
     if partition is not None:
         check_partition(project, asset, partition)
     attempts = None
-    with project_store(project, store) as opened:
+    with project_store(project, store, reading=True) as opened:
         records = opened.asset_history(asset, partition=partition, limit=limit)
         checks = (
             opened.check_history(asset, partition=partition) if project.checks.get(asset) else []
@@ -277,7 +277,7 @@ def status(
     attempted) in which run."""
     from assetflow.planner.status import AssetState, asset_states, attempt_of
 
-    with project_store(project, store) as opened:
+    with project_store(project, store, reading=True) as opened:
         sweep_crashed(opened, project, clock)
         context = make_plan(project, opened, request, clock=clock, check_inputs=False)
         states = asset_states(context.plan, context.snapshot)
@@ -329,7 +329,7 @@ def why(
     if partition is not None:
         check_partition(project, asset, partition)
         partitions = PartitionRequest.one(partition)
-    with project_store(project, store) as opened:
+    with project_store(project, store, reading=True) as opened:
         request = RunRequest(f"+{asset}", partitions=partitions)
         context = make_plan(project, opened, request, clock=clock, check_inputs=False)
         diffs = code_diffs(opened, context)

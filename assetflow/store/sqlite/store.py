@@ -203,6 +203,7 @@ class SqliteStore:
         migrations: Sequence[Migration] = MIGRATIONS,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         retry_delays_s: Sequence[float] = LOCK_RETRY_DELAYS_S,
+        read_only: bool = False,
     ) -> None:
         """Open (creating if needed) the store at ``path`` and bring its schema up to date.
 
@@ -212,18 +213,24 @@ class SqliteStore:
             busy_timeout_s: How long SQLite waits for another connection's lock.
             retry_delays_s: Pauses between retries of an operation that found the
                 store busy even so.
+            read_only: Only read an existing store (for a user who cannot write it):
+                nothing is created or migrated, and every write is a StoreError.
 
         Raises:
             StoreError: The path is a directory, cannot be created or written, is
-                not an assetflow store, is corrupt, or was written by a newer assetflow.
+                not an assetflow store, is corrupt, or was written by a newer assetflow;
+                read-only: no store is there, or it needs a schema upgrade.
         """
         self.path = Path(path).expanduser().absolute()
+        #: whether this store only reads (see ``read_only`` above)
+        self.read_only = read_only
         self._saved_code_versions: set[str] = set()
         self._db = SqliteConnection(
             self.path,
             migrations=migrations,
             busy_timeout_s=busy_timeout_s,
             retry_delays_s=retry_delays_s,
+            read_only=read_only,
         )
 
     def _records(self, convert: Callable[[list[Row]], list[_R]], rows: list[Row]) -> list[_R]:
