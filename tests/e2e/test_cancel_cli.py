@@ -158,3 +158,12 @@ def test_a_cancelled_runs_summary_and_runs_count_the_same_and_name_what_never_st
     row = next(line for line in shown.stdout.splitlines() if line.startswith("after"))
     assert row.split()[1:4] == ["not", "started", "-"]
     assert "  steps      1 materialized, 1 cancelled, 1 not started" in shown.stdout
+    status = subprocess.run(
+        assetflow(root, "status", "--json"), capture_output=True, text=True, timeout=60
+    )
+    attempts = {entry["asset"]: entry["attempt"] for entry in json.loads(status.stdout)["assets"]}
+    assert attempts["slow"]["outcome"] == "cancelled"
+    assert attempts["slow"]["summary"] == "cancelled while running; nothing of it was written"
+    assert attempts["after"]["outcome"] == "cancelled"
+    assert attempts["after"]["summary"] == "not started: the run was cancelled"
+    assert attempts["quick"]["outcome"] == "materialized"
