@@ -176,19 +176,25 @@ _ATTEMPT_KINDS_SQL = ", ".join(f"'{kind.value}'" for kind in sorted(ATTEMPT_KIND
 _ENDED_KINDS_SQL = ", ".join(
     f"'{kind.value}'" for kind in sorted(ATTEMPT_KINDS - {EventKind.STARTED})
 )
-# The newest attempt event of each wanted asset-partition; the wanted pairs travel
-# as one JSON array of [asset, partition or ''] (as latest_state keys them).
+# The newest attempt event of each wanted asset-partition. The wanted partitioned
+# pairs travel as one JSON array of [asset, partition], the unpartitioned assets as
+# another; each IN list is built once into a transient index, so the events are
+# read in one pass however many keys are asked for (a join on json_each would
+# read them once per key).
 _LATEST_ATTEMPTS = f"""
 SELECT {EVENT_COLUMNS} FROM events WHERE id IN (
     SELECT id FROM (
-        SELECT e.id, ROW_NUMBER() OVER (
-            PARTITION BY e.asset, e.partition_key ORDER BY e.occurred_at DESC, e.id DESC
+        SELECT id, ROW_NUMBER() OVER (
+            PARTITION BY asset, partition_key ORDER BY occurred_at DESC, id DESC
         ) AS recency
-        FROM events AS e JOIN (
-            SELECT json_extract(value, '$[0]') AS asset, json_extract(value, '$[1]') AS key
-            FROM json_each(?)
-        ) AS wanted ON e.asset = wanted.asset AND COALESCE(e.partition_key, '') = wanted.key
-        WHERE e.kind IN ({_ATTEMPT_KINDS_SQL})
+        FROM events
+        WHERE kind IN ({_ATTEMPT_KINDS_SQL}) AND (
+            (asset, partition_key) IN (
+                SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')
+                FROM json_each(?)
+            )
+            OR (partition_key IS NULL AND asset IN (SELECT value FROM json_each(?)))
+        )
     ) AS ranked WHERE recency = 1
 )"""
 
@@ -418,10 +424,20 @@ class SqliteStore:
         return self._records(runs_from_rows, rows)
 
     def latest_attempts(self, keys: Iterable[AssetPartition]) -> dict[AssetPartition, EventRecord]:
-        wanted = [[asset, "" if partition is None else partition] for asset, partition in keys]
-        if not wanted:
+        pairs: list[list[str]] = []
+        unpartitioned: list[str] = []
+        for asset, partition in keys:
+            if partition is None:
+                unpartitioned.append(asset)
+            else:
+                pairs.append([asset, partition])
+        if not pairs and not unpartitioned:
             return {}
-        rows = self._db.select("read the latest attempts", _LATEST_ATTEMPTS, (json.dumps(wanted),))
+        rows = self._db.select(
+            "read the latest attempts",
+            _LATEST_ATTEMPTS,
+            (json.dumps(pairs), json.dumps(unpartitioned)),
+        )
         records = self._records(events_from_rows, rows)
         return {(e.asset, e.partition): e for e in records if e.asset is not None}
 
