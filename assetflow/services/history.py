@@ -69,6 +69,13 @@ class AttemptRow:
         text = self.event.message.strip()
         return text.splitlines()[0] if text else ""
 
+    @property
+    def is_not_started(self) -> bool:
+        """Whether this is a step a cancelled run never began (no attempt was made)."""
+        from assetflow.store.records import NOT_STARTED_ATTEMPT, EventKind
+
+        return self.event.kind is EventKind.CANCELLED and self.event.attempt == NOT_STARTED_ATTEMPT
+
 
 @dataclass(frozen=True, slots=True)
 class AssetHistory:

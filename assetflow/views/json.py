@@ -214,7 +214,7 @@ def _attempt_row(row: AttemptRow) -> dict[str, Any]:
         "run_id": event.run_id,
         "partition": event.partition,
         "outcome": event.kind.value,
-        "not_started": event.kind.value == "cancelled" and event.attempt == 0,
+        "not_started": row.is_not_started,
         "at": _time(event.at),
         "attempt": event.attempt,
         "duration_s": event.duration_s,

@@ -191,4 +191,8 @@ class JsonReporter:
             status=result.status.value,
             duration_s=round(result.duration_s, 6),
             counts={state.value: count for state, count in sorted(result.counts().items())},
+            # The cancelled steps that never started (counted with "cancelled" above).
+            not_started=[
+                {"asset": r.asset, "partition": r.partition} for r in result.not_started()
+            ],
         )

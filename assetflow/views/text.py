@@ -330,7 +330,7 @@ def attempts_table(asset: str, attempts: Sequence[AttemptRow]) -> str:
     for row in attempts:
         event, written = row.event, row.materialization
         outcome = event.kind.value
-        if event.kind.value == "cancelled" and event.attempt == 0:
+        if row.is_not_started:
             outcome = "not started"
         rows.append(
             [

@@ -167,3 +167,13 @@ def test_a_cancelled_runs_summary_and_runs_count_the_same_and_name_what_never_st
     assert attempts["after"]["outcome"] == "cancelled"
     assert attempts["after"]["summary"] == "not started: the run was cancelled"
     assert attempts["quick"]["outcome"] == "materialized"
+
+
+def test_the_json_stream_names_the_steps_a_cancelled_run_never_started(make_project):
+    root = make_project(SLOW)
+    process = start(root, "--executor", "inprocess", "--json")
+    wait_for(root / "slow.started")
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    finished = [json.loads(line) for line in output.splitlines() if '"run_finished"' in line]
+    assert finished[0]["not_started"] == [{"asset": "after", "partition": None}]
