@@ -294,3 +294,22 @@ def test_reading_commands_work_on_a_read_only_state_directory(nightly) -> None:
         assert sorted(p.name for p in state.iterdir()) == before  # no -wal, -shm or probe
     finally:
         _unlock(targets)
+
+
+def test_a_read_only_project_that_never_ran_reads_as_never_attempted(make_project) -> None:
+    root = make_project(NIGHTLY)
+    targets = _lock(root)
+    try:
+        done = subprocess.run(
+            assetflow_command(root, "status", "late", "--partition", "2026-03-01", "--json"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "is read-only for this user" in done.stderr
+        [entry] = json.loads(done.stdout)["assets"]
+        assert entry["attempt"]["outcome"] == "never attempted"
+        assert not (root / ".assetflow").exists()
+    finally:
+        _unlock(targets)
