@@ -21,6 +21,7 @@ from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
     from assetflow.api import check_assets as check_assets
+    from assetflow.api import history as history
     from assetflow.api import load as load
     from assetflow.api import materialize as materialize
     from assetflow.api import plan as plan
@@ -67,6 +68,7 @@ __version__ = "0.1.0"
 #: Where each public name lives.
 _HOMES = {
     "check_assets": "assetflow.api",
+    "history": "assetflow.api",
     "load": "assetflow.api",
     "materialize": "assetflow.api",
     "plan": "assetflow.api",

@@ -10,6 +10,7 @@ run option may be given.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from assetflow.planner.status import AssetStatus
     from assetflow.project import Project
     from assetflow.request import PartitionRequest
-    from assetflow.runs import RunDetail
+    from assetflow.run_detail import RunDetail
     from assetflow.services.history import AssetHistory, Explanation, RunList
     from assetflow.services.reading import AssetHead
     from assetflow.store.base import MetadataStore
@@ -165,10 +166,21 @@ def status(
     clock: Clock | None = None,
     exclude: str | None = None,
     partitions: PartitionRequest | None = None,
+    partition: str | None = None,
 ) -> list[AssetStatus]:
-    """The state of every selected asset: fresh, stale, waiting, missing or failed, and why."""
+    """The state of every selected asset-partition (`partition`: of that one), why, and
+    how its last attempt ended (``AssetStatus.attempt``): what `assetflow status` prints."""
+    from assetflow.errors import UsageError
+    from assetflow.request import PartitionRequest
     from assetflow.services import history
 
+    if partition is not None:
+        if partitions is not None:
+            raise UsageError(
+                "give either partition= or partitions=, not both.",
+                hint="partition= is one key; partitions= a PartitionRequest.",
+            )
+        partitions = PartitionRequest.one(partition)
     run_request = _request(request, selection, exclude=exclude, partitions=partitions)
     return history.status(load(project), run_request, store=store, clock=clock)
 
@@ -204,15 +216,36 @@ def runs(
     *,
     project: Project | str | Path | None = None,
     limit: int = 20,
-    status: RunStatus | str | None = None,
+    status: RunStatus | str | Iterable[RunStatus | str] | None = None,
+    trigger: str | Iterable[str] | None = None,
+    asset: str | None = None,
+    partition: str | None = None,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    before: str | None = None,
     store: MetadataStore | None = None,
 ) -> RunList:
-    """The newest runs (of one status, if given), with each run's step counts."""
-    from assetflow.services import history
-    from assetflow.store.records import RunStatus
+    """The newest runs matching every filter given, with each run's step counts: what
+    `assetflow runs` prints.
 
-    wanted = RunStatus(status) if status is not None else None
-    return history.runs(load(project), limit=limit, status=wanted, store=store)
+    ``since`` and ``until`` take a date (a whole UTC day), a datetime (naive: UTC) or
+    the text `--since` takes; ``before`` a run id for the next page
+    (``RunList.next_before``).
+    """
+    from assetflow.services import history
+
+    return history.runs(
+        load(project),
+        limit=limit,
+        status=status,
+        trigger=trigger,
+        asset=asset,
+        partition=partition,
+        since=since,
+        until=until,
+        before=before,
+        store=store,
+    )
 
 
 def run(
@@ -221,7 +254,7 @@ def run(
     project: Project | str | Path | None = None,
     store: MetadataStore | None = None,
 ) -> RunDetail:
-    """One run, by id or unique prefix, step by step."""
+    """One run, by id or unique prefix, step by step: what `assetflow runs show` prints."""
     from assetflow.services import history
 
     return history.run(load(project), run_id, store=store)
@@ -233,12 +266,16 @@ def history(
     project: Project | str | Path | None = None,
     partition: str | None = None,
     limit: int = 20,
+    all: bool = False,
     store: MetadataStore | None = None,
 ) -> AssetHistory:
-    """An asset's newest materializations (of one partition, if given) and check results."""
+    """An asset's newest materializations (of one partition, if given) and check
+    results; with ``all``, every attempt too (``AssetHistory.attempts``)."""
     from assetflow.services import history as histories
 
-    return histories.history(load(project), asset, partition=partition, limit=limit, store=store)
+    return histories.history(
+        load(project), asset, partition=partition, limit=limit, all=all, store=store
+    )
 
 
 def why(

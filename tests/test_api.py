@@ -338,3 +338,54 @@ def test_read_asset_of_an_unknown_asset_suggests_the_closest(story):
         "    Did you mean 'clean_records'?\n\n"
         "`assetflow list` shows every asset."
     )
+
+
+def test_runs_is_the_function_even_after_its_helpers_are_imported(story):
+    import assetflow.run_detail  # the module that once was `assetflow.runs`
+
+    assert callable(assetflow.runs)
+    assert assetflow.runs.__module__ == "assetflow.api"
+    assert assetflow.history.__module__ == "assetflow.api"
+
+
+def test_runs_run_history_and_status_return_what_the_cli_renders(story, clock):
+    from assetflow.planner.status import Attempt, Outcome
+    from assetflow.run_detail import RunDetail
+    from assetflow.services.history import AssetHistory, RunList
+
+    (story / "fail").touch()
+    failed = assetflow.materialize(project=story, clock=clock)
+    (story / "fail").unlink()
+    done = assetflow.materialize("flaky+", project=story, clock=FixedClock(T0.replace(day=2)))
+
+    found = assetflow.runs(project=story, asset="flaky", status="failed")
+    assert isinstance(found, RunList)
+    assert [r.run_id for r in found.runs] == [failed.run_id]
+    assert found.counts[failed.run_id]["failed"] == 1
+    assert [r.run_id for r in assetflow.runs(project=story, trigger="api", limit=1).runs] == [
+        done.run_id
+    ]
+    assert assetflow.runs(project=story, limit=1).next_before == done.run_id
+    since = assetflow.runs(project=story, since=T0.replace(day=2).date(), until="2026-03-02")
+    assert [r.run_id for r in since.runs] == [done.run_id]
+    assert isinstance(assetflow.run(failed.run_id[:6], project=story), RunDetail)
+
+    every = assetflow.history("after_flaky", project=story, all=True)
+    assert isinstance(every, AssetHistory)
+    assert [row.event.kind.value for row in every.attempts] == ["materialized", "skipped"]
+    assert every.attempts[1].summary == "upstream failed: flaky"
+    assert assetflow.history("after_flaky", project=story).attempts is None
+
+    [state] = assetflow.status("after_flaky", project=story)
+    assert state.attempt == Attempt(Outcome.MATERIALIZED, done.run_id, state.last.finished_at)
+
+
+def test_history_and_runs_refuse_a_limit_below_one(story):
+    from assetflow.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        assetflow.history("flaky", project=story, limit=0)
+    assert caught.value.message == "--limit 0: it must be 1 or more."
+    with pytest.raises(UsageError) as caught:
+        assetflow.runs(project=story, limit=-1)
+    assert caught.value.message == "--limit -1: it must be 1 or more."

@@ -6,10 +6,12 @@ answers without loading pandas, pyarrow, duckdb or networkx.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -71,7 +73,8 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _notes_on_stderr():
+                return super().invoke(ctx)
         except AssetflowError as error:
             _fail(ctx, error, error.exit_code)
         except KeyboardInterrupt:
@@ -85,6 +88,29 @@ class _Group(click.Group):
             raise
         except Exception as error:
             _fail(ctx, error, EXIT_FAILED, internal=True)
+
+
+@contextlib.contextmanager
+def _notes_on_stderr() -> Iterator[None]:
+    """Print assetflow's own warnings (a read-only state directory) as one `Note:`
+    line on standard error; other warnings go where Python sends them."""
+    import warnings
+
+    from assetflow.services.stores import ReadOnlyStoreWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ReadOnlyStoreWarning):
+            click.secho(f"Note: {message}", fg="yellow", err=True)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        # Each opening of a read-only store says so, however often a process opens one.
+        warnings.simplefilter("always", ReadOnlyStoreWarning)
+        yield
 
 
 def _silence_stdout() -> None:

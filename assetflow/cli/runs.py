@@ -6,47 +6,120 @@ import click
 
 from assetflow.cli.base import Options, cli, pass_options
 
+#: The statuses a run may end with, as `--status` takes them.
+RUN_STATUSES = ("running", "success", "failed", "cancelled", "crashed")
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (a versioned layout: docs/cli.md)."
+)
+
 
 @cli.group(invoke_without_command=True)
-@click.option("--limit", "-n", default=20, show_default=True, help="How many runs to show.")
+@click.option(
+    "--limit", "-n", default=20, show_default=True, help="How many runs to show (1 or more)."
+)
 @click.option(
     "--status",
-    type=click.Choice(["running", "success", "failed", "cancelled", "crashed"]),
-    help="Only runs that ended so.",
+    "statuses",
+    multiple=True,
+    type=click.Choice(RUN_STATUSES),
+    help="Only runs that ended so (repeatable).",
 )
+@click.option(
+    "--trigger",
+    "triggers",
+    multiple=True,
+    metavar="TRIGGER",
+    help="Only runs started so: cli, api, check, schedule (repeatable).",
+)
+@click.option("--asset", metavar="ASSET", help="Only runs that built or checked this asset.")
+@click.option("--partition", metavar="KEY", help="Only runs that built or checked this partition.")
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only runs started at or after WHEN: 2026-03-03 or 2026-03-03T09:30 (UTC unless "
+    "it ends with an offset such as +01:00).",
+)
+@click.option(
+    "--until",
+    metavar="WHEN",
+    help="Only runs started at or before WHEN (a date: until the end of that day).",
+)
+@click.option(
+    "--before",
+    metavar="RUN_ID",
+    help="The next page: only runs listed after this one (the last run id shown).",
+)
+@json_option
 @pass_options
-def runs(options: Options, limit: int, status: str | None) -> None:
+def runs(
+    options: Options,
+    limit: int,
+    statuses: tuple[str, ...],
+    triggers: tuple[str, ...],
+    asset: str | None,
+    partition: str | None,
+    since: str | None,
+    until: str | None,
+    before: str | None,
+    as_json: bool,
+) -> None:
     """List recent runs, newest first; `runs show RUN_ID` shows one, step by step.
 
-    A run left `running` by a process that is gone (killed, machine restarted)
-    is marked `crashed` first.
+    Filters combine: `assetflow runs --asset loaded_records --partition 2026-03-03
+    --status failed --since 2026-03-01`. Dates and times are UTC. A run left
+    `running` by a process that is gone (killed, machine restarted) is marked
+    `crashed` first.
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
     from assetflow.services import history
-    from assetflow.store.records import RunStatus
+    from assetflow.views.json import dumps, runs_document
     from assetflow.views.text import runs_table
 
-    found = history.runs(options.load(), limit=limit, status=RunStatus(status) if status else None)
+    found = history.runs(
+        options.load(),
+        limit=limit,
+        status=statuses,
+        trigger=triggers,
+        asset=asset,
+        partition=partition,
+        since=since,
+        until=until,
+        before=before,
+    )
+    if as_json:
+        click.echo(dumps(runs_document(found)))
+        return
+    filtered = any((statuses, triggers, asset, partition, since, until, before))
+    if not found.runs and filtered:
+        click.echo("No runs match these filters.")
+        return
     click.echo(runs_table(found.runs, found.counts))
+    if found.next_before is not None:
+        click.echo(
+            f"\nMore runs follow: add --before {found.next_before[:8]} for the next {limit}."
+        )
 
 
 @runs.command("show")
 @click.argument("run_id")
+@json_option
 @pass_options
-def show_run(options: Options, run_id: str) -> None:
+def show_run(options: Options, run_id: str, as_json: bool) -> None:
     """Show one run: each step's state, attempt, duration and message, then its errors.
 
     RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
     """
     from assetflow.clock import SystemClock
     from assetflow.services import history
+    from assetflow.views.json import dumps, run_document
     from assetflow.views.text import run_detail
 
     clock = SystemClock()
     now = clock.now()
     detail = history.run(options.load(), run_id, clock=clock)
-    click.echo(run_detail(detail, now))
+    click.echo(dumps(run_document(detail)) if as_json else run_detail(detail, now))
 
 
 @runs.command("cancel")
@@ -87,28 +160,52 @@ def cancel_run(options: Options, run_id: str, wait_s: float) -> None:
 @click.argument("run_id")
 @click.option("--asset", metavar="ASSET", help="Only this asset's output.")
 @click.option("--partition", metavar="KEY", help="Only this partition's output.")
+@json_option
 @pass_options
-def logs(options: Options, run_id: str, asset: str | None, partition: str | None) -> None:
+def logs(
+    options: Options, run_id: str, asset: str | None, partition: str | None, as_json: bool
+) -> None:
     """Show what each step of a run wrote: stdout, stderr and `context.log` records.
 
     RUN_ID is a run's id or any unique prefix of it (`assetflow runs` lists them).
     """
     from assetflow.services import history
+    from assetflow.views.json import dumps, logs_document
     from assetflow.views.text import step_logs_text
 
     found = history.logs(options.load(), run_id, asset=asset, partition=partition)
-    click.echo(step_logs_text(found.logs))
+    click.echo(dumps(logs_document(found)) if as_json else step_logs_text(found.logs))
 
 
 @cli.command()
 @click.argument("asset")
-@click.option("--limit", "-n", default=20, show_default=True, help="How many to show.")
-@click.option("--partition", metavar="KEY", help="Only this partition's materializations.")
+@click.option("--limit", "-n", default=20, show_default=True, help="How many to show (1 or more).")
+@click.option("--partition", metavar="KEY", help="Only this partition's history.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Every attempt, not only materializations: failed, skipped, cancelled, retried.",
+)
+@json_option
 @pass_options
-def history(options: Options, asset: str, limit: int, partition: str | None) -> None:
-    """Show the materializations of ASSET, newest first."""
+def history(
+    options: Options,
+    asset: str,
+    limit: int,
+    partition: str | None,
+    every: bool,
+    as_json: bool,
+) -> None:
+    """Show the materializations of ASSET, newest first (`--all`: every attempt)."""
     from assetflow.services import history as histories
-    from assetflow.views.text import history_table
+    from assetflow.views.json import dumps, history_document
+    from assetflow.views.text import attempts_table, history_table
 
-    found = histories.history(options.load(), asset, partition=partition, limit=limit)
-    click.echo(history_table(asset, found.materializations, found.checks))
+    found = histories.history(options.load(), asset, partition=partition, limit=limit, all=every)
+    if as_json:
+        click.echo(dumps(history_document(found)))
+    elif found.attempts is not None:
+        click.echo(attempts_table(asset, found.attempts))
+    else:
+        click.echo(history_table(asset, found.materializations, found.checks))

@@ -51,6 +51,7 @@ from assetflow.execution.ready import ReadyQueue
 from assetflow.execution.results import (
     FAILED_STATES,
     NOT_STARTED,
+    NOT_STARTED_CANCELLED,
     RunCancelled,
     RunResult,
     StepResult,
@@ -67,6 +68,7 @@ from assetflow.execution.state import (
 from assetflow.keys import AssetPartition, key_text
 from assetflow.planner.staleness import Snapshot
 from assetflow.store.records import (
+    NOT_STARTED_ATTEMPT,
     CheckRecord,
     Column,
     EventKind,
@@ -392,20 +394,39 @@ class _Runner:
             self.store.release_leases(self.run_id, [step.key])
 
     def _cancel(self, queue: ReadyQueue) -> None:
-        """Stop the running steps, record them cancelled; steps not started are left out."""
+        """Stop the running steps and record them cancelled; record the steps never
+        started as cancelled with no attempt (attempt 0), so that the run's summary and
+        `assetflow runs` count the same steps and name the same ones not started."""
         for result in self._finish_all(queue, self.executor.cancel(CANCEL_GRACE_S)):
             self.listener.step_finished(result)
-        for step in self.plan.steps:
-            if step.key not in self.state.states:
-                self.state.states[step.key] = StepState.CANCELLED
-                self.results.append(
-                    StepResult(
-                        step.asset,
-                        step.partition,
-                        StepState.CANCELLED,
-                        message="not started: the run was cancelled",
-                    )
+        never = [step for step in self.plan.steps if step.key not in self.state.states]
+        now = self.clock.now()
+        for step in never:
+            self.state.states[step.key] = StepState.CANCELLED
+            self.results.append(
+                StepResult(
+                    step.asset,
+                    step.partition,
+                    StepState.CANCELLED,
+                    message=NOT_STARTED_CANCELLED,
+                    attempts=0,
                 )
+            )
+        if never:
+            self.store.record(
+                events=[
+                    EventRecord(
+                        run_id=self.run_id,
+                        kind=EventKind.CANCELLED,
+                        at=now,
+                        asset=step.asset,
+                        partition=step.partition,
+                        message=NOT_STARTED_CANCELLED,
+                        attempt=NOT_STARTED_ATTEMPT,
+                    )
+                    for step in never
+                ]
+            )
 
     def _take_lease(self, step: Step) -> bool:
         """Take the step's lease; if another run holds it, the step waits (and says so)."""

@@ -28,6 +28,8 @@ class StepState(StrEnum):
 
 FAILED_STATES = frozenset({StepState.FAILED, StepState.CHECK_FAILED})
 NOT_STARTED = "not started: --fail-fast stopped the run after a failure"
+#: The message of a step a cancelled run never started (its result has 0 attempts).
+NOT_STARTED_CANCELLED = "not started: the run was cancelled"
 BLOCKING_STATES = frozenset({StepState.FAILED, StepState.BLOCKED, StepState.CHECK_FAILED})
 
 
@@ -73,6 +75,10 @@ class RunResult:
     def counts(self) -> Counter[StepState]:
         """How many steps ended in each state."""
         return Counter(result.state for result in self.results)
+
+    def not_started(self) -> list[StepResult]:
+        """The steps a cancelled run never started (cancelled, with no attempt)."""
+        return [r for r in self.results if r.state is StepState.CANCELLED and r.attempts == 0]
 
     def failures(self) -> list[StepResult]:
         """Steps that failed, or whose blocking checks failed."""

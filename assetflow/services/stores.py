@@ -46,14 +46,84 @@ def open_project_store(project: Project, environ: Mapping[str, str] | None = Non
     return open_store(url, root=project.root)
 
 
+class ReadOnlyStoreWarning(UserWarning):
+    """The project's state directory cannot be written: its store is only read.
+
+    Issued once each time a reading command opens such a store (the CLI prints it
+    as one line on standard error); nothing is swept, migrated or written.
+    """
+
+
 @contextlib.contextmanager
-def project_store(project: Project, store: MetadataStore | None = None) -> Iterator[MetadataStore]:
-    """The given store (left open), or the project's own, opened here and closed after."""
+def project_store(
+    project: Project, store: MetadataStore | None = None, *, reading: bool = False
+) -> Iterator[MetadataStore]:
+    """The given store (left open), or the project's own, opened here and closed after.
+
+    Args:
+        project: The project.
+        store: A store to use instead of the project's own.
+        reading: The caller only reads (status, runs, history): when the state
+            directory cannot be written (a monitoring user's read-only copy), the
+            embedded store is opened read-only, with a `ReadOnlyStoreWarning`, rather
+            than refused.
+    """
     if store is not None:
         yield store
         return
+    if reading and _is_read_only(project):
+        with _read_only_store(project) as opened:
+            yield opened
+        return
     with open_project_store(project) as opened:
         yield opened
+
+
+def _is_read_only(project: Project) -> bool:
+    """Whether this process cannot write the project's embedded store (or create it).
+
+    Only the embedded store (no `store` or `store_env` setting) is judged: the
+    state directory says nothing about a store configured elsewhere.
+    """
+    import os
+
+    if project.location.config.store_url(os.environ) is not None:
+        return False
+    try:
+        ensure_state_dir(project.state_dir)
+    except WriteError:
+        return True
+    metadata = project.state_dir / METADATA_FILE
+    return metadata.exists() and not os.access(metadata, os.W_OK)
+
+
+@contextlib.contextmanager
+def _read_only_store(project: Project) -> Iterator[MetadataStore]:
+    """The embedded store opened read-only; an empty one when none was ever written."""
+    import warnings
+
+    from assetflow.store.memory import MemoryStore
+    from assetflow.store.sqlite import SqliteStore
+
+    metadata = project.state_dir / METADATA_FILE
+    warnings.warn(
+        ReadOnlyStoreWarning(
+            f"the state directory {project.state_dir} is read-only for this user: "
+            "showing what is recorded; nothing can be written (no crashed runs are "
+            "marked, no upgrade is made)."
+        ),
+        stacklevel=3,
+    )
+    opened: MetadataStore = (
+        SqliteStore(metadata, read_only=True) if metadata.exists() else MemoryStore()
+    )
+    with opened:
+        yield opened
+
+
+def is_read_only_store(store: MetadataStore) -> bool:
+    """Whether ``store`` was opened only to read (see `project_store`)."""
+    return bool(getattr(store, "read_only", False))
 
 
 def ensure_state_dir(state_dir: Path) -> None:
@@ -82,12 +152,14 @@ def sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None = 
     """Mark crashed the runs left ``running`` by a process that is gone (see
     `assetflow.execution.liveness`), and delete the temporary files their killed
     writers left (a kill -9 gives them no chance to). Every command that reads runs
-    calls this first."""
+    calls this first; a store opened read-only is left as it is."""
     from assetflow.clock import SystemClock
     from assetflow.execution.liveness import is_process_alive, sweep_orphaned_runs
     from assetflow.execution.step import DATA_DIR
     from assetflow.io.atomic import remove_orphaned_temp_files
 
+    if is_read_only_store(store):
+        return
     if sweep_orphaned_runs(store, clock=clock or SystemClock()):
         data = project.state_dir / DATA_DIR
         if data.is_dir():

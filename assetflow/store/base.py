@@ -46,6 +46,7 @@ from assetflow.store.records import (
     LogRecord,
     MaterializationRecord,
     MaterializationState,
+    RunQuery,
     RunRecord,
     RunStatus,
 )
@@ -210,13 +211,29 @@ class MetadataStore(Protocol):
         """
         ...
 
+    def find_runs(self, query: RunQuery) -> list[RunRecord]:
+        """The runs ``query`` selects, newest first (by start, ties: last written first).
+
+        A run matches ``query.asset`` (and ``query.partition``) when it recorded a
+        step event or a check result of that asset (partition). ``query.before``
+        names a run by its full id: only runs listed after it come back, the next
+        page; an unknown id matches nothing.
+
+        Raises:
+            StoreError: A time is naive.
+        """
+        ...
+
     def run_events(self, run_id: str) -> list[EventRecord]:
         """Every event of one run (full id), in time order."""
         ...
 
     def step_counts(self, run_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         """How many step events of each kind each run recorded, in one query:
-        ``{run_id: {"materialized": 12, "failed": 1}}`` (runs with none are left out)."""
+        ``{run_id: {"materialized": 12, "failed": 1}}`` (runs with none are left out).
+
+        A cancelled run's steps that never started (CANCELLED events with attempt
+        `NOT_STARTED_ATTEMPT`) count as ``"not_started"``, not ``"cancelled"``."""
         ...
 
     def asset_history(
@@ -256,6 +273,27 @@ class MetadataStore(Protocol):
         self, keys: Iterable[AssetPartition]
     ) -> dict[AssetPartition, MaterializationState]:
         """The latest states of exactly these asset-partitions, in one query."""
+        ...
+
+    def latest_attempts(self, keys: Iterable[AssetPartition]) -> dict[AssetPartition, EventRecord]:
+        """The newest step event of each of these asset-partitions, in one query:
+        how its last attempt ended (or that it started), whatever run made it.
+
+        Only kinds in `ATTEMPT_KINDS` count; keys with none are absent.
+        """
+        ...
+
+    def attempts(
+        self, asset: str, partition: str | None = None, limit: int = 50
+    ) -> list[EventRecord]:
+        """Every attempt at an asset's steps, newest first: its events of the kinds in
+        `ATTEMPT_KINDS` except STARTED (an attempt that ended says how).
+
+        Args:
+            asset: The asset name.
+            partition: Only this partition; None means every partition of the asset.
+            limit: At most this many events (none when ``limit <= 0``).
+        """
         ...
 
     def latest_failures(

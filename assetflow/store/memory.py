@@ -26,6 +26,9 @@ from assetflow.store.normalise import (
     source_digest,
 )
 from assetflow.store.records import (
+    ATTEMPT_KINDS,
+    NOT_STARTED_ATTEMPT,
+    NOT_STARTED_COUNT,
     CheckRecord,
     EventKind,
     EventRecord,
@@ -33,6 +36,7 @@ from assetflow.store.records import (
     LogRecord,
     MaterializationRecord,
     MaterializationState,
+    RunQuery,
     RunRecord,
     RunStatus,
 )
@@ -234,6 +238,79 @@ class MemoryStore:
         entries.sort(key=lambda entry: (entry[1].started_at, entry[0]), reverse=True)
         return [run for _, run in entries[: max(limit, 0)]]
 
+    def find_runs(self, query: RunQuery) -> list[RunRecord]:
+        since = None if query.since is None else as_utc(query.since, "since")
+        until = None if query.until is None else as_utc(query.until, "until")
+        with self._lock:
+            self._check_open()
+            entries = list(self._runs.values())
+            touched = self._runs_touching(query.asset, query.partition)
+            cursor = self._runs.get(query.before) if query.before is not None else None
+        if query.before is not None and cursor is None:
+            return []
+
+        def selected(entry: tuple[int, RunRecord]) -> bool:
+            run = entry[1]
+            return (
+                (not query.statuses or run.status in query.statuses)
+                and (not query.triggers or run.trigger in query.triggers)
+                and (touched is None or run.run_id in touched)
+                and (since is None or run.started_at >= since)
+                and (until is None or run.started_at < until)
+                and (
+                    cursor is None or (run.started_at, entry[0]) < (cursor[1].started_at, cursor[0])
+                )
+            )
+
+        chosen = sorted(filter(selected, entries), key=lambda e: (e[1].started_at, e[0]))
+        chosen.reverse()
+        return [run for _, run in chosen[: max(query.limit, 0)]]
+
+    def _runs_touching(self, asset: str | None, partition: str | None) -> set[str] | None:
+        """The ids of runs with a step event or check result of the asset (partition)."""
+        if asset is None and partition is None:
+            return None
+        keys: list[tuple[str, str | None, str | None]] = [
+            (e.run_id, e.asset, e.partition) for e in self._events
+        ]
+        keys += [(c.run_id, c.asset, c.partition) for c in self._checks]
+        return {
+            run_id
+            for run_id, of_asset, of_partition in keys
+            if of_asset is not None
+            and (asset is None or of_asset == asset)
+            and (partition is None or of_partition == partition)
+        }
+
+    def latest_attempts(self, keys: Iterable[AssetPartition]) -> dict[AssetPartition, EventRecord]:
+        wanted = set(keys)
+        latest: dict[AssetPartition, EventRecord] = {}
+        with self._lock:
+            self._check_open()
+            for event in self._events:
+                key = (event.asset or "", event.partition)
+                if event.asset is None or key not in wanted or event.kind not in ATTEMPT_KINDS:
+                    continue
+                if key not in latest or event.at >= latest[key].at:
+                    latest[key] = event
+        return latest
+
+    def attempts(
+        self, asset: str, partition: str | None = None, limit: int = 50
+    ) -> list[EventRecord]:
+        with self._lock:
+            self._check_open()
+            matching = [
+                (position, event)
+                for position, event in enumerate(self._events)
+                if event.asset == asset
+                and (partition is None or event.partition == partition)
+                and event.kind in ATTEMPT_KINDS
+                and event.kind is not EventKind.STARTED
+            ]
+        matching.sort(key=lambda entry: (entry[1].at, entry[0]), reverse=True)
+        return [event for _, event in matching[: max(limit, 0)]]
+
     def run_events(self, run_id: str) -> list[EventRecord]:
         with self._lock:
             self._check_open()
@@ -249,7 +326,10 @@ class MemoryStore:
             for event in self._events:
                 if event.run_id in wanted and event.asset is not None:
                     kinds = counts.setdefault(event.run_id, {})
-                    kinds[event.kind.value] = kinds.get(event.kind.value, 0) + 1
+                    counted = event.kind.value
+                    if event.kind is EventKind.CANCELLED and event.attempt == NOT_STARTED_ATTEMPT:
+                        counted = NOT_STARTED_COUNT
+                    kinds[counted] = kinds.get(counted, 0) + 1
         return counts
 
     def asset_history(

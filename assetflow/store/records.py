@@ -166,6 +166,49 @@ class LogRecord(_Record):
     at: datetime
 
 
+#: The events that say how one attempt at a step ended (or that it began):
+#: what `status` and `history --all` read. RETRIED is one failed attempt of
+#: several, so it is an attempt too.
+ATTEMPT_KINDS = frozenset(
+    {
+        EventKind.STARTED,
+        EventKind.MATERIALIZED,
+        EventKind.SKIPPED,
+        EventKind.FAILED,
+        EventKind.RETRIED,
+        EventKind.CANCELLED,
+    }
+)
+
+#: The attempt number of a step a cancelled run never started: its CANCELLED event
+#: says so with attempt 0, since no attempt was made.
+NOT_STARTED_ATTEMPT = 0
+#: What `MetadataStore.step_counts` counts those steps as, apart from the cancelled.
+NOT_STARTED_COUNT = "not_started"
+
+
+class RunQuery(NamedTuple):
+    """Which runs `MetadataStore.find_runs` returns, newest first: every filter given
+    must hold (an empty tuple or None filters nothing)."""
+
+    #: at most this many runs (none when ``limit <= 0``)
+    limit: int = 20
+    #: only runs with one of these statuses
+    statuses: tuple[RunStatus, ...] = ()
+    #: only runs with one of these triggers ("cli", "api", "check", "schedule")
+    triggers: tuple[str, ...] = ()
+    #: only runs that recorded a step event or check result of this asset
+    asset: str | None = None
+    #: only runs that recorded a step event or check result of this partition key
+    partition: str | None = None
+    #: only runs started at or after this time (timezone-aware)
+    since: datetime | None = None
+    #: only runs started before this time (timezone-aware; excluded)
+    until: datetime | None = None
+    #: only runs older than this run (a full run id), as listed: the page after it
+    before: str | None = None
+
+
 class Lease(NamedTuple):
     """One run's exclusive claim on an asset-partition while it materializes it.
 

@@ -20,9 +20,15 @@ if TYPE_CHECKING:
     from assetflow.graph import AssetGraph
     from assetflow.planner import Plan
     from assetflow.planner.staleness import Reason
-    from assetflow.planner.status import AssetStatus
-    from assetflow.runs import EventRow, RunDetail
-    from assetflow.services.history import AssetHistory, Explanation, RunList, StepLogs
+    from assetflow.planner.status import AssetStatus, Attempt
+    from assetflow.run_detail import EventRow, RunDetail
+    from assetflow.services.history import (
+        AssetHistory,
+        AttemptRow,
+        Explanation,
+        RunList,
+        StepLogs,
+    )
     from assetflow.services.reading import AssetHead
     from assetflow.services.running import CheckRun
     from assetflow.store.records import CheckRecord, MaterializationRecord, RunRecord
@@ -100,9 +106,23 @@ def status_document(states: Iterable[AssetStatus]) -> dict[str, Any]:
                 "rows": state.last.rows if state.last else None,
                 "reasons": [reason_document(reason) for reason in state.reasons],
                 "checks": [_check_brief(result) for result in state.checks],
+                "attempt": attempt_document(state.attempt),
             }
             for state in states
         ],
+    }
+
+
+def attempt_document(attempt: Attempt | None) -> dict[str, Any] | None:
+    """How an asset-partition's last attempt ended: outcome, run, time, message."""
+    if attempt is None:
+        return None
+    return {
+        "outcome": attempt.outcome.value,
+        "run_id": attempt.run_id,
+        "at": _time(attempt.at),
+        "summary": attempt.summary,
+        "message": attempt.message,
     }
 
 
@@ -142,6 +162,7 @@ def runs_document(found: RunList) -> dict[str, Any]:
         "runs": [
             {**_run(run), "steps": dict(found.counts.get(run.run_id, {}))} for run in found.runs
         ],
+        "next_before": found.next_before,
     }
 
 
@@ -194,6 +215,26 @@ def history_document(found: AssetHistory) -> dict[str, Any]:
             {**_check_brief(result), "partition": result.partition, "at": _time(result.at)}
             for result in found.checks
         ],
+        "attempts": None
+        if found.attempts is None
+        else [_attempt_row(row) for row in found.attempts],
+    }
+
+
+def _attempt_row(row: AttemptRow) -> dict[str, Any]:
+    event = row.event
+    return {
+        "run_id": event.run_id,
+        "partition": event.partition,
+        "outcome": event.kind.value,
+        "not_started": row.is_not_started,
+        "at": _time(event.at),
+        "attempt": event.attempt,
+        "duration_s": event.duration_s,
+        "message": event.message,
+        "materialization": None
+        if row.materialization is None
+        else _materialization(row.materialization),
     }
 
 

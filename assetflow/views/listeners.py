@@ -102,7 +102,15 @@ class ConsoleReporter:
             )
         self._failed_partitions(failures)
         counts = result.counts()
+        never = result.not_started()
+        # The steps never started are counted apart, as `assetflow runs` counts them.
+        for state in counts:
+            if state.value == "cancelled":
+                counts[state] -= len(never)
         parts = [f"{counts[state]} {state.value}" for state in sorted(counts, key=str)]
+        parts = [part for part in parts if not part.startswith("0 ")]
+        if never:
+            parts.append(f"{len(never)} not started")
         verdict = {"success": "succeeded", "cancelled": "was cancelled"}.get(
             result.status.value, "failed"
         )
@@ -110,6 +118,17 @@ class ConsoleReporter:
             f"\nRun {short(result.run_id)} {verdict} in {duration(result.duration_s)}: "
             f"{', '.join(parts)}."
         )
+        if never:
+            self._echo(f"Not started: {self._labels(never)}.")
+
+    def _labels(self, results: list[StepResult]) -> str:
+        """The steps as `asset` or `asset[2026-03-01..2026-03-03]`, asset by asset."""
+        from assetflow.planner.explain import labelled
+
+        by_asset: dict[str, list[str | None]] = {}
+        for result in results:
+            by_asset.setdefault(result.asset, []).append(result.partition)
+        return "; ".join(labelled(self._graph, asset, keys) for asset, keys in by_asset.items())
 
     def _failed_partitions(self, failures: list[StepResult]) -> None:
         from assetflow.planner.explain import labelled
@@ -173,4 +192,8 @@ class JsonReporter:
             status=result.status.value,
             duration_s=round(result.duration_s, 6),
             counts={state.value: count for state, count in sorted(result.counts().items())},
+            # The cancelled steps that never started (counted with "cancelled" above).
+            not_started=[
+                {"asset": r.asset, "partition": r.partition} for r in result.not_started()
+            ],
         )

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from assetflow.execution import StepResult
     from assetflow.graph import AssetGraph
     from assetflow.planner import Step
-    from assetflow.planner.status import AssetStatus
-    from assetflow.runs import RunDetail
+    from assetflow.planner.status import AssetStatus, Attempt
+    from assetflow.run_detail import RunDetail
+    from assetflow.services.history import AttemptRow
     from assetflow.store.records import (
         CheckRecord,
         LogRecord,
@@ -186,6 +187,7 @@ _COUNTED = (
     ("failed", "failed"),
     ("skipped", "skipped"),
     ("cancelled", "cancelled"),
+    ("not_started", "not started"),
 )
 
 
@@ -212,7 +214,7 @@ def run_detail(detail: RunDetail, now: datetime | None = None) -> str:
         [
             row.label,
             row.state.value,
-            str(row.attempt),
+            str(row.attempt) if row.attempt else "-",
             duration(row.duration_s),
             _cut(row.summary, MESSAGE_WIDTH),
         ]
@@ -312,6 +314,61 @@ def history_table(
     return text
 
 
+def attempts_table(asset: str, attempts: Sequence[AttemptRow]) -> str:
+    """The `history ASSET --all` output: every attempt, newest first, with what a
+    materialization wrote and why a step failed or was skipped."""
+    if not attempts:
+        return f"'{asset}' has never been attempted: no run has reached it."
+    partitioned = any(row.event.partition is not None for row in attempts)
+    rows = []
+    for row in attempts:
+        event, written = row.event, row.materialization
+        outcome = event.kind.value
+        if row.is_not_started:
+            outcome = "not started"
+        rows.append(
+            [
+                short(event.run_id),
+                *([event.partition or "-"] if partitioned else []),
+                when(event.at),
+                outcome,
+                str(event.attempt) if event.attempt else "-",
+                duration(event.duration_s),
+                f"{written.rows:,}" if written is not None and written.rows is not None else "-",
+                _cut(row.summary, MESSAGE_WIDTH),
+            ]
+        )
+    headers = ["RUN", *(["PARTITION"] if partitioned else []), "AT (UTC)", "OUTCOME"]
+    headers += ["ATTEMPT", "DURATION", "ROWS", "MESSAGE"]
+    return table(headers, rows)
+
+
+def attempt_text(attempt: Attempt | None) -> str:
+    """How the last attempt at an asset-partition ended, in one line for `status`:
+    `failed in run 1c2d3e4f at 2026-03-04 03:00:12: KeyError: 'x'`."""
+    if attempt is None:
+        return "-"
+    outcome = attempt.outcome.value
+    if attempt.run_id is None:
+        return outcome
+    verb = "by" if outcome == "materialized" else "in"
+    text = f"{outcome} {verb} run {short(attempt.run_id)} at {when(attempt.at)}"
+    return f"{text}: {_cut(attempt.summary, MESSAGE_WIDTH)}" if attempt.summary else text
+
+
+def _attempts_summary(entries: Sequence[AssetStatus]) -> str:
+    """One asset's last attempts: the one, or counts of the outcomes of its not-fresh
+    partitions (`2 failed, 1 skipped`)."""
+    if len(entries) == 1:
+        return attempt_text(entries[0].attempt)
+    counts = collections.Counter(
+        e.attempt.outcome.value
+        for e in entries
+        if e.attempt is not None and e.state.value != "fresh"
+    )
+    return ", ".join(f"{n} {outcome}" for outcome, n in counts.items()) or "-"
+
+
 def schema_changes(records: Sequence[MaterializationRecord]) -> list[str]:
     """When columns were added, removed or changed type, oldest first (newest-first input)."""
     changes = []
@@ -372,7 +429,13 @@ def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None)
                 "; ".join(dict.fromkeys("; ".join(reasons).split("; "))) if reasons else "",
             ]
         )
-    return table(["ASSET", "STATE", "CHECKS", "LAST MATERIALIZED (UTC)", "RUN", "WHY"], rows)
+    headers = ["ASSET", "STATE", "CHECKS", "LAST MATERIALIZED (UTC)", "RUN", "WHY"]
+    if any(state.attempt is not None for state in states):
+        # The services look attempts up; states built by hand may leave them out.
+        for row, entries in zip(rows, by_asset.values(), strict=True):
+            row.append(_attempts_summary(entries))
+        headers.append("LAST ATTEMPT (UTC)")
+    return table(headers, rows)
 
 
 def checks_summary(results: Sequence[CheckRecord]) -> str:

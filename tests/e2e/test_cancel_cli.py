@@ -134,3 +134,46 @@ def test_a_second_ctrl_c_exits_at_once(make_project):
     ((run, _),) = runs_of(root).values()
     assert run.status is RunStatus.CRASHED
     assert "crashed" in listed.stdout
+
+
+def test_a_cancelled_runs_summary_and_runs_count_the_same_and_name_what_never_started(
+    make_project,
+):
+    root = make_project(SLOW)
+    process = start(root, "--executor", "inprocess")
+    wait_for(root / "slow.started")
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 130, output
+    assert ": 1 cancelled, 1 materialized, 1 not started." in output
+    assert "Not started: after." in output
+    listed = subprocess.run(assetflow(root, "runs"), capture_output=True, text=True, timeout=60)
+    assert "1 ok, 1 cancelled, 1 not started" in listed.stdout, listed.stdout
+    ((run, events),) = runs_of(root).values()
+    [never] = [e for e in events if e.asset == "after"]
+    assert (never.kind, never.attempt) == (EventKind.CANCELLED, 0)
+    shown = subprocess.run(
+        assetflow(root, "runs", "show", run.run_id[:8]), capture_output=True, text=True, timeout=60
+    )
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("after"))
+    assert row.split()[1:4] == ["not", "started", "-"]
+    assert "  steps      1 materialized, 1 cancelled, 1 not started" in shown.stdout
+    status = subprocess.run(
+        assetflow(root, "status", "--json"), capture_output=True, text=True, timeout=60
+    )
+    attempts = {entry["asset"]: entry["attempt"] for entry in json.loads(status.stdout)["assets"]}
+    assert attempts["slow"]["outcome"] == "cancelled"
+    assert attempts["slow"]["summary"] == "cancelled while running; nothing of it was written"
+    assert attempts["after"]["outcome"] == "cancelled"
+    assert attempts["after"]["summary"] == "not started: the run was cancelled"
+    assert attempts["quick"]["outcome"] == "materialized"
+
+
+def test_the_json_stream_names_the_steps_a_cancelled_run_never_started(make_project):
+    root = make_project(SLOW)
+    process = start(root, "--executor", "inprocess", "--json")
+    wait_for(root / "slow.started")
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    finished = [json.loads(line) for line in output.splitlines() if '"run_finished"' in line]
+    assert finished[0]["not_started"] == [{"asset": "after", "partition": None}]

@@ -98,7 +98,9 @@ def test_runs_still_lists_with_its_options(make_project):
     assert failed.exit_code == 0
     assert len(failed.output.splitlines()) == 2
     assert " failed " in failed.output
-    assert len(run(root, "runs", "-n", "1").output.splitlines()) == 2
+    newest = run(root, "runs", "-n", "1").output.splitlines()
+    assert len(newest) == 4
+    assert newest[3] == f"More runs follow: add --before {newest[1].split()[0]} for the next 1."
 
 
 def test_an_unknown_run_id_is_a_usage_error_with_a_hint(make_project):

@@ -34,7 +34,7 @@ from assetflow.store import (
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 LIVE, DEAD = 1111, 2222
 
-#: The default probe never reports a process gone on Windows (see assetflow.runs).
+#: The default probe never reports a process gone on Windows (see assetflow.execution.liveness).
 probes_pids = pytest.mark.skipif(sys.platform == "win32", reason="no pid probe on Windows")
 
 

@@ -61,6 +61,7 @@ STATUS_ASSET_KEYS = {
     "rows",
     "reasons",
     "checks",
+    "attempt",
 }
 
 
@@ -187,6 +188,7 @@ def test_status_json_layout_is_stable():
         "rows": 42,
         "reasons": [CODE_JSON],
         "checks": [],
+        "attempt": None,
     }
     assert second == {
         "asset": "c",
@@ -197,6 +199,7 @@ def test_status_json_layout_is_stable():
         "rows": None,
         "reasons": [],
         "checks": [],
+        "attempt": None,
     }
     assert json.loads(_status_json([])) == {"version": 1, "assets": []}
 

@@ -73,6 +73,26 @@ def test_runs_document(project, ran):
     assert (run["status"], run["trigger"], run["selection"]) == ("success", "api", "*")
     assert run["steps"] == {"materialized": 2}
     assert run["started_at"] == T0.isoformat()
+    assert set(run) == RUN_KEYS | {"steps"}
+    assert set(document) == {"version", "runs", "next_before"}
+    assert document["next_before"] is None
+
+
+#: The fields of a run in `runs --json` and `runs show --json` (layout version 1).
+RUN_KEYS = {
+    "run_id",
+    "status",
+    "trigger",
+    "selection",
+    "partitions",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "pid",
+    "host",
+    "run_key",
+    "tags",
+}
 
 
 def test_run_document(project, ran):
@@ -96,12 +116,44 @@ def test_history_document(project, ran):
     assert (made["run_id"], made["io"], made["rows"]) == (ran.run_id, "parquet", 3)
     assert made["columns"] == [{"name": "n", "type": "int64"}]
     assert [result["check"] for result in document["checks"]] == ["three_rows"]
+    assert document["attempts"] is None
+
+
+def test_history_document_with_every_attempt(project, ran):
+    found = history.history(project, "numbers", all=True)
+    document = _round_trip(history_document(found))
+    (attempt,) = document["attempts"]
+    assert set(attempt) == {
+        "run_id",
+        "partition",
+        "outcome",
+        "not_started",
+        "at",
+        "attempt",
+        "duration_s",
+        "message",
+        "materialization",
+    }
+    assert (attempt["run_id"], attempt["outcome"], attempt["not_started"]) == (
+        ran.run_id,
+        "materialized",
+        False,
+    )
+    assert attempt["materialization"] == document["materializations"][0]
 
 
 def test_status_document(project, ran):
     document = _round_trip(status_document(history.status(project, RunRequest())))
     states = {entry["asset"]: entry["state"] for entry in document["assets"]}
     assert states == {"numbers": "fresh", "total": "fresh"}
+    attempt = document["assets"][0]["attempt"]
+    assert attempt == {
+        "outcome": "materialized",
+        "run_id": ran.run_id,
+        "at": attempt["at"],
+        "summary": "",
+        "message": "",
+    }
 
 
 def test_checks_document(project, ran):

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from assetflow.errors import StoreError
 from assetflow.store.sqlite.errors import is_busy, prepare_location, store_error
@@ -94,6 +95,70 @@ def _execute(
     return result
 
 
+def _open_read_only(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """A connection that only reads ``path``, which must exist.
+
+    A WAL-mode file is read through its ``-shm`` index; in a directory this process
+    cannot write, where that index does not exist and cannot be created, SQLite
+    refuses it, and the file is read as immutable instead (the snapshot it holds
+    now, as nobody can be writing it without that index).
+
+    Raises:
+        StoreError: No file is at ``path``, or it cannot be read.
+    """
+    if not path.is_file():
+        raise StoreError(
+            f"there is no metadata store at {path}, and its directory is read-only, so "
+            "none can be created.",
+            hint="Nothing has run in this project yet, or its state directory was moved. "
+            "Run `assetflow materialize` where the state directory is writable.",
+        )
+    uri = "file:" + quote(path.as_posix())
+    last: sqlite3.Error | None = None
+    for options in ("?mode=ro", "?mode=ro&immutable=1"):
+        try:
+            connection = sqlite3.connect(
+                uri + options,
+                uri=True,
+                timeout=busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            connection.close()
+            last = exc
+            continue
+        return connection
+    assert last is not None
+    raise store_error(last, path, "open the metadata store to read it")
+
+
+def read_only_write_error(path: Path, action: str) -> StoreError:
+    """The error for a write to a store opened read-only."""
+    return StoreError(
+        f"cannot {action}: the metadata store {path} is open read-only, as its directory "
+        "or file is not writable by this user; nothing can be written.",
+        hint="Reading commands (status, runs, history) work here. Run commands that "
+        "record (materialize, check, runs cancel) as a user who can write the state "
+        "directory.",
+    )
+
+
+def read_only_upgrade_error(path: Path, found: int, known: int) -> StoreError:
+    """The error for a read-only store whose schema is older than this assetflow's."""
+    return StoreError(
+        f"the metadata store {path} has schema version {found} and this assetflow needs "
+        f"version {known}, but the store is read-only here, so it cannot be upgraded.",
+        hint="Run any assetflow command (e.g. `assetflow runs`) once as a user who can "
+        "write the state directory: it upgrades the store, and this user can read it then.",
+    )
+
+
 class SqliteConnection:
     """The connection a SqliteStore runs its statements on, shared by threads."""
 
@@ -104,6 +169,7 @@ class SqliteConnection:
         migrations: Sequence[Migration],
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         retry_delays_s: Sequence[float] = LOCK_RETRY_DELAYS_S,
+        read_only: bool = False,
     ) -> None:
         """Open (creating if needed) the file at ``path`` and bring its schema up to date.
 
@@ -113,12 +179,16 @@ class SqliteConnection:
             busy_timeout_s: How long SQLite waits for another connection's lock.
             retry_delays_s: Pauses between retries of an operation that found the
                 store busy even so.
+            read_only: Open an existing file only to read it (a state directory the
+                user cannot write): nothing is created, migrated or written.
 
         Raises:
             StoreError: The path is a directory, cannot be created or written, is
-                not an assetflow store, is corrupt, or was written by a newer assetflow.
+                not an assetflow store, is corrupt, or was written by a newer assetflow;
+                read-only: the file does not exist or needs a schema upgrade.
         """
         self.path = path
+        self.read_only = read_only
         self._retry_delays_s = tuple(retry_delays_s)
         # An operation stops retrying once a pause would end past this budget, so a
         # lock held by a stuck process fails it after about twice the busy timeout
@@ -132,15 +202,19 @@ class SqliteConnection:
         # to call once the outermost commits.
         self._unit_depth = 0
         self._after_commit: list[Callable[[], None]] = []
-        prepare_location(path)
+        if read_only:
+            self._connection = _open_read_only(path, busy_timeout_s)
+        else:
+            prepare_location(path)
+            try:
+                self._connection = sqlite3.connect(
+                    path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as exc:
+                raise store_error(exc, path, "open the metadata store") from exc
         try:
-            self._connection = sqlite3.connect(
-                path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise store_error(exc, path, "open the metadata store") from exc
-        try:
-            self.run("open the metadata store", _configure, write=False)
+            if not read_only:
+                self.run("open the metadata store", _configure, write=False)
             self._migrate(migrations)
         except BaseException:
             self.close()
@@ -153,6 +227,8 @@ class SqliteConnection:
             raise newer_store_error(self.path, found, known)
         if found == known:
             return
+        if self.read_only:
+            raise read_only_upgrade_error(self.path, found, known)
         before = self.run(
             "upgrade the metadata store schema",
             lambda connection: upgrade(connection, self.path, migrations),
@@ -196,6 +272,8 @@ class SqliteConnection:
         """
         with self._lock:
             connection = self._usable_connection()
+            if write and self.read_only:
+                raise read_only_write_error(self.path, action)
             if self._unit_depth:
                 return self._run_in_unit(connection, action, fn, write=write)
             delays = iter(self._retry_delays_s)
@@ -272,6 +350,8 @@ class SqliteConnection:
         """
         with self._lock:
             connection = self._usable_connection()
+            if self.read_only:
+                raise read_only_write_error(self.path, "begin a unit of work")
             if self._unit_depth:
                 self._unit_depth += 1
                 try:

@@ -31,12 +31,17 @@ from assetflow.store.normalise import (
     source_digest,
 )
 from assetflow.store.records import (
+    ATTEMPT_KINDS,
+    NOT_STARTED_ATTEMPT,
+    NOT_STARTED_COUNT,
     CheckRecord,
+    EventKind,
     EventRecord,
     Lease,
     LogRecord,
     MaterializationRecord,
     MaterializationState,
+    RunQuery,
     RunRecord,
     RunStatus,
 )
@@ -167,6 +172,32 @@ _LEASE_HOLDER = (
 )
 _RELEASE_LEASES = "DELETE FROM leases WHERE run_id = ?"
 
+_ATTEMPT_KINDS_SQL = ", ".join(f"'{kind.value}'" for kind in sorted(ATTEMPT_KINDS))
+_ENDED_KINDS_SQL = ", ".join(
+    f"'{kind.value}'" for kind in sorted(ATTEMPT_KINDS - {EventKind.STARTED})
+)
+# The newest attempt event of each wanted asset-partition. The wanted partitioned
+# pairs travel as one JSON array of [asset, partition], the unpartitioned assets as
+# another; each IN list is built once into a transient index, so the events are
+# read in one pass however many keys are asked for (a join on json_each would
+# read them once per key).
+_LATEST_ATTEMPTS = f"""
+SELECT {EVENT_COLUMNS} FROM events WHERE id IN (
+    SELECT id FROM (
+        SELECT id, ROW_NUMBER() OVER (
+            PARTITION BY asset, partition_key ORDER BY occurred_at DESC, id DESC
+        ) AS recency
+        FROM events
+        WHERE kind IN ({_ATTEMPT_KINDS_SQL}) AND (
+            (asset, partition_key) IN (
+                SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')
+                FROM json_each(?)
+            )
+            OR (partition_key IS NULL AND asset IN (SELECT value FROM json_each(?)))
+        )
+    ) AS ranked WHERE recency = 1
+)"""
+
 
 class SqliteStore:
     """A MetadataStore in one SQLite file, safe to share between processes and threads."""
@@ -178,6 +209,7 @@ class SqliteStore:
         migrations: Sequence[Migration] = MIGRATIONS,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         retry_delays_s: Sequence[float] = LOCK_RETRY_DELAYS_S,
+        read_only: bool = False,
     ) -> None:
         """Open (creating if needed) the store at ``path`` and bring its schema up to date.
 
@@ -187,18 +219,24 @@ class SqliteStore:
             busy_timeout_s: How long SQLite waits for another connection's lock.
             retry_delays_s: Pauses between retries of an operation that found the
                 store busy even so.
+            read_only: Only read an existing store (for a user who cannot write it):
+                nothing is created or migrated, and every write is a StoreError.
 
         Raises:
             StoreError: The path is a directory, cannot be created or written, is
-                not an assetflow store, is corrupt, or was written by a newer assetflow.
+                not an assetflow store, is corrupt, or was written by a newer assetflow;
+                read-only: no store is there, or it needs a schema upgrade.
         """
         self.path = Path(path).expanduser().absolute()
+        #: whether this store only reads (see ``read_only`` above)
+        self.read_only = read_only
         self._saved_code_versions: set[str] = set()
         self._db = SqliteConnection(
             self.path,
             migrations=migrations,
             busy_timeout_s=busy_timeout_s,
             retry_delays_s=retry_delays_s,
+            read_only=read_only,
         )
 
     def _records(self, convert: Callable[[list[Row]], list[_R]], rows: list[Row]) -> list[_R]:
@@ -342,6 +380,81 @@ class SqliteStore:
         )
         return self._records(runs_from_rows, rows)
 
+    def find_runs(self, query: RunQuery) -> list[RunRecord]:
+        if query.limit <= 0:
+            return []
+        where: list[str] = []
+        parameters: list[object] = []
+        if query.statuses:
+            where.append("status IN (SELECT value FROM json_each(?))")
+            parameters.append(json.dumps([status.value for status in query.statuses]))
+        if query.triggers:
+            where.append("run_trigger IN (SELECT value FROM json_each(?))")
+            parameters.append(json.dumps(list(query.triggers)))
+        if query.since is not None:
+            where.append("started_at >= ?")
+            parameters.append(time_text(as_utc(query.since, "since")))
+        if query.until is not None:
+            where.append("started_at < ?")
+            parameters.append(time_text(as_utc(query.until, "until")))
+        if query.asset is not None or query.partition is not None:
+            touching, values = ["asset IS NOT NULL"], []
+            if query.asset is not None:
+                touching.append("asset = ?")
+                values.append(query.asset)
+            if query.partition is not None:
+                touching.append("partition_key = ?")
+                values.append(query.partition)
+            condition = " AND ".join(touching)
+            where.append(
+                f"run_id IN (SELECT run_id FROM events WHERE {condition} "
+                f"UNION SELECT run_id FROM check_results WHERE {condition})"
+            )
+            parameters += values * 2  # once for the events, once for the check results
+        if query.before is not None:
+            # Row values: older by start, or as old and written earlier.
+            where.append("(started_at, id) < (SELECT started_at, id FROM runs WHERE run_id = ?)")
+            parameters.append(query.before)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.select(
+            "find runs",
+            f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY started_at DESC, id DESC LIMIT ?",
+            (*parameters, min(query.limit, MAX_INTEGER)),
+        )
+        return self._records(runs_from_rows, rows)
+
+    def latest_attempts(self, keys: Iterable[AssetPartition]) -> dict[AssetPartition, EventRecord]:
+        pairs: list[list[str]] = []
+        unpartitioned: list[str] = []
+        for asset, partition in keys:
+            if partition is None:
+                unpartitioned.append(asset)
+            else:
+                pairs.append([asset, partition])
+        if not pairs and not unpartitioned:
+            return {}
+        rows = self._db.select(
+            "read the latest attempts",
+            _LATEST_ATTEMPTS,
+            (json.dumps(pairs), json.dumps(unpartitioned)),
+        )
+        records = self._records(events_from_rows, rows)
+        return {(e.asset, e.partition): e for e in records if e.asset is not None}
+
+    def attempts(
+        self, asset: str, partition: str | None = None, limit: int = 50
+    ) -> list[EventRecord]:
+        return self._history(
+            "read the attempts of an asset",
+            f"SELECT {EVENT_COLUMNS} FROM events",
+            "occurred_at",
+            events_from_rows,
+            asset,
+            partition,
+            limit,
+            extra=f"kind IN ({_ENDED_KINDS_SQL})",
+        )
+
     def run_events(self, run_id: str) -> list[EventRecord]:
         rows = self._db.select(
             "read the events of a run",
@@ -353,9 +466,11 @@ class SqliteStore:
     def step_counts(self, run_ids: Iterable[str]) -> dict[str, dict[str, int]]:
         rows = self._db.select(
             "count the steps of runs",
-            "SELECT run_id, kind, COUNT(*) FROM events "
+            "SELECT run_id, CASE WHEN kind = 'cancelled' AND attempt = "
+            f"{NOT_STARTED_ATTEMPT} THEN '{NOT_STARTED_COUNT}' ELSE kind END AS counted, "
+            "COUNT(*) FROM events "
             "WHERE run_id IN (SELECT value FROM json_each(?)) AND asset IS NOT NULL "
-            "GROUP BY run_id, kind",
+            "GROUP BY run_id, counted",
             (json.dumps(list(run_ids)),),
         )
         counts: dict[str, dict[str, int]] = {}
@@ -385,13 +500,16 @@ class SqliteStore:
         asset: str,
         partition: str | None,
         limit: int,
+        extra: str = "",
     ) -> list[_R]:
-        """Rows of one asset (one partition, if given), newest first."""
+        """Rows of one asset (one partition, if given; ``extra`` holding), newest first."""
         if limit <= 0:
             return []
         where, parameters = "asset = ?", [asset]
         if partition is not None:
             where, parameters = "asset = ? AND partition_key = ?", [asset, partition]
+        if extra:
+            where += f" AND {extra}"
         rows = self._db.select(
             action,
             f"{select} WHERE {where} ORDER BY {time_column} DESC, id DESC LIMIT ?",

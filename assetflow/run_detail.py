@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from assetflow.store.records import (
+    NOT_STARTED_ATTEMPT,
     CheckRecord,
     EventKind,
     EventRecord,
@@ -55,6 +56,7 @@ class RowState(StrEnum):
     CHECKED = "checked"  # `assetflow check` ran its checks: all passed
     RETRIED = "retried"
     CANCELLED = "cancelled"  # stopped by Ctrl-C or SIGTERM while running
+    NOT_STARTED = "not started"  # the run was cancelled before the step started
     STARTED = "started"  # no result was recorded (yet)
 
 
@@ -148,6 +150,8 @@ def event_rows(
         started.pop(key, None)
         if event.kind is EventKind.MATERIALIZED:
             rows.append(_materialized(event, checks_by_key.pop(key, [])))
+        elif event.kind is EventKind.CANCELLED and event.attempt == NOT_STARTED_ATTEMPT:
+            rows.append(_row(event, RowState.NOT_STARTED, event.message))
         else:
             rows.append(_row(event, _STATE_BY_KIND[event.kind], event.message))
     rows.extend(started.values())

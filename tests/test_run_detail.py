@@ -11,7 +11,7 @@ import pytest
 
 from assetflow.clock import FixedClock
 from assetflow.execution.liveness import crash_message, sweep_orphaned_runs
-from assetflow.runs import (
+from assetflow.run_detail import (
     RowState,
     UnknownRunError,
     event_rows,
