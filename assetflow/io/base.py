@@ -37,6 +37,9 @@ class StoredOutput:
     #: (name, Arrow type as text) for each stored column; empty for JSON and none.
     columns: tuple[tuple[str, str], ...]
     data_version: str | None
+    #: the file's modification time just after the write (``st_mtime``), for a kind
+    #: whose output is a file of its own; None for a database partition
+    modified_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

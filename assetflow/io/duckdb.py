@@ -278,6 +278,51 @@ def count_rows(
     return _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
 
 
+def count_partition_rows(
+    database: Path, asset: str, *, lock_timeout: float
+) -> tuple[int, dict[str, int]] | None:
+    """The rows of an asset's table and of each of its partitions, in one query: what
+    ``count_rows`` tells of one partition, for all of them at once (a plan verifies
+    every partition it calls fresh).
+
+    Returns:
+        (all rows, rows by partition key; empty for a table stored unpartitioned), or
+        None when the file or the table is missing.
+
+    Raises:
+        StoreError: The file stayed locked, or DuckDB failed.
+    """
+    _check_name(asset, StoreError)
+    if not Path(database).is_file():
+        return None
+
+    def attempt() -> tuple[int, dict[str, int]] | None:
+        with _connection(database, read_only=True) as connection:
+            columns = _table_columns(connection, asset, StoreError)
+            if columns is None:
+                return None
+            if not any(name.lower() == PARTITION_COLUMN for name, _ in columns):
+                row = connection.execute(f"SELECT count(*) FROM {_quote(asset)}").fetchone()
+                return (int(row[0]) if row is not None else 0), {}
+            rows = connection.execute(
+                f"SELECT {PARTITION_COLUMN}, count(*) FROM {_quote(asset)} "
+                f"GROUP BY {PARTITION_COLUMN}"
+            ).fetchall()
+            counts = {str(key): int(count) for key, count in rows if key is not None}
+            return sum(int(count) for _, count in rows), counts
+
+    def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
+        return StoreError(
+            f"cannot count the rows of asset '{asset}' in the DuckDB file '{database}': "
+            f"{detail or error}",
+            hint=f"Waited up to {lock_timeout:g} s. If another process holds the file, wait "
+            "for it to finish; if the file is damaged, move it away and materialize its "
+            "assets again (with --force).",
+        )
+
+    return _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
+
+
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """Convert a table read from DuckDB to pandas, with nullable integers and booleans.
 

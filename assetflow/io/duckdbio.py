@@ -15,7 +15,14 @@ from pathlib import Path
 from assetflow.datahash import table_version
 from assetflow.errors import StoreError, WriteError
 from assetflow.io.base import Holds, IOSettings, OutputRef, OutputStat, StoredOutput, WriteTarget
-from assetflow.io.duckdb import count_rows, database_path, read_table, to_frame, write_table
+from assetflow.io.duckdb import (
+    count_partition_rows,
+    count_rows,
+    database_path,
+    read_table,
+    to_frame,
+    write_table,
+)
 from assetflow.io.parquet import _wants_arrow_table, column_types, empty_table, to_arrow_table
 from assetflow.io.values import DUCKDB, SUPPORTED, is_table, type_name
 
@@ -98,6 +105,31 @@ class DuckDBIO:
             lock_timeout=self.settings.lock_timeout,
         )
         return None if rows is None else OutputStat(rows=rows)
+
+    def stat_partitions(self, asset: str, refs: Sequence[OutputRef]) -> list[OutputStat | None]:
+        """``stat`` of each ref, in order, with one query per DuckDB file rather than one
+        per partition: what verifying a year of daily partitions needs."""
+        counted: dict[Path, tuple[int, dict[str, int]] | None] = {}
+        result: list[OutputStat | None] = []
+        for ref in refs:
+            if ref.path is None:
+                result.append(None)
+                continue
+            database = Path(ref.path)
+            if database not in counted:
+                counted[database] = count_partition_rows(
+                    database, asset, lock_timeout=self.settings.lock_timeout
+                )
+            counts = counted[database]
+            if counts is None:
+                result.append(None)
+            elif ref.partition is None:
+                result.append(OutputStat(rows=counts[0]))
+            elif not counts[1] and counts[0]:
+                result.append(None)  # a partition asked of a table stored unpartitioned
+            else:
+                result.append(OutputStat(rows=counts[1].get(ref.partition, 0)))
+        return result
 
     def _database(self, ref: OutputRef) -> Path:
         if ref.path is None:

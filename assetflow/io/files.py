@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from stat import S_ISREG
 
 from assetflow.errors import StoreError
 from assetflow.io.base import OutputRef, OutputStat
@@ -18,7 +19,7 @@ def file_stat(ref: OutputRef) -> OutputStat | None:
         status = os.stat(ref.path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if not os.path.isfile(ref.path):
+    if not S_ISREG(status.st_mode):  # one system call, not a second for isfile()
         return None
     return OutputStat(bytes=status.st_size, modified_at=status.st_mtime)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +58,7 @@ class JsonIO:
         write_bytes_atomically(path, data, asset=asset)
         rows = len(json_value) if isinstance(json_value, list) else None
         logger.debug("wrote %s: %d bytes, version %s", path, len(data), version)
-        return StoredOutput(JSON, path, rows, len(data), (), version)
+        return StoredOutput(JSON, path, rows, len(data), (), version, os.stat(path).st_mtime)
 
     def read(self, ref: OutputRef, as_type: object = None) -> object:
         """The stored values, validated into ``as_type`` by pydantic when it is a type (a

@@ -8,6 +8,7 @@ is converted once per write and the version is the version of what is stored.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -60,7 +61,15 @@ class ParquetIO:
 
         size = write_atomically(path, write, asset=target.asset)
         logger.debug("wrote %s: %d rows, %d bytes, version %s", path, table.num_rows, size, version)
-        return StoredOutput(PARQUET, path, table.num_rows, size, column_types(table), version)
+        return StoredOutput(
+            PARQUET,
+            path,
+            table.num_rows,
+            size,
+            column_types(table),
+            version,
+            os.stat(path).st_mtime,
+        )
 
     def read(self, ref: OutputRef, as_type: object = None) -> object:
         """Read the file as a DataFrame (a Table if ``as_type`` asks for ``pyarrow.Table``)."""

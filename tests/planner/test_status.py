@@ -85,4 +85,11 @@ def test_empty_plan_has_no_states():
 
 
 def test_state_values_are_the_documented_words():
-    assert [s.value for s in AssetState] == ["fresh", "stale", "waiting", "missing", "failed"]
+    assert [s.value for s in AssetState] == [
+        "fresh",
+        "stale",
+        "waiting",
+        "missing",
+        "failed",
+        "damaged",
+    ]

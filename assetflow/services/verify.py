@@ -1,0 +1,114 @@
+"""Outputs verified before they are called fresh: each recorded output is looked at
+(through its kind's cheap ``stat``) and compared with what its run recorded.
+
+A file must still be there with the size and modification time recorded when
+it was written; a DuckDB partition must hold the rows recorded. One that is
+gone is *missing*, one that differs is *damaged*; either makes its
+asset-partition stale, with the run that wrote it named, so that a plain
+`materialize` rebuilds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assetflow.io.base import OutputStat
+    from assetflow.keys import AssetPartition
+    from assetflow.planner.staleness import Reason
+    from assetflow.store.records import MaterializationState
+
+#: How far a file's modification time may drift from the recorded one, in seconds:
+#: copies that keep times (``cp -p``, tar, rsync -t, some mounts) may keep whole
+#: seconds only. A changed file nearly always changes its size as well.
+MTIME_TOLERANCE_S = 1.0
+#: How long verifying waits for a DuckDB file another process is writing; past it,
+#: the partitions are left unverified rather than holding up `status` or `plan`.
+VERIFY_LOCK_TIMEOUT_S = 2.0
+
+
+def verify_outputs(
+    latest: Mapping[AssetPartition, MaterializationState], root: Path
+) -> dict[AssetPartition, Reason]:
+    """The recorded outputs that are missing or changed, each with its reason.
+
+    Args:
+        latest: The newest materialization of each asset-partition.
+        root: The project's state directory, which recorded paths are relative to.
+
+    Returns:
+        The reason (`output missing` or `output damaged`) by asset-partition; outputs
+        with no recorded path (kind "none"), of a kind not installed, or that cannot
+        be looked at now (a DuckDB file locked past the wait) are left out.
+    """
+    from assetflow.errors import AssetflowError
+    from assetflow.io.base import IOSettings
+    from assetflow.io.locations import output_ref
+    from assetflow.io.registry import io_manager
+    from assetflow.io.stats import stat_outputs
+
+    groups: dict[tuple[str, str], list[MaterializationState]] = {}
+    for state in latest.values():
+        if state.path is not None:
+            groups.setdefault((state.io, state.asset), []).append(state)
+    settings = IOSettings(lock_timeout=VERIFY_LOCK_TIMEOUT_S)
+    found: dict[AssetPartition, Reason] = {}
+    for (kind, asset), states in groups.items():
+        try:
+            manager = io_manager(kind, settings)
+            refs = [output_ref(asset, s.partition, s.path, root) for s in states]
+            stats = stat_outputs(manager, asset, refs)
+        except AssetflowError:
+            continue  # cannot look now: unverified, not condemned
+        for state, stat in zip(states, stats, strict=True):
+            reason = _compare(state, stat)
+            if reason is not None:
+                found[(state.asset, state.partition)] = reason
+    return found
+
+
+def _compare(state: MaterializationState, stat: OutputStat | None) -> Reason | None:
+    from assetflow.planner.staleness import Reason, ReasonKind
+
+    written = f"written {state.finished_at:%Y-%m-%d %H:%M} UTC by run {state.run_id[:8]}"
+    if stat is None:
+        return Reason(
+            ReasonKind.OUTPUT_MISSING,
+            run_id=state.run_id,
+            details=(f"deleted or moved since it was {written}",),
+        )
+    changes = []
+    if state.bytes is not None and stat.bytes is not None and stat.bytes != state.bytes:
+        changes.append(("bytes", f"{state.bytes} bytes", f"{stat.bytes} bytes"))
+    if (
+        state.file_mtime is not None
+        and stat.modified_at is not None
+        and abs(stat.modified_at - state.file_mtime) >= MTIME_TOLERANCE_S
+    ):
+        changes.append(
+            (
+                "modified",
+                f"modified {_time(state.file_mtime)}",
+                f"modified {_time(stat.modified_at)}",
+            )
+        )
+    if state.rows is not None and stat.rows is not None and stat.rows != state.rows:
+        changes.append(("rows", f"{state.rows} rows", f"{stat.rows} rows"))
+    if not changes:
+        return None
+    what = " and ".join("size" if name == "bytes" else name for name, _, _ in changes)
+    return Reason(
+        ReasonKind.OUTPUT_DAMAGED,
+        old=", ".join(old for _, old, _ in changes),
+        new=", ".join(new for _, _, new in changes),
+        run_id=state.run_id,
+        details=(f"its {what} changed since it was {written}",),
+    )
+
+
+def _time(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
