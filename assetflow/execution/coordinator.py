@@ -529,6 +529,7 @@ class _Runner:
             rows=stored.rows,
             bytes=stored.bytes,
             file_mtime=stored.modified_at,
+            file_digest=stored.digest,
             columns=tuple(Column(name=name, type=kind) for name, kind in stored.columns),
             started_at=work.started_at,
             finished_at=finished_at,

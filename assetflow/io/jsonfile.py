@@ -19,6 +19,7 @@ from assetflow.io.files import (
     missing_output_error,
     one_file,
     partition_files,
+    quick_digest,
     unreadable_error,
 )
 from assetflow.io.paths import output_path
@@ -58,7 +59,8 @@ class JsonIO:
         write_bytes_atomically(path, data, asset=asset)
         rows = len(json_value) if isinstance(json_value, list) else None
         logger.debug("wrote %s: %d bytes, version %s", path, len(data), version)
-        return StoredOutput(JSON, path, rows, len(data), (), version, os.stat(path).st_mtime)
+        mtime = os.stat(path).st_mtime
+        return StoredOutput(JSON, path, rows, len(data), (), version, mtime, quick_digest(path))
 
     def read(self, ref: OutputRef, as_type: object = None) -> object:
         """The stored values, validated into ``as_type`` by pydantic when it is a type (a

@@ -30,7 +30,13 @@ from assetflow.io.base import (
     StoredOutput,
     WriteTarget,
 )
-from assetflow.io.files import file_stat, missing_output_error, one_file, partition_files
+from assetflow.io.files import (
+    file_stat,
+    missing_output_error,
+    one_file,
+    partition_files,
+    quick_digest,
+)
 from assetflow.io.paths import output_path
 from assetflow.io.values import PARQUET, unsupported_value_error
 
@@ -69,6 +75,7 @@ class ParquetIO:
             column_types(table),
             version,
             os.stat(path).st_mtime,
+            quick_digest(path),
         )
 
     def read(self, ref: OutputRef, as_type: object = None) -> object:

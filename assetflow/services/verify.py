@@ -2,7 +2,9 @@
 (through its kind's cheap ``stat``) and compared with what its run recorded.
 
 A file must still be there with the size and modification time recorded when
-it was written; a DuckDB partition must hold the rows recorded. One that is
+it was written (a file whose time alone changed, as `cp -r` does to every file it
+copies, is compared by a cheap digest of its bytes instead); a DuckDB partition
+must hold the rows recorded. One that is
 gone is *missing*, one that differs is *damaged*; either makes its
 asset-partition stale, with the run that wrote it named, so that a plain
 `materialize` rebuilds it.
@@ -20,10 +22,6 @@ if TYPE_CHECKING:
     from assetflow.planner.staleness import Reason
     from assetflow.store.records import MaterializationState
 
-#: How far a file's modification time may drift from the recorded one, in seconds:
-#: copies that keep times (``cp -p``, tar, rsync -t, some mounts) may keep whole
-#: seconds only. A changed file nearly always changes its size as well.
-MTIME_TOLERANCE_S = 1.0
 #: How long verifying waits for a DuckDB file another process is writing; past it,
 #: the partitions are left unverified rather than holding up `status` or `plan`.
 VERIFY_LOCK_TIMEOUT_S = 2.0
@@ -62,14 +60,16 @@ def verify_outputs(
             stats = stat_outputs(manager, asset, refs)
         except AssetflowError:
             continue  # cannot look now: unverified, not condemned
-        for state, stat in zip(states, stats, strict=True):
-            reason = _compare(state, stat)
+        for state, ref, stat in zip(states, refs, stats, strict=True):
+            reason = _compare(state, stat, ref.path)
             if reason is not None:
                 found[(state.asset, state.partition)] = reason
     return found
 
 
-def _compare(state: MaterializationState, stat: OutputStat | None) -> Reason | None:
+def _compare(
+    state: MaterializationState, stat: OutputStat | None, path: Path | None
+) -> Reason | None:
     from assetflow.planner.staleness import Reason, ReasonKind
 
     written = f"written {state.finished_at:%Y-%m-%d %H:%M} UTC by run {state.run_id[:8]}"
@@ -79,32 +79,44 @@ def _compare(state: MaterializationState, stat: OutputStat | None) -> Reason | N
             run_id=state.run_id,
             details=(f"deleted or moved since it was {written}",),
         )
-    changes = []
+    changes = []  # (what, as recorded, as found)
     if state.bytes is not None and stat.bytes is not None and stat.bytes != state.bytes:
-        changes.append(("bytes", f"{state.bytes} bytes", f"{stat.bytes} bytes"))
+        changes.append(("size", f"{state.bytes} bytes", f"{stat.bytes} bytes"))
     if (
         state.file_mtime is not None
         and stat.modified_at is not None
-        and abs(stat.modified_at - state.file_mtime) >= MTIME_TOLERANCE_S
+        # Any difference: the digest (read only then) settles it, so a copy that kept
+        # whole seconds only (tar, some mounts) is not called changed either.
+        and stat.modified_at != state.file_mtime
+        and not (changes or _same_bytes(state, path))
     ):
-        changes.append(
-            (
-                "modified",
-                f"modified {_time(state.file_mtime)}",
-                f"modified {_time(stat.modified_at)}",
-            )
-        )
+        was, now = _time(state.file_mtime), _time(stat.modified_at)
+        changes.append(("modification time", f"modified {was}", f"modified {now}"))
     if state.rows is not None and stat.rows is not None and stat.rows != state.rows:
-        changes.append(("rows", f"{state.rows} rows", f"{stat.rows} rows"))
+        changes.append(("row count", f"{state.rows} rows", f"{stat.rows} rows"))
     if not changes:
         return None
-    what = " and ".join("size" if name == "bytes" else name for name, _, _ in changes)
+    old = ", ".join(recorded for _, recorded, _ in changes)
+    new = ", ".join(found for _, _, found in changes)
+    what = " and ".join(name for name, _, _ in changes)
     return Reason(
         ReasonKind.OUTPUT_DAMAGED,
-        old=", ".join(old for _, old, _ in changes),
-        new=", ".join(new for _, _, new in changes),
+        old=old,
+        new=new,
         run_id=state.run_id,
-        details=(f"its {what} changed since it was {written}",),
+        details=(f"its {what} changed ({old} -> {new}) since it was {written}",),
+    )
+
+
+def _same_bytes(state: MaterializationState, path: Path | None) -> bool:
+    """Whether a file whose time changed still holds the bytes recorded (a copy made by
+    `cp -r`, which gives every file a new time): its cheap digest decides."""
+    from assetflow.io.files import quick_digest
+
+    return (
+        state.file_digest is not None
+        and path is not None
+        and (quick_digest(path) == state.file_digest)
     )
 
 

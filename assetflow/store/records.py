@@ -82,6 +82,9 @@ class MaterializationRecord(_Record):
     #: the output file's modification time just after it was written (seconds since the
     #: epoch), for telling a changed file from the one recorded; None for a database
     file_mtime: float | None = None
+    #: a cheap digest of the output file's bytes, telling a copy (same bytes, new time)
+    #: from a changed file; None for a database
+    file_digest: str | None = None
     columns: tuple[Column, ...] = ()
     started_at: datetime
     finished_at: datetime
@@ -112,6 +115,7 @@ class MaterializationState(NamedTuple):
     #: what was stored, for telling whether the output is still the one recorded
     bytes: int | None = None
     file_mtime: float | None = None
+    file_digest: str | None = None
 
     @classmethod
     def of(cls, record: MaterializationRecord) -> MaterializationState:
@@ -129,6 +133,7 @@ class MaterializationState(NamedTuple):
             dict(record.input_versions),
             record.bytes,
             record.file_mtime,
+            record.file_digest,
         )
 
 

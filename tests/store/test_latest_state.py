@@ -54,8 +54,10 @@ def test_run_partitions_round_trip(store: MetadataStore) -> None:
     assert store.get_run("r1").partitions == "2026-03-01..2026-03-31"
 
 
-# Version 1's columns: all of today's but the last (file_mtime, added by version 9).
-_VERSION_1_INSERT = INSERT_MATERIALIZATION.replace(", file_mtime)", ")").replace(", ?)", ")")
+# Version 1's columns: all of today's but the last two (added by version 9).
+_VERSION_1_INSERT = INSERT_MATERIALIZATION.replace(", file_mtime, file_digest)", ")").replace(
+    ", ?, ?)", ")"
+)
 
 
 def test_a_version_1_store_is_migrated_with_its_latest_state(tmp_path: Path) -> None:
@@ -71,9 +73,9 @@ def test_a_version_1_store_is_migrated_with_its_latest_state(tmp_path: Path) -> 
         connection.executemany(
             _VERSION_1_INSERT,
             [
-                materialization_row(materialization("a", None, 2, run_id="r1"))[:-1],
-                materialization_row(materialization("a", None, 1, run_id="r0"))[:-1],
-                materialization_row(materialization("b", "p1", 1, run_id="r1"))[:-1],
+                materialization_row(materialization("a", None, 2, run_id="r1"))[:-2],
+                materialization_row(materialization("a", None, 1, run_id="r0"))[:-2],
+                materialization_row(materialization("b", "p1", 1, run_id="r1"))[:-2],
             ],
         )
     connection.close()

@@ -207,8 +207,12 @@ _VERSION_8 = (
 
 # Version 9: outputs verified before they are called fresh. A file's modification
 # time just after it was written, beside the bytes and rows already recorded, so
-# that `plan` and `status` tell a changed file from the one recorded.
-_VERSION_9 = ("ALTER TABLE materializations ADD COLUMN file_mtime REAL",)
+# that `plan` and `status` tell a changed file from the one recorded; and a cheap
+# digest of its bytes, so that a copy (same bytes, a new time) is not called changed.
+_VERSION_9 = (
+    "ALTER TABLE materializations ADD COLUMN file_mtime REAL",
+    "ALTER TABLE materializations ADD COLUMN file_digest TEXT",
+)
 
 
 def _relative_output_path(path: str, asset: str, partition: str | None, io: str) -> str | None:
