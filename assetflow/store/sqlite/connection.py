@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from assetflow.errors import StoreError
-from assetflow.store.sqlite.errors import is_busy, prepare_location, store_error
+from assetflow.store.sqlite.errors import (
+    check_store_file,
+    is_busy,
+    prepare_location,
+    store_error,
+)
 from assetflow.store.sqlite.rows import Row
 from assetflow.store.sqlite.schema import (
     Migration,
@@ -133,6 +138,7 @@ class SqliteConnection:
         self._unit_depth = 0
         self._after_commit: list[Callable[[], None]] = []
         prepare_location(path)
+        check_store_file(path)
         try:
             self._connection = sqlite3.connect(
                 path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
