@@ -12,7 +12,7 @@ from assetflow.errors import StoreError
 from assetflow.store import Lease, SqliteStore, open_store
 from assetflow.store.sqlite.schema import MIGRATIONS, Migration, sql_migration
 from tests.store.builders import at, materialization, run
-from tests.store.sqlite.files import query
+from tests.store.sqlite.files import connect, query
 
 # A migration as later work would append one: a column for partition ranges,
 # filled in for the rows already there.
@@ -242,3 +242,50 @@ def test_a_version_8_store_records_its_output_paths_relative_to_the_state_dir(
         (10, "output paths relative to the state directory"),
     ]
     assert "file_mtime" in _columns(store_path, "materializations")
+
+
+def test_an_upgrade_waits_for_a_store_in_use_then_names_the_running_run(
+    store_path: Path,
+) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:8]).close()
+    query(
+        store_path,
+        "INSERT INTO runs (run_id, run_trigger, selection, status, started_at, pid, host) "
+        "VALUES ('1c2d3e4f5a6b', 'cli', '*', 'running', '2026-03-04T03:00:00+00:00', 4242, "
+        "'web-1')",
+    )
+    holder = connect(store_path)
+    holder.execute("BEGIN IMMEDIATE")  # another process, writing throughout
+    try:
+        with pytest.raises(StoreError) as caught:
+            SqliteStore(store_path, busy_timeout_s=0.05, retry_delays_s=(0.01, 0.01))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert caught.value.message == (
+        f"cannot upgrade the metadata store {store_path} from schema version 8 to "
+        f"{len(MIGRATIONS)}: another process held it for writing throughout the 0.1 s this "
+        "waited; it is in use by assetflow: run 1c2d3e4f (pid 4242 on web-1, started "
+        "2026-03-04T03:00:00+00:00)."
+    )
+    assert caught.value.hint.startswith("Wait for that run to finish (`assetflow runs` shows")
+    assert len(_versions(store_path)) == 8  # nothing changed
+    with SqliteStore(store_path):  # once it is free, the upgrade runs
+        pass
+    assert len(_versions(store_path)) == len(MIGRATIONS)
+
+
+def test_an_upgrade_blocked_by_no_recorded_run_says_how_to_find_the_process(
+    store_path: Path,
+) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:8]).close()
+    holder = connect(store_path)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError) as caught:
+            SqliteStore(store_path, busy_timeout_s=0.05, retry_delays_s=(0.01,))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "no run is recorded as running, so it is another process" in caught.value.message
+    assert f"`fuser {store_path}`" in caught.value.hint
