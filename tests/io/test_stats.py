@@ -1,0 +1,51 @@
+"""stat_outputs: many outputs of one asset looked at at once, one query per DuckDB file."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from assetflow.io import OutputRef, OutputStat, io_manager, write_output
+from assetflow.io.stats import stat_outputs
+
+DAYS = ("2026-03-01", "2026-03-02", "2026-03-03")
+
+
+def frame(rows):
+    return pd.DataFrame({"n": list(range(rows))})
+
+
+def test_duckdb_partitions_are_counted_in_one_go(tmp_path):
+    refs = []
+    for rows, day in enumerate(DAYS, start=1):
+        stored = write_output("orders", frame(rows), "duckdb", tmp_path / "data", partition=day)
+        refs.append(OutputRef("orders", day, stored.path))
+    database = refs[0].path
+    never = OutputRef("orders", "2026-03-09", database)
+    elsewhere = OutputRef("orders", DAYS[0], tmp_path / "gone.duckdb")
+    manager = io_manager("duckdb")
+    found = stat_outputs(manager, "orders", [*refs, never, elsewhere])
+    counted = [OutputStat(rows=1), OutputStat(rows=2), OutputStat(rows=3)]
+    assert found == [*counted, OutputStat(rows=0), None]
+    assert found[:3] == [manager.stat(ref) for ref in refs]  # as one stat each would say
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("DELETE FROM orders WHERE partition_key = ?", [DAYS[2]])
+    assert stat_outputs(manager, "orders", refs)[2] == OutputStat(rows=0)
+
+
+def test_an_unpartitioned_duckdb_table_and_a_missing_table(tmp_path):
+    stored = write_output("totals", frame(4), "duckdb", tmp_path / "data")
+    manager = io_manager("duckdb")
+    whole = OutputRef("totals", None, stored.path)
+    assert stat_outputs(manager, "totals", [whole]) == [OutputStat(rows=4)]
+    assert stat_outputs(manager, "totals", [OutputRef("totals", DAYS[0], stored.path)]) == [None]
+    assert stat_outputs(manager, "nothing", [OutputRef("nothing", None, stored.path)]) == [None]
+
+
+def test_file_kinds_are_asked_once_per_file(tmp_path):
+    stored = write_output("notes", {"a": 1}, "json", tmp_path / "data", partition=DAYS[0])
+    ref = OutputRef("notes", DAYS[0], stored.path)
+    (found,) = stat_outputs(io_manager("json"), "notes", [ref])
+    assert found is not None
+    assert (found.bytes, found.modified_at) == (stored.bytes, stored.modified_at)
+    assert stored.digest is not None
