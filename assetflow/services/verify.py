@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assetflow.planner.staleness import Reason, ReasonKind
+
 if TYPE_CHECKING:
-    from assetflow.io.base import OutputStat
+    from assetflow.io.base import IOManager, OutputStat
     from assetflow.keys import AssetPartition
-    from assetflow.planner.staleness import Reason
     from assetflow.store.records import MaterializationState
 
 #: How long verifying waits for a DuckDB file another process is writing; past it,
@@ -52,10 +53,11 @@ def verify_outputs(
         if state.path is not None:
             groups.setdefault((state.io, state.asset), []).append(state)
     settings = IOSettings(lock_timeout=VERIFY_LOCK_TIMEOUT_S)
+    managers: dict[str, IOManager] = {}
     found: dict[AssetPartition, Reason] = {}
     for (kind, asset), states in groups.items():
         try:
-            manager = io_manager(kind, settings)
+            manager = managers.get(kind) or managers.setdefault(kind, io_manager(kind, settings))
             refs = [output_ref(asset, s.partition, s.path, root) for s in states]
             stats = stat_outputs(manager, asset, refs)
         except AssetflowError:
@@ -70,14 +72,11 @@ def verify_outputs(
 def _compare(
     state: MaterializationState, stat: OutputStat | None, path: Path | None
 ) -> Reason | None:
-    from assetflow.planner.staleness import Reason, ReasonKind
-
-    written = f"written {state.finished_at:%Y-%m-%d %H:%M} UTC by run {state.run_id[:8]}"
     if stat is None:
         return Reason(
             ReasonKind.OUTPUT_MISSING,
             run_id=state.run_id,
-            details=(f"deleted or moved since it was {written}",),
+            details=(f"deleted or moved since it was {_written(state)}",),
         )
     changes = []  # (what, as recorded, as found)
     if state.bytes is not None and stat.bytes is not None and stat.bytes != state.bytes:
@@ -104,8 +103,12 @@ def _compare(
         old=old,
         new=new,
         run_id=state.run_id,
-        details=(f"its {what} changed ({old} -> {new}) since it was {written}",),
+        details=(f"its {what} changed ({old} -> {new}) since it was {_written(state)}",),
     )
+
+
+def _written(state: MaterializationState) -> str:
+    return f"written {state.finished_at:%Y-%m-%d %H:%M} UTC by run {state.run_id[:8]}"
 
 
 def _same_bytes(state: MaterializationState, path: Path | None) -> bool:
