@@ -16,6 +16,7 @@ from assetflow.io.atomic import write_bytes_atomically
 from assetflow.io.base import Holds, IOSettings, OutputRef, OutputStat, StoredOutput, WriteTarget
 from assetflow.io.files import (
     file_stat,
+    file_stats,
     missing_output_error,
     one_file,
     partition_files,
@@ -81,6 +82,10 @@ class JsonIO:
     def stat(self, ref: OutputRef) -> OutputStat | None:
         """The file's size and modification time; None if it is missing."""
         return file_stat(ref)
+
+    def stat_files(self, paths: Sequence[str]) -> list[OutputStat | None]:
+        """``stat`` of many outputs by their files' paths (see ``assetflow.io.stats``)."""
+        return file_stats(paths)
 
 
 def validate_as(value: object, as_type: object, subject: str) -> object:

@@ -32,6 +32,7 @@ from assetflow.io.base import (
 )
 from assetflow.io.files import (
     file_stat,
+    file_stats,
     missing_output_error,
     one_file,
     partition_files,
@@ -100,6 +101,10 @@ class ParquetIO:
     def stat(self, ref: OutputRef) -> OutputStat | None:
         """The file's size and modification time; None if it is missing."""
         return file_stat(ref)
+
+    def stat_files(self, paths: Sequence[str]) -> list[OutputStat | None]:
+        """``stat`` of many outputs by their files' paths (see ``assetflow.io.stats``)."""
+        return file_stats(paths)
 
 
 def empty_table(as_type: object) -> object:

@@ -1,23 +1,42 @@
-"""A cheap look at many stored outputs of one asset at once, through its kind's ``stat``.
+"""A cheap look at many stored outputs of one asset at once, through its kind.
 
-A kind may offer ``stat_partitions(asset, refs)`` to look at many partitions in
-one go (DuckDB counts every partition's rows in one query); any other kind is
-asked ``stat`` once per output.
+Verifying every output a plan calls fresh means looking at up to hundreds of
+thousands of them, so a kind may offer a faster way than ``stat`` per output:
+
+- ``stat_files(paths)``: a kind whose outputs are files of their own looks at
+  them by path text, without building a ``Path`` and an ``OutputRef`` for each
+  (Parquet and JSON; about half the cost of a look is building those);
+- ``stat_partitions(asset, refs)``: a kind that can look at many partitions in
+  one go (DuckDB counts every partition's rows in one query).
+
+Any other kind is asked ``stat`` once per output.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from assetflow.io.base import IOManager, OutputRef, OutputStat
 
 
 def stat_outputs(
-    manager: IOManager, asset: str, refs: Sequence[OutputRef]
+    manager: IOManager, asset: str, outputs: Sequence[tuple[str | None, str]]
 ) -> list[OutputStat | None]:
-    """``manager.stat`` of each ref (outputs of ``asset``), in order; None where missing."""
+    """What the kind finds of each output of ``asset``, in order; None where missing.
+
+    Args:
+        manager: The kind the outputs were stored with.
+        asset: Their asset.
+        outputs: (partition key, where the output is: an absolute path as text).
+    """
+    files = getattr(manager, "stat_files", None)
+    if files is not None:
+        found: list[OutputStat | None] = list(files([path for _, path in outputs]))
+        return found
+    refs = [OutputRef(asset, partition, Path(path)) for partition, path in outputs]
     many = getattr(manager, "stat_partitions", None)
     if many is not None:
-        found: list[OutputStat | None] = list(many(asset, refs))
-        return found
+        counted: list[OutputStat | None] = list(many(asset, refs))
+        return counted
     return [manager.stat(ref) for ref in refs]

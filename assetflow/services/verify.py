@@ -42,9 +42,10 @@ def verify_outputs(
         with no recorded path (kind "none"), of a kind not installed, or that cannot
         be looked at now (a DuckDB file locked past the wait) are left out.
     """
+    import os
+
     from assetflow.errors import AssetflowError
     from assetflow.io.base import IOSettings
-    from assetflow.io.locations import output_ref
     from assetflow.io.registry import io_manager
     from assetflow.io.stats import stat_outputs
 
@@ -55,23 +56,39 @@ def verify_outputs(
     settings = IOSettings(lock_timeout=VERIFY_LOCK_TIMEOUT_S)
     managers: dict[str, IOManager] = {}
     found: dict[AssetPartition, Reason] = {}
+    # Paths as text (os.path, not pathlib): building a Path per output would double the
+    # cost of looking at a year of daily partitions.
+    prefix = str(root) + os.sep
     for (kind, asset), states in groups.items():
+        # A recorded path is relative (joined to the state dir) unless it starts at a root
+        # ("/..." or, on Windows, "C:..."): tested by hand, os.path.isabs costs as much.
+        paths = [
+            state.path if state.path[:1] == "/" or state.path[1:2] == ":" else prefix + state.path
+            for state in states
+            if state.path is not None
+        ]
         try:
             manager = managers.get(kind) or managers.setdefault(kind, io_manager(kind, settings))
-            refs = [output_ref(asset, s.partition, s.path, root) for s in states]
-            stats = stat_outputs(manager, asset, refs)
+            stats = stat_outputs(
+                manager, asset, [(s.partition, p) for s, p in zip(states, paths, strict=True)]
+            )
         except AssetflowError:
             continue  # cannot look now: unverified, not condemned
-        for state, ref, stat in zip(states, refs, stats, strict=True):
-            reason = _compare(state, stat, ref.path)
+        for state, path, stat in zip(states, paths, stats, strict=True):
+            if (
+                stat is not None
+                and stat.bytes == state.bytes
+                and stat.modified_at == state.file_mtime
+                and stat.rows is None
+            ):
+                continue  # a file as recorded: the common case, kept cheap
+            reason = _compare(state, stat, path)
             if reason is not None:
                 found[(state.asset, state.partition)] = reason
     return found
 
 
-def _compare(
-    state: MaterializationState, stat: OutputStat | None, path: Path | None
-) -> Reason | None:
+def _compare(state: MaterializationState, stat: OutputStat | None, path: str) -> Reason | None:
     if stat is None:
         return Reason(
             ReasonKind.OUTPUT_MISSING,
@@ -111,7 +128,7 @@ def _written(state: MaterializationState) -> str:
     return f"written {state.finished_at:%Y-%m-%d %H:%M} UTC by run {state.run_id[:8]}"
 
 
-def _same_bytes(state: MaterializationState, path: Path | None) -> bool:
+def _same_bytes(state: MaterializationState, path: str) -> bool:
     """Whether a file whose time changed still holds the bytes recorded (a copy made by
     `cp -r`, which gives every file a new time): its cheap digest decides."""
     from assetflow.io.files import quick_digest

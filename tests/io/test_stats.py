@@ -6,7 +6,13 @@ import duckdb
 import pandas as pd
 
 from assetflow.io import OutputRef, OutputStat, io_manager, write_output
-from assetflow.io.stats import stat_outputs
+from assetflow.io.stats import stat_outputs as stat_texts
+
+
+def stat_outputs(manager, asset, refs):
+    """stat_outputs of refs: (partition, path as text) each."""
+    return stat_texts(manager, asset, [(ref.partition, str(ref.path)) for ref in refs])
+
 
 DAYS = ("2026-03-01", "2026-03-02", "2026-03-03")
 
@@ -42,10 +48,20 @@ def test_an_unpartitioned_duckdb_table_and_a_missing_table(tmp_path):
     assert stat_outputs(manager, "nothing", [OutputRef("nothing", None, stored.path)]) == [None]
 
 
-def test_file_kinds_are_asked_once_per_file(tmp_path):
-    stored = write_output("notes", {"a": 1}, "json", tmp_path / "data", partition=DAYS[0])
-    ref = OutputRef("notes", DAYS[0], stored.path)
-    (found,) = stat_outputs(io_manager("json"), "notes", [ref])
-    assert found is not None
-    assert (found.bytes, found.modified_at) == (stored.bytes, stored.modified_at)
-    assert stored.digest is not None
+def test_files_are_looked_at_by_path_as_stat_would(tmp_path):
+    refs = []
+    for day in DAYS:
+        stored = write_output("notes", {"day": day}, "json", tmp_path / "data", partition=day)
+        refs.append(OutputRef("notes", day, stored.path))
+    whole = write_output("total", {"n": 1}, "json", tmp_path / "data")
+    refs.append(OutputRef("total", None, whole.path))
+    refs[1].path.unlink()
+    gone = OutputRef("notes", "2026-03-09", tmp_path / "data" / "nowhere" / "p=1" / "part.json")
+    folder = OutputRef("notes", "x", tmp_path / "data")  # a directory is not an output
+    manager = io_manager("json")
+    found = stat_outputs(manager, "notes", [*refs, gone, folder])
+    assert found == [manager.stat(ref) for ref in [*refs, gone, folder]]
+    assert found[1] is None
+    assert found[-2:] == [None, None]
+    assert (found[0].bytes, found[3].bytes) == (refs[0].path.stat().st_size, whole.bytes)
+    assert whole.digest is not None
