@@ -21,20 +21,24 @@ from assetflow.io.base import IOManager, OutputRef, OutputStat
 
 
 def stat_outputs(
-    manager: IOManager, asset: str, outputs: Sequence[tuple[str | None, str]]
+    manager: IOManager, asset: str, partitions: Sequence[str | None], paths: Sequence[str]
 ) -> list[OutputStat | None]:
     """What the kind finds of each output of ``asset``, in order; None where missing.
 
     Args:
         manager: The kind the outputs were stored with.
         asset: Their asset.
-        outputs: (partition key, where the output is: an absolute path as text).
+        partitions: Each output's partition key.
+        paths: Where each output is, as text (absolute).
     """
     files = getattr(manager, "stat_files", None)
     if files is not None:
-        found: list[OutputStat | None] = list(files([path for _, path in outputs]))
+        found: list[OutputStat | None] = list(files(paths))
         return found
-    refs = [OutputRef(asset, partition, Path(path)) for partition, path in outputs]
+    refs = [
+        OutputRef(asset, partition, Path(path))
+        for partition, path in zip(partitions, paths, strict=True)
+    ]
     many = getattr(manager, "stat_partitions", None)
     if many is not None:
         counted: list[OutputStat | None] = list(many(asset, refs))

@@ -69,9 +69,7 @@ def verify_outputs(
         ]
         try:
             manager = managers.get(kind) or managers.setdefault(kind, io_manager(kind, settings))
-            stats = stat_outputs(
-                manager, asset, [(s.partition, p) for s, p in zip(states, paths, strict=True)]
-            )
+            stats = stat_outputs(manager, asset, [s.partition for s in states], paths)
         except AssetflowError:
             continue  # cannot look now: unverified, not condemned
         for state, path, stat in zip(states, paths, stats, strict=True):

@@ -11,7 +11,7 @@ from assetflow.io.stats import stat_outputs as stat_texts
 
 def stat_outputs(manager, asset, refs):
     """stat_outputs of refs: (partition, path as text) each."""
-    return stat_texts(manager, asset, [(ref.partition, str(ref.path)) for ref in refs])
+    return stat_texts(manager, asset, [ref.partition for ref in refs], [str(r.path) for r in refs])
 
 
 DAYS = ("2026-03-01", "2026-03-02", "2026-03-03")
