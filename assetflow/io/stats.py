@@ -7,14 +7,16 @@ thousands of them, so a kind may offer a faster way than ``stat`` per output:
   them by path text, without building a ``Path`` and an ``OutputRef`` for each
   (Parquet and JSON; about half the cost of a look is building those);
 - ``stat_partitions(asset, refs)``: a kind that can look at many partitions in
-  one go (DuckDB counts every partition's rows in one query).
+  one go (DuckDB counts every partition's rows in one query), and
+  ``stat_assets({asset: refs})``, the same for several assets at once (DuckDB
+  opens its file once for all of them).
 
 Any other kind is asked ``stat`` once per output.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from assetflow.io.base import IOManager, OutputRef, OutputStat
@@ -44,3 +46,24 @@ def stat_outputs(
         counted: list[OutputStat | None] = list(many(asset, refs))
         return counted
     return [manager.stat(ref) for ref in refs]
+
+
+def stat_assets(
+    manager: IOManager, outputs: Mapping[str, tuple[Sequence[str | None], Sequence[str]]]
+) -> dict[str, list[OutputStat | None]]:
+    """``stat_outputs`` of several assets of one kind: {asset: (partitions, paths)}."""
+    many = getattr(manager, "stat_assets", None)
+    if many is None or getattr(manager, "stat_files", None) is not None:
+        return {
+            asset: stat_outputs(manager, asset, partitions, paths)
+            for asset, (partitions, paths) in outputs.items()
+        }
+    refs = {
+        asset: [
+            OutputRef(asset, partition, Path(path))
+            for partition, path in zip(partitions, paths, strict=True)
+        ]
+        for asset, (partitions, paths) in outputs.items()
+    }
+    found: dict[str, list[OutputStat | None]] = many(refs)
+    return found

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from assetflow.planner.staleness import Reason, ReasonKind
 
 if TYPE_CHECKING:
-    from assetflow.io.base import IOManager, OutputStat
+    from assetflow.io.base import OutputStat
     from assetflow.keys import AssetPartition
     from assetflow.store.records import MaterializationState
 
@@ -47,42 +47,50 @@ def verify_outputs(
     from assetflow.errors import AssetflowError
     from assetflow.io.base import IOSettings
     from assetflow.io.registry import io_manager
-    from assetflow.io.stats import stat_outputs
+    from assetflow.io.stats import stat_assets
 
-    groups: dict[tuple[str, str], list[MaterializationState]] = {}
+    groups: dict[str, dict[str, list[MaterializationState]]] = {}
     for state in latest.values():
         if state.path is not None:
-            groups.setdefault((state.io, state.asset), []).append(state)
+            groups.setdefault(state.io, {}).setdefault(state.asset, []).append(state)
     settings = IOSettings(lock_timeout=VERIFY_LOCK_TIMEOUT_S)
-    managers: dict[str, IOManager] = {}
     found: dict[AssetPartition, Reason] = {}
-    # Paths as text (os.path, not pathlib): building a Path per output would double the
-    # cost of looking at a year of daily partitions.
     prefix = str(root) + os.sep
-    for (kind, asset), states in groups.items():
+    for kind, by_asset in groups.items():
         # A recorded path is relative (joined to the state dir) unless it starts at a root
         # ("/..." or, on Windows, "C:..."): tested by hand, os.path.isabs costs as much.
-        paths = [
-            state.path if state.path[:1] == "/" or state.path[1:2] == ":" else prefix + state.path
-            for state in states
-            if state.path is not None
-        ]
+        # Paths stay text: building a Path per output doubled the cost of a year of
+        # daily partitions.
+        paths = {
+            asset: [
+                s.path if s.path[:1] == "/" or s.path[1:2] == ":" else prefix + s.path
+                for s in states
+                if s.path is not None
+            ]
+            for asset, states in by_asset.items()
+        }
         try:
-            manager = managers.get(kind) or managers.setdefault(kind, io_manager(kind, settings))
-            stats = stat_outputs(manager, asset, [s.partition for s in states], paths)
+            stats = stat_assets(
+                io_manager(kind, settings),
+                {
+                    asset: ([s.partition for s in states], paths[asset])
+                    for asset, states in by_asset.items()
+                },
+            )
         except AssetflowError:
             continue  # cannot look now: unverified, not condemned
-        for state, path, stat in zip(states, paths, stats, strict=True):
-            if (
-                stat is not None
-                and stat.bytes == state.bytes
-                and stat.modified_at == state.file_mtime
-                and stat.rows is None
-            ):
-                continue  # a file as recorded: the common case, kept cheap
-            reason = _compare(state, stat, path)
-            if reason is not None:
-                found[(state.asset, state.partition)] = reason
+        for asset, states in by_asset.items():
+            for state, path, stat in zip(states, paths[asset], stats[asset], strict=True):
+                if (
+                    stat is not None
+                    and stat.bytes == state.bytes
+                    and stat.modified_at == state.file_mtime
+                    and stat.rows is None
+                ):
+                    continue  # a file as recorded: the common case, kept cheap
+                reason = _compare(state, stat, path)
+                if reason is not None:
+                    found[(state.asset, state.partition)] = reason
     return found
 
 

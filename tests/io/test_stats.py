@@ -65,3 +65,25 @@ def test_files_are_looked_at_by_path_as_stat_would(tmp_path):
     assert found[-2:] == [None, None]
     assert (found[0].bytes, found[3].bytes) == (refs[0].path.stat().st_size, whole.bytes)
     assert whole.digest is not None
+
+
+def test_several_duckdb_assets_are_counted_through_one_connection(tmp_path):
+    from assetflow.io.stats import stat_assets
+
+    paths = {}
+    for rows, asset in enumerate(("first", "second"), start=1):
+        stored = write_output(asset, frame(rows), "duckdb", tmp_path / "data", partition=DAYS[0])
+        paths[asset] = str(stored.path)
+    found = stat_assets(
+        io_manager("duckdb"),
+        {
+            "first": ([DAYS[0], DAYS[1]], [paths["first"]] * 2),
+            "second": ([DAYS[0]], [paths["second"]]),
+            "absent": ([None], [paths["first"]]),
+        },
+    )
+    assert found == {
+        "first": [OutputStat(rows=1), OutputStat(rows=0)],
+        "second": [OutputStat(rows=2)],
+        "absent": [None],
+    }
