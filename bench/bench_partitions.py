@@ -66,8 +66,19 @@ def make_project(root: Path, count: int, days: int) -> Path:
     return root
 
 
-def record_fresh_state(project: Project, days: int) -> None:
-    """What a full materialization would have recorded, written in bulk."""
+def write_file(project: Project, name: str, key: str) -> tuple[str, int, float]:
+    """One partition's JSON file where a step would write it: its recorded path, size, mtime."""
+    relative = f"data/{name}/partition={key}/part.json"
+    path = project.state_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = f'{{"n": "{name}-{key}"}}\n'.encode()
+    path.write_bytes(data)
+    return relative, len(data), path.stat().st_mtime
+
+
+def record_fresh_state(project: Project, days: int, files: bool = False) -> None:
+    """What a full materialization would have recorded, written in bulk; with `files`, a
+    real file per partition too, so that planning verifies 365,000 stored files."""
     graph = project.graph
     versions = {name: fp.version for name, fp in fingerprints_of(project, graph.names).items()}
     keys = [(START + timedelta(days=d)).date().isoformat() for d in range(days)]
@@ -77,15 +88,18 @@ def record_fresh_state(project: Project, days: int) -> None:
         store.create_run(RunRecord(run_id="seed", started_at=at, status=RunStatus.SUCCESS))
         for name in graph.topological_order():
             for key in keys:
+                path, size, mtime = write_file(project, name, key) if files else (None, None, None)
                 batch.append(
                     MaterializationRecord.model_construct(
                         run_id="seed",
                         asset=name,
                         partition=key,
                         io="json",
-                        path=None,
+                        path=path,
                         rows=None,
-                        bytes=None,
+                        bytes=size,
+                        file_mtime=mtime,
+                        file_digest=None,
                         columns=(),
                         started_at=at,
                         finished_at=at,
@@ -101,13 +115,14 @@ def record_fresh_state(project: Project, days: int) -> None:
         store.record(materializations=batch)
 
 
-def bench_plan(work: Path, count: int, days: int) -> None:
+def bench_plan(work: Path, count: int, days: int, files: bool = False) -> None:
     root = make_project(work / "plan", count, days)
     project = assetflow.load(root)
     started = time.perf_counter()
-    record_fresh_state(project, days)
+    record_fresh_state(project, days, files)
     seeded = time.perf_counter() - started
-    print(f"{count:,} assets x {days} days: recorded the fresh state in {seeded:.1f} s")
+    kept = "a file per partition, each verified by the plan" if files else "no files"
+    print(f"{count:,} assets x {days} days ({kept}): recorded the fresh state in {seeded:.1f} s")
     clock = FixedClock(START + timedelta(days=days + 2))
     assetflow.plan("*", project=project, clock=clock)  # warm the code version cache
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -206,11 +221,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--assets", type=int, default=1_000)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument(
+        "--files",
+        action="store_true",
+        help="write a real file per partition (about 1.5 GB of small files), so that the "
+        "plan's verification of each stored output is measured",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         bench_backfill(work)
-        bench_plan(work, args.assets, args.days)
+        bench_plan(work, args.assets, args.days, args.files)
 
 
 if __name__ == "__main__":

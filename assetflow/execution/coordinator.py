@@ -65,6 +65,7 @@ from assetflow.execution.state import (
     inputs_changed,
     release_inputs,
 )
+from assetflow.io.locations import recorded_path
 from assetflow.keys import AssetPartition, key_text
 from assetflow.planner.staleness import Snapshot
 from assetflow.store.records import (
@@ -356,6 +357,7 @@ class _Runner:
             self.state.values,
             # Read-only lookups: a Mapping serves ChainMap as well as a dict would.
             ChainMap(self.state.produced, self.state.snapshot.latest),  # type: ignore[arg-type]
+            self.project.state_dir,
         )
         context = RunContext.for_partition(
             run_id=self.run_id,
@@ -543,9 +545,12 @@ class _Runner:
             asset=step.asset,
             partition=step.partition,
             io=stored.kind,
-            path=str(stored.path) if stored.path is not None else None,
+            # Relative to the state directory: a moved or copied project reads its own.
+            path=recorded_path(stored.path, self.project.state_dir),
             rows=stored.rows,
             bytes=stored.bytes,
+            file_mtime=stored.modified_at,
+            file_digest=stored.digest,
             columns=tuple(Column(name=name, type=kind) for name, kind in stored.columns),
             started_at=work.started_at,
             finished_at=finished_at,

@@ -32,6 +32,8 @@ class ParamInput:
     in_memory: Mapping[AssetPartition, Any]
     #: where the other keys are stored
     stored: Mapping[AssetPartition, MaterializationState]
+    #: the state directory that the stored keys' recorded paths are relative to
+    root: Path | None = None
 
 
 def collect_inputs(
@@ -40,9 +42,11 @@ def collect_inputs(
     reads_many: frozenset[str],
     values: Mapping[AssetPartition, Any],
     latest: Mapping[AssetPartition, MaterializationState],
+    root: Path | None = None,
 ) -> tuple[ParamInput, ...]:
     """Decide, per parameter, which keys come from memory and which are read from storage
-    (`latest`: where each stored key's newest materialization is)."""
+    (`latest`: where each stored key's newest materialization is, its path relative to
+    the state directory `root`)."""
     by_param: dict[str, list[AssetPartition]] = {}
     for key in step.inputs:
         by_param.setdefault(key[0], []).append(key)
@@ -59,6 +63,7 @@ def collect_inputs(
                 keys=keys,
                 in_memory={key: values[key] for key in keys if key in values},
                 stored={key: latest[key] for key in keys if key not in values},
+                root=root,
             )
         )
     return tuple(params)
@@ -102,7 +107,7 @@ def _load(param: ParamInput, settings: IOSettings | None = None) -> Any:
         key = param.keys[0]
         if key in param.in_memory:
             return param.in_memory[key]
-        return read_one(param.stored[key], param.annotation, settings)
+        return read_one(param.stored[key], param.annotation, settings, param.root)
     pieces: list[Piece] = []
     for keys, in_memory in _runs(param):
         if in_memory:
@@ -139,41 +144,50 @@ def _runs(param: ParamInput) -> list[tuple[list[AssetPartition], bool]]:
 
 
 def read_one(
-    state: MaterializationState, annotation: Any, settings: IOSettings | None = None
+    state: MaterializationState,
+    annotation: Any,
+    settings: IOSettings | None = None,
+    root: Path | None = None,
 ) -> Any:
-    """Read one stored asset-partition, as the parameter's annotation asks."""
+    """Read one stored asset-partition, as the parameter's annotation asks; its recorded
+    path is resolved against the state directory `root` (the reading project's own)."""
     from assetflow.io import io_manager
 
-    return io_manager(state.io, settings).read(_ref(state), annotation)
+    return io_manager(state.io, settings).read(_ref(state, root), annotation)
 
 
 def read_many(
-    states: list[MaterializationState], annotation: Any, settings: IOSettings | None = None
+    states: list[MaterializationState],
+    annotation: Any,
+    settings: IOSettings | None = None,
+    root: Path | None = None,
 ) -> Any:
-    """Several stored partitions of one asset and kind, in one read, in the given order."""
+    """Several stored partitions of one asset and kind, in one read, in the given order;
+    their recorded paths are resolved against the state directory `root`."""
     from assetflow.io import io_manager
 
-    refs = [_ref(state) for state in states]
+    refs = [_ref(state, root) for state in states]
     return io_manager(states[0].io, settings).read_partitions(states[0].asset, refs, annotation)
 
 
-def stored_ref(state: MaterializationState) -> OutputRef:
-    """Where one recorded output is: what its kind's read, stat and head take."""
-    return _ref(state)
+def stored_ref(state: MaterializationState, root: Path) -> OutputRef:
+    """Where one recorded output is, resolved against the state directory `root`: what
+    its kind's read, stat and head take."""
+    return _ref(state, root)
 
 
 def _read_many(
     keys: list[AssetPartition], param: ParamInput, settings: IOSettings | None = None
 ) -> Any:
     """Several stored partitions of one asset and kind, in one read."""
-    return read_many([param.stored[key] for key in keys], param.annotation, settings)
+    states = [param.stored[key] for key in keys]
+    return read_many(states, param.annotation, settings, param.root)
 
 
-def _ref(state: MaterializationState) -> OutputRef:
-    from assetflow.io import OutputRef
+def _ref(state: MaterializationState, root: Path | None) -> OutputRef:
+    from assetflow.io.locations import output_ref
 
-    path = Path(state.path) if state.path is not None else None
-    return OutputRef(state.asset, state.partition, path)
+    return output_ref(state.asset, state.partition, state.path, root or Path())
 
 
 def combine(pieces: list[Piece], annotation: Any) -> Any:

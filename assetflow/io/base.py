@@ -37,6 +37,12 @@ class StoredOutput:
     #: (name, Arrow type as text) for each stored column; empty for JSON and none.
     columns: tuple[tuple[str, str], ...]
     data_version: str | None
+    #: the file's modification time just after the write (``st_mtime``), for a kind
+    #: whose output is a file of its own; None for a database partition
+    modified_at: float | None = None
+    #: a cheap digest of the file's bytes (``assetflow.io.files.quick_digest``), so that a
+    #: copy (same bytes, new modification time) is told from a changed file
+    digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from stat import S_ISREG
 
 from assetflow.errors import StoreError
 from assetflow.io.base import OutputRef, OutputStat
@@ -18,9 +19,97 @@ def file_stat(ref: OutputRef) -> OutputStat | None:
         status = os.stat(ref.path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if not os.path.isfile(ref.path):
+    if not S_ISREG(status.st_mode):  # one system call, not a second for isfile()
         return None
     return OutputStat(bytes=status.st_size, modified_at=status.st_mtime)
+
+
+def file_stats(paths: Sequence[str]) -> list[OutputStat | None]:
+    """``file_stat`` of many files, by path text, for verifying a year of daily partitions
+    (see ``assetflow.io.stats``).
+
+    Each file is looked up relative to an open descriptor of its grandparent directory
+    (an asset's directory, for partition files ``<asset>/partition=<key>/part.json``),
+    so the kernel walks two path components per file rather than the whole path: that
+    halves the cost of a look where the project lies deep in the filesystem.
+    """
+    if os.stat not in os.supports_dir_fd:  # pragma: no cover - not on Linux or macOS
+        return [_stat_path(path, None) for path in paths]
+    found: list[OutputStat | None] = []
+    append, stat, sep = found.append, os.stat, os.sep
+    directories: dict[str, int | None] = {}
+    try:
+        for path in paths:
+            cut = path.rfind(sep, 0, max(path.rfind(sep), 0))
+            if cut <= 0:
+                append(_stat_path(path, None))
+                continue
+            directory = path[:cut]
+            descriptor = directories.get(directory, -1)
+            if descriptor == -1:
+                descriptor = directories[directory] = _open_directory(directory)
+            if descriptor is None:
+                append(None)
+                continue
+            try:  # _stat_path, inlined: this loop runs once per partition of a year
+                status = stat(path[cut + 1 :], dir_fd=descriptor)
+            except (FileNotFoundError, NotADirectoryError):
+                append(None)
+                continue
+            regular = S_ISREG(status.st_mode)
+            append(OutputStat(status.st_size, status.st_mtime) if regular else None)
+    finally:
+        for descriptor in directories.values():
+            if descriptor is not None:
+                os.close(descriptor)
+    return found
+
+
+def _open_directory(directory: str) -> int | None:
+    try:
+        return os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None  # gone (every file under it is missing) or not a directory
+
+
+def _stat_path(path: str, directory: int | None) -> OutputStat | None:
+    try:
+        status = os.stat(path, dir_fd=directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return OutputStat(status.st_size, status.st_mtime) if S_ISREG(status.st_mode) else None
+
+
+#: Files up to this size are digested whole; larger ones by their head and tail.
+_WHOLE_FILE_DIGEST_BYTES = 256 * 1024
+_DIGEST_EDGE_BYTES = 64 * 1024
+
+
+def quick_digest(path: Path | str) -> str | None:
+    """A digest of a file's bytes that is cheap for any size: the whole of a small file,
+    the first and last 64 KiB of a large one (a Parquet file's footer, which holds its
+    schema, offsets and statistics, is in its tail). None if it cannot be read.
+
+    It tells a copied file (same bytes, new modification time) from a changed one
+    without reading the data: verification computes it only for a file whose time
+    differs from the one recorded.
+    """
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= _WHOLE_FILE_DIGEST_BYTES:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(_DIGEST_EDGE_BYTES))
+                handle.seek(size - _DIGEST_EDGE_BYTES)
+                digest.update(handle.read(_DIGEST_EDGE_BYTES))
+                digest.update(str(size).encode())
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def partition_files(asset: str, refs: Sequence[OutputRef]) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,11 @@ from assetflow.io.base import (
 )
 from assetflow.io.files import (
     file_stat,
+    file_stats,
     missing_output_error,
     one_file,
     partition_files,
+    quick_digest,
     unreadable_error,
 )
 from assetflow.io.paths import output_path
@@ -65,7 +68,8 @@ class JsonIO:
         write_bytes_atomically(path, data, asset=asset)
         rows = len(json_value) if isinstance(json_value, list) else None
         logger.debug("wrote %s: %d bytes, version %s", path, len(data), version)
-        return StoredOutput(JSON, path, rows, len(data), (), version)
+        mtime = os.stat(path).st_mtime
+        return StoredOutput(JSON, path, rows, len(data), (), version, mtime, quick_digest(path))
 
     def read(self, ref: OutputRef, as_type: object = None) -> object:
         """The stored values, validated into ``as_type`` by pydantic when it is a type (a
@@ -98,6 +102,10 @@ class JsonIO:
             items = list(value.items())[: max(limit, 0)]
             return OutputHead(dict(items), len(value))
         return OutputHead(value)
+
+    def stat_files(self, paths: Sequence[str]) -> list[OutputStat | None]:
+        """``stat`` of many outputs by their files' paths (see ``assetflow.io.stats``)."""
+        return file_stats(paths)
 
 
 def validate_as(value: object, as_type: object, subject: str) -> object:

@@ -8,6 +8,7 @@ is converted once per write and the version is the version of what is stored.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -32,9 +33,11 @@ from assetflow.io.base import (
 )
 from assetflow.io.files import (
     file_stat,
+    file_stats,
     missing_output_error,
     one_file,
     partition_files,
+    quick_digest,
     unreadable_error,
 )
 from assetflow.io.paths import output_path
@@ -70,7 +73,16 @@ class ParquetIO:
 
         size = write_atomically(path, write, asset=target.asset)
         logger.debug("wrote %s: %d rows, %d bytes, version %s", path, table.num_rows, size, version)
-        return StoredOutput(PARQUET, path, table.num_rows, size, column_types(table), version)
+        return StoredOutput(
+            PARQUET,
+            path,
+            table.num_rows,
+            size,
+            column_types(table),
+            version,
+            os.stat(path).st_mtime,
+            quick_digest(path),
+        )
 
     def read(self, ref: OutputRef, as_type: object = None) -> object:
         """Read the file as a DataFrame (a Table if ``as_type`` asks for ``pyarrow.Table``)."""
@@ -115,6 +127,10 @@ class ParquetIO:
         except (pa.ArrowException, OSError) as error:
             raise unreadable_error("Parquet", path, error) from error
         return OutputHead(table, parquet_file.metadata.num_rows)
+
+    def stat_files(self, paths: Sequence[str]) -> list[OutputStat | None]:
+        """``stat`` of many outputs by their files' paths (see ``assetflow.io.stats``)."""
+        return file_stats(paths)
 
 
 def empty_table(as_type: object) -> object:

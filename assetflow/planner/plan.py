@@ -159,7 +159,7 @@ def _redo_kind(verdict: Verdict) -> str:
     kinds = {reason.kind for reason in verdict.reasons}
     if ReasonKind.LAST_RUN_FAILED in kinds or ReasonKind.CHECK_FAILED in kinds:
         return "failed"
-    if ReasonKind.NEVER_MATERIALIZED in kinds:
+    if ReasonKind.NEVER_MATERIALIZED in kinds or ReasonKind.OUTPUT_MISSING in kinds:
         return "missing"
     return "stale"
 
@@ -308,9 +308,16 @@ def _check_inputs(
     chosen: set[str],
 ) -> None:
     missing: dict[tuple[str, str], tuple[set[str | None], set[str | None]]] = {}
+    #: inputs that were materialized, but whose stored output is gone or changed since
+    broken: dict[tuple[str, str], Reason] = {}
     for step in steps:
         for key in step.inputs:
-            if (
+            if key in snapshot.broken and key not in pending:
+                readers, inputs = missing.setdefault((step.asset, key[0]), (set(), set()))
+                readers.add(step.partition)
+                inputs.add(key[1])
+                broken[(step.asset, key[0])] = snapshot.broken[key]
+            elif (
                 key not in pending
                 and key not in snapshot.latest
                 and key not in snapshot.observed
@@ -325,14 +332,20 @@ def _check_inputs(
     for (asset, upstream), (readers, inputs) in sorted(missing.items()):
         reader = asset + _keys_text(readers)
         why = "is not selected" if upstream not in chosen else "is not in this run"
-        lines.append(
-            f"  - '{reader}' reads '{upstream}{_keys_text(inputs)}', which {why} "
+        found = broken.get((asset, upstream))
+        state = (
             "and was never materialized"
+            if found is None
+            else f"and its stored output is {found.kind.value.split()[-1]} ({found.render()})"
         )
+        lines.append(f"  - '{reader}' reads '{upstream}{_keys_text(inputs)}', which {why} {state}")
     first_asset, first_upstream = min(missing)
     partitioned = any(None not in readers for readers, _ in missing.values())
     raise MissingInputError(
-        "cannot run the selection: an input is missing.\n" + "\n".join(lines),
+        "cannot run the selection: an input is missing"
+        + (" or damaged" if broken else "")
+        + ".\n"
+        + "\n".join(lines),
         hint=(
             "An input that this run does not build is read from storage, so it must have "
             f"been materialized before. To fix this, add '+' to select the inputs too (e.g. "

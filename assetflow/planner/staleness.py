@@ -35,6 +35,10 @@ class ReasonKind(StrEnum):
     FORCED = "forced"
     SOURCE_UNAVAILABLE = "source unavailable"
     CHECK_FAILED = "check failed"
+    #: the stored output is gone (deleted or moved away since it was recorded)
+    OUTPUT_MISSING = "output missing"
+    #: the stored output is not the one recorded (its size, time or rows differ)
+    OUTPUT_DAMAGED = "output damaged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,9 @@ class Snapshot:
     unavailable: Mapping[AssetPartition, str] = field(default_factory=dict)
     #: asset-partitions whose stored data failed blocking checks: the checks' names
     check_failures: Mapping[AssetPartition, tuple[str, ...]] = field(default_factory=dict)
+    #: asset-partitions whose stored output is missing or not the one recorded, found by
+    #: looking at each (the planner does no I/O): the reason, naming the run that wrote it
+    broken: Mapping[AssetPartition, Reason] = field(default_factory=dict)
 
     def current_version(self, key: AssetPartition) -> str | None:
         """The data version an input has now: observed for a source, else the newest stored."""
@@ -141,14 +148,16 @@ def judge(
             reasons.append(Reason(ReasonKind.LAST_RUN_FAILED, run_id=failure.run_id))
         return Verdict(asset, partition, Status.STALE, tuple(reasons))
     failed_checks = snapshot.check_failures.get(key) if snapshot.check_failures else None
+    broken = snapshot.broken.get(key) if snapshot.broken else None
     if (
         failure is None
         and failed_checks is None
+        and broken is None
         and latest.code_version == code_version
         and _inputs_match(inputs, latest.input_versions, snapshot, pending)
     ):
         return Verdict(asset, partition, Status.FRESH)  # the common case, kept cheap
-    own: list[Reason] = []
+    own: list[Reason] = [broken] if broken is not None else []
     if failure is not None and failure.at > latest.finished_at:
         own.append(Reason(ReasonKind.LAST_RUN_FAILED, run_id=failure.run_id))
     if failed_checks:

@@ -1,4 +1,5 @@
-"""Asset states for `status`: fresh, stale, waiting, missing or failed, read off a plan."""
+"""Asset states for `status`: fresh, stale, waiting, missing, damaged or failed, read off
+a plan."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ class AssetState(StrEnum):
     FRESH = "fresh"
     STALE = "stale"
     WAITING = "waiting"
-    MISSING = "missing"  # never materialized
+    MISSING = "missing"  # never materialized, or its stored output is gone
     FAILED = "failed"  # its last attempt failed
+    DAMAGED = "damaged"  # its stored output is not the one recorded
 
 
 class Outcome(StrEnum):
@@ -121,8 +123,10 @@ def asset_states(plan: Plan, snapshot: Snapshot) -> list[AssetStatus]:
         kinds = {reason.kind for reason in step.reasons}
         if ReasonKind.LAST_RUN_FAILED in kinds or ReasonKind.CHECK_FAILED in kinds:
             state = AssetState.FAILED
-        elif ReasonKind.NEVER_MATERIALIZED in kinds:
+        elif ReasonKind.NEVER_MATERIALIZED in kinds or ReasonKind.OUTPUT_MISSING in kinds:
             state = AssetState.MISSING
+        elif ReasonKind.OUTPUT_DAMAGED in kinds:
+            state = AssetState.DAMAGED
         elif step.status is Status.WAITING:
             state = AssetState.WAITING
         else:

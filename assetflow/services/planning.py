@@ -194,6 +194,7 @@ def _make_plan(
     from assetflow.clock import SystemClock
     from assetflow.planner import plan_run
     from assetflow.planner.keys import keys_by_asset
+    from assetflow.services.verify import verify_outputs
     from assetflow.sources import observe_sources
 
     clock = clock or SystemClock()
@@ -215,6 +216,8 @@ def _make_plan(
         stored,
         observed={(name, None): v for name, v in observations.versions.items()},
         unavailable={(name, None): e for name, e in observations.errors.items()},
+        # Outputs verified before they are called fresh: a deleted or changed one is stale.
+        broken=verify_outputs(stored.latest, project.state_dir),
     )
     fingerprints = fingerprints_of(project, selected)
     code_versions = {name: fp.version for name, fp in fingerprints.items()}

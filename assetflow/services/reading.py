@@ -95,7 +95,7 @@ def head(
         states = _stored(project, opened, asset, partition)
     state = states[-1]
     manager = io_manager(state.io, io_settings(project))
-    found = manager.head(stored_ref(state), limit)
+    found = manager.head(stored_ref(state, project.state_dir), limit)
     columns, rows, value = _tabulate(found.value, manager.holds == "tables")
     return AssetHead(
         asset=asset,
@@ -142,7 +142,7 @@ def read_asset(
         states = _stored(project, opened, asset, partition, every=True)
     settings = io_settings(project)
     if partition is not None or spec.partitions is None:
-        return read_one(states[-1], spec.returns, settings)
+        return read_one(states[-1], spec.returns, settings, project.state_dir)
     kinds = sorted({state.io for state in states})
     if len(kinds) > 1:
         raise UsageError(
@@ -152,7 +152,8 @@ def read_asset(
             f"again: assetflow materialize '{asset}' --force",
         )
     holds_values = io_manager(kinds[0], settings).holds != "tables"
-    return read_many(states, _mapping_of(spec.returns) if holds_values else spec.returns, settings)
+    annotation = _mapping_of(spec.returns) if holds_values else spec.returns
+    return read_many(states, annotation, settings, project.state_dir)
 
 
 def _check_partition(project: Project, asset: str, partition: str | None) -> None:

@@ -120,7 +120,7 @@ def check(
                 if control.is_cancelled:
                     break  # what was checked so far is recorded with the cancelled run
                 spec = project.graph.spec(name)
-                value = read_one(state, spec.returns, io_settings(project))
+                value = read_one(state, spec.returns, io_settings(project), project.state_dir)
                 outcomes = run_checks(
                     project.checks[name], value, partition=partition, now=now, root=project.root
                 )

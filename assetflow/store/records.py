@@ -73,9 +73,18 @@ class MaterializationRecord(_Record):
     asset: str
     partition: str | None = None
     io: str
+    #: where the output is: relative to the project's state directory ("data/x.parquet",
+    #: "warehouse.duckdb"), so a moved or copied project finds its own files; absolute
+    #: only for an output kept outside the state directory
     path: str | None = None
     rows: int | None = None
     bytes: int | None = None
+    #: the output file's modification time just after it was written (seconds since the
+    #: epoch), for telling a changed file from the one recorded; None for a database
+    file_mtime: float | None = None
+    #: a cheap digest of the output file's bytes, telling a copy (same bytes, new time)
+    #: from a changed file; None for a database
+    file_digest: str | None = None
     columns: tuple[Column, ...] = ()
     started_at: datetime
     finished_at: datetime
@@ -103,6 +112,10 @@ class MaterializationState(NamedTuple):
     code_version: str | None
     data_version: str | None
     input_versions: dict[str, str]
+    #: what was stored, for telling whether the output is still the one recorded
+    bytes: int | None = None
+    file_mtime: float | None = None
+    file_digest: str | None = None
 
     @classmethod
     def of(cls, record: MaterializationRecord) -> MaterializationState:
@@ -118,6 +131,9 @@ class MaterializationState(NamedTuple):
             record.code_version,
             record.data_version,
             dict(record.input_versions),
+            record.bytes,
+            record.file_mtime,
+            record.file_digest,
         )
 
 

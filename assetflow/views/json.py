@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
 #: The layout version of every document below (each may move on its own later).
 PLAN_JSON_VERSION = 1
-STATUS_JSON_VERSION = 1
+#: 2: the state `damaged`, and `missing` for an output deleted since it was recorded,
+#: each with the reason `output missing` or `output damaged` naming the run that wrote it.
+STATUS_JSON_VERSION = 2
 RUNS_JSON_VERSION = 1
 RUN_JSON_VERSION = 1
 LOGS_JSON_VERSION = 1

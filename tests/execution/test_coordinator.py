@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from assetflow.clock import FixedClock
+from assetflow.errors import MissingInputError
 from assetflow.execution import execute_plan
 from assetflow.execution.coordinator import StepState
 from assetflow.loader import load_project
@@ -50,8 +51,9 @@ def run(project, store, clock, run_id, selection="*", *, force=False, reporter=N
     )
 
 
-def read_json(path):
-    return json.loads(Path(path).read_text())
+def read_json(path, state_dir):
+    """A stored JSON output, by the path its record keeps (relative to the state dir)."""
+    return json.loads((Path(state_dir) / path).read_text())
 
 
 def states(result):
@@ -179,7 +181,7 @@ def test_waiting_steps_run_when_upstream_data_changed(make_project, store, clock
     result = run(load_project(root), store, clock, "r2")
     assert set(states(result).values()) == {StepState.MATERIALIZED}
     path = store.asset_history("total")[0].path
-    assert read_json(path) == {"y": 66}
+    assert read_json(path, root / ".assetflow") == {"y": 66}
 
 
 def test_cut_off_stops_where_data_stops_changing(make_project, store, clock):
@@ -276,7 +278,7 @@ def test_inputs_not_built_in_the_run_are_read_from_storage(make_project, store, 
     assert values["as_arrow"].column_names == ["x", "name"]
     assert values["reads_values"] == {"n": [1, 2]}
     frame_output = store.asset_history("as_arrow")[0].path
-    assert read_json(frame_output) == {"type": "Table", "rows": 3}
+    assert read_json(frame_output, project.state_dir) == {"type": "Table", "rows": 3}
 
 
 def test_materializations_record_versions_rows_and_columns(make_project, store, clock):
@@ -323,7 +325,7 @@ def test_the_run_context_names_the_run_asset_and_project(make_project, store, cl
     )
     project = load_project(root)
     run(project, store, clock, "r1")
-    stored = read_json(store.asset_history("who")[0].path)
+    stored = read_json(store.asset_history("who")[0].path, root / ".assetflow")
     assert stored == {"run": "r1", "asset": "who", "dir": str(project.root)}
 
 
@@ -347,7 +349,9 @@ def test_none_asset_gets_a_per_run_data_version_so_readers_rebuild(make_project,
     side = store.asset_history("side")[0]
     assert (side.io, side.path, side.data_version) == ("none", None, "run:r1")
     assert store.asset_history("reader")[0].input_versions == {"side": "run:r1"}
-    assert read_json(store.asset_history("reader")[0].path) == {"side_is_none": True}
+    assert read_json(store.asset_history("reader")[0].path, project.state_dir) == {
+        "side_is_none": True
+    }
     assert make_plan(project, store, clock=clock).plan.is_empty
 
     run(project, store, clock, "r2", "side", force=True)
@@ -519,12 +523,33 @@ READS_STORED = """
 def test_an_input_that_cannot_be_read_fails_only_its_reader(make_project, store, clock):
     project = load_project(make_project(READS_STORED))
     run(project, store, clock, "r1")
-    (project.state_dir / "data" / "up.parquet").unlink()
     clock.advance(1)
-    result = run(project, store, clock, "r2", "down zzz_independent", force=True)
+    request = RunRequest("down zzz_independent", force=True)
+    context = make_plan(project, store, request, clock=clock)
+    # Deleted after the plan verified it: the read fails at run time, for its reader only.
+    (project.state_dir / "data" / "up.parquet").unlink()
+    result = execute_plan(
+        project, context.plan, store, context.snapshot, request, run_id="r2", clock=clock
+    )
     assert states(result) == {"down": StepState.FAILED, "zzz_independent": StepState.MATERIALIZED}
     assert "asset 'down' could not read its inputs" in result.failures()[0].message
     assert store.get_run("r2").status is RunStatus.FAILED
+
+
+def test_an_unselected_input_whose_output_was_deleted_stops_the_plan(make_project, store, clock):
+    project = load_project(make_project(READS_STORED))
+    run(project, store, clock, "r1")
+    (project.state_dir / "data" / "up.parquet").unlink()
+    with pytest.raises(MissingInputError) as caught:
+        run(project, store, clock, "r2", "down", force=True)
+    assert str(caught.value).splitlines()[:2] == [
+        "cannot run the selection: an input is missing or damaged.",
+        "  - 'down' reads 'up', which is not selected and its stored output is missing "
+        "(output missing: deleted or moved since it was written 2026-03-01 09:00 UTC by run r1)",
+    ]
+    assert "assetflow materialize '+down'" in caught.value.hint
+    result = run(project, store, clock, "r3", "+down")  # the plain fix: rebuild it too
+    assert states(result) == {"up": StepState.MATERIALIZED, "down": StepState.SKIPPED}
 
 
 def test_sys_exit_in_an_asset_fails_that_asset_and_the_run_finishes(make_project, store, clock):

@@ -28,9 +28,15 @@ def clock() -> FixedClock:
 
 
 def states_of(root: Path) -> dict:
-    """The newest stored state of every asset-partition of a project."""
-    with open_project_store(load(root)) as store:
-        return store.latest_states()
+    """The newest stored state of every asset-partition of a project, each with its path
+    resolved against the project's state dir (the store records it relative to that)."""
+    project = load(root)
+    with open_project_store(project) as store:
+        states = store.latest_states()
+    return {
+        key: state._replace(path=str(project.state_dir / state.path)) if state.path else state
+        for key, state in states.items()
+    }
 
 
 def by_key(result) -> dict:

@@ -174,9 +174,9 @@ def test_status_json_layout_is_stable():
         AssetStatus("c", "2026-03-01", AssetState.MISSING, None, ()),
     ]
     document = json.loads(_status_json(states))
-    assert STATUS_JSON_VERSION == 1
+    assert STATUS_JSON_VERSION == 2
     assert set(document) == {"version", "assets"}
-    assert document["version"] == 1
+    assert document["version"] == 2
     first, second = document["assets"]
     assert set(first) == set(second) == STATUS_ASSET_KEYS
     assert first == {
@@ -201,7 +201,7 @@ def test_status_json_layout_is_stable():
         "checks": [],
         "attempt": None,
     }
-    assert json.loads(_status_json([])) == {"version": 1, "assets": []}
+    assert json.loads(_status_json([])) == {"version": 2, "assets": []}
 
 
 @settings(max_examples=30, deadline=None)

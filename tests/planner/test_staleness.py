@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from assetflow.planner import Snapshot, Status
-from assetflow.planner.staleness import ReasonKind, judge
+from assetflow.planner.staleness import Reason, ReasonKind, judge
 from assetflow.store.records import EventKind, EventRecord
 from tests.planner.conftest import T0, record
 
@@ -93,3 +93,32 @@ def test_forced_wins():
         KEY, code_version="c", inputs=(RAW,), snapshot=snapshot(), pending={}, forced=True
     )
     assert kinds(verdict) == [ReasonKind.FORCED]
+
+
+def test_a_broken_output_is_stale_with_its_reason_first():
+    gone = Reason(ReasonKind.OUTPUT_MISSING, run_id="r1", details=("deleted",))
+    base = snapshot()
+    broken = Snapshot(latest=base.latest, failures=base.failures, broken={KEY: gone})
+    verdict = judge(KEY, code_version="c2", inputs=(RAW,), snapshot=broken, pending={})
+    assert verdict.status is Status.STALE
+    assert kinds(verdict) == [ReasonKind.OUTPUT_MISSING, ReasonKind.CODE_CHANGED]
+    fresh_code = judge(KEY, code_version="c", inputs=(RAW,), snapshot=broken, pending={})
+    assert (fresh_code.status, fresh_code.reasons) == (Status.STALE, (gone,))
+    # A reader of a broken output that is rebuilt in the plan waits for it, as for any
+    # rebuilt input: the rebuild may give the same data.
+    reader = judge(
+        ("report", None),
+        code_version="c",
+        inputs=(KEY,),
+        snapshot=Snapshot(
+            latest={
+                **base.latest,
+                ("report", None): record(
+                    ("report", None), code="c", data="d-r", inputs={"clean": "d-clean"}
+                ),
+            },
+            broken={KEY: gone},
+        ),
+        pending={KEY: Status.STALE},
+    )
+    assert reader.status is Status.WAITING

@@ -15,6 +15,8 @@ UPSTREAM_STALE = Reason(ReasonKind.UPSTREAM_STALE, upstream="a")
 UPSTREAM_CHANGED = Reason(ReasonKind.UPSTREAM_CHANGED, upstream="a", old="d1", new="d2")
 UNAVAILABLE = Reason(ReasonKind.SOURCE_UNAVAILABLE, upstream="feed")
 FORCED = Reason(ReasonKind.FORCED)
+GONE = Reason(ReasonKind.OUTPUT_MISSING, run_id="r1")
+CHANGED = Reason(ReasonKind.OUTPUT_DAMAGED, old="10 bytes", new="4 bytes", run_id="r1")
 
 
 def plan_of(*steps, fresh=()):
@@ -30,6 +32,11 @@ def one_state(status, *reasons):
     ("status", "reasons", "state"),
     [
         (Status.STALE, (NEVER,), AssetState.MISSING),
+        (Status.STALE, (GONE,), AssetState.MISSING),
+        (Status.STALE, (GONE, UPSTREAM_STALE), AssetState.MISSING),
+        (Status.STALE, (CHANGED,), AssetState.DAMAGED),
+        (Status.STALE, (CHANGED, CODE), AssetState.DAMAGED),
+        (Status.STALE, (FAILED, CHANGED), AssetState.FAILED),
         (Status.STALE, (FAILED,), AssetState.FAILED),
         (Status.STALE, (FAILED, CODE), AssetState.FAILED),
         (Status.STALE, (FAILED, UPSTREAM_STALE), AssetState.FAILED),
@@ -85,4 +92,11 @@ def test_empty_plan_has_no_states():
 
 
 def test_state_values_are_the_documented_words():
-    assert [s.value for s in AssetState] == ["fresh", "stale", "waiting", "missing", "failed"]
+    assert [s.value for s in AssetState] == [
+        "fresh",
+        "stale",
+        "waiting",
+        "missing",
+        "failed",
+        "damaged",
+    ]

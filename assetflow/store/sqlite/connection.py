@@ -32,7 +32,12 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from assetflow.errors import StoreError
-from assetflow.store.sqlite.errors import is_busy, prepare_location, store_error
+from assetflow.store.sqlite.errors import (
+    check_store_file,
+    is_busy,
+    prepare_location,
+    store_error,
+)
 from assetflow.store.sqlite.rows import Row
 from assetflow.store.sqlite.schema import (
     Migration,
@@ -206,6 +211,7 @@ class SqliteConnection:
             self._connection = _open_read_only(path, busy_timeout_s)
         else:
             prepare_location(path)
+            check_store_file(path)
             try:
                 self._connection = sqlite3.connect(
                     path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
@@ -229,15 +235,49 @@ class SqliteConnection:
             return
         if self.read_only:
             raise read_only_upgrade_error(self.path, found, known)
-        before = self.run(
-            "upgrade the metadata store schema",
-            lambda connection: upgrade(connection, self.path, migrations),
-            write=True,
-        )
+        try:
+            before = self.run(
+                "upgrade the metadata store schema",
+                lambda connection: upgrade(connection, self.path, migrations),
+                write=True,
+            )
+        except StoreError as error:
+            cause = error.__cause__
+            if isinstance(cause, sqlite3.Error) and is_busy(cause):
+                raise self._busy_upgrade_error(found, known) from cause
+            raise
         if before < known:
             logger.info(
                 "metadata store %s: schema upgraded from version %d to %d", self.path, before, known
             )
+
+    def _busy_upgrade_error(self, found: int, known: int) -> StoreError:
+        """The upgrade waited its whole budget for another process's write lock: name the
+        runs that are running (their pid and host), the likeliest holders."""
+        holders = self.run("read the running runs", _running_runs, write=False)
+        waited = f"{self._lock_budget_s:.1f} s"
+        if holders:
+            named = "; ".join(holders)
+            who = f"it is in use by assetflow: {named}"
+            fix = (
+                "Wait for that run to finish (`assetflow runs` shows it) and run the command "
+                "again, or stop it with `assetflow runs cancel RUN_ID`."
+            )
+        else:
+            who = (
+                "no run is recorded as running, so it is another process that holds the "
+                "file: the scheduler, the UI, or a program reading it (a sqlite3 shell)"
+            )
+            fix = (
+                f"Find the process with `fuser {self.path}` (or `lsof {self.path}`), let it "
+                "finish or stop it, and run the command again."
+            )
+        return StoreError(
+            f"cannot upgrade the metadata store {self.path} from schema version {found} to "
+            f"{known}: another process held it for writing throughout the {waited} this "
+            f"waited; {who}.",
+            hint=fix + " The upgrade changes nothing until it can run whole.",
+        )
 
     def _usable_connection(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -417,3 +457,22 @@ class SqliteConnection:
                 connection.close()
             except sqlite3.Error:
                 logger.warning("closing the metadata store %s failed", self.path, exc_info=True)
+
+
+def _running_runs(connection: sqlite3.Connection) -> list[str]:
+    """`run 1c2d3e4f (pid 4242 on web-1, started 2026-03-04T03:00:00+00:00)` for each
+    run recorded as running; a store older than version 7 has no host column."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+    if not columns:
+        return []
+    host = "host" if "host" in columns else "NULL"
+    rows = connection.execute(
+        f"SELECT run_id, pid, {host}, started_at FROM runs WHERE status = 'running' "
+        "ORDER BY started_at LIMIT 5"
+    ).fetchall()
+    named = []
+    for run_id, pid, on, started_at in rows:
+        where = f"pid {pid}" if pid is not None else "pid unknown"
+        where += f" on {on}" if on else ""
+        named.append(f"run {str(run_id)[:8]} ({where}, started {started_at})")
+    return named

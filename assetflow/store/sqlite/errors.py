@@ -8,7 +8,9 @@ falling back to its message, and the kind decides the advice.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 from assetflow.errors import StoreError
@@ -67,6 +69,78 @@ def corrupt_store_error(path: Path, detail: str) -> StoreError:
             "your assets' data is not, and stale assets are rebuilt. To salvage the old "
             f"rows into the new store first, try:\n\n"
             f"    sqlite3 {path}.corrupt .recover | sqlite3 {path}"
+        ),
+    )
+
+
+#: How long an empty or short store file is watched before it is called damaged: another
+#: process may be creating the file (it is empty until its first page is written) or
+#: checkpointing it (which writes the first page, with the new size, before the rest).
+DAMAGED_FILE_WAIT_S = 1.0
+_DAMAGED_FILE_POLL_S = 0.05
+_HEADER = b"SQLite format 3\x00"
+
+
+def check_store_file(path: Path, wait_s: float = DAMAGED_FILE_WAIT_S) -> None:
+    """Refuse a store file that is empty or shorter than its own header says, before
+    SQLite opens it: SQLite takes a 0-byte file for a new, empty database, which would
+    show an empty history where there was one, and reads a truncated file until it
+    reaches a missing page, which may be never for the newest runs.
+
+    A file that does not exist is fine (a new store), and so is one whose header
+    does not look like SQLite's: SQLite's own error describes that one.
+
+    Raises:
+        StoreError: The file is empty, or shorter than its pages.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        problem = _damage(path)
+        if problem is None:
+            return
+        if time.monotonic() >= deadline:
+            raise problem
+        time.sleep(_DAMAGED_FILE_POLL_S)
+
+
+def _damage(path: Path) -> StoreError | None:
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            header = handle.read(100)
+    except OSError:
+        return None  # missing (a new store), or unreadable: SQLite says which
+    if size == 0:
+        return empty_store_error(path)
+    if len(header) < 100 or not header.startswith(_HEADER):
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count is valid only while "version valid for" equals the change counter.
+    if header[92:96] != header[24:28] or pages * page_size <= size:
+        return None
+    return corrupt_store_error(
+        path,
+        f"the file is truncated: its header counts {pages} pages of {page_size} bytes, "
+        f"{pages * page_size} bytes, but it holds {size}",
+    )
+
+
+def empty_store_error(path: Path) -> StoreError:
+    """The error for a store file of 0 bytes: an empty file is what a failed copy, a full
+    disk or a truncation leaves of a store, so it is not taken for a new one."""
+    return StoreError(
+        f"the metadata store {path} is empty (0 bytes). assetflow does not take an empty "
+        "file for a new store: a failed copy, a full disk or a truncation leaves a store "
+        "empty, and its run history would silently start over, calling every output "
+        "never materialized.",
+        hint=(
+            f"If it held run history, restore {path.name} from a backup. To start over "
+            f"without history (or if the file is new, made by `touch` or `mktemp`), move "
+            f"it aside and assetflow creates the store:\n\n    mv {path} {path}.empty\n\n"
+            "The stored outputs are not deleted; the next `assetflow materialize` rebuilds "
+            "what the new history cannot vouch for."
         ),
     )
 

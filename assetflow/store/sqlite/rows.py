@@ -33,7 +33,8 @@ RUN_COLUMNS = (
 )
 MATERIALIZATION_COLUMNS = (
     "run_id, asset, partition_key, io, path, row_count, byte_count, columns_json, "
-    "started_at, finished_at, duration_s, code_version, data_version, input_versions_json"
+    "started_at, finished_at, duration_s, code_version, data_version, input_versions_json, "
+    "file_mtime, file_digest"
 )
 EVENT_COLUMNS = "run_id, kind, occurred_at, asset, partition_key, message, attempt, duration_s"
 CHECK_COLUMNS = (
@@ -122,6 +123,8 @@ def materialization_row(materialization: MaterializationRecord) -> Row:
         materialization.code_version,
         materialization.data_version,
         _json(materialization.input_versions),
+        materialization.file_mtime,
+        materialization.file_digest,
     )
 
 
@@ -206,6 +209,8 @@ def materializations_from_rows(rows: Iterable[Row]) -> list[MaterializationRecor
                     "code_version": row[11],
                     "data_version": row[12],
                     "input_versions": json.loads(row[13]),
+                    "file_mtime": row[14],
+                    "file_digest": row[15],
                 }
             )
         )
@@ -236,7 +241,8 @@ _DECODER = json.JSONDecoder()
 #: What latest_states() reads of each newest materialization.
 STATE_COLUMNS = (
     "m.run_id, m.asset, m.partition_key, m.io, m.path, m.row_count, m.finished_at, "
-    "m.code_version, m.data_version, m.input_versions_json"
+    "m.code_version, m.data_version, m.input_versions_json, m.byte_count, m.file_mtime, "
+    "m.file_digest"
 )
 
 
@@ -259,6 +265,9 @@ def states_from_rows(rows: Iterable[Row]) -> list[MaterializationState]:
             code_version,
             data_version,
             raw_decode(inputs)[0] if inputs != "{}" else {},
+            byte_count,
+            file_mtime,
+            file_digest,
         )
         for (
             run_id,
@@ -271,6 +280,9 @@ def states_from_rows(rows: Iterable[Row]) -> list[MaterializationState]:
             code_version,
             data_version,
             inputs,
+            byte_count,
+            file_mtime,
+            file_digest,
         ) in rows
     ]
 

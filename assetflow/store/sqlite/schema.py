@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from assetflow.errors import StoreError
 
@@ -205,6 +205,65 @@ _VERSION_8 = (
     "CREATE INDEX runs_by_key ON runs (run_key) WHERE run_key IS NOT NULL",
 )
 
+# Version 9: outputs verified before they are called fresh. A file's modification
+# time just after it was written, beside the bytes and rows already recorded, so
+# that `plan` and `status` tell a changed file from the one recorded; and a cheap
+# digest of its bytes, so that a copy (same bytes, a new time) is not called changed.
+_VERSION_9 = (
+    "ALTER TABLE materializations ADD COLUMN file_mtime REAL",
+    "ALTER TABLE materializations ADD COLUMN file_digest TEXT",
+)
+
+
+def _relative_output_path(path: str, asset: str, partition: str | None, io: str) -> str | None:
+    """The part of an absolute output path that lies in the state directory, or None.
+
+    The layout is written out here rather than imported from assetflow.io: a
+    migration must keep doing what it did when it shipped, whatever the layout
+    becomes later. When this shipped, an output lived at (under the state dir)
+    ``data/<asset>.<suffix>``, ``data/<asset>/partition=<key>/part.<suffix>``, or,
+    for DuckDB, ``warehouse.duckdb``. The tail is matched component by component
+    on the recorded path, so the state directory's name and where the project
+    was do not matter. A path that fits none of them (a kind that keeps its
+    outputs elsewhere) is left as it is.
+    """
+    parts = PurePath(path).parts
+    if not PurePath(path).is_absolute():
+        return None
+    if io == "duckdb":
+        return parts[-1] if parts[-1] == "warehouse.duckdb" else None
+    if partition is None:
+        tail = parts[-2:]
+        fits = len(tail) == 2 and tail[0] == "data" and PurePath(tail[1]).stem == asset
+    else:
+        tail = parts[-4:]
+        fits = (
+            len(tail) == 4
+            and tail[0] == "data"
+            and tail[1] == asset
+            and tail[2].startswith("partition=")
+            and PurePath(tail[3]).stem == "part"
+        )
+    return "/".join(tail) if fits else None
+
+
+def _relative_paths(connection: sqlite3.Connection) -> None:
+    """Version 10: record outputs relative to the state directory, not absolutely, so a
+    moved or copied project reads and writes its own files. Rows are rewritten by id
+    (the primary key), in one pass; what cannot be placed in the layout stays absolute
+    (and is still read as recorded)."""
+    rows = connection.execute(
+        "SELECT id, path, asset, partition_key, io FROM materializations "
+        "WHERE path LIKE '/%' OR path LIKE '_:%'"
+    )
+    updates = [
+        (relative, row_id)
+        for row_id, path, asset, partition, io in rows.fetchall()
+        if (relative := _relative_output_path(path, asset, partition, io)) is not None
+    ]
+    connection.executemany("UPDATE materializations SET path = ? WHERE id = ?", updates)
+
+
 #: Every schema step, in order; a store file is at the version of the last one applied.
 MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(1, "runs, events, materializations and code", *_VERSION_1),
@@ -215,6 +274,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(6, "leases on asset-partitions being materialized", *_VERSION_6),
     sql_migration(7, "run host, heartbeat and cancel request", *_VERSION_7),
     sql_migration(8, "run key and tags of the run request", *_VERSION_8),
+    sql_migration(9, "modification time of each output file", *_VERSION_9),
+    Migration(10, "output paths relative to the state directory", _relative_paths),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

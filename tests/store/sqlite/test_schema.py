@@ -12,7 +12,7 @@ from assetflow.errors import StoreError
 from assetflow.store import Lease, SqliteStore, open_store
 from assetflow.store.sqlite.schema import MIGRATIONS, Migration, sql_migration
 from tests.store.builders import at, materialization, run
-from tests.store.sqlite.files import query
+from tests.store.sqlite.files import connect, query
 
 # A migration as later work would append one: a column for partition ranges,
 # filled in for the rows already there.
@@ -122,9 +122,36 @@ _OLD_RUN = (
 )
 
 
+# A materialization row as versions 1 to 8 of the schema wrote it (no file_mtime; the
+# path absolute).
+_OLD_MATERIALIZATION = (
+    "INSERT INTO materializations (run_id, asset, partition_key, io, path, row_count, "
+    "byte_count, columns_json, started_at, finished_at, duration_s, code_version, "
+    "data_version, input_versions_json) VALUES ('run-1', ?, ?, ?, ?, NULL, NULL, '[]', ?, ?, "
+    "1.0, NULL, NULL, '{}')"
+)
+
+
+def _old_materialization(
+    path: Path,
+    asset: str,
+    partition: str | None = None,
+    *,
+    io: str = "parquet",
+    at_path: str | None = None,
+) -> None:
+    started, finished = (at(-1).isoformat(timespec="microseconds"), at(0).isoformat())
+    query(path, _OLD_MATERIALIZATION, (asset, partition, io, at_path, started, finished))
+    query(
+        path,
+        "INSERT OR REPLACE INTO latest_state SELECT asset, COALESCE(partition_key, ''), id, "
+        "finished_at FROM materializations ORDER BY id DESC LIMIT 1",
+    )
+
+
 def test_a_version_5_store_gains_leases_and_keeps_its_records(store_path: Path) -> None:
-    with SqliteStore(store_path, migrations=MIGRATIONS[:5]) as store:
-        store.record([materialization("a", "2026-03-01")])
+    SqliteStore(store_path, migrations=MIGRATIONS[:5]).close()
+    _old_materialization(store_path, "a", "2026-03-01")
     query(store_path, _OLD_RUN, (at(0).isoformat(timespec="microseconds"),))
     assert "leases" not in {row[0] for row in query(store_path, "SELECT name FROM sqlite_master")}
     with open_store("sqlite", store_path) as store:
@@ -156,7 +183,7 @@ def test_a_version_6_store_gains_run_liveness_and_keeps_its_runs(store_path: Pat
         assert store.heartbeat("r-1", at(5)) is False
         store.create_run(run("r-2", host="web-1", heartbeat_at=at(1)))
         assert store.get_run("r-2") == run("r-2", host="web-1", heartbeat_at=at(1))
-    assert _versions(store_path)[-2] == (7, "run host, heartbeat and cancel request")
+    assert _versions(store_path)[6] == (7, "run host, heartbeat and cancel request")
     assert _columns(store_path, "runs")[-5:-2] == ["host", "heartbeat_at", "cancel_requested_at"]
 
 
@@ -170,5 +197,95 @@ def test_a_version_7_store_gains_run_keys_and_tags_and_keeps_its_runs(store_path
         assert (old.run_key, old.tags) == (None, {})
         store.create_run(run("r-2", run_key="sensor:orders:42", tags={"team": "data"}))
         assert store.get_run("r-2") == run("r-2", run_key="sensor:orders:42", tags={"team": "data"})
-    assert _versions(store_path)[-1] == (8, "run key and tags of the run request")
+    assert _versions(store_path)[7] == (8, "run key and tags of the run request")
     assert _columns(store_path, "runs")[-2:] == ["run_key", "tags_json"]
+
+
+def test_a_version_8_store_records_its_output_paths_relative_to_the_state_dir(
+    store_path: Path,
+) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:8]).close()
+    state = "/home/ana/shop/.assetflow"
+    old = [
+        ("orders", None, "parquet", f"{state}/data/orders.parquet"),
+        ("clean", "2026-03-01", "parquet", f"{state}/data/clean/partition=2026-03-01/part.parquet"),
+        ("notes", "eu/west", "json", f"{state}/data/notes/partition=eu%2Fwest/part.json"),
+        ("totals", "2026-03-01", "duckdb", f"{state}/warehouse.duckdb"),
+        # A state directory of another name, inside a directory called "data".
+        ("daily", None, "json", "/srv/data/proj/state/data/daily.json"),
+        # Outside the layout: a kind that keeps its outputs elsewhere stays as it was.
+        ("remote", None, "s3ish", "/mnt/bucket/remote.bin"),
+        ("elsewhere", None, "parquet", "/mnt/other/not_it.parquet"),
+        ("relative", None, "parquet", "data/relative.parquet"),
+        ("side", None, "none", None),
+    ]
+    for asset, partition, io, path in old:
+        _old_materialization(store_path, asset, partition, io=io, at_path=path)
+    with open_store("sqlite", store_path) as store:
+        paths = {
+            state.asset: state.path
+            for state in store.latest_states([asset for asset, *_ in old]).values()
+        }
+    assert paths == {
+        "orders": "data/orders.parquet",
+        "clean": "data/clean/partition=2026-03-01/part.parquet",
+        "notes": "data/notes/partition=eu%2Fwest/part.json",
+        "totals": "warehouse.duckdb",
+        "daily": "data/daily.json",
+        "remote": "/mnt/bucket/remote.bin",
+        "elsewhere": "/mnt/other/not_it.parquet",
+        "relative": "data/relative.parquet",
+        "side": None,
+    }
+    assert _versions(store_path)[8:] == [
+        (9, "modification time of each output file"),
+        (10, "output paths relative to the state directory"),
+    ]
+    assert "file_mtime" in _columns(store_path, "materializations")
+
+
+def test_an_upgrade_waits_for_a_store_in_use_then_names_the_running_run(
+    store_path: Path,
+) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:8]).close()
+    query(
+        store_path,
+        "INSERT INTO runs (run_id, run_trigger, selection, status, started_at, pid, host) "
+        "VALUES ('1c2d3e4f5a6b', 'cli', '*', 'running', '2026-03-04T03:00:00+00:00', 4242, "
+        "'web-1')",
+    )
+    holder = connect(store_path)
+    holder.execute("BEGIN IMMEDIATE")  # another process, writing throughout
+    try:
+        with pytest.raises(StoreError) as caught:
+            SqliteStore(store_path, busy_timeout_s=0.05, retry_delays_s=(0.01, 0.01))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert caught.value.message == (
+        f"cannot upgrade the metadata store {store_path} from schema version 8 to "
+        f"{len(MIGRATIONS)}: another process held it for writing throughout the 0.1 s this "
+        "waited; it is in use by assetflow: run 1c2d3e4f (pid 4242 on web-1, started "
+        "2026-03-04T03:00:00+00:00)."
+    )
+    assert caught.value.hint.startswith("Wait for that run to finish (`assetflow runs` shows")
+    assert len(_versions(store_path)) == 8  # nothing changed
+    with SqliteStore(store_path):  # once it is free, the upgrade runs
+        pass
+    assert len(_versions(store_path)) == len(MIGRATIONS)
+
+
+def test_an_upgrade_blocked_by_no_recorded_run_says_how_to_find_the_process(
+    store_path: Path,
+) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:8]).close()
+    holder = connect(store_path)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError) as caught:
+            SqliteStore(store_path, busy_timeout_s=0.05, retry_delays_s=(0.01,))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "no run is recorded as running, so it is another process" in caught.value.message
+    assert f"`fuser {store_path}`" in caught.value.hint

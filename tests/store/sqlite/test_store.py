@@ -136,14 +136,6 @@ def test_someone_elses_database_is_left_alone(store_path: Path) -> None:
     assert tables == [("customers",)]
 
 
-def test_an_empty_file_becomes_a_store(store_path: Path) -> None:
-    store_path.parent.mkdir()
-    store_path.touch()
-    with open_store("sqlite", store_path) as store:
-        store.create_run(run("r-1"))
-        assert store.get_run("r") == run("r-1")
-
-
 def test_a_lock_held_too_long_is_an_error_naming_the_file(store_path: Path) -> None:
     # A hundred retries would take 6 s; the budget (busy timeout plus pauses) is 1.05 s.
     with SqliteStore(store_path, busy_timeout_s=0.05, retry_delays_s=(0.01,) * 100) as store:
@@ -217,3 +209,48 @@ def test_threads_share_one_store(store_path: Path) -> None:
             thread.join()
         assert len(store.latest_materializations()) == writes_per_thread * thread_count
         assert len(store.run_events("run-1")) == writes_per_thread * thread_count
+
+
+def test_an_empty_store_file_is_refused_and_left_as_it_is(store_path: Path) -> None:
+    store_path.parent.mkdir(parents=True)
+    store_path.write_bytes(b"")
+    with pytest.raises(StoreError) as caught:
+        SqliteStore(store_path)
+    assert caught.value.message == (
+        f"the metadata store {store_path} is empty (0 bytes). assetflow does not take an "
+        "empty file for a new store: a failed copy, a full disk or a truncation leaves a "
+        "store empty, and its run history would silently start over, calling every output "
+        "never materialized."
+    )
+    assert f"mv {store_path} {store_path}.empty" in caught.value.hint
+    assert store_path.stat().st_size == 0
+
+
+def test_a_store_file_another_process_is_creating_is_waited_for(store_path: Path) -> None:
+    with open_store("sqlite", store_path) as store:
+        store.create_run(run("r-1"))
+    content = store_path.read_bytes()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store_path}{suffix}").unlink(missing_ok=True)
+    store_path.write_bytes(b"")  # as a creating process leaves it for a moment
+    writer = threading.Timer(0.2, store_path.write_bytes, (content,))
+    writer.start()
+    try:
+        with SqliteStore(store_path) as store:
+            assert store.get_run("r-1") == run("r-1")
+    finally:
+        writer.join()
+
+
+def test_a_truncated_store_file_is_refused(store_path: Path) -> None:
+    with open_store("sqlite", store_path) as store:
+        store.create_run(run("r-1"))
+        store.record([materialization(f"a{i}") for i in range(200)])
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store_path}{suffix}").unlink(missing_ok=True)
+    size = store_path.stat().st_size
+    with open(store_path, "r+b") as handle:
+        handle.truncate(size - 4096)
+    with pytest.raises(StoreError, match="the file is truncated: its header counts") as caught:
+        SqliteStore(store_path)
+    assert f"mv {store_path} {store_path}.corrupt" in caught.value.hint
