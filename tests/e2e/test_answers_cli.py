@@ -70,7 +70,7 @@ def attempts(root: Path, *args: str) -> dict[str, dict]:
     result = run(root, "status", *args, "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert document["version"] == 1
+    assert document["version"] == 2
     return {entry["asset"]: entry["attempt"] for entry in document["assets"]}
 
 
