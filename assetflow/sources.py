@@ -78,7 +78,7 @@ def observe_sources(
         if spec.partitions is None:
             keys: list[str | None] = [None]
         else:
-            keys = sorted(set((partitions or {}).get(name, ())))
+            keys = [*sorted(set((partitions or {}).get(name, ())))]
         for key in keys:
             _observe(project, spec, key, observations)
     return observations

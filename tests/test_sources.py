@@ -340,7 +340,7 @@ def test_observed_version_of_files_strings_and_values(tmp_path):
         observed_version(tmp_path / "missing.txt")
     with pytest.raises(IsADirectoryError, match="is a directory, but a file source reads one file"):
         observed_version(tmp_path)
-    with pytest.raises(FileNotFoundError, match="^no file at sub/missing.txt$"):
+    with pytest.raises(FileNotFoundError, match=r"^no file at sub/missing\.txt$"):
         observed_version(tmp_path / "sub" / "missing.txt", tmp_path)
 
 
@@ -399,13 +399,13 @@ def test_a_partitioned_file_source_reads_each_partitions_own_file(partitioned_fi
     assert states[("clean_orders", "2026-03-01")] is StepState.MATERIALIZED
     assert states[("clean_orders", "2026-03-02")] is StepState.MATERIALIZED
     # The reader of all partitions gets the files there are, by partition key.
-    stored = json.loads((partitioned_files / ".assetflow" / "data" / "order_files.json").read_text())
+    stored = json.loads(
+        (partitioned_files / ".assetflow" / "data" / "order_files.json").read_text()
+    )
     assert stored == {"2026-03-01": "2026-03-01.csv", "2026-03-02": "2026-03-02.csv"}
 
 
-def test_a_missing_file_fails_only_its_partition_and_says_where_it_looked(
-    partitioned_files, later
-):
+def test_a_missing_file_fails_only_its_partition_and_says_where_it_looked(partitioned_files, later):
     result = api.materialize(project=partitioned_files, clock=later)
     by_key = {(r.asset, r.partition): r for r in result.results}
     failed = by_key[("clean_orders", "2026-03-03")]
@@ -440,7 +440,9 @@ def test_an_edited_days_file_stales_only_that_days_readers(partitioned_files, la
     write_orders(partitioned_files, "2026-03-03", "3,1.0")
     api.materialize(project=partitioned_files, clock=later)
     write_orders(partitioned_files, "2026-03-02", "2,5.0")
-    plan = {(s.asset, s.partition): s for s in api.plan(project=partitioned_files, clock=later).steps}
+    plan = {
+        (s.asset, s.partition): s for s in api.plan(project=partitioned_files, clock=later).steps
+    }
     assert set(plan) == {
         ("clean_orders", "2026-03-02"),
         ("order_totals", "2026-03-02"),
@@ -546,5 +548,7 @@ def test_a_partitioned_source_observer_gets_the_partition_key(make_project, late
         """
     )
     api.materialize(project=root, clock=later)
-    stored = json.loads((root / ".assetflow" / "data" / "copy" / "partition=us" / "part.json").read_text())
+    stored = json.loads(
+        (root / ".assetflow" / "data" / "copy" / "partition=us" / "part.json").read_text()
+    )
     assert stored == {"feed": "etag-us"}
