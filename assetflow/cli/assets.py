@@ -17,6 +17,7 @@ from assetflow.cli.base import (
     redo_option,
     run_request,
 )
+from assetflow.cli.complete import complete_asset, complete_partition, complete_selection
 from assetflow.errors import EXIT_FAILED
 from assetflow.execution.executor import executor_names
 
@@ -25,8 +26,13 @@ if TYPE_CHECKING:
 
 
 @cli.command("list")
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @pass_options
 def list_assets(options: Options, selection: str, exclude: str | None) -> None:
     """List assets with their group, storage kind, tags and description."""
@@ -39,8 +45,13 @@ def list_assets(options: Options, selection: str, exclude: str | None) -> None:
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @click.option(
     "--format",
     "output_format",
@@ -61,8 +72,13 @@ def lineage(options: Options, selection: str, exclude: str | None, output_format
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @click.option("--force", is_flag=True, help="Rebuild every selected asset, stale or not.")
 @partition_options
 @redo_option
@@ -186,8 +202,13 @@ def _is_terminal() -> bool:
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @click.option("--force", is_flag=True, help="Plan as if every selected asset were stale.")
 @partition_options
 @redo_option
@@ -221,8 +242,13 @@ def plan(
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @partition_options
 @click.option("--json", "as_json", is_flag=True, help="Print the states as JSON.")
 @pass_options
@@ -251,8 +277,13 @@ def status(
 
 
 @cli.command()
-@click.argument("asset")
-@click.option("--partition", metavar="KEY", help="The partition to explain.")
+@click.argument("asset", shell_complete=complete_asset)
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="The partition to explain.",
+    shell_complete=complete_partition,
+)
 @pass_options
 def why(options: Options, asset: str, partition: str | None) -> None:
     """Explain why ASSET is fresh, stale or waiting, down to the root cause."""
@@ -263,8 +294,13 @@ def why(options: Options, asset: str, partition: str | None) -> None:
 
 
 @cli.command("check")
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @partition_options
 @pass_options
 def check_assets(

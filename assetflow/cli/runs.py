@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from assetflow.cli.base import Options, cli, pass_options
+from assetflow.cli.complete import complete_asset, complete_partition
 
 
 @cli.group(invoke_without_command=True)
@@ -85,8 +86,15 @@ def cancel_run(options: Options, run_id: str, wait_s: float) -> None:
 
 @cli.command()
 @click.argument("run_id")
-@click.option("--asset", metavar="ASSET", help="Only this asset's output.")
-@click.option("--partition", metavar="KEY", help="Only this partition's output.")
+@click.option(
+    "--asset", metavar="ASSET", help="Only this asset's output.", shell_complete=complete_asset
+)
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="Only this partition's output.",
+    shell_complete=complete_partition,
+)
 @pass_options
 def logs(options: Options, run_id: str, asset: str | None, partition: str | None) -> None:
     """Show what each step of a run wrote: stdout, stderr and `context.log` records.
@@ -101,9 +109,14 @@ def logs(options: Options, run_id: str, asset: str | None, partition: str | None
 
 
 @cli.command()
-@click.argument("asset")
+@click.argument("asset", shell_complete=complete_asset)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many to show.")
-@click.option("--partition", metavar="KEY", help="Only this partition's materializations.")
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="Only this partition's materializations.",
+    shell_complete=complete_partition,
+)
 @pass_options
 def history(options: Options, asset: str, limit: int, partition: str | None) -> None:
     """Show the materializations of ASSET, newest first."""
