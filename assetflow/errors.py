@@ -156,13 +156,37 @@ class SelectionError(AssetflowError):
     def format_message(self) -> str:
         parts = [self.message]
         if self.position is not None:
-            caret = " " * self.position + "^"
-            parts.append(f"\n    {self.expression}\n    {caret}")
+            shown, at = _window(self.expression, self.position)
+            parts.append(f"\n    {shown}\n    {' ' * at}^")
         if self.suggestions:
             parts.append("\n    " + did_you_mean(self.suggestions))
         if self.hint:
             parts.append("\n" + self.hint)
         return "\n".join(parts)
+
+
+#: The widest a selection is echoed under an error; a longer one is shown around the caret.
+EXPRESSION_WIDTH = 72
+#: The longest piece of a selection a message quotes before it shortens it.
+QUOTE_WIDTH = 32
+
+
+def _window(expression: str, position: int) -> tuple[str, int]:
+    """The part of a long expression around `position`, with "…" where it was cut, and
+    where the caret goes in it: a 400-character selection is echoed once, in one line."""
+    if len(expression) <= EXPRESSION_WIDTH:
+        return expression, position
+    # Keep the caret about a third of the way in: what led to it matters most.
+    start = max(0, min(position - EXPRESSION_WIDTH // 3, len(expression) - EXPRESSION_WIDTH))
+    end = start + EXPRESSION_WIDTH
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(expression) else ""
+    return head + expression[start:end] + tail, position - start + len(head)
+
+
+def clip_start(text: str, width: int = QUOTE_WIDTH) -> str:
+    """A quoted piece of input as a message shows it: its end, when it is long."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 class MissingInputError(AssetflowError):
