@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
+import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,41 @@ def suggest(name: str, known: Iterable[str], count: int = SUGGESTION_COUNT) -> l
 
     best = ratio(candidates[0])
     return [c for c in candidates if ratio(c) >= best - SUGGESTION_SPREAD]
+
+
+def user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of an error's traceback that are the user's own code.
+
+    Left out: assetflow's frames (it called the user's code), the import machinery's
+    (``importlib``, ``<frozen ...>``), and those of the standard library and of
+    installed packages (pandas raising deep inside ``df[...]``): a "your code"
+    traceback names the lines the user wrote and can change.
+    """
+    return [
+        frame for frame in traceback.extract_tb(error.__traceback__) if is_user_file(frame.filename)
+    ]
+
+
+def is_user_file(filename: str) -> bool:
+    """Whether a code file is the user's: not assetflow's, not a library's, not generated."""
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>, <stdin>
+        return False
+    path = os.path.abspath(filename)
+    package, libraries = _code_dirs()
+    if path.startswith(package + os.sep):
+        return False
+    return not any(path.startswith(directory + os.sep) for directory in libraries)
+
+
+@functools.cache
+def _code_dirs() -> tuple[str, tuple[str, ...]]:
+    """assetflow's directory, and those of the standard library and installed packages
+    (asked for once, when a traceback is first shown)."""
+    import sysconfig
+
+    keys = ("stdlib", "platstdlib", "purelib", "platlib")
+    libraries = {str(Path(sysconfig.get_path(key)).resolve()) for key in keys}
+    return str(Path(__file__).resolve().parent), tuple(sorted(libraries))
 
 
 def did_you_mean(suggestions: Sequence[str]) -> str:
