@@ -257,8 +257,8 @@ def test_every_text_parses_or_fails_with_a_position(text: str) -> None:
         assert 0 <= result.position <= len(text)
         assert result.expression == text
         assert str(result).startswith(result.message)
-        shown, caret = str(result).split("\n")[2:4] if "\n" in str(result) else ("", "")
-        if shown:  # the caret sits under the offending character of the echoed text
+        if text.isprintable():  # echoed on one line, the caret under it, at most 72 wide
+            shown, caret = str(result).split("\n")[2:4]
             assert len(shown) <= 4 + 72 + 2
             assert caret.index("^") <= len(shown)
     else:
@@ -310,3 +310,13 @@ _selections = _joined(_joined(_terms(), Intersection), Union)
 @given(ast=_selections)
 def test_render_then_parse_gives_the_same_ast(ast: object) -> None:
     assert parse_selection(render(ast)) == ast
+
+
+@settings(max_examples=100, deadline=None)
+@given(atom=_atoms, depth=_depths.filter(lambda depth: depth is not None))
+def test_at_with_any_trailing_plus_fails_at_the_plus(atom: object, depth: object) -> None:
+    body = "@" + render(atom)
+    text = body + "+" + ("" if depth is UNBOUNDED else str(depth))
+    with pytest.raises(SelectionError, match="'@' cannot be combined with a trailing") as caught:
+        parse_selection(text)
+    assert caught.value.position == len(body)
