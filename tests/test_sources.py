@@ -552,3 +552,15 @@ def test_a_partitioned_source_observer_gets_the_partition_key(make_project, late
         (root / ".assetflow" / "data" / "copy" / "partition=us" / "part.json").read_text()
     )
     assert stored == {"feed": "etag-us"}
+
+
+def test_why_names_the_file_a_partition_looked_for(partitioned_files, later):
+    api.materialize(project=partitioned_files, clock=later)
+    (partitioned_files / "data" / "orders" / "2026-03-02.csv").unlink()
+    from assetflow.services import history
+    from assetflow.views.why import why_text
+
+    project = load_project(partitioned_files)
+    text = why_text(history.why(project, "clean_orders", partition="2026-03-02", clock=later))
+    assert "  - source unavailable: orders[2026-03-02]: FileNotFoundError: no file at " in text
+    assert text.endswith("data/orders/2026-03-02.csv")
