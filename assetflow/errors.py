@@ -61,6 +61,8 @@ def is_user_file(filename: str) -> bool:
     """Whether a code file is the user's: not assetflow's, not a library's, not generated."""
     if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>, <stdin>
         return False
+    if not os.path.isabs(filename) and not os.path.exists(filename):
+        return False  # a compiled extension's source name, such as pandas' "ops.pyx"
     path = os.path.abspath(filename)
     package, libraries = _code_dirs()
     if path.startswith(package + os.sep):
