@@ -100,6 +100,8 @@ class AssetSpec:
     line: int = 0
     #: a source is observed at plan time, never materialized; readers get its value
     is_source: bool = False
+    #: the path (or `{partition}` pattern) a `file_source` reads, as declared
+    source_path: str | None = None
     __assetflow_asset__: bool = field(default=True, init=False, repr=False)
 
     # Each setting, read through the spec as before AssetSettings held them.
@@ -318,6 +320,7 @@ def source(
     group: str | None = None,
     tags: Iterable[str] | str = (),
     description: str | None = None,
+    partitions: PartitionsDefinition | None = None,
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -329,6 +332,7 @@ def source(
     group: str | None = None,
     tags: Iterable[str] | str = (),
     description: str | None = None,
+    partitions: PartitionsDefinition | None = None,
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare an external input: a function that observes it, called at plan time.
 
@@ -343,6 +347,9 @@ def source(
         group: A group to select by.
         tags: Tags to select by.
         description: Defaults to the function's docstring.
+        partitions: A partitions definition: the observer is then called once per
+            partition its readers need, with `context.partition_key` set, and each
+            partition is versioned on its own.
 
     Returns:
         The source's AssetSpec (or a decorator producing it).
@@ -351,7 +358,7 @@ def source(
     def decorate(function: Callable[..., Any]) -> AssetSpec:
         return make_spec(
             function,
-            AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags)),
+            AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags), partitions=partitions),
             name=name,
             description=description,
             is_source=True,
@@ -366,6 +373,7 @@ def file_source(
     name: str,
     path: str | Path,
     *,
+    partitions: PartitionsDefinition | None = None,
     group: str | None = None,
     tags: Iterable[str] | str = (),
     description: str | None = None,
@@ -375,9 +383,15 @@ def file_source(
     Readers receive the file's absolute `Path` (a relative `path` is relative to
     the project directory). Editing the file stales them.
 
+    With `partitions=`, the path is a pattern holding `{partition}`: each
+    partition is its own file (`data/orders/{partition}.csv`), versioned on its
+    own, so a new or edited day's file stales only that day's readers, and a
+    missing one fails only that partition.
+
     Args:
         name: The source's name, which readers use as a parameter name.
-        path: The file.
+        path: The file, or for a partitioned source the pattern of its files.
+        partitions: A partitions definition, when there is one file per partition.
         group: A group to select by.
         tags: Tags to select by.
         description: What the file is.
@@ -385,22 +399,30 @@ def file_source(
     Returns:
         The source's AssetSpec.
     """
-    relative = Path(path)
+    pattern = Path(path).as_posix() if isinstance(path, Path) else str(path)
 
     def observe(context: Any) -> Path:
         root = context.project_dir or Path.cwd()
+        key = context.partition_key
+        # `replace`, not `format`: a pattern may hold other braces of its own.
+        relative = Path(pattern.replace(PARTITION_FIELD, key) if key is not None else pattern)
         return relative if relative.is_absolute() else (root / relative).resolve()
 
     caller = sys._getframe(1)
     return make_spec(
         observe,
-        AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags)),
+        AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags), partitions=partitions),
         name=name,
-        description=description or f"The file {relative.as_posix()}.",
+        description=description or f"The file {pattern}.",
         is_source=True,
+        source_path=pattern,
         # Point messages at the declaration, not at this module.
         location=(caller.f_code.co_filename, caller.f_lineno),
     )
+
+
+#: The field of a partitioned file source's pattern that each partition key fills in.
+PARTITION_FIELD = "{partition}"
 
 
 def make_spec(
@@ -410,6 +432,7 @@ def make_spec(
     name: str | None = None,
     description: str | None = None,
     is_source: bool = False,
+    source_path: str | None = None,
     location: tuple[str, int] | None = None,
 ) -> AssetSpec:
     """Build the AssetSpec of a function with its settings.
@@ -423,6 +446,7 @@ def make_spec(
         name: The asset's name; defaults to the function's name.
         description: Defaults to the function's docstring.
         is_source: Whether the function observes a source rather than builds an asset.
+        source_path: The path or pattern of a file source, for messages and checks.
         location: The (file, line) messages point at; defaults to the function's.
 
     Returns:
@@ -459,6 +483,7 @@ def make_spec(
         file=location[0],
         line=location[1],
         is_source=is_source,
+        source_path=source_path,
     )
     # Look like the function to help(), inspect.signature() and doc tools.
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
+import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,43 @@ def suggest(name: str, known: Iterable[str], count: int = SUGGESTION_COUNT) -> l
 
     best = ratio(candidates[0])
     return [c for c in candidates if ratio(c) >= best - SUGGESTION_SPREAD]
+
+
+def user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The frames of an error's traceback that are the user's own code.
+
+    Left out: assetflow's frames (it called the user's code), the import machinery's
+    (``importlib``, ``<frozen ...>``), and those of the standard library and of
+    installed packages (pandas raising deep inside ``df[...]``): a "your code"
+    traceback names the lines the user wrote and can change.
+    """
+    return [
+        frame for frame in traceback.extract_tb(error.__traceback__) if is_user_file(frame.filename)
+    ]
+
+
+def is_user_file(filename: str) -> bool:
+    """Whether a code file is the user's: not assetflow's, not a library's, not generated."""
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>, <stdin>
+        return False
+    if not os.path.isabs(filename) and not os.path.exists(filename):
+        return False  # a compiled extension's source name, such as pandas' "ops.pyx"
+    path = os.path.abspath(filename)
+    package, libraries = _code_dirs()
+    if path.startswith(package + os.sep):
+        return False
+    return not any(path.startswith(directory + os.sep) for directory in libraries)
+
+
+@functools.cache
+def _code_dirs() -> tuple[str, tuple[str, ...]]:
+    """assetflow's directory, and those of the standard library and installed packages
+    (asked for once, when a traceback is first shown)."""
+    import sysconfig
+
+    keys = ("stdlib", "platstdlib", "purelib", "platlib")
+    libraries = {str(Path(sysconfig.get_path(key)).resolve()) for key in keys}
+    return str(Path(__file__).resolve().parent), tuple(sorted(libraries))
 
 
 def did_you_mean(suggestions: Sequence[str]) -> str:
@@ -156,13 +195,37 @@ class SelectionError(AssetflowError):
     def format_message(self) -> str:
         parts = [self.message]
         if self.position is not None:
-            caret = " " * self.position + "^"
-            parts.append(f"\n    {self.expression}\n    {caret}")
+            shown, at = _window(self.expression, self.position)
+            parts.append(f"\n    {shown}\n    {' ' * at}^")
         if self.suggestions:
             parts.append("\n    " + did_you_mean(self.suggestions))
         if self.hint:
             parts.append("\n" + self.hint)
         return "\n".join(parts)
+
+
+#: The widest a selection is echoed under an error; a longer one is shown around the caret.
+EXPRESSION_WIDTH = 72
+#: The longest piece of a selection a message quotes before it shortens it.
+QUOTE_WIDTH = 32
+
+
+def _window(expression: str, position: int) -> tuple[str, int]:
+    """The part of a long expression around `position`, with "…" where it was cut, and
+    where the caret goes in it: a 400-character selection is echoed once, in one line."""
+    if len(expression) <= EXPRESSION_WIDTH:
+        return expression, position
+    # Keep the caret about a third of the way in: what led to it matters most.
+    start = max(0, min(position - EXPRESSION_WIDTH // 3, len(expression) - EXPRESSION_WIDTH))
+    end = start + EXPRESSION_WIDTH
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(expression) else ""
+    return head + expression[start:end] + tail, position - start + len(head)
+
+
+def clip_start(text: str, width: int = QUOTE_WIDTH) -> str:
+    """A quoted piece of input as a message shows it: its end, when it is long."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 class MissingInputError(AssetflowError):

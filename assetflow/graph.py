@@ -228,6 +228,7 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
             )
         )
     if spec.is_source:
+        problems.extend(_source_path_problems(spec, root, where))
         for param in spec.input_params():
             if not param.has_default and not param.is_variadic:
                 problems.append(
@@ -283,6 +284,41 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
             )
         )
     return problems
+
+
+def _source_path_problems(spec: AssetSpec, root: Path | None, where: str) -> list[Problem]:
+    """A partitioned file source needs `{partition}` in its pattern, and the reverse."""
+    from assetflow.asset import PARTITION_FIELD
+
+    pattern = spec.source_path
+    if pattern is None:
+        return []
+    if spec.partitions is not None and PARTITION_FIELD not in pattern:
+        return [
+            _problem(
+                spec,
+                root,
+                f"file source '{spec.name}' ({where}) has partitions, but its path "
+                f"{pattern!r} has no {PARTITION_FIELD} in it.\n\n"
+                "Each partition of a partitioned file source reads its own file, named by "
+                "putting the partition key in the pattern. To fix this, write the key's "
+                f"place into the path (e.g. 'data/{spec.name}/{PARTITION_FIELD}.csv'), or "
+                "leave partitions= out to read one file.",
+            )
+        ]
+    if spec.partitions is None and PARTITION_FIELD in pattern:
+        return [
+            _problem(
+                spec,
+                root,
+                f"file source '{spec.name}' ({where}) has {PARTITION_FIELD} in its path "
+                f"{pattern!r}, but no partitions.\n\n"
+                "The partition key fills in that field, so the source needs to know its "
+                "partitions. To fix this, pass partitions= (e.g. "
+                "partitions=DailyPartitions(start=...)), or write the file's own name.",
+            )
+        ]
+    return []
 
 
 def _limit_problems(spec: AssetSpec, root: Path | None, where: str) -> list[Problem]:

@@ -36,6 +36,7 @@ from assetflow.errors import (
     did_you_mean,
     display_path,
     suggest,
+    user_frames,
 )
 
 if TYPE_CHECKING:
@@ -385,11 +386,7 @@ def _missing_module_problem(name: str, location: ProjectLocation) -> Problem:
 
 
 def _import_problem(name: str, error: BaseException, location: ProjectLocation) -> Problem:
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not _is_internal(frame.filename)
-    ]
+    frames = user_frames(error)
     file, line = "", 0
     if isinstance(error, SyntaxError) and error.filename:
         file, line = error.filename, error.lineno or 0
@@ -404,10 +401,6 @@ def _import_problem(name: str, error: BaseException, location: ProjectLocation) 
     text += "\n\nTo fix this, correct the error above; `python -c 'import " + name + "'` "
     text += "run in the project directory shows the same error."
     return Problem(shown, line, text)
-
-
-def _is_internal(filename: str) -> bool:
-    return "importlib" in filename or filename.startswith("<frozen")
 
 
 def _forget_shadowed_modules(root: Path, configured: tuple[str, ...]) -> None:

@@ -38,6 +38,7 @@ from assetflow.checks import (
     unique,
 )
 from assetflow.errors import DefinitionError
+from tests.pandas_versions import STR_DTYPE
 
 #: The fixed "now" of these tests.
 T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -93,7 +94,7 @@ def test_not_null_over_several_columns_counts_rows_once(records):
 
 def test_not_null_counts_nan_none_and_na_in_pandas3_str_dtype():
     frame = pd.DataFrame({"email": ["a", None, float("nan"), pd.NA, ""]})
-    assert frame.dtypes["email"] == "str"
+    assert frame.dtypes["email"] == STR_DTYPE
     result = run_check(not_null("email"), frame)
     assert result.message == "not_null(email): 3 of 5 rows have a null email"
 

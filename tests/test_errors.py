@@ -166,3 +166,15 @@ def test_exit_codes(error, code):
     assert isinstance(error, AssetflowError)
     assert error.exit_code == code
     assert (EXIT_USAGE, EXIT_FAILED) == (2, 1)
+
+
+def test_user_frames_leave_out_library_and_compiled_frames(tmp_path):
+    from assetflow.errors import is_user_file
+
+    assert not is_user_file("ops.pyx")  # pandas' Cython source names are not paths
+    assert not is_user_file("<frozen importlib._bootstrap>")
+    assert not is_user_file(pytest.__file__)  # an installed package
+    assert not is_user_file(__import__("assetflow.errors").errors.__file__)
+    mine = tmp_path / "assets.py"
+    mine.write_text("")
+    assert is_user_file(str(mine))

@@ -317,12 +317,12 @@ def test_observe_sources_reports_values_versions_and_errors(make_project):
     observations = observe_sources(project, ["feed"])
     assert observations.values == {}
     assert observations.versions == {}
-    assert list(observations.errors) == ["feed"]
+    assert list(observations.errors) == [("feed", None)]
     root = make_project(STRING_SOURCE, name="other", extra_files={"etag.txt": "abc"})
     project = load_project(root)
     observations = observe_sources(project, ["rates_etag", "fixed_label", "rates_etag"])
-    assert observations.values == {"rates_etag": "abc", "fixed_label": "v1"}
-    assert observations.versions["fixed_label"] == observed_version("v1")
+    assert observations.values == {("rates_etag", None): "abc", ("fixed_label", None): "v1"}
+    assert observations.versions[("fixed_label", None)] == observed_version("v1")
     assert observations.errors == {}
 
 
@@ -338,5 +338,229 @@ def test_observed_version_of_files_strings_and_values(tmp_path):
     assert observed_version({"max": 3}) == data_version({"max": 3})
     with pytest.raises(FileNotFoundError, match="no file at"):
         observed_version(tmp_path / "missing.txt")
-    with pytest.raises(FileNotFoundError, match="no file at"):
+    with pytest.raises(IsADirectoryError, match="is a directory, but a file source reads one file"):
         observed_version(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"^no file at sub/missing\.txt$"):
+        observed_version(tmp_path / "sub" / "missing.txt", tmp_path)
+
+
+PARTITIONED_FILES = """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from assetflow import DailyPartitions, asset, file_source
+
+    days = DailyPartitions(start="2026-03-01", end="2026-03-04")
+
+    orders = file_source("orders", "data/orders/{partition}.csv", partitions=days)
+
+    @asset(partitions=days)
+    def clean_orders(orders: Path) -> pd.DataFrame:
+        return pd.read_csv(orders)
+
+    @asset(partitions=days)
+    def order_totals(clean_orders: pd.DataFrame) -> dict:
+        return {"amount": float(clean_orders["amount"].sum())}
+
+    @asset
+    def order_files(orders: Path) -> dict:
+        return {key: Path(path).name for key, path in orders.items()}
+"""
+
+
+def write_orders(root, day, text):
+    folder = root / "data" / "orders"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{day}.csv").write_text(f"id,amount\n{text}\n")
+
+
+@pytest.fixture
+def later():
+    """A clock after the three days of PARTITIONED_FILES are complete."""
+    return FixedClock(datetime(2026, 3, 10, tzinfo=UTC))
+
+
+@pytest.fixture
+def partitioned_files(make_project):
+    root = make_project(PARTITIONED_FILES)
+    write_orders(root, "2026-03-01", "1,2.5")
+    write_orders(root, "2026-03-02", "2,4.0")
+    return root
+
+
+def stale_keys(root, clock, selection="*"):
+    return {(s.asset, s.partition) for s in api.plan(selection, project=root, clock=clock).steps}
+
+
+def test_a_partitioned_file_source_reads_each_partitions_own_file(partitioned_files, later):
+    result = api.materialize(project=partitioned_files, clock=later)
+    states = {(r.asset, r.partition): r.state for r in result.results}
+    assert states[("clean_orders", "2026-03-01")] is StepState.MATERIALIZED
+    assert states[("clean_orders", "2026-03-02")] is StepState.MATERIALIZED
+    # The reader of all partitions gets the files there are, by partition key.
+    stored = json.loads(
+        (partitioned_files / ".assetflow" / "data" / "order_files.json").read_text()
+    )
+    assert stored == {"2026-03-01": "2026-03-01.csv", "2026-03-02": "2026-03-02.csv"}
+
+
+def test_a_missing_file_fails_only_its_partition_and_says_where_it_looked(partitioned_files, later):
+    result = api.materialize(project=partitioned_files, clock=later)
+    by_key = {(r.asset, r.partition): r for r in result.results}
+    failed = by_key[("clean_orders", "2026-03-03")]
+    assert failed.state is StepState.FAILED
+    assert failed.message.startswith("source 'orders' (proj/assets.py:10) could not be observed")
+    assert failed.message.endswith(
+        "for partition 2026-03-03: FileNotFoundError: no file at data/orders/2026-03-03.csv"
+    )
+    assert by_key[("order_totals", "2026-03-03")].state is StepState.BLOCKED
+    assert by_key[("order_totals", "2026-03-02")].state is StepState.MATERIALIZED
+    plan = api.plan(project=partitioned_files, clock=later)
+    (warning, left_out) = plan.warnings
+    assert "no file at data/orders/2026-03-03.csv" in warning
+    assert left_out == (
+        "'order_files' reads all partitions of 'orders'; 1 of them could not be observed "
+        "and is left out: 2026-03-03"
+    )
+
+
+def test_a_new_days_file_stales_only_that_days_readers(partitioned_files, later):
+    api.materialize(project=partitioned_files, clock=later)
+    write_orders(partitioned_files, "2026-03-03", "3,1.0")
+    assert stale_keys(partitioned_files, later, "clean_orders+") == {
+        ("clean_orders", "2026-03-03"),
+        ("order_totals", "2026-03-03"),
+    }
+    api.materialize(project=partitioned_files, clock=later)
+    assert api.plan(project=partitioned_files, clock=later).is_empty
+
+
+def test_an_edited_days_file_stales_only_that_days_readers(partitioned_files, later):
+    write_orders(partitioned_files, "2026-03-03", "3,1.0")
+    api.materialize(project=partitioned_files, clock=later)
+    write_orders(partitioned_files, "2026-03-02", "2,5.0")
+    plan = {
+        (s.asset, s.partition): s for s in api.plan(project=partitioned_files, clock=later).steps
+    }
+    assert set(plan) == {
+        ("clean_orders", "2026-03-02"),
+        ("order_totals", "2026-03-02"),
+        ("order_files", None),
+    }
+    (reason,) = plan[("clean_orders", "2026-03-02")].reasons
+    assert reason.render() == "upstream changed: orders[2026-03-02]"
+
+
+def test_a_directory_where_a_partitions_file_should_be_says_so(partitioned_files, later):
+    (partitioned_files / "data" / "orders" / "2026-03-03.csv").mkdir()
+    steps_by_key = {
+        (s.asset, s.partition): s for s in api.plan(project=partitioned_files, clock=later).steps
+    }
+    (reason,) = steps_by_key[("clean_orders", "2026-03-03")].reasons
+    assert reason.render() == "source unavailable: orders[2026-03-03]"
+    warning = api.plan(project=partitioned_files, clock=later).warnings[0]
+    assert warning.endswith(
+        "IsADirectoryError: data/orders/2026-03-03.csv is a directory, but a file source "
+        "reads one file; name a file in it (or, for one file per partition, use a pattern "
+        "with {partition} and partitions=)"
+    )
+
+
+def test_only_the_planned_partitions_of_a_source_are_observed(partitioned_files, later):
+    from assetflow.request import PartitionRequest
+
+    project = load_project(partitioned_files)
+    observations = observe_sources(project, ["orders"], {"orders": ["2026-03-02"]})
+    assert list(observations.versions) == [("orders", "2026-03-02")]
+    assert observe_sources(project, ["orders"]).versions == {}
+    plan = api.plan(
+        "clean_orders",
+        project=partitioned_files,
+        clock=later,
+        partitions=PartitionRequest("2026-03-03", "2026-03-03"),
+    )
+    assert len(plan.warnings) == 1  # only 2026-03-03 was looked for
+    assert "partition 2026-03-03" in plan.warnings[0]
+
+
+def test_many_missing_partitions_make_one_warning(make_project, later):
+    root = make_project(PARTITIONED_FILES)
+    plan = api.plan("clean_orders", project=root, clock=later)
+    (warning,) = plan.warnings
+    assert warning.endswith(
+        "(3 partitions could not be observed: 2026-03-01, 2026-03-02, 2026-03-03)"
+    )
+
+
+def test_a_partitioned_file_source_without_the_partition_field_is_a_definition_error(
+    make_project,
+):
+    root = make_project(
+        """
+        from assetflow import DailyPartitions, file_source
+
+        orders = file_source(
+            "orders", "data/orders.csv", partitions=DailyPartitions(start="2026-03-01")
+        )
+        """
+    )
+    with pytest.raises(DefinitionError) as caught:
+        load_project(root)
+    assert str(caught.value).startswith(
+        "file source 'orders' (proj/assets.py:4) has partitions, but its path "
+        "'data/orders.csv' has no {partition} in it."
+    )
+    assert "(e.g. 'data/orders/{partition}.csv')" in str(caught.value)
+
+
+def test_a_partition_field_without_partitions_is_a_definition_error(make_project):
+    root = make_project(
+        """
+        from assetflow import file_source
+
+        orders = file_source("orders", "data/orders/{partition}.csv")
+        """
+    )
+    with pytest.raises(
+        DefinitionError,
+        match=r"file source 'orders' \(proj/assets.py:4\) has \{partition\} in its path "
+        r"'data/orders/\{partition\}.csv', but no partitions.",
+    ) as caught:
+        load_project(root)
+    assert "pass partitions=" in str(caught.value)
+
+
+def test_a_partitioned_source_observer_gets_the_partition_key(make_project, later):
+    root = make_project(
+        """
+        from assetflow import StaticPartitions, asset, source
+
+        regions = StaticPartitions(["eu", "us"])
+
+        @source(partitions=regions)
+        def feed(context) -> str:
+            return "etag-" + context.partition_key
+
+        @asset(partitions=regions)
+        def copy(feed: str) -> dict:
+            return {"feed": feed}
+        """
+    )
+    api.materialize(project=root, clock=later)
+    stored = json.loads(
+        (root / ".assetflow" / "data" / "copy" / "partition=us" / "part.json").read_text()
+    )
+    assert stored == {"feed": "etag-us"}
+
+
+def test_why_names_the_file_a_partition_looked_for(partitioned_files, later):
+    api.materialize(project=partitioned_files, clock=later)
+    (partitioned_files / "data" / "orders" / "2026-03-02.csv").unlink()
+    from assetflow.services import history
+    from assetflow.views.why import why_text
+
+    project = load_project(partitioned_files)
+    text = why_text(history.why(project, "clean_orders", partition="2026-03-02", clock=later))
+    assert "  - source unavailable: orders[2026-03-02]: FileNotFoundError: no file at " in text
+    assert text.endswith("data/orders/2026-03-02.csv")

@@ -38,9 +38,12 @@ def _judge_unique(table: _Table, now: datetime | None, columns: Sequence[str]) -
     if not failing:
         return CheckResult(True, message=f"no duplicated {key} in {rows:,} rows", metadata=metadata)
     counts = frame[mask].value_counts(dropna=False)
+    # Most repeated first, ties by value: pandas versions order ties differently, and a
+    # frame and its Arrow table (nulls as None or NaN) must list the same values.
+    ordered = sorted(counts.items(), key=lambda item: (-int(item[1]), _tie_key(item[0])))
     shown = [
         (dict(zip(columns, _as_tuple(value), strict=True)), int(n))
-        for value, n in counts.head(SHOWN_VALUES).items()
+        for value, n in ordered[:SHOWN_VALUES]
     ]
     metadata["duplicated_keys"] = len(counts)
     metadata["duplicates"] = [
@@ -200,6 +203,13 @@ def _either(names: Sequence[str]) -> str:
 
 def _plural(count: int, word: str) -> str:
     return word if count == 1 else word + "s"
+
+
+def _tie_key(value: Any) -> tuple[tuple[int, str], ...]:
+    """An order for values of any types: nulls (None, NaN, NA) first, then by text."""
+    import pandas as pd
+
+    return tuple((0, "") if pd.isna(item) else (1, str(item)) for item in _as_tuple(value))
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
-import sysconfig
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -15,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
-from assetflow.errors import display_path
+from assetflow.errors import display_path, user_frames
 
 Severity = Literal["warn", "error"]
 CheckKind = Literal["builtin", "custom"]
@@ -29,13 +27,6 @@ SAMPLE_TEXT_LIMIT = 200
 SHOWN_VALUES = 5
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# The `assetflow` package (this file is in assetflow/checks/): its frames are not the user's.
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
-_LIBRARY_DIRS = tuple(
-    str(Path(p).resolve())
-    for p in {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +303,7 @@ def _is_bool(value: Any) -> bool:
 
 
 def _raised(spec: CheckSpec, error: BaseException, root: Path | None) -> CheckResult:
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if _is_user_file(f.filename)]
+    frames = user_frames(error)
     if frames:
         where = f"{display_path(frames[-1].filename, root)}:{frames[-1].lineno}"
     else:
@@ -336,13 +327,6 @@ def _broken(spec: CheckSpec, root: Path | None, what: str) -> CheckResult:
         "return True when the data passes and False when not, or a CheckResult."
     )
     return CheckResult(False, "error", text, {"error": f"TypeError: {what}"})
-
-
-def _is_user_file(filename: str) -> bool:
-    path = os.path.abspath(filename)
-    if path.startswith(_PACKAGE_DIR + os.sep) or filename.startswith("<"):
-        return False
-    return not any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
 
 
 # -- JSON-able values ----------------------------------------------------------------------

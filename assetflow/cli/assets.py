@@ -17,6 +17,7 @@ from assetflow.cli.base import (
     redo_option,
     run_request,
 )
+from assetflow.cli.complete import complete_asset, complete_partition, complete_selection
 from assetflow.errors import EXIT_FAILED
 from assetflow.execution.executor import executor_names
 
@@ -25,8 +26,13 @@ if TYPE_CHECKING:
 
 
 @cli.command("list")
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the assets as JSON.")
 @pass_options
 def list_assets(options: Options, selection: str, exclude: str | None, as_json: bool) -> None:
@@ -44,8 +50,13 @@ def list_assets(options: Options, selection: str, exclude: str | None, as_json: 
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @click.option(
     "--format",
     "output_format",
@@ -71,8 +82,13 @@ def lineage(
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @click.option("--force", is_flag=True, help="Rebuild every selected asset, stale or not.")
 @partition_options
 @redo_option
@@ -196,8 +212,13 @@ def _is_terminal() -> bool:
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @click.option("--force", is_flag=True, help="Plan as if every selected asset were stale.")
 @partition_options
 @redo_option
@@ -231,8 +252,13 @@ def plan(
 
 
 @cli.command()
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @partition_options
 @click.option("--json", "as_json", is_flag=True, help="Print the states as JSON.")
 @pass_options
@@ -261,8 +287,13 @@ def status(
 
 
 @cli.command()
-@click.argument("asset")
-@click.option("--partition", metavar="KEY", help="The partition to explain.")
+@click.argument("asset", shell_complete=complete_asset)
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="The partition to explain.",
+    shell_complete=complete_partition,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @pass_options
 def why(options: Options, asset: str, partition: str | None, as_json: bool) -> None:
@@ -276,8 +307,13 @@ def why(options: Options, asset: str, partition: str | None, as_json: bool) -> N
 
 
 @cli.command("check")
-@click.argument("selection", default="*")
-@click.option("--exclude", metavar="SELECTION", help="Leave these assets out.")
+@click.argument("selection", default="*", shell_complete=complete_selection)
+@click.option(
+    "--exclude",
+    metavar="SELECTION",
+    help="Leave these assets out.",
+    shell_complete=complete_selection,
+)
 @partition_options
 @click.option("--json", "as_json", is_flag=True, help="Print the check run as JSON.")
 @pass_options

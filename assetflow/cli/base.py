@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from assetflow.cli.complete import complete_partition
 from assetflow.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, AssetflowError
 
 if TYPE_CHECKING:
@@ -183,15 +184,21 @@ def partition_options(fn: Any) -> Any:
         "last",
         metavar="KEY",
         help="The last partition of a range (included; default with --from: the latest).",
+        shell_complete=complete_partition,
     )(fn)
     fn = click.option(
-        "--from", "first", metavar="KEY", help="The first partition of a range (included)."
+        "--from",
+        "first",
+        metavar="KEY",
+        help="The first partition of a range (included).",
+        shell_complete=complete_partition,
     )(fn)
     return click.option(
         "--partition",
         metavar="KEY",
         help="One partition, e.g. 2026-03-01, or 'latest' for the last complete one. "
         "Default: every complete partition.",
+        shell_complete=complete_partition,
     )(fn)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from assetflow.cli.base import Options, cli, pass_options
+from assetflow.cli.complete import complete_asset, complete_partition
 
 #: The statuses a run may end with, as `--status` takes them.
 RUN_STATUSES = ("running", "success", "failed", "cancelled", "crashed")
@@ -32,8 +33,18 @@ json_option = click.option(
     metavar="TRIGGER",
     help="Only runs started so: cli, api, check, schedule (repeatable).",
 )
-@click.option("--asset", metavar="ASSET", help="Only runs that built or checked this asset.")
-@click.option("--partition", metavar="KEY", help="Only runs that built or checked this partition.")
+@click.option(
+    "--asset",
+    metavar="ASSET",
+    help="Only runs that built or checked this asset.",
+    shell_complete=complete_asset,
+)
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="Only runs that built or checked this partition.",
+    shell_complete=complete_partition,
+)
 @click.option(
     "--since",
     metavar="WHEN",
@@ -158,8 +169,15 @@ def cancel_run(options: Options, run_id: str, wait_s: float) -> None:
 
 @cli.command()
 @click.argument("run_id")
-@click.option("--asset", metavar="ASSET", help="Only this asset's output.")
-@click.option("--partition", metavar="KEY", help="Only this partition's output.")
+@click.option(
+    "--asset", metavar="ASSET", help="Only this asset's output.", shell_complete=complete_asset
+)
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="Only this partition's output.",
+    shell_complete=complete_partition,
+)
 @json_option
 @pass_options
 def logs(
@@ -178,9 +196,14 @@ def logs(
 
 
 @cli.command()
-@click.argument("asset")
+@click.argument("asset", shell_complete=complete_asset)
 @click.option("--limit", "-n", default=20, show_default=True, help="How many to show (1 or more).")
-@click.option("--partition", metavar="KEY", help="Only this partition's history.")
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="Only this partition's history.",
+    shell_complete=complete_partition,
+)
 @click.option(
     "--all",
     "every",

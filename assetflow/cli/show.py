@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from assetflow.cli.base import Options, cli, pass_options
+from assetflow.cli.complete import complete_asset, complete_partition
 
 #: How many rows `show` prints unless told (the services' default, said here so that
 #: `assetflow show --help` does not import them).
@@ -12,8 +13,13 @@ _DEFAULT_LIMIT = 10
 
 
 @cli.command()
-@click.argument("asset")
-@click.option("--partition", metavar="KEY", help="The partition (default: the newest stored).")
+@click.argument("asset", shell_complete=complete_asset)
+@click.option(
+    "--partition",
+    metavar="KEY",
+    help="The partition (default: the newest stored).",
+    shell_complete=complete_partition,
+)
 @click.option(
     "--limit",
     "-n",

@@ -108,7 +108,7 @@ def execute_plan(
     *,
     run_id: str,
     clock: Clock,
-    sources: Mapping[str, Any] | None = None,
+    sources: Mapping[AssetPartition, Any] | None = None,
     listeners: Sequence[RunListener] = (),
     control: RunControl | None = None,
     pools: Mapping[str, int] | None = None,
@@ -130,7 +130,7 @@ def execute_plan(
             `choose_executor`, so a resolved request and a raw one run alike).
         run_id: The new run's id.
         clock: The source of "now".
-        sources: The observed values of the sources the steps read.
+        sources: The observed values of the source-partitions the steps read.
         listeners: Hear the run's events, each in turn (see `fan_out`).
         control: Cancels the run and keeps its heartbeat (default: one that only
             Ctrl-C, SIGTERM and its `cancel()` stop, without a heartbeat).
@@ -193,7 +193,7 @@ def _run(
     executor: Executor,
     control: RunControl,
     *,
-    sources: Mapping[str, Any] | None,
+    sources: Mapping[AssetPartition, Any] | None,
     pools: Mapping[str, int] | None,
     request: RunRequest,
 ) -> _Runner:
@@ -202,7 +202,7 @@ def _run(
     run_id, clock = recorded.run_id, recorded.clock
     listener.run_started(run_id, plan)
     state = RunState(snapshot)
-    state.values.update({(name, None): value for name, value in (sources or {}).items()})
+    state.values.update(sources or {})
     for step in plan.steps:
         state.readers.update(step.inputs)
     runner = _Runner(

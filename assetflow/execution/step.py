@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -10,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assetflow.errors import AssetFailedError, AssetflowError
+from assetflow.errors import AssetFailedError, AssetflowError, user_frames
 from assetflow.execution.interrupts import StepTimedOut, interruptible
 
 if TYPE_CHECKING:
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 #: Where outputs live under the state dir.
 DATA_DIR = "data"
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +111,7 @@ def run_step(
 
 def describe_failure(asset: str, partition: str | None, error: BaseException) -> str:
     """The error and the user's own traceback frames (assetflow's frames left out)."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not frame.filename.startswith(_PACKAGE_DIR + os.sep)
-    ]
+    frames = user_frames(error)
     if isinstance(error, StepTimedOut):
         text = (
             f"{_where(asset, partition)} {error}, and was stopped; nothing was written. "

@@ -192,6 +192,43 @@ def input_keys_of(
     return result
 
 
+def source_partitions(
+    graph: AssetGraph, keys: Mapping[str, Sequence[str | None]], now: datetime
+) -> dict[str, set[str]]:
+    """The partitions of each partitioned source that the planned asset-partitions read.
+
+    Worked out before the plan, so that only those partitions are observed (a source
+    of one file per day is not hashed whole to plan one day). A reader of all its
+    partitions reads every key the source's definition has.
+
+    Args:
+        graph: The project's graph.
+        keys: The partition keys planned per asset (as `keys_by_asset` gives them).
+        now: The one "now" of the plan.
+
+    Returns:
+        For each partitioned source with a planned reader, the keys read.
+    """
+    readers = {
+        name
+        for name in keys
+        if any(
+            graph.spec(parent).is_source and graph.spec(parent).partitions is not None
+            for parent in graph.parents(name)
+        )
+    }
+    if not readers:
+        return {}
+    planner = _Planner(graph, Snapshot(), now, dict(keys))
+    result: dict[str, set[str]] = {}
+    for name in readers:
+        for partition in keys[name]:
+            for parent, key in planner.inputs(name, partition):
+                if key is not None and graph.spec(parent).is_source:
+                    result.setdefault(parent, set()).add(key)
+    return result
+
+
 # How an input's partitions map, decided once per asset.
 _WHOLE, _SAME, _ALL, _MAPPED = "whole", "same", "all", "mapped"
 
@@ -271,7 +308,11 @@ class _Planner:
             present, missing = [], []
             for key in definition.keys(self.now):
                 step_key = (parent, key)
-                if step_key in self.snapshot.latest or step_key in self.pending:
+                if (
+                    step_key in self.snapshot.latest
+                    or step_key in self.pending
+                    or step_key in self.snapshot.observed  # a source's partition that is there
+                ):
                     present.append(step_key)
                 else:
                     missing.append(key)
@@ -293,9 +334,13 @@ class _Planner:
             assert definition is not None, "a reads-all input is always partitioned"
             ranges = ", ".join(r.render() for r in compact(missing, definition))
             count = len(missing)
+            never = (
+                "could not be observed"  # a source's partition is observed, not materialized
+                if self.graph.spec(parent).is_source
+                else f"{'was' if count == 1 else 'were'} never materialized"
+            )
             warnings.append(
-                f"'{name}' reads all partitions of '{parent}'; {count} of them "
-                f"{'was' if count == 1 else 'were'} never materialized and "
+                f"'{name}' reads all partitions of '{parent}'; {count} of them {never} and "
                 f"{'is' if count == 1 else 'are'} left out: {ranges}"
             )
         return warnings

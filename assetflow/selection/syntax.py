@@ -6,8 +6,8 @@ what a dbt user expects (the asset and everything downstream, at any depth)::
     selection    = { WS } union { WS } ;
     union        = intersection { WS intersection } ;
     intersection = term { "," term } ;          (* no whitespace on either side of "," *)
-    term         = [ "@" ] [ [ DEPTH ] "+" ] atom [ "+" [ DEPTH ] ] ;
-                                                (* "@" and a leading "+" exclude each other *)
+    term         = "@" atom | [ [ DEPTH ] "+" ] atom [ "+" [ DEPTH ] ] ;
+                                                (* "@" takes no "+" on either side, as in dbt *)
     atom         = "*" | NAME | GLOB | METHOD ":" VALUE ;
     METHOD       = "tag" | "group" | "kind" ;
     DEPTH        = DIGIT { DIGIT } ;            (* ASCII digits, a non-negative integer *)
@@ -18,7 +18,8 @@ what a dbt user expects (the asset and everything downstream, at any depth)::
 
 Meaning: ``+name`` is the asset and all its upstream, ``name+`` it and all its
 downstream, ``2+name+1`` bounds both depths; ``@name`` is the asset, all its
-downstream and all the upstream of those (a trailing ``+`` adds nothing to it).
+downstream and all the upstream of those; like dbt, it takes no ``+`` on either
+side (``@name+`` would add nothing, so it is refused rather than silently ignored).
 A GLOB or a VALUE is matched with fnmatch rules, case-sensitively.
 
 The grammar is total: :func:`parse_selection` either returns an AST or raises
@@ -34,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
-from assetflow.errors import SelectionError, suggest
+from assetflow.errors import SelectionError, clip_start, suggest
 
 #: The methods of ``METHOD:VALUE`` atoms, with an example value for messages.
 EXAMPLE_BY_METHOD: Final = {"tag": "nightly", "group": "reporting", "kind": "parquet"}
@@ -350,12 +351,21 @@ class _Parser:
                 up_token.position,
             )
         atom = self.atom()
+        plus = self.peek()
         down = self.down_depth(start) if self.accept(_Kind.PLUS) else None
+        if has_at and down is not None:
+            raise self.fail(
+                "'@' cannot be combined with a trailing '+': '@name' already selects "
+                "everything downstream of name (and the upstream of all of it); "
+                "write '@name' alone",
+                plus.position,
+            )
         following = self.peek()
         if following.kind not in (_Kind.SPACE, _Kind.COMMA, _Kind.END):
             raise self.fail(
                 "expected a space, ',' or the end of the selection after "
-                f"'{self.text[start : following.position]}', found {following.describe()}"
+                f"'{clip_start(self.text[start : following.position])}', "
+                f"found {following.describe()}"
                 + (_NAME_RULE if following.kind is _Kind.OTHER else ""),
                 following.position,
             )
@@ -372,7 +382,7 @@ class _Parser:
             position = token.position + digits
             raise self.fail(
                 "expected a space, ',' or the end of the selection after "
-                f"'{self.text[start:position]}', found {token.text[digits]!r}",
+                f"'{clip_start(self.text[start:position])}', found {token.text[digits]!r}",
                 position,
             )
         return int(self.advance().text)
@@ -395,7 +405,7 @@ class _Parser:
             return GlobAtom(word, token.position)
         if not word.isidentifier():
             raise self.fail(
-                f"{word!r} is not an asset name: names start with a letter or '_' "
+                f"'{clip_start(word)}' is not an asset name: names start with a letter or '_' "
                 "(a depth goes next to '+', as in '2+name' or 'name+1')",
                 token.position,
             )
@@ -406,7 +416,7 @@ class _Parser:
         colon = self.advance()
         if token.text not in EXAMPLE_BY_METHOD:
             raise self.fail(
-                f"unknown selection method {token.text!r}: the methods are "
+                f"unknown selection method '{clip_start(token.text)}': the methods are "
                 + ", ".join(f"{name}:" for name in METHODS),
                 token.position,
                 suggest(token.text, METHODS),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from assetflow.clock import Clock
     from assetflow.codeversion import CodeFingerprint
     from assetflow.graph import AssetGraph
+    from assetflow.keys import AssetPartition
     from assetflow.planner import Plan, Snapshot
     from assetflow.project import Project
     from assetflow.request import RunRequest
@@ -63,8 +64,8 @@ class PlanContext:
     plan: Plan
     snapshot: Snapshot
     fingerprints: Mapping[str, CodeFingerprint]
-    #: what each source read by the plan returned when observed
-    source_values: Mapping[str, Any]
+    #: what each source-partition read by the plan returned when observed
+    source_values: Mapping[AssetPartition, Any]
 
 
 def fingerprints_of(project: Project, names: Iterable[str]) -> dict[str, CodeFingerprint]:
@@ -194,6 +195,7 @@ def _make_plan(
     from assetflow.clock import SystemClock
     from assetflow.planner import plan_run
     from assetflow.planner.keys import keys_by_asset
+    from assetflow.planner.plan import source_partitions
     from assetflow.services.verify import verify_outputs
     from assetflow.sources import observe_sources
 
@@ -206,16 +208,21 @@ def _make_plan(
         needed.update(project.graph.parents(name))
     graph = project.graph
     sources = {name for name in needed if graph.spec(name).is_source}
-    observations = observe_sources(project, (s for s in sources if graph.children(s)))
     keys = keys_by_asset(graph, selected - sources, request.partitions, now)
+    # A partitioned source is observed only in the partitions the plan's steps read.
+    observations = observe_sources(
+        project,
+        (s for s in sources if graph.children(s)),
+        source_partitions(graph, keys, now),
+    )
     if request.partitions is None:
         stored = read_snapshot(store, needed - sources)
     else:  # a few partitions of a long history: read only what they can touch
         stored = read_partial_snapshot(store, graph, keys, sources, now)
     snapshot = replace(
         stored,
-        observed={(name, None): v for name, v in observations.versions.items()},
-        unavailable={(name, None): e for name, e in observations.errors.items()},
+        observed=observations.versions,
+        unavailable=observations.errors,
         # Outputs verified before they are called fresh: a deleted or changed one is stale.
         broken=verify_outputs(stored.latest, project.state_dir),
     )
@@ -231,7 +238,7 @@ def _make_plan(
         request=request,
         code_details=details,
         check_inputs=check_inputs,
-        warnings=tuple(observations.errors[name] for name in sorted(observations.errors)),
+        warnings=observations.warnings(),
         keys=keys,
     )
     return PlanContext(project, plan, snapshot, fingerprints, observations.values)

@@ -170,8 +170,22 @@ def _explain_reason(
         _explain(upstream, verdicts, context, diffs, lines, depth + 1, seen)
     elif reason.kind is ReasonKind.LAST_RUN_FAILED:
         _explain_failure(verdicts[label], context, lines, pad)
+    elif reason.kind is ReasonKind.SOURCE_UNAVAILABLE:
+        # The observer's own words: for a file, the path it looked for.
+        problem = _unavailable_problem(context, reason.upstream or "")
+        lines.append(f"{pad}{reason.render()}" + (f": {problem}" if problem else ""))
     else:
         lines.append(f"{pad}{reason.render()}")
+
+
+def _unavailable_problem(context: PlanContext, upstream: str) -> str:
+    """What went wrong observing a source-partition (`orders[2026-03-02]`), after its
+    "could not be observed" preamble, which the reason already says."""
+    for (name, partition), message in context.snapshot.unavailable.items():
+        if key_text((name, partition)) == upstream:
+            after = message.split("could not be observed", 1)[-1]  # [for partition K]: ...
+            return after.split(": ", 1)[-1]
+    return ""
 
 
 def _explain_source(name: str, context: PlanContext) -> str:

@@ -29,6 +29,10 @@ def order(**fields: object) -> dict[str, object]:
     } | fields
 
 
+#: The unit pandas parses timestamps to: microseconds from pandas 3, nanoseconds before.
+PARSED_UNIT = "us" if int(pd.__version__.split(".", 1)[0]) >= 3 else "ns"
+
+
 def raw(*orders: dict[str, object]) -> pd.DataFrame:
     return pd.DataFrame(list(orders))
 
@@ -43,7 +47,7 @@ def test_clean_records_types_the_columns_and_adds_the_day(assets):
             "customer_email": ["ana@example.com", "ana@example.com"],
             "amount": [10.0, 24.5],
             "currency": ["EUR", "EUR"],
-            "created_at": pd.to_datetime(["2026-03-01T10:00:00Z"] * 2).as_unit("us"),
+            "created_at": pd.to_datetime(["2026-03-01T10:00:00Z"] * 2).as_unit(PARSED_UNIT),
             "status": ["paid", "paid"],
             "day": [dt.date(2026, 3, 1)] * 2,
         }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -118,7 +120,9 @@ def test_describe_failure_without_a_traceback():
 
 
 def test_frames_of_a_sibling_folder_named_like_the_package_are_shown():
-    from assetflow.execution.step import _PACKAGE_DIR
+    from assetflow.errors import _code_dirs
+
+    _PACKAGE_DIR = _code_dirs()[0]
 
     filename = _PACKAGE_DIR + "_demo/assets.py"
     code = compile("def boom():\n    raise ValueError('bad row')\n", filename, "exec")
@@ -130,3 +134,56 @@ def test_frames_of_a_sibling_folder_named_like_the_package_are_shown():
         text = describe_failure("demo", None, error)
     assert "assetflow_demo/assets.py" in text
     assert "Traceback (your code)" in text
+
+
+USER_CODE_FAILS = """
+    import pandas as pd
+
+    from assetflow import asset
+
+
+    def pick(frame):
+        return frame["missing"]  # raises KeyError deep inside the library
+
+
+    @asset
+    def totals() -> dict:
+        pick(pd.DataFrame({"a": [1]}))
+        return {}
+
+
+    @asset
+    def loader() -> dict:
+        import helpers  # noqa: F401  (fails inside the import machinery)
+
+        return {}
+"""
+
+
+def _failure_message(make_project, asset_name):
+    from assetflow import api
+
+    root = make_project(USER_CODE_FAILS, extra_files={"helpers.py": "raise RuntimeError('no')\n"})
+    result = api.materialize(asset_name, project=root)
+    (step,) = result.results
+    return step.message
+
+
+def test_the_your_code_traceback_shows_only_the_users_frames(make_project):
+    message = _failure_message(make_project, "totals")
+    assert message.startswith("asset 'totals' raised KeyError: 'missing'")
+    trace = message.split("Traceback (your code):\n", 1)[1]
+    files = re.findall(r'File "([^"]+)"', trace)
+    assert [Path(file).name for file in files] == ["assets.py", "assets.py"]
+    assert 'return frame["missing"]' in trace
+    assert "pandas" not in trace
+    assert "assetflow/" not in trace
+
+
+def test_a_failed_import_inside_an_asset_hides_the_import_machinery(make_project):
+    message = _failure_message(make_project, "loader")
+    trace = message.split("Traceback (your code):\n", 1)[1]
+    files = [Path(file).name for file in re.findall(r'File "([^"]+)"', trace)]
+    assert files == ["assets.py", "helpers.py"]
+    assert "importlib" not in trace
+    assert "<frozen" not in trace

@@ -15,6 +15,9 @@ from assetflow.errors import WriteError
 from assetflow.io import atomic, read_output, write_output
 from assetflow.io.atomic import atomic_path
 
+# Run again in CI against the oldest supported pandas (see .ci/run).
+pytestmark = pytest.mark.oldest_pandas
+
 GOOD = pd.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]})
 
 

@@ -30,6 +30,10 @@ from assetflow.io import (
     stat_output,
 )
 
+# Run again in CI against the oldest supported pandas (see .ci/run).
+pytestmark = pytest.mark.oldest_pandas
+
+
 #: Examples per property: enough to meet each dtype's corner cases, few enough to stay fast.
 EXAMPLES = 25
 PARTITIONS = [None, "2026-03-01"]
@@ -69,7 +73,7 @@ def frames(draw: st.DrawFn, zone: str | None = None) -> pd.DataFrame:
     zone = zone or draw(st.sampled_from(["UTC", "Europe/Paris", "America/New_York"]))
     return pd.DataFrame(
         {
-            "name": pd.array(column(st.none() | _text()), dtype="str"),
+            "name": pd.Series(column(st.none() | _text()), dtype="str").array,
             "count": pd.array(column(st.none() | st.integers(-(2**62), 2**62)), dtype="Int64"),
             "at": pd.DatetimeIndex(column(instants)).tz_localize("UTC").tz_convert(zone),
             "amount": pd.array(column(st.floats(allow_infinity=False, width=64)), dtype="float64"),

@@ -9,6 +9,9 @@ import pytest
 from assetflow.errors import WriteError
 from assetflow.io import output_path
 
+# Run again in CI against the oldest supported pandas (see .ci/run).
+pytestmark = pytest.mark.oldest_pandas
+
 
 def test_unpartitioned_outputs_are_named_after_the_asset(tmp_path: Path) -> None:
     assert output_path(tmp_path, "daily_totals", "parquet") == tmp_path / "daily_totals.parquet"

@@ -24,6 +24,9 @@ from assetflow.io import (
 )
 from assetflow.io.registry import BUILTIN_KINDS
 
+# Run again in CI against the oldest supported pandas (see .ci/run).
+pytestmark = pytest.mark.oldest_pandas
+
 #: A storage kind as a package would ship it: Arrow IPC ("Feather") files, one per
 #: partition, written with assetflow's atomic writer.
 FEATHER_MODULE = '''
@@ -150,7 +153,7 @@ def test_a_registered_kind_round_trips_a_frame(
     )
     assert is_io_kind("feather_rt")
     assert "feather_rt" in known_kinds()
-    frame = pd.DataFrame({"id": [1, 2], "name": pd.array(["a", None], dtype="str")})
+    frame = pd.DataFrame({"id": [1, 2], "name": pd.Series(["a", None], dtype="str").array})
     stored = write_output("orders", frame, "feather_rt", tmp_path / "data", partition="p1")
     assert stored.kind == "feather_rt"
     assert stored.rows == 2

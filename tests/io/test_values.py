@@ -16,6 +16,9 @@ from assetflow.errors import WriteError
 from assetflow.io import io_kind_for_value
 from assetflow.io.values import SUPPORTED, to_json_value
 
+# Run again in CI against the oldest supported pandas (see .ci/run).
+pytestmark = pytest.mark.oldest_pandas
+
 
 class Order(BaseModel):
     id: int

@@ -62,7 +62,6 @@ def graph_from_edges(
         ("+summary_report", INGEST | REPORTING),
         ("@daily_totals", REPORTING | INGEST),
         ("@sessions", DIAMOND),
-        ("@sessions+", DIAMOND),
         ("sessions+", {"sessions", "funnel"}),
         ("@summary_report", INGEST | REPORTING),
         ("*", INGEST | REPORTING | DIAMOND),

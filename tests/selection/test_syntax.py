@@ -40,7 +40,6 @@ A, B, C = (Term(NameAtom(name)) for name in "abc")
         ("0+a+0", Term(NameAtom("a"), up=0, down=0)),
         ("a+007", Term(NameAtom("a"), down=7)),
         ("@clean_records", Term(NameAtom("clean_records"), has_at=True)),
-        ("@a+", Term(NameAtom("a"), down=UNBOUNDED, has_at=True)),
         ("*", Term(AllAtom())),
         ("*+", Term(AllAtom(), down=UNBOUNDED)),
         ("raw_*", Term(GlobAtom("raw_*"))),
@@ -72,7 +71,7 @@ def test_parses(text: str, expected: object) -> None:
         ("  a   b  ", "a b"),
         ("a+01", "a+1"),
         ("a,b\tc+", "a,b c+"),
-        ("@x+ 3+y+2,tag:t", "@x+ 3+y+2,tag:t"),
+        ("@x 3+y+2,tag:t", "@x 3+y+2,tag:t"),
     ],
 )
 def test_render_is_canonical(text: str, canonical: str) -> None:
@@ -116,6 +115,10 @@ _ATOM = re.escape("expected an asset name, a glob, '*' or a method like tag:x")
         ("@@a", 1, _ATOM + " after '@', found '@'"),
         ("2+@a", 2, _ATOM + " after '\\+', found '@'"),
         ("@+a", 1, "'@' cannot be combined with a leading '\\+'"),
+        ("@a+", 2, "'@' cannot be combined with a trailing '\\+'"),
+        ("@a+2", 2, "'@' cannot be combined with a trailing '\\+'"),
+        ("b @tag:t+", 8, "'@' cannot be combined with a trailing '\\+'"),
+        ("@raw_*+1,x", 6, "'@' cannot be combined with a trailing '\\+'"),
         ("@3+a", 1, "'@' cannot be combined with a leading '\\+'"),
         ("a+b", 2, "expected a space, ',' or the end of the selection after 'a\\+', found 'b'"),
         ("a+1b", 3, "after 'a\\+1', found 'b'"),
@@ -175,6 +178,56 @@ def test_at_with_leading_plus_explains_why() -> None:
     )
 
 
+def test_at_with_trailing_plus_is_refused_as_dbt_refuses_it() -> None:
+    with pytest.raises(SelectionError) as caught:
+        parse_selection("@tag:nightly+")
+    assert str(caught.value) == (
+        "'@' cannot be combined with a trailing '+': '@name' already selects everything "
+        "downstream of name (and the upstream of all of it); write '@name' alone\n"
+        "\n"
+        "    @tag:nightly+\n"
+        "                ^"
+    )
+
+
+def test_a_long_selection_is_echoed_once_and_shortened() -> None:
+    names = " ".join(f"clean_records_{number}" for number in range(30))
+    with pytest.raises(SelectionError) as caught:
+        parse_selection(f"{names} bad!name")
+    message, blank, echoed, caret = str(caught.value).split("\n")
+    assert message == (
+        "expected a space, ',' or the end of the selection after 'bad', found '!' "
+        "(asset names are Python identifiers: letters, digits and '_')"
+    )
+    assert blank == ""
+    assert echoed == "    …n_records_26 clean_records_27 clean_records_28 clean_records_29 bad!name"
+    assert caret == " " * 4 + " " * echoed[4:].index("!") + "^"
+    assert str(caught.value).count("clean_records_29") == 1
+
+
+def test_a_long_term_is_quoted_by_its_end() -> None:
+    with pytest.raises(SelectionError) as caught:
+        parse_selection("raw_records" * 20 + "!")
+    assert caught.value.message.startswith(
+        "expected a space, ',' or the end of the selection after "
+        "'…w_recordsraw_recordsraw_records', found '!'"
+    )
+    echoed, caret = str(caught.value).split("\n")[-2:]
+    assert len(echoed) == 4 + 1 + 72  # indent, "…", the 72 characters up to the caret
+    assert echoed.endswith("raw_records!")
+    assert caret.index("^") == echoed.index("!")
+
+
+def test_a_caret_in_the_middle_of_a_long_selection_has_context_on_both_sides() -> None:
+    text = " ".join(["a"] * 60) + " b!c " + " ".join(["d"] * 60)
+    with pytest.raises(SelectionError) as caught:
+        parse_selection(text)
+    echoed, caret = str(caught.value).split("\n")[-2:]
+    assert echoed.startswith("    … a a")
+    assert echoed.endswith("d d…")
+    assert echoed[caret.index("^")] == "!"
+
+
 # Hypothesis: the grammar is total, and render() is parse()'s inverse.
 
 _SYNTAX_ALPHABET = "+@*,: _az09[]?!-.\t"
@@ -204,6 +257,10 @@ def test_every_text_parses_or_fails_with_a_position(text: str) -> None:
         assert 0 <= result.position <= len(text)
         assert result.expression == text
         assert str(result).startswith(result.message)
+        if text.isprintable():  # echoed on one line, the caret under it, at most 72 wide
+            shown, caret = str(result).split("\n")[2:4]
+            assert len(shown) <= 4 + 72 + 2
+            assert caret.index("^") <= len(shown)
     else:
         assert parse_selection(render(result)) == result
 
@@ -238,7 +295,8 @@ _atoms = st.one_of(
 def _terms(draw: st.DrawFn) -> Term:
     has_at = draw(st.booleans())
     up = None if has_at else draw(_depths)
-    return Term(draw(_atoms), up=up, down=draw(_depths), has_at=has_at)
+    down = None if has_at else draw(_depths)
+    return Term(draw(_atoms), up=up, down=down, has_at=has_at)
 
 
 def _joined(items: st.SearchStrategy, node: type) -> st.SearchStrategy:
@@ -252,3 +310,13 @@ _selections = _joined(_joined(_terms(), Intersection), Union)
 @given(ast=_selections)
 def test_render_then_parse_gives_the_same_ast(ast: object) -> None:
     assert parse_selection(render(ast)) == ast
+
+
+@settings(max_examples=100, deadline=None)
+@given(atom=_atoms, depth=_depths.filter(lambda depth: depth is not None))
+def test_at_with_any_trailing_plus_fails_at_the_plus(atom: object, depth: object) -> None:
+    body = "@" + render(atom)
+    text = body + "+" + ("" if depth is UNBOUNDED else str(depth))
+    with pytest.raises(SelectionError, match="'@' cannot be combined with a trailing") as caught:
+        parse_selection(text)
+    assert caught.value.position == len(body)

@@ -208,7 +208,7 @@ def test_other_reasons_are_rendered_as_in_the_plan(make_project, store, clock):
     )
     text = why(root, store, clock, "reader")
     assert text == "'reader' is stale: never materialized, and since then:\n" + (
-        "  - source unavailable: feed"
+        "  - source unavailable: feed: RuntimeError: down"  # and what the observer said
     )
 
 
