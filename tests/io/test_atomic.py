@@ -53,11 +53,20 @@ def test_a_failing_rename_leaves_the_previous_file(
     assert_previous_output_intact(previous)
 
 
+def _write_half(where: object) -> None:
+    """Write the start of a Parquet file where `pq.write_table` was told to: an open
+    file (as assetflow passes it) or a path."""
+    if hasattr(where, "write"):
+        where.write(b"PAR1 half a file")
+    else:
+        Path(str(where)).write_bytes(b"PAR1 half a file")
+
+
 def test_ctrl_c_during_the_write_leaves_the_previous_file(
     previous: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def interrupted(table: object, path: object, **options: object) -> None:
-        Path(str(path)).write_bytes(b"PAR1 half a file")
+        _write_half(path)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pq, "write_table", interrupted)
@@ -71,7 +80,7 @@ def test_a_full_disk_midway_says_so_and_cleans_up(
     previous: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def disk_full(table: object, path: object, **options: object) -> None:
-        Path(str(path)).write_bytes(b"PAR1 half a file")
+        _write_half(path)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pq, "write_table", disk_full)
