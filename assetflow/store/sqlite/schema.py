@@ -215,6 +215,15 @@ _VERSION_9 = (
 )
 
 
+# `status` (each asset-partition's last attempt), `history --all` and `runs --asset`
+# look events up by asset and partition, newest first; the index of version 1 only
+# covered failures.
+_VERSION_11 = (
+    """CREATE INDEX events_by_asset
+        ON events (asset, partition_key, occurred_at DESC, id DESC)""",
+)
+
+
 def _relative_output_path(path: str, asset: str, partition: str | None, io: str) -> str | None:
     """The part of an absolute output path that lies in the state directory, or None.
 
@@ -276,6 +285,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(8, "run key and tags of the run request", *_VERSION_8),
     sql_migration(9, "modification time of each output file", *_VERSION_9),
     Migration(10, "output paths relative to the state directory", _relative_paths),
+    sql_migration(11, "attempts by asset-partition", *_VERSION_11),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -240,6 +240,7 @@ def test_a_version_8_store_records_its_output_paths_relative_to_the_state_dir(
     assert _versions(store_path)[8:] == [
         (9, "modification time of each output file"),
         (10, "output paths relative to the state directory"),
+        (11, "attempts by asset-partition"),
     ]
     assert "file_mtime" in _columns(store_path, "materializations")
 
@@ -289,3 +290,16 @@ def test_an_upgrade_blocked_by_no_recorded_run_says_how_to_find_the_process(
         holder.close()
     assert "no run is recorded as running, so it is another process" in caught.value.message
     assert f"`fuser {store_path}`" in caught.value.hint
+
+
+def test_version_11_looks_attempts_up_by_asset_and_partition(store_path: Path) -> None:
+    SqliteStore(store_path).close()
+    connection = sqlite3.connect(store_path)
+    try:
+        plan = connection.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM events WHERE asset = 'a' AND partition_key = 'p' "
+            "ORDER BY occurred_at DESC, id DESC LIMIT 1"
+        ).fetchall()
+    finally:
+        connection.close()
+    assert any("events_by_asset" in row[-1] for row in plan), plan
