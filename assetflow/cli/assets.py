@@ -16,8 +16,9 @@ from assetflow.cli.base import (
     pass_options,
     redo_option,
     run_request,
+    selection_options,
 )
-from assetflow.cli.complete import complete_asset, complete_partition, complete_selection
+from assetflow.cli.complete import complete_asset, complete_partition
 from assetflow.errors import EXIT_FAILED
 from assetflow.execution.executor import executor_names
 
@@ -26,13 +27,7 @@ if TYPE_CHECKING:
 
 
 @cli.command("list")
-@click.argument("selection", default="*", shell_complete=complete_selection)
-@click.option(
-    "--exclude",
-    metavar="SELECTION",
-    help="Leave these assets out.",
-    shell_complete=complete_selection,
-)
+@selection_options
 @click.option("--json", "as_json", is_flag=True, help="Print the assets as JSON.")
 @pass_options
 def list_assets(options: Options, selection: str, exclude: str | None, as_json: bool) -> None:
@@ -50,13 +45,7 @@ def list_assets(options: Options, selection: str, exclude: str | None, as_json: 
 
 
 @cli.command()
-@click.argument("selection", default="*", shell_complete=complete_selection)
-@click.option(
-    "--exclude",
-    metavar="SELECTION",
-    help="Leave these assets out.",
-    shell_complete=complete_selection,
-)
+@selection_options
 @click.option(
     "--format",
     "output_format",
@@ -82,13 +71,7 @@ def lineage(
 
 
 @cli.command()
-@click.argument("selection", default="*", shell_complete=complete_selection)
-@click.option(
-    "--exclude",
-    metavar="SELECTION",
-    help="Leave these assets out.",
-    shell_complete=complete_selection,
-)
+@selection_options
 @click.option("--force", is_flag=True, help="Rebuild every selected asset, stale or not.")
 @partition_options
 @redo_option
@@ -212,13 +195,7 @@ def _is_terminal() -> bool:
 
 
 @cli.command()
-@click.argument("selection", default="*", shell_complete=complete_selection)
-@click.option(
-    "--exclude",
-    metavar="SELECTION",
-    help="Leave these assets out.",
-    shell_complete=complete_selection,
-)
+@selection_options
 @click.option("--force", is_flag=True, help="Plan as if every selected asset were stale.")
 @partition_options
 @redo_option
@@ -252,13 +229,7 @@ def plan(
 
 
 @cli.command()
-@click.argument("selection", default="*", shell_complete=complete_selection)
-@click.option(
-    "--exclude",
-    metavar="SELECTION",
-    help="Leave these assets out.",
-    shell_complete=complete_selection,
-)
+@selection_options
 @partition_options
 @click.option("--json", "as_json", is_flag=True, help="Print the states as JSON.")
 @pass_options
@@ -271,7 +242,8 @@ def status(
     last: str | None,
     as_json: bool,
 ) -> None:
-    """Show every selected asset's state: fresh, stale, waiting, missing or failed, and why.
+    """Show every selected asset's state (fresh, stale, waiting, missing, damaged or failed),
+    why, and how its last attempt ended.
 
     Partitioned assets show their partitions as ranges, e.g.
     2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed.
@@ -307,13 +279,7 @@ def why(options: Options, asset: str, partition: str | None, as_json: bool) -> N
 
 
 @cli.command("check")
-@click.argument("selection", default="*", shell_complete=complete_selection)
-@click.option(
-    "--exclude",
-    metavar="SELECTION",
-    help="Leave these assets out.",
-    shell_complete=complete_selection,
-)
+@selection_options
 @partition_options
 @click.option("--json", "as_json", is_flag=True, help="Print the check run as JSON.")
 @pass_options

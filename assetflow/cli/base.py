@@ -177,6 +177,19 @@ def cli(ctx: click.Context, project_dir: str | None, debug: bool) -> None:
 pass_options = click.make_pass_decorator(Options)
 
 
+def selection_options(fn: Any) -> Any:
+    """SELECTION (default: every asset) and --exclude, both completing asset names."""
+    from assetflow.cli.complete import complete_selection
+
+    fn = click.option(
+        "--exclude",
+        metavar="SELECTION",
+        help="Leave these assets out.",
+        shell_complete=complete_selection,
+    )(fn)
+    return click.argument("selection", default="*", shell_complete=complete_selection)(fn)
+
+
 def partition_options(fn: Any) -> Any:
     """--partition, --from and --to: which partitions of partitioned assets."""
     fn = click.option(

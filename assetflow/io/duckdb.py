@@ -197,42 +197,17 @@ def read_table(
         StoreError: The file or the table is missing, partitions were asked of
             an unpartitioned table, the file stayed locked, or DuckDB failed.
     """
-    _check_name(asset, StoreError)
-    if not Path(database).is_file():
-        raise StoreError(
-            f"the DuckDB file '{database}', which holds the output of asset '{asset}', is missing.",
-            hint="It was moved or deleted after it was written: materialize the asset "
-            "again (with --force).",
-        )
+    _check_readable(database, asset)
 
     def attempt() -> pa.Table:
         with _connection(database, read_only=True) as connection:
-            columns = _table_columns(connection, asset, StoreError)
-            if columns is None:
-                raise StoreError(
-                    f"the DuckDB file '{database}' has no table '{asset}' for the asset's output.",
-                    hint="It was dropped after it was written: materialize the asset again "
-                    "(with --force).",
-                )
+            columns = _stored_columns(connection, database, asset)
             query, parameters = _select(database, asset, columns, partitions)
             if query is None:  # a partitioned table without columns of its own holds no rows
                 return pa.table({})
             return connection.sql(query, params=parameters).to_arrow_table()
 
-    def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
-        if detail is not None:
-            return StoreError(
-                f"the DuckDB file '{database}' is locked by another process ({detail}); "
-                f"the output of asset '{asset}' could not be read.",
-                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
-                f"to finish or close it, then re-run. {_BI_HINT}",
-            )
-        return StoreError(
-            f"cannot read the output of asset '{asset}' from the DuckDB file '{database}': {error}",
-            hint="The file is damaged or was not written by assetflow: move it away and "
-            "materialize its assets again (with --force).",
-        )
-
+    failure = _read_failure(database, asset, lock_timeout)
     return _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
 
 
@@ -250,23 +225,11 @@ def read_head(
     Raises:
         StoreError: As for ``read_table``.
     """
-    _check_name(asset, StoreError)
-    if not Path(database).is_file():
-        raise StoreError(
-            f"the DuckDB file '{database}', which holds the output of asset '{asset}', is missing.",
-            hint="It was moved or deleted after it was written: materialize the asset "
-            "again (with --force).",
-        )
+    _check_readable(database, asset)
 
     def attempt() -> tuple[pa.Table, int]:
         with _connection(database, read_only=True) as connection:
-            columns = _table_columns(connection, asset, StoreError)
-            if columns is None:
-                raise StoreError(
-                    f"the DuckDB file '{database}' has no table '{asset}' for the asset's output.",
-                    hint="It was dropped after it was written: materialize the asset again "
-                    "(with --force).",
-                )
+            columns = _stored_columns(connection, database, asset)
             keys = [partition] if partition is not None else None
             query, parameters = _select(database, asset, columns, keys)
             if query is None:
@@ -277,20 +240,7 @@ def read_head(
             count = connection.execute(f"SELECT count(*) FROM ({query})", parameters).fetchone()
             return head, int(count[0]) if count is not None else head.num_rows
 
-    def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
-        if detail is not None:
-            return StoreError(
-                f"the DuckDB file '{database}' is locked by another process ({detail}); "
-                f"the output of asset '{asset}' could not be read.",
-                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
-                f"to finish or close it, then re-run. {_BI_HINT}",
-            )
-        return StoreError(
-            f"cannot read the output of asset '{asset}' from the DuckDB file '{database}': {error}",
-            hint="The file is damaged or was not written by assetflow: move it away and "
-            "materialize its assets again (with --force).",
-        )
-
+    failure = _read_failure(database, asset, lock_timeout)
     return _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
 
 
@@ -799,3 +749,50 @@ def _quote(identifier: str) -> str:
 
 def _where(asset: str, partition: str | None) -> str:
     return f"asset '{asset}'" + (f" partition '{partition}'" if partition is not None else "")
+
+
+def _check_readable(database: Path, asset: str) -> None:
+    """Refuse a bad asset name, or a DuckDB file that is not there, before connecting."""
+    _check_name(asset, StoreError)
+    if not Path(database).is_file():
+        raise StoreError(
+            f"the DuckDB file '{database}', which holds the output of asset '{asset}', is missing.",
+            hint="It was moved or deleted after it was written: materialize the asset "
+            "again (with --force).",
+        )
+
+
+def _stored_columns(
+    connection: duckdb.DuckDBPyConnection, database: Path, asset: str
+) -> list[tuple[str, str]]:
+    """The columns of the asset's table; a StoreError if the table is not there."""
+    columns = _table_columns(connection, asset, StoreError)
+    if columns is None:
+        raise StoreError(
+            f"the DuckDB file '{database}' has no table '{asset}' for the asset's output.",
+            hint="It was dropped after it was written: materialize the asset again (with --force).",
+        )
+    return columns
+
+
+def _read_failure(
+    database: Path, asset: str, lock_timeout: float
+) -> Callable[[duckdb.Error, str | None], AssetflowError]:
+    """How a failed read of the asset's output from ``database`` is explained: a file
+    another process kept locked past ``lock_timeout`` (naming it), or a damaged file."""
+
+    def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
+        if detail is not None:
+            return StoreError(
+                f"the DuckDB file '{database}' is locked by another process ({detail}); "
+                f"the output of asset '{asset}' could not be read.",
+                hint=f"Waited {lock_timeout:g} s ({_WAIT_SETTING}). Wait for that process "
+                f"to finish or close it, then re-run. {_BI_HINT}",
+            )
+        return StoreError(
+            f"cannot read the output of asset '{asset}' from the DuckDB file '{database}': {error}",
+            hint="The file is damaged or was not written by assetflow: move it away and "
+            "materialize its assets again (with --force).",
+        )
+
+    return failure

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from assetflow.io.base import OutputRef
 from assetflow.io.locations import output_ref, recorded_path, resolved_path
 
-ROOT = Path("/work/shop/.assetflow")
+ROOT = Path("/projects/shop/.assetflow")
 
 
 def test_an_output_in_the_state_dir_is_recorded_relative_to_it():
