@@ -67,7 +67,10 @@ _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 class Cadence(Protocol):
     """When a schedule's ticks fall: UTC-aware instants, ascending."""
 
-    zone: zoneinfo.ZoneInfo
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The schedule's time zone (UTC for an interval unless one was given)."""
+        ...
 
     def ticks(self, after: datetime, until: datetime) -> Iterator[datetime]:
         """Every tick t with after < t <= until, ascending, as UTC-aware datetimes."""
