@@ -20,6 +20,7 @@ import bisect
 import functools
 import heapq
 import re
+import threading
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -228,6 +229,9 @@ class CronCadence:
     fixed_hours: bool  # the hour field names hours (not `*` nor `*/n`)
     times_of_day: tuple[timedelta, ...]  # the wall times of a matching day, from midnight
     _iterator: Any = field(repr=False, compare=False, hash=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, repr=False, compare=False, hash=False
+    )
 
     def ticks(self, after: datetime, until: datetime) -> Iterator[datetime]:
         after, until = _utc(after, "the instant"), _utc(until, "the instant")
@@ -260,15 +264,16 @@ class CronCadence:
 
     def _next_day(self, after: date) -> date:
         """The first day after `after` that the line matches (croniter's day fields)."""
-        iterator = self._iterator
-        iterator.set_current(datetime.combine(after, time(23, 59)), force=True)
-        found: datetime = iterator.get_next(datetime)
+        with self._lock:  # one croniter object, moved by every caller
+            self._iterator.set_current(datetime.combine(after, time(23, 59)), force=True)
+            found: datetime = self._iterator.get_next(datetime)
         return found.date()
 
     def _previous_day(self, before: date) -> date:
-        iterator = self._iterator
-        iterator.set_current(datetime.combine(before, time(0, 0)), force=True)
-        found: datetime = iterator.get_prev(datetime)
+        """The last day before `before` that the line matches."""
+        with self._lock:
+            self._iterator.set_current(datetime.combine(before, time(0, 0)), force=True)
+            found: datetime = self._iterator.get_prev(datetime)
         return found.date()
 
     def _between(self, after: datetime, until: datetime | None) -> Iterator[datetime]:

@@ -152,6 +152,29 @@ def test_the_exact_instants_on_dst_days(
     assert ticks == expected
 
 
+def test_the_documented_berlin_cases() -> None:
+    """docs/automation.md's table, the cases not pinned above."""
+    three = cron_cadence("0 3 * * *", "Europe/Berlin")
+    assert list(three.ticks(utc("2026-10-24T12:00Z"), utc("2026-10-25T12:00Z"))) == [
+        utc("2026-10-25T02:00Z")
+    ]
+    daily = cron_cadence("@daily", "Europe/Berlin")
+    assert list(daily.ticks(utc("2026-03-28T12:00Z"), utc("2026-03-29T12:00Z"))) == [
+        utc("2026-03-28T23:00Z")
+    ]
+    assert list(daily.ticks(utc("2026-10-24T12:00Z"), utc("2026-10-25T12:00Z"))) == [
+        utc("2026-10-24T22:00Z")
+    ]
+    one_day = interval_cadence("1d", utc("2026-03-28T01:30Z"), "Europe/Berlin")
+    assert one_day.next_tick(utc("2026-03-28T01:30Z")) == utc("2026-03-29T01:30Z")
+    assert one_day.next_tick(utc("2026-10-25T00:00Z")) == utc("2026-10-25T01:30Z")
+    hourly = interval_cadence("1h", utc("2026-01-01T00:00Z"), "Europe/Berlin")
+    berlin = ZoneInfo("Europe/Berlin")
+    for day, count in ((date(2026, 3, 29), 23), (date(2026, 10, 25), 25)):
+        ticks = hourly.ticks(utc("2026-03-01T00:00Z"), utc("2026-11-01T00:00Z"))
+        assert sum(t.astimezone(berlin).date() == day for t in ticks) == count
+
+
 def test_a_fixed_hour_in_the_gap_moves_to_the_gaps_end_and_two_such_times_run_once() -> None:
     cadence = cron_cadence("0,30 2 * * *", "Europe/Berlin")
     ticks = list(cadence.ticks(utc("2026-03-28T22:00Z"), utc("2026-03-29T22:00Z")))
@@ -435,3 +458,18 @@ def test_naive_instants_are_refused() -> None:
         interval_cadence("1h", datetime(2026, 3, 1))
     with pytest.raises(ScheduleError, match="has no UTC offset"):
         list(cron_cadence("0 * * * *").ticks(datetime(2026, 3, 1), datetime(2026, 3, 2)))
+
+
+def test_one_cadence_answers_several_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cadence = cron_cadence("0 3 * * 1-5", "Europe/Berlin")
+    starts = [utc("2026-01-01T00:00Z") + timedelta(days=37 * i) for i in range(8)]
+
+    def window(start: datetime) -> list[datetime]:
+        return list(cadence.ticks(start, start + timedelta(days=60)))
+
+    expected = [window(start) for start in starts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(5):
+            assert list(pool.map(window, starts)) == expected
