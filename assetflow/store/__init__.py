@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING
 from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from assetflow.store.automation import AutomationStore as AutomationStore
+    from assetflow.store.automation import OriginState as OriginState
+    from assetflow.store.automation import SchedulerLease as SchedulerLease
+    from assetflow.store.automation import TickRecord as TickRecord
+    from assetflow.store.automation import TickStatus as TickStatus
     from assetflow.store.base import AssetPartition as AssetPartition
     from assetflow.store.base import MetadataStore as MetadataStore
     from assetflow.store.memory import MemoryStore as MemoryStore
@@ -38,6 +43,11 @@ if TYPE_CHECKING:
 
 #: Where each public name lives.
 _HOMES = {
+    "AutomationStore": "assetflow.store.automation",
+    "OriginState": "assetflow.store.automation",
+    "SchedulerLease": "assetflow.store.automation",
+    "TickRecord": "assetflow.store.automation",
+    "TickStatus": "assetflow.store.automation",
     "AssetPartition": "assetflow.store.base",
     "MetadataStore": "assetflow.store.base",
     "MemoryStore": "assetflow.store.memory",

@@ -26,6 +26,9 @@ Semantics every backend shares (the contract tests in ``tests/store`` pin them):
 - A run records its host and a heartbeat: ``heartbeat()`` both says the run's
   process is alive and asks whether a cancel was requested, in one transaction,
   so any process (on any machine sharing the store) may ``request_cancel()``.
+- Every store also keeps the scheduler's records (ticks, its leader lease, the
+  state of each schedule and sensor, sensor cursors): ``MetadataStore`` extends
+  ``AutomationStore`` (``assetflow.store.automation``), where their semantics are.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from assetflow.errors import StoreError
 from assetflow.keys import AssetPartition as AssetPartition
+from assetflow.store.automation import AutomationStore
 from assetflow.store.normalise import MAX_INTEGER, as_utc, readable_text
 from assetflow.store.records import (
     CheckRecord,
@@ -115,8 +119,10 @@ class UnitOfWork(Protocol):
 
 
 @runtime_checkable
-class MetadataStore(Protocol):
-    """Where runs, their events, materializations and asset code are recorded."""
+class MetadataStore(AutomationStore, Protocol):
+    """Where runs, their events, materializations and asset code are recorded, and
+    (through ``AutomationStore``) the scheduler's ticks, lease, origin states and cursors.
+    """
 
     def create_run(self, run: RunRecord) -> None:
         """Record a new run.

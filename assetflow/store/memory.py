@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from assetflow.errors import StoreError
+from assetflow.store.automation import (
+    KEY_HOLDING_STATUSES,
+    OriginState,
+    SchedulerLease,
+    TickRecord,
+    TickStatus,
+    check_cursor,
+    check_origins,
+    check_ttl,
+    held_key_error,
+    lease_times,
+    normalise_tick,
+    run_key_reason,
+    tick_name,
+    tick_where,
+    unknown_tick_error,
+)
 from assetflow.store.base import AssetPartition, UnitOfWork, normalise_lease
 from assetflow.store.normalise import (
     as_utc,
@@ -62,6 +80,10 @@ _TABLES = (
     "_digest_by_code_version",
     "_source_by_digest",
     "_lease_by_key",
+    "_ticks",
+    "_origin_states",
+    "_cursors",
+    "_scheduler_lease",
 )
 
 
@@ -96,6 +118,11 @@ class MemoryStore:
         self._digest_by_code_version: dict[str, str] = {}
         self._source_by_digest: dict[str, str] = {}
         self._lease_by_key: dict[AssetPartition, Lease] = {}
+        # The scheduler's records; a tick's position breaks ties in time.
+        self._ticks: dict[tuple[str, datetime], tuple[int, TickRecord]] = {}
+        self._origin_states: dict[str, OriginState] = {}
+        self._cursors: dict[str, str | None] = {}
+        self._scheduler_lease: SchedulerLease | None = None
 
     def _check_open(self) -> None:
         if self._is_closed:
@@ -496,6 +523,234 @@ class MemoryStore:
             asked = run.model_copy(update={"cancel_requested_at": at})
             self._runs[run.run_id] = (position, asked)
             return asked
+
+    # -- the scheduler's records (AutomationStore) ---------------------------------------------
+
+    def _key_holder(self, run_key: str, *, runs: bool = True) -> str | None:
+        """Who holds ``run_key`` (see the SQLite store's ``_key_holder``); the caller
+        holds the lock."""
+        for _, tick in self._ticks.values():
+            if tick.run_key == run_key and tick.status in KEY_HOLDING_STATUSES:
+                return "tick " + tick_name(tick.origin, tick.scheduled_at)
+        if not runs:
+            return None
+        run = self._newest_run_by_key(run_key)
+        return None if run is None else f"run {run.run_id}"
+
+    def _newest_run_by_key(self, run_key: str) -> RunRecord | None:
+        entries = [entry for entry in self._runs.values() if entry[1].run_key == run_key]
+        if not entries:
+            return None
+        return max(entries, key=lambda entry: (entry[1].started_at, entry[0]))[1]
+
+    def _claim(self, tick: TickRecord) -> bool:
+        """Record one normalised tick (skipped when its run key is held); whether claimed.
+        The caller holds the lock."""
+        key = (tick.origin, tick.scheduled_at)
+        if key in self._ticks:
+            return False
+        claimed = True
+        if tick.status in KEY_HOLDING_STATUSES and tick.run_key is not None:
+            holder = self._key_holder(tick.run_key)
+            if holder is not None:
+                tick = replace(tick, status="skipped", reason=run_key_reason(tick.run_key, holder))
+                claimed = False
+        self._ticks[key] = (len(self._ticks), tick)
+        return claimed
+
+    @staticmethod
+    def _checked_ticks(ticks: Sequence[TickRecord]) -> list[TickRecord]:
+        """The ticks normalised, each request as it reads back from JSON."""
+        checked = []
+        for tick, request in map(normalise_tick, ticks):
+            stored = None if request is None else json.loads(request)
+            checked.append(replace(tick, request=stored))
+        return checked
+
+    def claim_tick(self, tick: TickRecord) -> bool:
+        return self.claim_ticks([tick])[0]
+
+    def claim_ticks(self, ticks: Sequence[TickRecord]) -> list[bool]:
+        checked = self._checked_ticks(ticks)
+        with self._lock:
+            self._check_open()
+            return [self._claim(tick) for tick in checked]
+
+    def update_tick(
+        self,
+        origin: str,
+        scheduled_at: datetime,
+        *,
+        status: TickStatus,
+        evaluated_at: datetime,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        scheduled_at = as_utc(scheduled_at, f"{tick_where(origin, scheduled_at)} scheduled_at")
+        where = tick_where(origin, scheduled_at)
+        changes, _ = normalise_tick(
+            TickRecord(origin, scheduled_at, evaluated_at, status, reason, run_id)
+        )
+        with self._lock:
+            self._check_open()
+            key = (origin, scheduled_at)
+            if key not in self._ticks:
+                raise unknown_tick_error(where, _LOCATION)
+            position, tick = self._ticks[key]
+            if (
+                changes.status in KEY_HOLDING_STATUSES
+                and tick.status not in KEY_HOLDING_STATUSES
+                and tick.run_key is not None
+            ):
+                holder = self._key_holder(tick.run_key, runs=False)
+                if holder is not None:
+                    raise held_key_error(where, tick.run_key, holder)
+            updated = replace(
+                tick,
+                status=changes.status,
+                evaluated_at=changes.evaluated_at,
+                run_id=tick.run_id if run_id is None else run_id,
+                reason=tick.reason if reason is None else reason,
+            )
+            self._ticks[key] = (position, updated)
+
+    def get_tick(self, origin: str, scheduled_at: datetime) -> TickRecord | None:
+        at = as_utc(scheduled_at, f"{tick_where(origin, scheduled_at)} scheduled_at")
+        with self._lock:
+            self._check_open()
+            entry = self._ticks.get((origin, at))
+            return None if entry is None else entry[1]
+
+    def ticks(
+        self,
+        origin: str | None = None,
+        *,
+        limit: int = 50,
+        before: datetime | None = None,
+        statuses: Collection[TickStatus] | None = None,
+    ) -> list[TickRecord]:
+        until = None if before is None else as_utc(before, "before")
+        wanted = None if statuses is None else set(statuses)
+        with self._lock:
+            self._check_open()
+            entries = [
+                entry
+                for entry in self._ticks.values()
+                if (origin is None or entry[1].origin == origin)
+                and (until is None or entry[1].scheduled_at < until)
+                and (wanted is None or entry[1].status in wanted)
+            ]
+        entries.sort(key=lambda entry: (entry[1].scheduled_at, entry[0]), reverse=True)
+        return [tick for _, tick in entries[: max(limit, 0)]]
+
+    def latest_ticks(self, origins: Iterable[str]) -> dict[str, TickRecord]:
+        wanted = set(origins)
+        newest: dict[str, TickRecord] = {}
+        with self._lock:
+            self._check_open()
+            for _, tick in self._ticks.values():
+                if tick.origin not in wanted:
+                    continue
+                known = newest.get(tick.origin)
+                if known is None or tick.scheduled_at > known.scheduled_at:
+                    newest[tick.origin] = tick
+        return newest
+
+    def claimed_ticks(self) -> list[TickRecord]:
+        with self._lock:
+            self._check_open()
+            entries = [e for e in self._ticks.values() if e[1].status == "claimed"]
+        entries.sort(key=lambda entry: (entry[1].scheduled_at, entry[0]))
+        return [tick for _, tick in entries]
+
+    def run_by_key(self, run_key: str) -> RunRecord | None:
+        with self._lock:
+            self._check_open()
+            return self._newest_run_by_key(run_key)
+
+    def origin_states(self) -> dict[str, OriginState]:
+        with self._lock:
+            self._check_open()
+            return dict(sorted(self._origin_states.items()))
+
+    def see_origins(
+        self, origins: Mapping[str, str | None], at: datetime
+    ) -> dict[str, OriginState]:
+        at = as_utc(at, "the time origins were seen")
+        checked = check_origins(origins)
+        with self._lock:
+            self._check_open()
+            for origin, fingerprint in checked.items():
+                known = self._origin_states.get(origin)
+                self._origin_states[origin] = (
+                    OriginState(origin, at, fingerprint=fingerprint)
+                    if known is None
+                    else replace(known, fingerprint=fingerprint)
+                )
+            return dict(sorted(self._origin_states.items()))
+
+    def set_paused(self, origin: str, paused: bool, at: datetime) -> OriginState:
+        check_origins({origin: None})
+        at = as_utc(at, f"the time '{origin}' was paused or resumed")
+        with self._lock:
+            self._check_open()
+            known = self._origin_states.get(origin)
+            if known is None:
+                known = OriginState(origin, at, paused, at)
+            elif known.paused != paused:
+                known = replace(known, paused=paused, changed_at=at)
+            self._origin_states[origin] = known
+            return known
+
+    def sensor_cursor(self, origin: str) -> str | None:
+        with self._lock:
+            self._check_open()
+            return self._cursors.get(origin)
+
+    def save_sensor_evaluation(
+        self, origin: str, cursor: str | None, ticks: Sequence[TickRecord]
+    ) -> list[bool]:
+        check_cursor(origin, cursor)
+        checked = self._checked_ticks(ticks)
+        with self._lock:
+            self._check_open()
+            self._cursors[origin] = cursor
+            return [self._claim(tick) for tick in checked]
+
+    def acquire_scheduler_lease(
+        self, holder: str, pid: int, host: str, now: datetime, ttl: timedelta
+    ) -> SchedulerLease:
+        now = lease_times(holder, pid, host, now, ttl)
+        with self._lock:
+            self._check_open()
+            found = self._scheduler_lease
+            if found is not None and found.holder != holder and found.expires_at > now:
+                return found
+            acquired = now if found is None or found.holder != holder else found.acquired_at
+            self._scheduler_lease = SchedulerLease(holder, pid, host, acquired, now, now + ttl)
+            return self._scheduler_lease
+
+    def renew_scheduler_lease(self, holder: str, now: datetime, ttl: timedelta) -> bool:
+        where = f"scheduler lease of '{holder}'"
+        now = check_ttl(as_utc(now, f"the time of renewing the {where}"), ttl, where)
+        with self._lock:
+            self._check_open()
+            found = self._scheduler_lease
+            if found is None or found.holder != holder:
+                return False
+            self._scheduler_lease = replace(found, heartbeat_at=now, expires_at=now + ttl)
+            return True
+
+    def release_scheduler_lease(self, holder: str) -> None:
+        with self._lock:
+            self._check_open()
+            if self._scheduler_lease is not None and self._scheduler_lease.holder == holder:
+                self._scheduler_lease = None
+
+    def scheduler_lease(self) -> SchedulerLease | None:
+        with self._lock:
+            self._check_open()
+            return self._scheduler_lease
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from assetflow.store.automation import OriginState, SchedulerLease, TickRecord, check_status
 from assetflow.store.records import (
     CheckRecord,
     Column,
@@ -389,4 +390,103 @@ def leases_from_rows(rows: Iterable[Row]) -> list[Lease]:
             parse_time(expires_at),
         )
         for asset, partition, run_id, pid, host, acquired_at, expires_at in rows
+    ]
+
+
+# -- the scheduler's records -----------------------------------------------------------------
+
+TICK_COLUMNS = (
+    "origin, scheduled_at, evaluated_at, status, reason, run_id, run_key, "
+    "partition_keys_json, selection, request_json"
+)
+#: Records a tick unless its (origin, scheduled_at) is taken; rowcount says which.
+INSERT_TICK = (
+    f"INSERT INTO ticks ({TICK_COLUMNS}) VALUES ({_placeholders(TICK_COLUMNS)}) "
+    "ON CONFLICT (origin, scheduled_at) DO NOTHING"
+)
+ORIGIN_STATE_COLUMNS = "origin, first_seen_at, paused, changed_at, fingerprint"
+SCHEDULER_LEASE_COLUMNS = "holder, pid, host, acquired_at, heartbeat_at, expires_at"
+#: Stores the scheduler lease, replacing whoever held it.
+UPSERT_SCHEDULER_LEASE = (
+    f"INSERT INTO scheduler_lease (name, {SCHEDULER_LEASE_COLUMNS}) "
+    f"VALUES ('scheduler', {_placeholders(SCHEDULER_LEASE_COLUMNS)}) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, "
+    "host = excluded.host, acquired_at = excluded.acquired_at, "
+    "heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at"
+)
+
+
+def tick_row(tick: TickRecord, request_json: str | None) -> Row:
+    """The values of INSERT_TICK for a normalised ``tick`` and its request as JSON."""
+    return (
+        tick.origin,
+        time_text(tick.scheduled_at),
+        time_text(tick.evaluated_at),
+        tick.status,
+        tick.reason,
+        tick.run_id,
+        tick.run_key,
+        _json(list(tick.partition_keys)) if tick.partition_keys else None,
+        tick.selection,
+        request_json,
+    )
+
+
+def ticks_from_rows(rows: Iterable[Row]) -> list[TickRecord]:
+    """Ticks from rows selected as TICK_COLUMNS."""
+    parse_time = datetime.fromisoformat
+    return [
+        TickRecord(
+            origin,
+            parse_time(scheduled_at),
+            parse_time(evaluated_at),
+            check_status(status, f"tick '{origin}' at {scheduled_at}"),
+            reason,
+            run_id,
+            run_key,
+            tuple(json.loads(partition_keys)) if partition_keys else (),
+            selection,
+            json.loads(request) if request is not None else None,
+        )
+        for (
+            origin,
+            scheduled_at,
+            evaluated_at,
+            status,
+            reason,
+            run_id,
+            run_key,
+            partition_keys,
+            selection,
+            request,
+        ) in rows
+    ]
+
+
+def origin_states_from_rows(rows: Iterable[Row]) -> list[OriginState]:
+    """Origin states from rows selected as ORIGIN_STATE_COLUMNS."""
+    return [
+        OriginState(origin, datetime.fromisoformat(seen), bool(paused), _time(changed), digest)
+        for origin, seen, paused, changed, digest in rows
+    ]
+
+
+def scheduler_lease_row(lease: SchedulerLease) -> Row:
+    """The values of UPSERT_SCHEDULER_LEASE for ``lease``."""
+    return (
+        lease.holder,
+        lease.pid,
+        lease.host,
+        time_text(lease.acquired_at),
+        time_text(lease.heartbeat_at),
+        time_text(lease.expires_at),
+    )
+
+
+def scheduler_leases_from_rows(rows: Iterable[Row]) -> list[SchedulerLease]:
+    """Scheduler leases from rows selected as SCHEDULER_LEASE_COLUMNS."""
+    parse_time = datetime.fromisoformat
+    return [
+        SchedulerLease(holder, pid, host, parse_time(a), parse_time(h), parse_time(e))
+        for holder, pid, host, a, h, e in rows
     ]

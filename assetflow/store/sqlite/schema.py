@@ -224,6 +224,56 @@ _VERSION_11 = (
 )
 
 
+# Version 13: the scheduler's records. A tick is one due instant of a schedule or
+# sensor, unique by (origin, scheduled_at), recorded before its run starts; a run key
+# is held by at most one claimed or started tick (the partial unique index), and the
+# claimed ticks are found on start-up by their own small index. One row per origin
+# keeps what outlives a scheduler (first seen, paused, timing fingerprint), one per
+# sensor its cursor, and a single row the scheduler's leader lease.
+_VERSION_13 = (
+    """CREATE TABLE ticks (
+        id INTEGER PRIMARY KEY,
+        origin TEXT NOT NULL,
+        scheduled_at TEXT NOT NULL,
+        evaluated_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        run_id TEXT,
+        run_key TEXT,
+        partition_keys_json TEXT,
+        selection TEXT,
+        request_json TEXT
+    )""",
+    # Serves claiming (the uniqueness), get_tick, one origin's history and
+    # latest_ticks (one seek per origin, to its newest).
+    "CREATE UNIQUE INDEX ticks_by_origin ON ticks (origin, scheduled_at)",
+    "CREATE INDEX ticks_by_time ON ticks (scheduled_at DESC, id DESC)",
+    """CREATE UNIQUE INDEX ticks_holding_key ON ticks (run_key)
+        WHERE run_key IS NOT NULL AND status IN ('claimed', 'started')""",
+    "CREATE INDEX ticks_claimed ON ticks (scheduled_at, id) WHERE status = 'claimed'",
+    """CREATE TABLE origin_states (
+        origin TEXT PRIMARY KEY,
+        first_seen_at TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        changed_at TEXT,
+        fingerprint TEXT
+    ) WITHOUT ROWID""",
+    """CREATE TABLE sensor_cursors (
+        origin TEXT PRIMARY KEY,
+        cursor TEXT
+    ) WITHOUT ROWID""",
+    """CREATE TABLE scheduler_lease (
+        name TEXT PRIMARY KEY CHECK (name = 'scheduler'),
+        holder TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+
 def _relative_output_path(path: str, asset: str, partition: str | None, io: str) -> str | None:
     """The part of an absolute output path that lies in the state directory, or None.
 
@@ -286,6 +336,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(9, "modification time of each output file", *_VERSION_9),
     Migration(10, "output paths relative to the state directory", _relative_paths),
     sql_migration(11, "attempts by asset-partition", *_VERSION_11),
+    # Reserved for dynamic partitions.
+    sql_migration(12, "reserved"),
+    sql_migration(
+        13, "scheduler ticks, origin states, sensor cursors and leader lease", *_VERSION_13
+    ),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -9,14 +9,32 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
 from assetflow.errors import StoreError
+from assetflow.store.automation import (
+    KEY_HOLDING_STATUSES,
+    OriginState,
+    SchedulerLease,
+    TickRecord,
+    TickStatus,
+    check_cursor,
+    check_origins,
+    check_ttl,
+    held_key_error,
+    lease_times,
+    normalise_tick,
+    run_key_reason,
+    tick_name,
+    tick_where,
+    unknown_tick_error,
+)
 from assetflow.store.base import AssetPartition, normalise_lease
 from assetflow.store.normalise import (
     MAX_INTEGER,
@@ -65,12 +83,17 @@ from assetflow.store.sqlite.rows import (
     INSERT_LOG,
     INSERT_MATERIALIZATION,
     INSERT_RUN,
+    INSERT_TICK,
     LEASE_COLUMNS,
     LOG_COLUMNS,
     MATERIALIZATION_COLUMNS,
+    ORIGIN_STATE_COLUMNS,
     RUN_COLUMNS,
+    SCHEDULER_LEASE_COLUMNS,
     STATE_COLUMNS,
+    TICK_COLUMNS,
     UPSERT_LEASE,
+    UPSERT_SCHEDULER_LEASE,
     Row,
     check_row,
     checks_from_rows,
@@ -83,9 +106,14 @@ from assetflow.store.sqlite.rows import (
     logs_from_rows,
     materialization_row,
     materializations_from_rows,
+    origin_states_from_rows,
     run_row,
     runs_from_rows,
+    scheduler_lease_row,
+    scheduler_leases_from_rows,
     states_from_rows,
+    tick_row,
+    ticks_from_rows,
     time_text,
 )
 from assetflow.store.sqlite.schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
@@ -197,6 +225,36 @@ SELECT {EVENT_COLUMNS} FROM events WHERE id IN (
         )
     ) AS ranked WHERE recency = 1
 )"""
+
+
+# The newest tick of each wanted origin: one seek of the (origin, scheduled_at)
+# index per origin, the origins travelling as one JSON array.
+_LATEST_TICKS = f"""
+SELECT {TICK_COLUMNS} FROM ticks WHERE id IN (
+    SELECT (
+        SELECT t.id FROM ticks AS t WHERE t.origin = wanted.value
+        ORDER BY t.scheduled_at DESC LIMIT 1
+    ) FROM json_each(?) AS wanted
+)"""
+
+
+def _key_holder(connection: sqlite3.Connection, run_key: str, *, runs: bool = True) -> str | None:
+    """Who holds ``run_key``: a claimed or started tick ("tick origin@instant"), else
+    (with ``runs``) the newest run created with it ("run ID"); None when nobody does."""
+    found = connection.execute(
+        "SELECT origin, scheduled_at FROM ticks "
+        "WHERE run_key = ? AND status IN ('claimed', 'started') LIMIT 1",
+        (run_key,),
+    ).fetchone()
+    if found is not None:
+        return "tick " + tick_name(found[0], datetime.fromisoformat(found[1]))
+    if not runs:
+        return None
+    run = connection.execute(
+        "SELECT run_id FROM runs WHERE run_key = ? ORDER BY started_at DESC, id DESC LIMIT 1",
+        (run_key,),
+    ).fetchone()
+    return None if run is None else f"run {run[0]}"
 
 
 class SqliteStore:
@@ -781,6 +839,265 @@ class SqliteStore:
             return run.model_copy(update={"cancel_requested_at": at})
 
         return self._db.run("request a cancel", ask, write=True)
+
+    # -- the scheduler's records (AutomationStore) ---------------------------------------------
+
+    def _claim(self, connection: sqlite3.Connection, tick: TickRecord, row: Row) -> bool:
+        """Insert one normalised tick (skipped when its run key is held); whether claimed."""
+        if tick.status in KEY_HOLDING_STATUSES and tick.run_key is not None:
+            holder = _key_holder(connection, tick.run_key)
+            if holder is not None:
+                reason = run_key_reason(tick.run_key, holder)
+                connection.execute(INSERT_TICK, (*row[:3], "skipped", reason, *row[5:]))
+                return False
+        return connection.execute(INSERT_TICK, row).rowcount > 0
+
+    def _tick_rows(self, ticks: Sequence[TickRecord]) -> list[tuple[TickRecord, Row]]:
+        """Each tick normalised, with its row (checked before any write)."""
+        normalised = [normalise_tick(tick) for tick in ticks]
+        return [(tick, tick_row(tick, request)) for tick, request in normalised]
+
+    def claim_tick(self, tick: TickRecord) -> bool:
+        return self.claim_ticks([tick])[0]
+
+    def claim_ticks(self, ticks: Sequence[TickRecord]) -> list[bool]:
+        rows = self._tick_rows(ticks)
+        if not rows:
+            return []
+
+        def claim(connection: sqlite3.Connection) -> list[bool]:
+            return [self._claim(connection, tick, row) for tick, row in rows]
+
+        return self._db.run("claim ticks", claim, write=True)
+
+    def update_tick(
+        self,
+        origin: str,
+        scheduled_at: datetime,
+        *,
+        status: TickStatus,
+        evaluated_at: datetime,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        scheduled_at = as_utc(scheduled_at, f"{tick_where(origin, scheduled_at)} scheduled_at")
+        where = tick_where(origin, scheduled_at)
+        changes, _ = normalise_tick(
+            TickRecord(origin, scheduled_at, evaluated_at, status, reason, run_id)
+        )
+        values = (
+            changes.status,
+            time_text(changes.evaluated_at),
+            changes.run_id,
+            changes.reason,
+            origin,
+            time_text(scheduled_at),
+        )
+
+        def update(connection: sqlite3.Connection) -> None:
+            try:
+                cursor = connection.execute(
+                    "UPDATE ticks SET status = ?, evaluated_at = ?, "
+                    "run_id = COALESCE(?, run_id), reason = COALESCE(?, reason) "
+                    "WHERE origin = ? AND scheduled_at = ?",
+                    values,
+                )
+            except sqlite3.IntegrityError as exc:
+                key = connection.execute(
+                    "SELECT run_key FROM ticks WHERE origin = ? AND scheduled_at = ?",
+                    values[-2:],
+                ).fetchone()[0]
+                holder = _key_holder(connection, key, runs=False)
+                raise held_key_error(where, key, holder or "another tick") from exc
+            if cursor.rowcount == 0:
+                raise unknown_tick_error(where, f"the metadata store {self.path}")
+
+        self._db.run("update a tick", update, write=True)
+
+    def get_tick(self, origin: str, scheduled_at: datetime) -> TickRecord | None:
+        at = as_utc(scheduled_at, f"{tick_where(origin, scheduled_at)} scheduled_at")
+        rows = self._db.select(
+            "read a tick",
+            f"SELECT {TICK_COLUMNS} FROM ticks WHERE origin = ? AND scheduled_at = ?",
+            (origin, time_text(at)),
+        )
+        return self._records(ticks_from_rows, rows)[0] if rows else None
+
+    def ticks(
+        self,
+        origin: str | None = None,
+        *,
+        limit: int = 50,
+        before: datetime | None = None,
+        statuses: Collection[TickStatus] | None = None,
+    ) -> list[TickRecord]:
+        if limit <= 0:
+            return []
+        where: list[str] = []
+        parameters: list[object] = []
+        if origin is not None:
+            where.append("origin = ?")
+            parameters.append(origin)
+        if before is not None:
+            where.append("scheduled_at < ?")
+            parameters.append(time_text(as_utc(before, "before")))
+        if statuses is not None:
+            where.append("status IN (SELECT value FROM json_each(?))")
+            parameters.append(json.dumps(sorted(statuses)))
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.select(
+            "list ticks",
+            f"SELECT {TICK_COLUMNS} FROM ticks {condition} "
+            "ORDER BY scheduled_at DESC, id DESC LIMIT ?",
+            (*parameters, min(limit, MAX_INTEGER)),
+        )
+        return self._records(ticks_from_rows, rows)
+
+    def latest_ticks(self, origins: Iterable[str]) -> dict[str, TickRecord]:
+        wanted = sorted({origin for origin in origins if "\x00" not in origin})
+        if not wanted:
+            return {}
+        rows = self._db.select("read the latest ticks", _LATEST_TICKS, (json.dumps(wanted),))
+        return {tick.origin: tick for tick in self._records(ticks_from_rows, rows)}
+
+    def claimed_ticks(self) -> list[TickRecord]:
+        rows = self._db.select(
+            "list claimed ticks",
+            f"SELECT {TICK_COLUMNS} FROM ticks WHERE status = 'claimed' ORDER BY scheduled_at, id",
+        )
+        return self._records(ticks_from_rows, rows)
+
+    def run_by_key(self, run_key: str) -> RunRecord | None:
+        rows = self._db.select(
+            "find a run by its key",
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_key = ? "
+            "ORDER BY started_at DESC, id DESC LIMIT 1",
+            (run_key,),
+        )
+        return self._records(runs_from_rows, rows)[0] if rows else None
+
+    def origin_states(self) -> dict[str, OriginState]:
+        return self._db.run("read origin states", self._origin_states, write=False)
+
+    def _origin_states(self, connection: sqlite3.Connection) -> dict[str, OriginState]:
+        rows = connection.execute(
+            f"SELECT {ORIGIN_STATE_COLUMNS} FROM origin_states ORDER BY origin"
+        ).fetchall()
+        return {state.origin: state for state in self._records(origin_states_from_rows, rows)}
+
+    def see_origins(
+        self, origins: Mapping[str, str | None], at: datetime
+    ) -> dict[str, OriginState]:
+        seen = time_text(as_utc(at, "the time origins were seen"))
+        checked = check_origins(origins)
+
+        def see(connection: sqlite3.Connection) -> dict[str, OriginState]:
+            if checked:
+                # WHERE true: without it, SQLite would read ON CONFLICT as a join's ON.
+                connection.execute(
+                    "INSERT INTO origin_states (origin, first_seen_at, fingerprint) "
+                    "SELECT key, ?, value FROM json_each(?) WHERE true "
+                    "ON CONFLICT (origin) DO UPDATE SET fingerprint = excluded.fingerprint",
+                    (seen, json.dumps(checked)),
+                )
+            return self._origin_states(connection)
+
+        return self._db.run("record the origins seen", see, write=bool(checked))
+
+    def set_paused(self, origin: str, paused: bool, at: datetime) -> OriginState:
+        check_origins({origin: None})
+        when = time_text(as_utc(at, f"the time '{origin}' was paused or resumed"))
+
+        def pause(connection: sqlite3.Connection) -> OriginState:
+            connection.execute(
+                "INSERT INTO origin_states (origin, first_seen_at, paused, changed_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET "
+                "paused = excluded.paused, changed_at = excluded.changed_at "
+                "WHERE paused != excluded.paused",
+                (origin, when, int(paused), when),
+            )
+            rows = connection.execute(
+                f"SELECT {ORIGIN_STATE_COLUMNS} FROM origin_states WHERE origin = ?", (origin,)
+            ).fetchall()
+            return self._records(origin_states_from_rows, rows)[0]
+
+        return self._db.run("pause or resume an origin", pause, write=True)
+
+    def sensor_cursor(self, origin: str) -> str | None:
+        rows = self._db.select(
+            "read a sensor cursor", "SELECT cursor FROM sensor_cursors WHERE origin = ?", (origin,)
+        )
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
+
+    def save_sensor_evaluation(
+        self, origin: str, cursor: str | None, ticks: Sequence[TickRecord]
+    ) -> list[bool]:
+        check_cursor(origin, cursor)
+        rows = self._tick_rows(ticks)
+
+        def save(connection: sqlite3.Connection) -> list[bool]:
+            connection.execute(
+                "INSERT INTO sensor_cursors (origin, cursor) VALUES (?, ?) "
+                "ON CONFLICT (origin) DO UPDATE SET cursor = excluded.cursor",
+                (origin, cursor),
+            )
+            return [self._claim(connection, tick, row) for tick, row in rows]
+
+        return self._db.run("save a sensor evaluation", save, write=True)
+
+    def acquire_scheduler_lease(
+        self, holder: str, pid: int, host: str, now: datetime, ttl: timedelta
+    ) -> SchedulerLease:
+        now = lease_times(holder, pid, host, now, ttl)
+        wanted = SchedulerLease(holder, pid, host, now, now, now + ttl)
+
+        def take(connection: sqlite3.Connection) -> SchedulerLease:
+            # Read and written under one write lock (BEGIN IMMEDIATE): of two
+            # processes racing, the second reads the first one's lease.
+            found = self._read_scheduler_lease(connection)
+            if found is not None and found.holder != holder and found.expires_at > now:
+                return found
+            taken = wanted
+            if found is not None and found.holder == holder:
+                taken = replace(wanted, acquired_at=found.acquired_at)
+            connection.execute(UPSERT_SCHEDULER_LEASE, scheduler_lease_row(taken))
+            return taken
+
+        return self._db.run("take the scheduler lease", take, write=True)
+
+    def renew_scheduler_lease(self, holder: str, now: datetime, ttl: timedelta) -> bool:
+        where = f"scheduler lease of '{holder}'"
+        now = check_ttl(as_utc(now, f"the time of renewing the {where}"), ttl, where)
+        values = (time_text(now), time_text(now + ttl), holder)
+        return self._db.run(
+            "renew the scheduler lease",
+            lambda connection: (
+                connection.execute(
+                    "UPDATE scheduler_lease SET heartbeat_at = ?, expires_at = ? WHERE holder = ?",
+                    values,
+                ).rowcount
+                > 0
+            ),
+            write=True,
+        )
+
+    def release_scheduler_lease(self, holder: str) -> None:
+        self._db.run(
+            "release the scheduler lease",
+            lambda connection: connection.execute(
+                "DELETE FROM scheduler_lease WHERE holder = ?", (holder,)
+            ),
+            write=True,
+        )
+
+    def scheduler_lease(self) -> SchedulerLease | None:
+        return self._db.run("read the scheduler lease", self._read_scheduler_lease, write=False)
+
+    def _read_scheduler_lease(self, connection: sqlite3.Connection) -> SchedulerLease | None:
+        rows = connection.execute(
+            f"SELECT {SCHEDULER_LEASE_COLUMNS} FROM scheduler_lease"
+        ).fetchall()
+        return self._records(scheduler_leases_from_rows, rows)[0] if rows else None
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:
