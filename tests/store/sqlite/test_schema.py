@@ -237,7 +237,7 @@ def test_a_version_8_store_records_its_output_paths_relative_to_the_state_dir(
         "relative": "data/relative.parquet",
         "side": None,
     }
-    assert _versions(store_path)[8:] == [
+    assert _versions(store_path)[8:11] == [
         (9, "modification time of each output file"),
         (10, "output paths relative to the state directory"),
         (11, "attempts by asset-partition"),
