@@ -70,7 +70,7 @@ def add(options: Options, asset: str, keys: tuple[str, ...]) -> None:
             f"{service.describe_keys(change.unchanged)}."
         )
     if change.changed:
-        click.echo(f"Materialize them with: assetflow materialize '{asset}'")
+        click.echo(f"Materialize them with: assetflow materialize '+{asset}+'")
 
 
 @partitions.command()

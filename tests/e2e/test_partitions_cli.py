@@ -68,6 +68,7 @@ def test_keys_are_added_materialized_removed_and_pruned(tmp_path):
     assert "Added 2 keys to 'uploads' (of parsed_upload, upload_totals): 'batch-1', 'batch-2'." in (
         added.output
     )
+    assert "Materialize them with: assetflow materialize '+parsed_upload+'" in added.output
     again = run(root, "partitions", "add", "upload_totals", "batch-2", "batch-3")
     assert again.exit_code == 0, again.output
     assert "Added 1 key to 'uploads'" in again.output
