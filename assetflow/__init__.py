@@ -20,12 +20,15 @@ from assetflow.asset import source as source
 from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from assetflow.api import add_partitions as add_partitions
     from assetflow.api import check_assets as check_assets
     from assetflow.api import history as history
     from assetflow.api import load as load
     from assetflow.api import materialize as materialize
+    from assetflow.api import partition_keys as partition_keys
     from assetflow.api import plan as plan
     from assetflow.api import read_asset as read_asset
+    from assetflow.api import remove_partitions as remove_partitions
     from assetflow.api import run as run
     from assetflow.api import runs as runs
     from assetflow.api import show as show
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from assetflow.errors import WriteError as WriteError
     from assetflow.partitions import AllPartitions as AllPartitions
     from assetflow.partitions import DailyPartitions as DailyPartitions
+    from assetflow.partitions import DynamicPartitions as DynamicPartitions
     from assetflow.partitions import HourlyPartitions as HourlyPartitions
     from assetflow.partitions import Identity as Identity
     from assetflow.partitions import MonthlyPartitions as MonthlyPartitions
@@ -68,11 +72,14 @@ __version__ = "0.1.0"
 #: Where each public name lives.
 _HOMES = {
     "check_assets": "assetflow.api",
+    "add_partitions": "assetflow.api",
     "history": "assetflow.api",
     "load": "assetflow.api",
     "materialize": "assetflow.api",
+    "partition_keys": "assetflow.api",
     "plan": "assetflow.api",
     "read_asset": "assetflow.api",
+    "remove_partitions": "assetflow.api",
     "run": "assetflow.api",
     "runs": "assetflow.api",
     "show": "assetflow.api",
@@ -97,6 +104,7 @@ _HOMES = {
     "WriteError": "assetflow.errors",
     "AllPartitions": "assetflow.partitions",
     "DailyPartitions": "assetflow.partitions",
+    "DynamicPartitions": "assetflow.partitions",
     "HourlyPartitions": "assetflow.partitions",
     "Identity": "assetflow.partitions",
     "MonthlyPartitions": "assetflow.partitions",

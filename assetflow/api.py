@@ -335,3 +335,68 @@ def show(
     from assetflow.services import reading
 
     return reading.head(load(project), name, partition=partition, limit=limit, store=store)
+
+
+def add_partitions(
+    asset: str,
+    keys: Iterable[str],
+    *,
+    project: Project | str | Path | None = None,
+    store: MetadataStore | None = None,
+    clock: Clock | None = None,
+) -> list[str]:
+    """Add keys to the dynamic partitions of `asset` (and of every asset sharing its
+    DynamicPartitions): what `assetflow partitions add` does.
+
+    Returns:
+        The keys that were added; keys already there are left as they are.
+
+    Raises:
+        UsageError: A key is not a valid key (nothing is added), or the asset's
+            partitions are not dynamic.
+        SelectionError: No asset has that name (with did-you-mean).
+    """
+    from assetflow.services import partitions
+
+    change = partitions.add_partitions(load(project), asset, keys, store=store, clock=clock)
+    return list(change.changed)
+
+
+def remove_partitions(
+    asset: str,
+    keys: Iterable[str],
+    *,
+    prune: bool = False,
+    project: Project | str | Path | None = None,
+    store: MetadataStore | None = None,
+    clock: Clock | None = None,
+) -> list[str]:
+    """Remove keys from the dynamic partitions of `asset`: what `assetflow partitions
+    remove` does. Their stored outputs are kept unless `prune`; their history stays.
+
+    Returns:
+        The keys that were removed; keys that were not there are left alone.
+
+    Raises:
+        UsageError: A key is not a valid key (nothing is removed), or the asset's
+            partitions are not dynamic.
+        SelectionError: No asset has that name (with did-you-mean).
+    """
+    from assetflow.services import partitions
+
+    change = partitions.remove_partitions(
+        load(project), asset, keys, prune=prune, store=store, clock=clock
+    )
+    return list(change.changed)
+
+
+def partition_keys(
+    asset: str,
+    *,
+    project: Project | str | Path | None = None,
+    store: MetadataStore | None = None,
+) -> list[str]:
+    """The keys of the dynamic partitions of `asset`, in the order they were added."""
+    from assetflow.services import partitions
+
+    return partitions.partition_keys(load(project), asset, store=store)

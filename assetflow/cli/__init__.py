@@ -1,7 +1,7 @@
 """The `assetflow` command: parse arguments, call the services, print the result.
 
-One module per family of commands (``assets``, ``runs``, ``show``); ``base`` holds the
-group, its global options and how errors end a command. Everything beyond click
+One module per family of commands (``assets``, ``partitions``, ``runs``, ``show``);
+``base`` holds the group, its global options and how errors end a command. Everything beyond click
 is imported inside the commands, so `assetflow --help` answers without loading
 pandas, pyarrow, duckdb or networkx.
 """
@@ -17,6 +17,7 @@ from typing import NoReturn
 import click
 
 from assetflow.cli import assets as _assets  # noqa: F401  (registers its commands)
+from assetflow.cli import partitions as _partitions  # noqa: F401  (registers its commands)
 from assetflow.cli import runs as _runs  # noqa: F401  (registers its commands)
 from assetflow.cli import show as _show  # noqa: F401  (registers its command)
 from assetflow.cli.base import _pause_gc, cli

@@ -33,10 +33,12 @@ class Options:
 
     def load(self) -> Project:
         from assetflow.api import load
+        from assetflow.services.planning import with_stored_keys
 
         project = load(self.project_dir)
         _resume_gc()
-        return project
+        # The keys of dynamic partitions, for what the command shows (a plan binds its own).
+        return with_stored_keys(project)
 
 
 #: Whether `main` paused the cyclic garbage collector for the process's start-up.

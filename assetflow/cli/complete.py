@@ -123,6 +123,7 @@ def _method_value(project: Project, method: str, name: str) -> tuple[str, ...]:
 
 def _partition_items(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
     from assetflow.clock import SystemClock
+    from assetflow.partitions.dynamic import DynamicPartitions
 
     project = _project(ctx)
     if project is None:
@@ -136,13 +137,24 @@ def _partition_items(ctx: click.Context, incomplete: str) -> list[CompletionItem
             from assetflow.selection import select
 
             names = select(project.graph, named)
+    graph = project.graph
+    if any(isinstance(graph.spec(name).partitions, DynamicPartitions) for name in names):
+        from assetflow.services.planning import with_stored_keys
+
+        with contextlib.suppress(Exception):  # no store to read: no dynamic keys offered
+            graph = with_stored_keys(project).graph
     definitions = []
     for name in sorted(names):
-        definition = project.graph.spec(name).partitions
+        definition = graph.spec(name).partitions
         if definition is not None and definition not in definitions:
             definitions.append(definition)
     now = SystemClock().now()
-    keys = {key for definition in definitions for key in definition.keys(now)}
+    keys = {
+        key
+        for definition in definitions
+        if not (isinstance(definition, DynamicPartitions) and not definition.is_bound)
+        for key in definition.keys(now)
+    }
     if definitions:
         keys.add("latest")
     return _items(keys, incomplete)

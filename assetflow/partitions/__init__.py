@@ -3,9 +3,11 @@
 An asset's partitions are an ordered set of string keys: the cells of a local
 calendar (:class:`HourlyPartitions`, :class:`DailyPartitions`,
 :class:`WeeklyPartitions`, :class:`MonthlyPartitions`) or a fixed list
-(:class:`StaticPartitions`). A mapping says which partitions of an input each
-partition of an asset reads (:func:`resolve_mapping`, :func:`upstream_keys`,
-:func:`downstream_keys`), and :func:`compact` turns keys into short ranges.
+(:class:`StaticPartitions`), or keys kept in the metadata store
+(:class:`DynamicPartitions`, bound to its keys when a project is planned). A
+mapping says which partitions of an input each partition of an asset reads
+(:func:`resolve_mapping`, :func:`upstream_keys`, :func:`downstream_keys`), and
+:func:`compact` turns keys into short ranges.
 Nothing here reads the clock or keeps module state.
 """
 
@@ -15,6 +17,8 @@ from assetflow.partitions.calendars import DailyPartitions as DailyPartitions
 from assetflow.partitions.calendars import HourlyPartitions as HourlyPartitions
 from assetflow.partitions.calendars import MonthlyPartitions as MonthlyPartitions
 from assetflow.partitions.calendars import WeeklyPartitions as WeeklyPartitions
+from assetflow.partitions.dynamic import DynamicPartitions as DynamicPartitions
+from assetflow.partitions.dynamic import check_partition_key as check_partition_key
 from assetflow.partitions.mappings import AllPartitions as AllPartitions
 from assetflow.partitions.mappings import Definition as Definition
 from assetflow.partitions.mappings import Identity as Identity

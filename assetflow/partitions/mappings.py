@@ -12,6 +12,11 @@ can see that an input partition it needs is not complete yet. At the start of
 the range, Offset(-1) on the first partition reads nothing and Window(7) reads
 the partitions that exist (one, two, ... up to seven). AllPartitions reads the
 partitions complete at ``now``, because "all" has to stop somewhere.
+
+Dynamic partitions (keys kept in the store) map like static ones: equal
+definitions (one name) by Identity, Window and Offset by the order keys were
+added; a declared Identity() also joins a dynamic definition to another dynamic
+or a static one, key to key (a key the input lacks reads nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import TypeAlias
 from assetflow.errors import DefinitionError, Problem
 from assetflow.partitions.base import PartitionsDefinition
 from assetflow.partitions.calendars import WeeklyPartitions
+from assetflow.partitions.dynamic import DynamicPartitions
 from assetflow.partitions.static import StaticPartitions
 from assetflow.partitions.temporal import TimePartitions
 
@@ -358,8 +364,10 @@ def _same_timezone(down: Definition, up: Definition) -> bool:
 
 
 def _same_key_kind(down: PartitionsDefinition, up: PartitionsDefinition) -> bool:
-    """Whether keys of the two can be equal: both static, or both time with the same keys."""
-    if isinstance(down, StaticPartitions) and isinstance(up, StaticPartitions):
+    """Whether keys of the two can be equal: both lists of keys (static or dynamic), or
+    both time with the same keys."""
+    listed = (StaticPartitions, DynamicPartitions)
+    if isinstance(down, listed) and isinstance(up, listed):
         return True
     if not (isinstance(down, TimePartitions) and isinstance(up, TimePartitions)):
         return False
@@ -375,6 +383,8 @@ def _why_not_automatic(down: PartitionsDefinition, up: PartitionsDefinition) -> 
         return f"their timezones differ ({down.timezone} and {up.timezone})"
     if isinstance(down, StaticPartitions) and isinstance(up, StaticPartitions):
         return "their static keys differ"
+    if isinstance(down, DynamicPartitions) or isinstance(up, DynamicPartitions):
+        return "only assets sharing one dynamic definition (the same name) map key to key"
     return "one is static and the other time-based"
 
 

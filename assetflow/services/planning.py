@@ -42,10 +42,18 @@ def check_asset_name(project: Project, name: str) -> None:
         )
 
 
-def check_partition(project: Project, asset: str, partition: str) -> None:
-    """Raise a clear error when `partition` is not a partition of `asset`."""
+def check_partition(
+    project: Project, asset: str, partition: str, store: MetadataStore | None = None
+) -> None:
+    """Raise a clear error when `partition` is not a partition of `asset`.
+
+    The keys of a dynamic definition are read from `store` (default: the project's
+    own, opened for reading).
+    """
     from assetflow.clock import SystemClock
     from assetflow.errors import SelectionError
+    from assetflow.partitions.dynamic import DynamicPartitions
+    from assetflow.services.stores import project_store
 
     definition = project.graph.spec(asset).partitions
     if definition is None:
@@ -53,7 +61,67 @@ def check_partition(project: Project, asset: str, partition: str) -> None:
             f"--partition {partition}: asset '{asset}' is not partitioned.",
             hint="Leave --partition out for an unpartitioned asset.",
         )
+    if isinstance(definition, DynamicPartitions):
+        with project_store(project, store, reading=True) as opened:
+            definition = definition.bind(opened.partition_keys([definition.name])[definition.name])
     definition.validate(partition, SystemClock().now())
+
+
+def _dynamic_names(graph: AssetGraph) -> set[str]:
+    """The names of the dynamic definitions the graph's assets use."""
+    from assetflow.partitions.dynamic import DynamicPartitions
+
+    return {
+        spec.partitions.name
+        for spec in graph.specs()
+        if isinstance(spec.partitions, DynamicPartitions)
+    }
+
+
+def bind_partitions(project: Project, store: MetadataStore) -> Project:
+    """The project with every dynamic definition bound to the store's live keys.
+
+    One query reads the keys of every dynamic definition the graph uses (bound
+    ones are bound again: the store's keys are the current ones); a project
+    without any is returned as it is. Everything below sees an ordinary ordered
+    key set.
+    """
+    names = _dynamic_names(project.graph)
+    if not names:
+        return project
+    return bound_project(project, store.partition_keys(names))
+
+
+def with_stored_keys(project: Project, store: MetadataStore | None = None) -> Project:
+    """The project bound to the keys in `store` (default: its own, opened for reading),
+    for callers that show plans and statuses outside a service (the command line)."""
+    from assetflow.services.stores import project_store
+
+    if not _dynamic_names(project.graph):
+        return project
+    with project_store(project, store, reading=True) as opened:
+        return bind_partitions(project, opened)
+
+
+def bound_project(project: Project, keys: Mapping[str, Sequence[str]]) -> Project:
+    """The project with each dynamic definition named in `keys` bound to those keys.
+
+    The graph's specs are copied with their bound definitions; its edges (the
+    mappings, decided from the definitions' names) are shared.
+    """
+    from dataclasses import replace
+
+    from assetflow.graph import AssetGraph
+    from assetflow.partitions.dynamic import DynamicPartitions
+
+    specs = {}
+    for spec in project.graph.specs():
+        definition = spec.partitions
+        if isinstance(definition, DynamicPartitions) and definition.name in keys:
+            bound = definition.bind(keys[definition.name])
+            spec = replace(spec, settings=replace(spec.settings, partitions=bound))
+        specs[spec.name] = spec
+    return replace(project, graph=AssetGraph(specs, project.graph.digraph))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +269,7 @@ def _make_plan(
 
     clock = clock or SystemClock()
     now = clock.now()  # one "now" for the whole plan
+    project = bind_partitions(project, store)  # the keys of dynamic partitions, as of now
     selected = select(project, request.selection, request.exclude)
     # Inputs of selected assets are judged too: an input's stored data version matters.
     needed = set(selected)

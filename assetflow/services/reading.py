@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import UsageError
-from assetflow.services.planning import check_asset_name
+from assetflow.services.planning import bind_partitions, check_asset_name, check_partition
 from assetflow.services.stores import project_store
 
 if TYPE_CHECKING:
@@ -90,8 +90,9 @@ def head(
             f"--limit {limit}: the number of rows to show cannot be negative.",
             hint="Give 0 or more, e.g. --limit 20.",
         )
-    _check_partition(project, asset, partition)
+    _check_partition(project, asset, partition, store)
     with project_store(project, store) as opened:
+        project = bind_partitions(project, opened)
         states = _stored(project, opened, asset, partition)
     state = states[-1]
     manager = io_manager(state.io, io_settings(project))
@@ -136,9 +137,10 @@ def read_asset(
     from assetflow.execution.step import io_settings
     from assetflow.io import io_manager
 
-    _check_partition(project, asset, partition)
+    _check_partition(project, asset, partition, store)
     spec = project.graph.spec(asset)
     with project_store(project, store) as opened:
+        project = bind_partitions(project, opened)
         states = _stored(project, opened, asset, partition, every=True)
     settings = io_settings(project)
     if partition is not None or spec.partitions is None:
@@ -156,10 +158,10 @@ def read_asset(
     return read_many(states, annotation, settings, project.state_dir)
 
 
-def _check_partition(project: Project, asset: str, partition: str | None) -> None:
+def _check_partition(
+    project: Project, asset: str, partition: str | None, store: MetadataStore | None
+) -> None:
     """Check the asset exists, and that ``partition`` fits it."""
-    from assetflow.clock import SystemClock
-
     check_asset_name(project, asset)
     definition = project.graph.spec(asset).partitions
     if partition is None:
@@ -169,7 +171,7 @@ def _check_partition(project: Project, asset: str, partition: str | None) -> Non
             f"asset '{asset}' is not partitioned, so it has no partition '{partition}'.",
             hint=f"Leave the partition out: assetflow show {asset}",
         )
-    definition.validate(partition, SystemClock().now())
+    check_partition(project, asset, partition, store)
 
 
 def _stored(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assetflow.services.planning import make_plan, save_fingerprints, select
+from assetflow.services.planning import bind_partitions, make_plan, save_fingerprints, select
 from assetflow.services.stores import ensure_state_dir, project_store, sweep_crashed
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def materialize(
             {step.asset: context.fingerprints[step.asset] for step in context.plan.steps},
         )
         return execute_plan(
-            project,
+            context.project,  # with the keys of dynamic partitions bound
             context.plan,
             opened,
             context.snapshot,
@@ -99,6 +99,7 @@ def check(
     clock = clock or SystemClock()
     with project_store(project, store) as opened:
         sweep_crashed(opened, project, clock)
+        project = bind_partitions(project, opened)
         now = clock.now()
         names = {
             n for n in select(project, request.selection, request.exclude) if project.checks.get(n)

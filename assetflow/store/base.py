@@ -362,6 +362,32 @@ class MetadataStore(AutomationStore, Protocol):
         """The source saved for a code version, or None."""
         ...
 
+    def add_partition_keys(self, name: str, keys: Sequence[str], at: datetime) -> list[str]:
+        """Add keys to the dynamic partitions definition ``name``, in one transaction.
+
+        A key that is already live is left as it is; a removed key is revived (it
+        keeps its first position in the order). Keys given twice count once.
+
+        Returns:
+            The keys that were not live before, in the order given.
+        """
+        ...
+
+    def remove_partition_keys(self, name: str, keys: Sequence[str], at: datetime) -> list[str]:
+        """Remove live keys from the dynamic partitions definition ``name``.
+
+        The key's row stays with ``removed_at`` set; materializations are not touched.
+
+        Returns:
+            The keys that were live and are now removed, in the order given.
+        """
+        ...
+
+    def partition_keys(self, names: Iterable[str]) -> dict[str, list[str]]:
+        """The live keys of each named dynamic definition, in the order first added,
+        in one query; a name without keys maps to an empty list."""
+        ...
+
     def acquire_lease(
         self,
         lease: Lease,

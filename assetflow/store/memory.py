@@ -84,6 +84,7 @@ _TABLES = (
     "_origin_states",
     "_cursors",
     "_scheduler_lease",
+    "_dynamic_keys",
 )
 
 
@@ -123,6 +124,8 @@ class MemoryStore:
         self._origin_states: dict[str, OriginState] = {}
         self._cursors: dict[str, str | None] = {}
         self._scheduler_lease: SchedulerLease | None = None
+        # Each dynamic definition's keys in the order first added: key -> removed_at.
+        self._dynamic_keys: dict[str, dict[str, datetime | None]] = {}
 
     def _check_open(self) -> None:
         if self._is_closed:
@@ -444,6 +447,41 @@ class MemoryStore:
             self._check_open()
             digest = self._digest_by_code_version.get(code_version)
             return None if digest is None else self._source_by_digest[digest]
+
+    def add_partition_keys(self, name: str, keys: Sequence[str], at: datetime) -> list[str]:
+        at = as_utc(at, f"the time of adding keys to '{name}'")
+        with self._lock:
+            self._check_open()
+            # A new dict, not changed in place: a unit of work restores the outer one.
+            known = dict(self._dynamic_keys.get(name, {}))
+            added = []
+            for key in dict.fromkeys(keys):
+                if key not in known or known[key] is not None:
+                    known[key] = None
+                    added.append(key)
+            self._dynamic_keys[name] = known
+            return added
+
+    def remove_partition_keys(self, name: str, keys: Sequence[str], at: datetime) -> list[str]:
+        at = as_utc(at, f"the time of removing keys from '{name}'")
+        with self._lock:
+            self._check_open()
+            known = dict(self._dynamic_keys.get(name, {}))
+            removed = []
+            for key in dict.fromkeys(keys):
+                if key in known and known[key] is None:
+                    known[key] = at
+                    removed.append(key)
+            self._dynamic_keys[name] = known
+            return removed
+
+    def partition_keys(self, names: Iterable[str]) -> dict[str, list[str]]:
+        with self._lock:
+            self._check_open()
+            return {
+                name: [k for k, gone in self._dynamic_keys.get(name, {}).items() if gone is None]
+                for name in names
+            }
 
     def acquire_lease(
         self,

@@ -224,6 +224,21 @@ _VERSION_11 = (
 )
 
 
+# Version 12: the keys of dynamic partitions definitions, by the definition's name.
+# A key is added by a sensor, the CLI or the API, and removed by setting
+# removed_at (its outputs' records stay, as history); re-adding it clears
+# removed_at. Keys are listed in the order they were first added (rowid).
+_VERSION_12 = (
+    """CREATE TABLE dynamic_partitions (
+        name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        removed_at TEXT,
+        UNIQUE (name, key)
+    )""",
+)
+
+
 # Version 13: the scheduler's records. A tick is one due instant of a schedule or
 # sensor, unique by (origin, scheduled_at), recorded before its run starts; a run key
 # is held by at most one claimed or started tick (the partial unique index), and the
@@ -336,8 +351,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(9, "modification time of each output file", *_VERSION_9),
     Migration(10, "output paths relative to the state directory", _relative_paths),
     sql_migration(11, "attempts by asset-partition", *_VERSION_11),
-    # Reserved for dynamic partitions.
-    sql_migration(12, "reserved"),
+    sql_migration(12, "keys of dynamic partitions", *_VERSION_12),
     sql_migration(
         13, "scheduler ticks, origin states, sensor cursors and leader lease", *_VERSION_13
     ),

@@ -731,6 +731,58 @@ class SqliteStore:
         )
         return str(rows[0][0]) if rows else None
 
+    def add_partition_keys(self, name: str, keys: Sequence[str], at: datetime) -> list[str]:
+        at_text = time_text(as_utc(at, f"the time of adding keys to '{name}'"))
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+
+        def add(connection: sqlite3.Connection) -> list[str]:
+            live = _live_keys(connection, name, wanted)
+            added = [key for key in wanted if key not in live]
+            connection.executemany(
+                "INSERT INTO dynamic_partitions (name, key, added_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name, key) DO UPDATE SET removed_at = NULL, "
+                "added_at = excluded.added_at WHERE removed_at IS NOT NULL",
+                [(name, key, at_text) for key in added],
+            )
+            return added
+
+        return self._db.run("add partition keys", add, write=True)
+
+    def remove_partition_keys(self, name: str, keys: Sequence[str], at: datetime) -> list[str]:
+        at_text = time_text(as_utc(at, f"the time of removing keys from '{name}'"))
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return []
+
+        def remove(connection: sqlite3.Connection) -> list[str]:
+            live = _live_keys(connection, name, wanted)
+            removed = [key for key in wanted if key in live]
+            connection.executemany(
+                "UPDATE dynamic_partitions SET removed_at = ? WHERE name = ? AND key = ?",
+                [(at_text, name, key) for key in removed],
+            )
+            return removed
+
+        return self._db.run("remove partition keys", remove, write=True)
+
+    def partition_keys(self, names: Iterable[str]) -> dict[str, list[str]]:
+        wanted = sorted(set(names))
+        result: dict[str, list[str]] = {name: [] for name in wanted}
+        if not wanted:
+            return result
+        rows = self._db.select(
+            "read partition keys",
+            "SELECT name, key FROM dynamic_partitions "
+            "WHERE removed_at IS NULL AND name IN (SELECT value FROM json_each(?)) "
+            "ORDER BY rowid",
+            (json.dumps(wanted),),
+        )
+        for name, key in rows:
+            result[name].append(key)
+        return result
+
     def acquire_lease(
         self,
         lease: Lease,
@@ -1120,3 +1172,13 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
+
+
+def _live_keys(connection: sqlite3.Connection, name: str, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` are live keys of the dynamic definition ``name``."""
+    rows = connection.execute(
+        "SELECT key FROM dynamic_partitions WHERE name = ? AND removed_at IS NULL "
+        "AND key IN (SELECT value FROM json_each(?))",
+        (name, json.dumps(list(keys))),
+    )
+    return {row[0] for row in rows.fetchall()}
