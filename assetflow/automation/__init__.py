@@ -1,0 +1,1 @@
+"""Unattended runs: schedules, sensors, automation policies and the scheduler loop."""
