@@ -469,8 +469,7 @@ def _read_result(
         skip = value.skip_reason
         if skip is not None and not isinstance(skip, str):
             raise _BadResult(
-                f"returned a SensorResult whose skip_reason is a {type(skip).__name__}; "
-                "give a string"
+                f"returned a SensorResult whose skip_reason is {_a(skip)}; give a string"
             )
     else:
         raise _BadResult(
@@ -548,7 +547,7 @@ def partition_key_problem(key: Any) -> str | None:
     """What is wrong with a dynamic partition key (None: nothing), as the rest of a sentence
     that starts "the key ...". A minimal check, for sensors' outcomes."""
     if not isinstance(key, str):
-        return f"{key!r}, a {type(key).__name__}; a partition key is a string"
+        return f"{key!r}, {_a(key)}; a partition key is a string"
     shown = key if len(key) <= 40 else key[:37] + "..."
     if not key.strip():
         return f"{key!r}: a partition key is not empty"
