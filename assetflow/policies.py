@@ -184,6 +184,26 @@ def _check_cron(cron: str, where: str) -> None:
             )
     if not croniter.is_valid(text):
         raise DefinitionError(f"{where}: {text!r} is not a valid cron line.")
+    _check_cron_occurs(text, where)
+
+
+def _check_cron_occurs(text: str, where: str) -> None:
+    """A day that never comes (`0 0 30 2 *`) passes croniter's syntax check; step once."""
+    from datetime import UTC, datetime
+
+    from croniter import CroniterBadDateError, croniter
+
+    try:
+        # 8 years hold a February 29th, whatever the start.
+        croniter(text, datetime(2000, 3, 1, tzinfo=UTC), max_years_between_matches=8).get_next(
+            datetime
+        )
+    except CroniterBadDateError:
+        raise DefinitionError(
+            f"{where}: {text!r} can never occur: no date has that day of the month in "
+            "that month (February has at most 29 days; April, June, September and "
+            "November 30)."
+        ) from None
 
 
 def _check_timezone(timezone: str, where: str) -> None:

@@ -86,6 +86,12 @@ def test_a_cron_line_with_the_wrong_number_of_fields():
         on_cron("* * *")
 
 
+def test_a_day_that_never_comes_is_a_definition_error():
+    with pytest.raises(DefinitionError, match=r"on_cron\('0 0 30 2 \*'\): '0 0 30 2 \*' can never"):
+        on_cron("0 0 30 2 *")
+    assert on_cron("0 0 29 2 *").cron == "0 0 29 2 *"
+
+
 def test_an_empty_cron_line():
     with pytest.raises(DefinitionError, match="a cron line is five fields"):
         on_cron("  ")

@@ -504,12 +504,11 @@ def _as_sensor_request(request: RunRequest, spec: SensorSpec) -> RunRequest:
     """A request as the sensor's: its trigger, its default selection, its tags under the
     request's own; the request's run key passes through as it is."""
     changes: dict[str, Any] = {"trigger": spec.origin}
-    if request.selection == "*" and spec.select is not None:
-        changes["selection"] = spec.select
-        if request.exclude is None:
+    if request.selection == "*":
+        if spec.select is not None:
+            changes["selection"] = spec.select
+        if request.exclude is None and spec.exclude is not None:
             changes["exclude"] = spec.exclude
-    elif request.exclude is None and spec.exclude is not None and spec.select is None:
-        changes["exclude"] = spec.exclude
     if spec.tags:
         changes["tags"] = tuple(sorted({**spec.tags, **request.tag_map}.items()))
     return request.with_changes(**changes)

@@ -192,6 +192,19 @@ def test_a_request_selection_wins_over_the_sensor_selection():
     assert (second.selection, second.exclude) == ("orders", "x")
 
 
+def test_a_sensor_exclude_alone_applies_to_requests_without_a_selection():
+    @sensor(exclude="slow")
+    def files(context):
+        return [RunRequest(), RunRequest(exclude="other"), RunRequest("orders")]
+
+    requests = evaluate(files).requests
+    assert [(r.selection, r.exclude) for r in requests] == [
+        ("*", "slow"),
+        ("*", "other"),
+        ("orders", None),
+    ]
+
+
 def test_without_a_sensor_selection_the_request_keeps_everything():
     (request,) = evaluate(sensor(lambda: RunRequest())).requests
     assert (request.selection, request.exclude, request.trigger) == ("*", None, "sensor:<lambda>")
