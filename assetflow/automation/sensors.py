@@ -52,7 +52,7 @@ MAX_KEY_LENGTH = 200
 _Fn = Callable[..., Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SensorSpec:
     """A sensor: its function, how often and how long it runs, and what its runs select."""
 
@@ -173,9 +173,10 @@ def sensor(
     """Declare a function as a sensor, which `assetflow scheduler` calls every `interval`.
 
     The function takes `context` (a SensorContext) or nothing, and returns None, a
-    RunRequest, a list of them, or a SensorResult. A request whose selection is
-    `"*"` (RunRequest's default) selects the sensor's `select` instead; a request
-    without `exclude` takes the sensor's.
+    RunRequest, a list of them, or a SensorResult (or yields RunRequests). A request
+    whose selection is `"*"` (RunRequest's default) selects the sensor's `select`
+    and, when it has no `exclude` of its own, the sensor's `exclude`; a request that
+    names a selection keeps it.
 
     Args:
         fn: The function, when used bare (`@sensor`).
@@ -373,7 +374,9 @@ def evaluate_sensor(
 
     def call() -> None:
         try:
-            box["value"] = spec.fn(context) if spec.wants_context else spec.fn()
+            value = spec.fn(context) if spec.wants_context else spec.fn()
+            # A generator function yields its requests: run its body here, in the time limit.
+            box["value"] = list(value) if inspect.isgenerator(value) else value
         except BaseException as error:  # a SystemExit too: the outcome says what it was
             box["error"] = error
 
@@ -390,6 +393,8 @@ def evaluate_sensor(
         requests, new_cursor, added, skip = _read_result(box.get("value"), context, spec)
     except _BadResult as error:
         return outcome(error=str(error))
+    except Exception as error:  # a value of the user's whose methods raise
+        return outcome(error=f"returned a value that could not be read: {describe_error(error)}")
     return outcome(requests=requests, cursor=new_cursor, add_partitions=added, skip_reason=skip)
 
 

@@ -210,6 +210,26 @@ def test_without_a_sensor_selection_the_request_keeps_everything():
     assert (request.selection, request.exclude, request.trigger) == ("*", None, "sensor:<lambda>")
 
 
+def test_a_generator_sensor_yields_its_requests():
+    @sensor
+    def files(context):
+        yield RunRequest("a")
+        yield RunRequest("b")
+
+    assert [r.selection for r in evaluate(files).requests] == ["a", "b"]
+
+
+def test_a_generator_that_raises_midway_is_an_error_outcome():
+    @sensor
+    def files(context):
+        yield RunRequest("a")
+        raise KeyError("b")
+
+    outcome = evaluate(files, cursor="kept")
+    assert outcome.error.startswith("raised KeyError: 'b'")
+    assert (outcome.requests, outcome.cursor) == ((), "kept")
+
+
 def test_a_sensor_result_carries_cursor_partitions_and_skip_reason():
     @sensor
     def files(context):
