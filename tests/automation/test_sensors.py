@@ -527,3 +527,41 @@ def test_only_a_source_is_observed(make_project):
     project = load_project(make_project(FILES))
     with pytest.raises(DefinitionError, match="'count' is an asset, not a source"):
         observe_source_sensor(project, project.graph.spec("count"))
+
+
+def test_the_public_names_are_exported():
+    import assetflow
+
+    assert {"sensor", "SensorContext", "SensorResult", "on_cron"} <= set(assetflow.__all__)
+    assert assetflow.sensor is sensor
+    assert assetflow.SensorResult is SensorResult
+
+
+WITH_A_SENSOR = """
+    from assetflow import RunRequest, asset, sensor
+
+    @asset(automation="eager")
+    def orders() -> dict:
+        return {}
+
+    @sensor(select="orders", interval="1m")
+    def ping(context):
+        return RunRequest(run_key=context.now.isoformat())
+"""
+
+
+def test_a_project_module_with_a_sensor_loads_and_its_sensor_can_be_found(make_project):
+    import sys
+
+    project = load_project(make_project(WITH_A_SENSOR))
+    assert project.graph.spec("orders").automation is not None
+    found = [
+        value
+        for module in list(sys.modules.values())
+        if getattr(module, "__file__", None) and str(project.root) in str(module.__file__)
+        for value in vars(module).values()
+        if isinstance(value, SensorSpec)
+    ]
+    assert [spec.name for spec in found] == ["ping"]
+    (request,) = evaluate(found[0]).requests
+    assert (request.selection, request.run_key) == ("orders", NOW.isoformat())
