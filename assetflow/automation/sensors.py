@@ -307,6 +307,28 @@ def check_sensor_names(specs: Iterable[SensorSpec]) -> None:
         raise DefinitionError(" ".join(problems) if len(problems) == 1 else "\n".join(problems))
 
 
+def sensors_in(namespaces: Iterable[Any]) -> list[SensorSpec]:
+    """The sensors defined at the top level of modules (or any objects with attributes),
+    each once, in the order found; two with one name are a DefinitionError.
+
+    Args:
+        namespaces: The project's modules.
+    """
+    found: dict[int, SensorSpec] = {}
+    for namespace in namespaces:
+        for value in vars(namespace).values():
+            if isinstance(value, SensorSpec):
+                found.setdefault(id(value), value)
+    specs = list(found.values())
+    check_sensor_names(specs)
+    return specs
+
+
+def sensed_sources(specs: Iterable[AssetSpec]) -> list[AssetSpec]:
+    """The sources declared with `sensor=True`, by name."""
+    return sorted((spec for spec in specs if spec.is_source and spec.sensor), key=lambda s: s.name)
+
+
 # --- evaluating --------------------------------------------------------------------------
 
 #: The thread of each sensor whose last evaluation timed out and is still running.

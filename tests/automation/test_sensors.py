@@ -16,7 +16,9 @@ from assetflow.automation.sensors import (
     evaluate_sensor,
     evaluate_sensors,
     observe_source_sensor,
+    sensed_sources,
     sensor,
+    sensors_in,
     source_sensor_due,
 )
 from assetflow.errors import DefinitionError
@@ -150,6 +152,15 @@ def test_two_sensors_with_one_name_are_a_definition_error():
     with pytest.raises(DefinitionError, match=r"two sensors are named 'dup': .* and .*Rename one"):
         check_sensor_names([first, second])
     check_sensor_names([first])
+
+    class Module:
+        pass
+
+    one, other = Module(), Module()
+    one.a, one.b, other.a = first, first, second
+    assert sensors_in([one]) == [first]
+    with pytest.raises(DefinitionError, match="two sensors are named 'dup'"):
+        sensors_in([one, other])
 
 
 # --- return values and cursors ----------------------------------------------------------
@@ -525,6 +536,8 @@ def test_a_source_sensor_that_cannot_be_observed_raises_the_planner_warning(make
 
 def test_only_a_source_is_observed(make_project):
     project = load_project(make_project(FILES))
+    sensed = [spec.name for spec in sensed_sources(project.graph.specs())]
+    assert sensed == ["broken", "days", "listing"]
     with pytest.raises(DefinitionError, match="'count' is an asset, not a source"):
         observe_source_sensor(project, project.graph.spec("count"))
 
@@ -563,5 +576,8 @@ def test_a_project_module_with_a_sensor_loads_and_its_sensor_can_be_found(make_p
         if isinstance(value, SensorSpec)
     ]
     assert [spec.name for spec in found] == ["ping"]
+    modules = [m for m in list(sys.modules.values()) if m is not None]
+    assert sensors_in(modules) == found
+    assert [spec.name for spec in sensed_sources(project.graph.specs())] == []
     (request,) = evaluate(found[0]).requests
     assert (request.selection, request.run_key) == ("orders", NOW.isoformat())
