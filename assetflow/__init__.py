@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from assetflow.api import show as show
     from assetflow.api import status as status
     from assetflow.api import why as why
+    from assetflow.automation.sensors import SensorContext as SensorContext
+    from assetflow.automation.sensors import SensorResult as SensorResult
+    from assetflow.automation.sensors import sensor as sensor
     from assetflow.checks import CheckResult as CheckResult
     from assetflow.checks import accepted_values as accepted_values
     from assetflow.checks import check as check
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
     from assetflow.partitions import StaticPartitions as StaticPartitions
     from assetflow.partitions import WeeklyPartitions as WeeklyPartitions
     from assetflow.partitions import Window as Window
+    from assetflow.policies import on_cron as on_cron
     from assetflow.request import PartitionRequest as PartitionRequest
     from assetflow.request import RunRequest as RunRequest
     from assetflow.typecheck import Schema as Schema
@@ -85,6 +89,9 @@ _HOMES = {
     "show": "assetflow.api",
     "status": "assetflow.api",
     "why": "assetflow.api",
+    "SensorContext": "assetflow.automation.sensors",
+    "SensorResult": "assetflow.automation.sensors",
+    "sensor": "assetflow.automation.sensors",
     "CheckResult": "assetflow.checks",
     "accepted_values": "assetflow.checks",
     "check": "assetflow.checks",
@@ -113,6 +120,7 @@ _HOMES = {
     "StaticPartitions": "assetflow.partitions",
     "WeeklyPartitions": "assetflow.partitions",
     "Window": "assetflow.partitions",
+    "on_cron": "assetflow.policies",
     "PartitionRequest": "assetflow.request",
     "RunRequest": "assetflow.request",
     "Schema": "assetflow.typecheck",

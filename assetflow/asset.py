@@ -6,12 +6,14 @@ import inspect
 import sys
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from assetflow.errors import display_path
+from assetflow.errors import DefinitionError, display_path
+from assetflow.policies import AutomationPolicy, automation_policy, declared_at, parse_interval
 from assetflow.retries import make_policy
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 CONTEXT_PARAM = "context"
 #: The group of an asset that names none.
 DEFAULT_GROUP = "default"
+#: How often the scheduler observes a source with `sensor=True`, unless it says.
+DEFAULT_SENSOR_INTERVAL = timedelta(seconds=30)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +84,14 @@ class AssetSettings:
     timeout: float | None = None
     #: the concurrency pool the asset's steps take a slot of (`[tool.assetflow.pools]`)
     pool: str | None = None
+    #: when the scheduler materializes the asset on its own (eager, on_cron, missing), or
+    #: None; not part of the code version (it says when, not what, the asset computes)
+    automation: AutomationPolicy | None = None
+    #: for a source: whether the scheduler observes it every `sensor_interval` and runs
+    #: its stale downstream when its version changed
+    sensor: bool = False
+    #: how often a source with `sensor=True` is observed
+    sensor_interval: timedelta = DEFAULT_SENSOR_INTERVAL
 
 
 #: The settings of an asset declared without any.
@@ -144,6 +156,18 @@ class AssetSpec:
     @property
     def pool(self) -> str | None:
         return self.settings.pool
+
+    @property
+    def automation(self) -> AutomationPolicy | None:
+        return self.settings.automation
+
+    @property
+    def sensor(self) -> bool:
+        return self.settings.sensor
+
+    @property
+    def sensor_interval(self) -> timedelta:
+        return self.settings.sensor_interval
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -229,6 +253,7 @@ def asset(
     retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
     timeout: float | None = None,
     pool: str | None = None,
+    automation: str | AutomationPolicy | None = None,
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -252,6 +277,7 @@ def asset(
     retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
     timeout: float | None = None,
     pool: str | None = None,
+    automation: str | AutomationPolicy | None = None,
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare a function as an asset; its parameter names are its upstream assets.
 
@@ -281,9 +307,16 @@ def asset(
             as a failure (a `TimeoutError`, retried like any other error).
         pool: A pool from `[tool.assetflow.pools]`: at most that many steps of all
             the assets naming the pool run at once.
+        automation: When `assetflow scheduler` materializes the asset on its own:
+            "eager" (an upstream was updated and it is stale), "missing" (partitions
+            due and never materialized) or `on_cron("0 * * * *")` (once per cron
+            interval, after its upstreams were updated). Not part of the code version.
 
     Returns:
         The AssetSpec (or a decorator producing it).
+
+    Raises:
+        DefinitionError: `automation` names no policy.
     """
 
     settings = AssetSettings(
@@ -302,7 +335,11 @@ def asset(
     )
 
     def decorate(function: Callable[..., Any]) -> AssetSpec:
-        return make_spec(function, settings, name=name, description=description)
+        chosen = settings
+        if automation is not None:
+            where = f"asset '{name or getattr(function, '__name__', '?')}' ({_where(function)})"
+            chosen = replace(settings, automation=automation_policy(automation, where))
+        return make_spec(function, chosen, name=name, description=description)
 
     if fn is not None:
         return decorate(fn)
@@ -321,6 +358,8 @@ def source(
     tags: Iterable[str] | str = (),
     description: str | None = None,
     partitions: PartitionsDefinition | None = None,
+    sensor: bool = False,
+    sensor_interval: str | float | timedelta = DEFAULT_SENSOR_INTERVAL,
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -333,6 +372,8 @@ def source(
     tags: Iterable[str] | str = (),
     description: str | None = None,
     partitions: PartitionsDefinition | None = None,
+    sensor: bool = False,
+    sensor_interval: str | float | timedelta = DEFAULT_SENSOR_INTERVAL,
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare an external input: a function that observes it, called at plan time.
 
@@ -350,15 +391,30 @@ def source(
         partitions: A partitions definition: the observer is then called once per
             partition its readers need, with `context.partition_key` set, and each
             partition is versioned on its own.
+        sensor: Whether `assetflow scheduler` observes the source every
+            `sensor_interval` and, when its version changed, materializes its stale
+            downstream.
+        sensor_interval: How often the scheduler observes it: `"30s"`, `"5m"`, a
+            number of seconds or a timedelta (default 30 seconds).
 
     Returns:
         The source's AssetSpec (or a decorator producing it).
+
+    Raises:
+        DefinitionError: `sensor_interval` is not a positive duration.
     """
 
     def decorate(function: Callable[..., Any]) -> AssetSpec:
+        where = f"source '{name or getattr(function, '__name__', '?')}' ({_where(function)})"
         return make_spec(
             function,
-            AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags), partitions=partitions),
+            AssetSettings(
+                group=group or DEFAULT_GROUP,
+                tags=_tag_set(tags),
+                partitions=partitions,
+                sensor=bool(sensor),
+                sensor_interval=parse_interval(sensor_interval, f"{where}: sensor_interval"),
+            ),
             name=name,
             description=description,
             is_source=True,
@@ -377,6 +433,8 @@ def file_source(
     group: str | None = None,
     tags: Iterable[str] | str = (),
     description: str | None = None,
+    sensor: bool = False,
+    sensor_interval: str | float | timedelta = DEFAULT_SENSOR_INTERVAL,
 ) -> AssetSpec:
     """Declare a file the project reads as a source; its content hash is its version.
 
@@ -395,9 +453,17 @@ def file_source(
         group: A group to select by.
         tags: Tags to select by.
         description: What the file is.
+        sensor: Whether `assetflow scheduler` watches the file (every
+            `sensor_interval`) and, when its content changed, materializes its
+            stale downstream.
+        sensor_interval: How often the scheduler looks: `"30s"`, `"5m"`, a number
+            of seconds or a timedelta (default 30 seconds).
 
     Returns:
         The source's AssetSpec.
+
+    Raises:
+        DefinitionError: `sensor_interval` is not a positive duration.
     """
     pattern = Path(path).as_posix() if isinstance(path, Path) else str(path)
 
@@ -409,9 +475,16 @@ def file_source(
         return relative if relative.is_absolute() else (root / relative).resolve()
 
     caller = sys._getframe(1)
+    where = f"file_source '{name}' ({declared_at(caller.f_code.co_filename, caller.f_lineno)})"
     return make_spec(
         observe,
-        AssetSettings(group=group or DEFAULT_GROUP, tags=_tag_set(tags), partitions=partitions),
+        AssetSettings(
+            group=group or DEFAULT_GROUP,
+            tags=_tag_set(tags),
+            partitions=partitions,
+            sensor=bool(sensor),
+            sensor_interval=parse_interval(sensor_interval, f"{where}: sensor_interval"),
+        ),
         name=name,
         description=description or f"The file {pattern}.",
         is_source=True,
@@ -454,11 +527,14 @@ def make_spec(
 
     Raises:
         TypeError: ``fn`` is not callable.
+        DefinitionError: A non-source carries `sensor=True`, or a source an automation
+            policy (a source is observed, never materialized).
     """
     if isinstance(fn, AssetSpec):
         fn = fn.fn
     if not callable(fn):
         raise TypeError(f"@asset decorates functions, not {type(fn).__name__}")
+    _check_kind_settings(fn, settings, name, is_source, location)
     signature = inspect.signature(fn)
     hints = _type_hints(fn)
     params = tuple(
@@ -490,6 +566,40 @@ def make_spec(
         object.__setattr__(spec, attribute, getattr(fn, attribute, None))
     object.__setattr__(spec, "__wrapped__", fn)
     return spec
+
+
+def _check_kind_settings(
+    fn: Callable[..., Any],
+    settings: AssetSettings,
+    name: str | None,
+    is_source: bool,
+    location: tuple[str, int] | None,
+) -> None:
+    """A sensor belongs to a source, an automation policy to an asset."""
+    wrong_sensor = settings.sensor and not is_source
+    if not wrong_sensor and not (is_source and settings.automation is not None):
+        return
+    shown = name or getattr(fn, "__name__", "?")
+    where = declared_at(*location) if location else _where(fn)
+    if wrong_sensor:
+        raise DefinitionError(
+            f"asset '{shown}' ({where}) has sensor=True, but only a source is observed by "
+            "a sensor. Declare it with @source(sensor=True) or file_source(..., sensor=True), "
+            'or give the asset automation="eager" to run it when its upstream changes.'
+        )
+    raise DefinitionError(
+        f"source '{shown}' ({where}) has an automation policy, but a source is observed, "
+        "never materialized. Give it sensor=True to run its downstream when it changes, "
+        "and put automation= on the assets that read it."
+    )
+
+
+def _where(fn: Callable[..., Any]) -> str:
+    """`file:line` of a function, for messages raised when it is decorated."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return "?"
+    return declared_at(code.co_filename, code.co_firstlineno)
 
 
 def _tag_set(tags: Iterable[str] | str) -> frozenset[str]:

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import inspect
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 
-from assetflow.asset import MISSING, NO_SETTINGS, AssetSettings, asset, kind_for_annotation, source
+from assetflow.asset import (
+    MISSING,
+    NO_SETTINGS,
+    AssetSettings,
+    asset,
+    file_source,
+    kind_for_annotation,
+    make_spec,
+    source,
+)
 from assetflow.checks import not_null
+from assetflow.codecache import compute, output_settings
+from assetflow.errors import DefinitionError
+from assetflow.loader import load_project
 from assetflow.partitions import DailyPartitions, StaticPartitions, Window
+from assetflow.policies import Eager, Missing, OnCron, on_cron
 from tests.conftest import clean_records, raw_records
 
 
@@ -153,3 +167,117 @@ def test_a_source_has_only_selection_settings():
     assert feed.is_source
     assert feed.settings == AssetSettings(group="outside", tags=frozenset({"etag"}))
     assert feed.kind == "source"
+
+
+# --- automation and source sensors -------------------------------------------------------
+
+
+def test_automation_is_stored_as_a_policy():
+    @asset(automation="eager")
+    def eager_one() -> dict:
+        return {}
+
+    @asset(automation="missing")
+    def missing_one() -> dict:
+        return {}
+
+    @asset(automation=on_cron("0 * * * *", "Europe/Berlin"))
+    def hourly() -> dict:
+        return {}
+
+    assert eager_one.automation == Eager()
+    assert missing_one.automation == Missing()
+    assert hourly.automation == OnCron("0 * * * *", "Europe/Berlin")
+    assert raw_records.automation is None
+
+
+def test_a_misspelled_automation_names_the_asset_and_its_line():
+    with pytest.raises(DefinitionError) as info:
+
+        @asset(automation="eagr")
+        def orders() -> dict:
+            return {}
+
+    message = str(info.value)
+    assert message.startswith("asset 'orders' (")
+    assert "test_asset.py:" in message
+    assert "has automation='eagr', which is not an automation policy" in message
+    assert "Did you mean 'eager'?" in message
+
+
+def test_automation_leaves_the_output_settings_alone():
+    def body() -> dict:
+        return {}
+
+    assert output_settings(asset(automation="eager")(body)) == output_settings(asset(body))
+
+
+ORDERS = """
+    from assetflow import asset, on_cron
+
+    @asset{decorator}
+    def orders() -> dict:
+        return {{"n": 1}}
+"""
+
+
+@pytest.mark.parametrize("decorator", ['(automation="eager")', '(automation=on_cron("@daily"))'])
+def test_automation_does_not_change_the_code_version(make_project, decorator):
+    plain = load_project(make_project(ORDERS.format(decorator=""), name="plain"))
+    automated = load_project(make_project(ORDERS.format(decorator=decorator), name="automated"))
+    assert automated.graph.spec("orders").automation is not None
+    before = compute(plain, ["orders"])["orders"].version
+    assert compute(automated, ["orders"])["orders"].version == before
+
+
+def test_a_source_sensor_and_its_interval():
+    @source(sensor=True, sensor_interval="5m")
+    def feed() -> str:
+        return "etag"
+
+    files = file_source("files", "data/x.csv", sensor=True, sensor_interval=90)
+    assert (feed.sensor, feed.sensor_interval) == (True, timedelta(minutes=5))
+    assert (files.sensor, files.sensor_interval) == (True, timedelta(seconds=90))
+
+
+def test_a_source_is_no_sensor_by_default_and_observed_every_30_seconds_when_it_is():
+    quiet = file_source("quiet", "data/x.csv")
+    watched = file_source("watched", "data/x.csv", sensor=True)
+    assert quiet.sensor is False
+    assert watched.sensor_interval == timedelta(seconds=30)
+    assert raw_records.sensor is False
+
+
+def test_a_bad_sensor_interval_names_the_source():
+    with pytest.raises(DefinitionError) as info:
+        file_source("files", "data/x.csv", sensor=True, sensor_interval="often")
+    message = str(info.value)
+    assert message.startswith("file_source 'files' (")
+    assert "test_asset.py:" in message
+    assert "sensor_interval is 'often', which is not a duration" in message
+
+    with pytest.raises(DefinitionError, match=r"source 'feed' \(.*\): sensor_interval is -1"):
+
+        @source(sensor=True, sensor_interval=-1)
+        def feed() -> str:
+            return "x"
+
+
+def test_a_non_source_cannot_be_a_source_sensor():
+    def orders() -> dict:
+        return {}
+
+    with pytest.raises(DefinitionError) as info:
+        make_spec(orders, AssetSettings(sensor=True))
+    message = str(info.value)
+    assert message.startswith("asset 'orders' (")
+    assert "has sensor=True, but only a source is observed by a sensor" in message
+    assert "@source(sensor=True)" in message
+
+
+def test_a_source_cannot_carry_an_automation_policy():
+    def feed() -> str:
+        return "x"
+
+    with pytest.raises(DefinitionError, match="has an automation policy, but a source is observed"):
+        make_spec(feed, AssetSettings(automation=Eager()), is_source=True)

@@ -1,5 +1,6 @@
-"""Unattended runs: schedules (when ticks fall, what a schedule is), and later the scheduler.
+"""Unattended runs: schedules, sensors, automation policies and the scheduler loop.
 
 Kept light on purpose: importing the package imports nothing heavy; the modules
-(`cadence`, `calendars`, `schedules`) are imported where they are used.
+(`cadence`, `calendars`, `schedules`, `sensors`, `scheduler`) are imported where
+they are used.
 """
