@@ -31,3 +31,21 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self.current = self.current + timedelta(seconds=seconds)
+
+
+class ShiftedClock:
+    """The machine's clock moved to start at `start`: it then advances in real time.
+
+    `assetflow scheduler --now` runs on one, so that the scheduler behaves as if it
+    were that instant, ticks and sleeps included.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        import time
+
+        self._monotonic = time.monotonic
+        self._start = start.astimezone(UTC)
+        self._began = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._monotonic() - self._began)

@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     NonNegativeFloat,
+    PositiveFloat,
     PositiveInt,
     ValidationError,
     model_validator,
@@ -62,6 +63,24 @@ _HOW_TO_POINT = (
 )
 
 
+class SchedulerSettings(BaseModel):
+    """The `[tool.assetflow.scheduler]` table: how `assetflow scheduler` behaves."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: at most this many runs started by the scheduler at once, over every schedule and
+    #: sensor; more wait in a queue
+    max_concurrent_runs: PositiveInt = 4
+    #: seconds without a heartbeat after which a standby scheduler takes the lead
+    lease_seconds: PositiveFloat = 15.0
+    #: what a stopping scheduler (Ctrl-C, SIGTERM) does with the runs it started:
+    #: "cancel" them (recorded as cancelled) or wait for them to "finish"
+    on_stop: Literal["cancel", "finish"] = "cancel"
+    #: seconds between two evaluations of the assets' automation policies (`eager`,
+    #: `missing`, `on_cron`): each asks the planner what is stale
+    automation_interval: PositiveFloat = 30.0
+
+
 class ProjectConfig(BaseModel):
     """The `[tool.assetflow]` table (or the top of `assetflow.toml`)."""
 
@@ -85,6 +104,11 @@ class ProjectConfig(BaseModel):
     #: seconds a read or write of the DuckDB file waits while another program (a BI
     #: tool, a notebook) holds it; 0 fails at once, naming the holder
     duckdb_wait: NonNegativeFloat = DEFAULT_DUCKDB_WAIT_S
+    #: `[tool.assetflow.schedules.NAME]` tables, as written: `assetflow.automation`
+    #: validates them when the scheduler or `assetflow schedules` loads the project
+    schedules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: `[tool.assetflow.scheduler]`: how the scheduler process behaves
+    scheduler: SchedulerSettings = Field(default_factory=lambda: SchedulerSettings())
 
     @model_validator(mode="after")
     def _one_store_setting(self) -> ProjectConfig:

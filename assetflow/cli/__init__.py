@@ -17,6 +17,7 @@ from typing import NoReturn
 import click
 
 from assetflow.cli import assets as _assets  # noqa: F401  (registers its commands)
+from assetflow.cli import automation as _automation  # noqa: F401  (registers its commands)
 from assetflow.cli import partitions as _partitions  # noqa: F401  (registers its commands)
 from assetflow.cli import runs as _runs  # noqa: F401  (registers its commands)
 from assetflow.cli import show as _show  # noqa: F401  (registers its command)

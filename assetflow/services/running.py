@@ -27,8 +27,13 @@ def materialize(
     store: MetadataStore | None = None,
     clock: Clock | None = None,
     listeners: Sequence[RunListener] = (),
+    run_id: str | None = None,
 ) -> RunResult:
     """Materialize the stale part of what `request` selects, and record the run.
+
+    `run_id` names the run (a new one by default): the scheduler chooses it when it
+    records the tick that starts the run, so that the two are linked even if the
+    process dies in between.
 
     Raises:
         SelectionError, UsageError: The request does not fit the project.
@@ -54,7 +59,7 @@ def materialize(
             context.snapshot,
             request,
             sources=context.source_values,
-            run_id=uuid.uuid4().hex,
+            run_id=run_id or uuid.uuid4().hex,
             clock=clock,
             listeners=listeners,
         )
