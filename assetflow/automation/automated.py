@@ -87,15 +87,21 @@ def due_assets(
     ]
     if planned:
         context = make_plan(
-            project, store, RunRequest.of(" ".join(sorted(planned))), clock=clock, check_inputs=False
+            project,
+            store,
+            RunRequest.of(" ".join(sorted(planned))),
+            clock=clock,
+            check_inputs=False,
         )
         for step in context.plan.steps:
             policy = policies.get(step.asset)
             kinds = {reason.kind for reason in step.reasons}
             if step.asset in reasons or ReasonKind.LAST_RUN_FAILED in kinds:
                 continue
-            if isinstance(policy, Eager) and step.status is Status.STALE and (
-                ReasonKind.UPSTREAM_CHANGED in kinds
+            if (
+                isinstance(policy, Eager)
+                and step.status is Status.STALE
+                and (ReasonKind.UPSTREAM_CHANGED in kinds)
             ):
                 reasons[step.asset] = "eager: an upstream was updated"
             elif isinstance(policy, Missing) and ReasonKind.NEVER_MATERIALIZED in kinds:
@@ -109,7 +115,10 @@ def due_assets(
     if cron_assets:
         crons = _cron_due(project, store, cron_assets, now, set(cron_ticks_recorded))
         for name, instant in crons:
-            reasons[name] = f"on_cron: its upstreams were all updated before the tick at {instant:%Y-%m-%d %H:%M} UTC"
+            reasons[name] = (
+                "on_cron: its upstreams were all updated before the tick at "
+                f"{instant:%Y-%m-%d %H:%M} UTC"
+            )
     if not reasons:
         return AutomationDue()
     # The eager assets downstream of a due one run with it (they wait for its data and
@@ -146,8 +155,6 @@ def _cron_due(
         for (asset, _), record in latest.items():
             if asset not in newest or record.finished_at > newest[asset]:
                 newest[asset] = record.finished_at
-        if all(
-            p in newest and (previous is None or newest[p] > previous) for p in parents
-        ):
+        if all(p in newest and (previous is None or newest[p] > previous) for p in parents):
             due.append((name, tick))
     return due

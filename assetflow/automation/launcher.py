@@ -10,6 +10,7 @@ records (`Launcher.settle`).
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections import deque
@@ -124,7 +125,8 @@ class Launcher:
         self._queue = waiting
 
     def _start(self, tick: TickRecord) -> None:
-        assert tick.run_id is not None and tick.request is not None
+        assert tick.run_id is not None
+        assert tick.request is not None
         thread = threading.Thread(
             target=self._run, args=(tick,), name=f"assetflow-run-{tick.run_id[:8]}", daemon=True
         )
@@ -166,8 +168,12 @@ class Launcher:
             run_id = tick.run_id
             if news.kind == "started":
                 store.update_tick(
-                    tick.origin, tick.scheduled_at, status="started", evaluated_at=now,
-                    run_id=run_id, reason=tick.reason,
+                    tick.origin,
+                    tick.scheduled_at,
+                    status="started",
+                    evaluated_at=now,
+                    run_id=run_id,
+                    reason=tick.reason,
                 )
                 self._log("run_started", origin=tick.origin, run=run_id, tick=tick.scheduled_at)
                 continue
@@ -176,14 +182,18 @@ class Launcher:
                 entry[1].join(timeout=5)
             if news.kind == "refused" and store.get_run(run_id or "") is None:
                 store.update_tick(
-                    tick.origin, tick.scheduled_at, status="failed", evaluated_at=now,
-                    run_id=None, reason=f"the run could not start: {news.detail}",
+                    tick.origin,
+                    tick.scheduled_at,
+                    status="failed",
+                    evaluated_at=now,
+                    run_id=None,
+                    reason=f"the run could not start: {news.detail}",
                 )
-                self._log("run_refused", origin=tick.origin, tick=tick.scheduled_at, error=news.detail)
-            else:
                 self._log(
-                    "run_finished", origin=tick.origin, run=run_id, status=news.detail
+                    "run_refused", origin=tick.origin, tick=tick.scheduled_at, error=news.detail
                 )
+            else:
+                self._log("run_finished", origin=tick.origin, run=run_id, status=news.detail)
         return told
 
     def cancel_all(self, store: MetadataStore, now: datetime) -> None:
@@ -191,10 +201,9 @@ class Launcher:
         drop the queued ones, which stay claimed for the next scheduler to start."""
         self._queue.clear()
         for run_id in list(self._active):
-            try:
+            # Not recorded yet, or already finished: nothing to cancel (yet).
+            with contextlib.suppress(AssetflowError):
                 store.request_cancel(run_id, now)
-            except AssetflowError:
-                pass  # not recorded yet, or already finished: nothing to cancel
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the runs in flight; whether they all finished."""

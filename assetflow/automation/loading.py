@@ -82,9 +82,11 @@ class Automation:
     @property
     def origins(self) -> tuple[str, ...]:
         """Every schedule's and sensor's origin (`schedule:NAME`, `sensor:NAME`)."""
-        return tuple(t.origin for t in self.schedules) + tuple(
-            s.origin for s in self.sensors
-        ) + tuple(f"sensor:{s.name}" for s in self.source_sensors)
+        return (
+            tuple(t.origin for t in self.schedules)
+            + tuple(s.origin for s in self.sensors)
+            + tuple(f"sensor:{s.name}" for s in self.source_sensors)
+        )
 
     def schedule(self, name: str) -> ScheduleTarget:
         """The schedule named `name`.
@@ -127,7 +129,9 @@ def load_automation(project: Project) -> Automation:
     try:
         for found in schedules_from_table(location.config.schedules, config_name):
             schedules.append(found)
-            where.setdefault(found.name, f"[tool.assetflow.schedules.{found.name}] in {config_name}")
+            where.setdefault(
+                found.name, f"[tool.assetflow.schedules.{found.name}] in {config_name}"
+            )
     except DefinitionError as error:
         problems.extend(error.problems)
     except AssetflowError as error:
@@ -162,15 +166,15 @@ def load_automation(project: Project) -> Automation:
     return Automation(
         schedules=tuple(targets),
         sensors=tuple(sensors),
-        source_sensors=tuple(s for s in specs if s.is_source and getattr(s, "sensor", False)),
-        policies={
-            s.name: s.automation for s in specs if getattr(s, "automation", None) is not None
-        },
+        source_sensors=tuple(s for s in specs if s.is_source and s.sensor),
+        policies={s.name: s.automation for s in specs if s.automation is not None},
         settings=location.config.scheduler,
     )
 
 
-def _sensor_name_problems(sensors: Sequence[SensorSpec], schedules: Sequence[Schedule]) -> list[Problem]:
+def _sensor_name_problems(
+    sensors: Sequence[SensorSpec], schedules: Sequence[Schedule]
+) -> list[Problem]:
     problems = []
     seen: dict[str, SensorSpec] = {}
     for spec in sensors:
@@ -190,7 +194,11 @@ def _sensor_name_problems(sensors: Sequence[SensorSpec], schedules: Sequence[Sch
 
 
 def _check_selection(
-    project: Project, owner: str, selection: str | None, exclude: str | None, problems: list[Problem]
+    project: Project,
+    owner: str,
+    selection: str | None,
+    exclude: str | None,
+    problems: list[Problem],
 ) -> tuple[str, ...] | None:
     if selection is None:
         return None
@@ -198,7 +206,11 @@ def _check_selection(
         names = select(project, selection, exclude)
     except AssetflowError as error:
         problems.append(
-            Problem("", 0, f"the selection '{selection}' of {owner} is invalid: {error.format_message()}")
+            Problem(
+                "",
+                0,
+                f"the selection '{selection}' of {owner} is invalid: {error.format_message()}",
+            )
         )
         return None
     if not names:

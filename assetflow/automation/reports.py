@@ -63,13 +63,13 @@ class ScheduleRow:
             "paused": self.paused,
             "next_utc": _utc(self.next_tick),
             "next_local": _local(self.target, self.next_tick),
-            "last_tick": None if last is None else tick_document(last, self.target, self.last_run_status),
+            "last_tick": None
+            if last is None
+            else tick_document(last, self.target, self.last_run_status),
         }
 
 
-def schedule_rows(
-    automation: Automation, store: MetadataStore, now: datetime
-) -> list[ScheduleRow]:
+def schedule_rows(automation: Automation, store: MetadataStore, now: datetime) -> list[ScheduleRow]:
     """Every schedule with its next tick after `now` and its last recorded tick."""
     states = store.origin_states()
     origins = [t.origin for t in automation.schedules]
@@ -144,7 +144,9 @@ def dry_run(
     return result
 
 
-def decision_document(target: ScheduleTarget, decision: TickDecision, paused: bool) -> dict[str, Any]:
+def decision_document(
+    target: ScheduleTarget, decision: TickDecision, paused: bool
+) -> dict[str, Any]:
     """A tick `--dry-run` would record, as JSON."""
     status = "would start" if decision.action == "run" else decision.action
     reason = decision.reason

@@ -87,9 +87,10 @@ class Scheduler:
         self._sensed: dict[str, datetime] = {}
         #: when the automation policies were last evaluated
         self._automated: datetime | None = None
+        self.real_clock = run_clock or SystemClock()
         self.launcher = Launcher(
             project,
-            run_clock=run_clock or SystemClock(),
+            run_clock=self.real_clock,
             global_cap=automation.settings.max_concurrent_runs,
             caps={t.origin: t.schedule.max_concurrent_runs for t in automation.schedules},
             log=log,
@@ -100,8 +101,12 @@ class Scheduler:
 
     def states(self, now: datetime) -> dict[str, OriginState]:
         """Record the schedules and sensors seen now; what the store keeps of each."""
-        seen: dict[str, str | None] = {t.origin: t.schedule.fingerprint for t in self.automation.schedules}
-        return self.store.see_origins(seen, now)
+        seen: dict[str, str | None] = {
+            t.origin: t.schedule.fingerprint for t in self.automation.schedules
+        }
+        # First seen in real time: a replay (`--now` in the past) must not move a
+        # schedule's start back to the replayed day.
+        return self.store.see_origins(seen, min(now, self.real_clock.now()))
 
     def cycle(self) -> CycleReport:
         """Evaluate every schedule at the clock's now: record each due tick, start runs."""
@@ -152,7 +157,10 @@ class Scheduler:
             )
         except Exception as error:  # a planning error is recorded, never fatal
             record = TickRecord(
-                origin=ORIGIN, scheduled_at=now, evaluated_at=now, status="failed",
+                origin=ORIGIN,
+                scheduled_at=now,
+                evaluated_at=now,
+                status="failed",
                 reason=f"evaluating the automation policies failed: {error}",
             )
             self._claim([record], report)
@@ -163,15 +171,24 @@ class Scheduler:
         run_id = uuid.uuid4().hex
         records = [
             TickRecord(
-                origin=ORIGIN, scheduled_at=now, evaluated_at=now, status="claimed",
+                origin=ORIGIN,
+                scheduled_at=now,
+                evaluated_at=now,
+                status="claimed",
                 reason="; ".join(f"{a}: {r}" for a, r in due.reasons.items()),
-                run_id=run_id, run_key=request.run_key, selection=request.selection,
+                run_id=run_id,
+                run_key=request.run_key,
+                selection=request.selection,
                 request=request.to_json(),
             )
         ] + [
             TickRecord(
-                origin=f"{ORIGIN}:{asset}", scheduled_at=instant, evaluated_at=now,
-                status="started", reason="runs in the automation run", run_id=run_id,
+                origin=f"{ORIGIN}:{asset}",
+                scheduled_at=instant,
+                evaluated_at=now,
+                status="started",
+                reason="runs in the automation run",
+                run_id=run_id,
                 selection=asset,
             )
             for asset, instant in due.cron_ticks
@@ -210,12 +227,17 @@ class Scheduler:
         if due:
             cursors = {spec.origin: self.store.sensor_cursor(spec.origin) for spec in due}
             outcomes = evaluate_sensors(
-                due, cursors=cursors, now=now, last={s.origin: self._sensed.get(s.origin) for s in due}
+                due,
+                cursors=cursors,
+                now=now,
+                last={s.origin: self._sensed.get(s.origin) for s in due},
             )
             for outcome in outcomes:
                 self._sensed[outcome.origin] = now
                 records = _sensor_records(outcome.origin, now, outcome.requests, outcome.error)
-                self._save_sensor(outcome.origin, outcome.cursor, records, outcome.add_partitions, report)
+                self._save_sensor(
+                    outcome.origin, outcome.cursor, records, outcome.add_partitions, report
+                )
                 self.log(
                     "sensor",
                     origin=outcome.origin,
@@ -328,26 +350,40 @@ class Scheduler:
             run = self.store.get_run(tick.run_id) if tick.run_id else None
             if run is not None:
                 self.store.update_tick(
-                    tick.origin, tick.scheduled_at, status="started", evaluated_at=now,
-                    run_id=tick.run_id, reason=tick.reason,
+                    tick.origin,
+                    tick.scheduled_at,
+                    status="started",
+                    evaluated_at=now,
+                    run_id=tick.run_id,
+                    reason=tick.reason,
                 )
-                self.log("tick_linked", origin=tick.origin, scheduled=tick.scheduled_at, run=tick.run_id)
+                self.log(
+                    "tick_linked", origin=tick.origin, scheduled=tick.scheduled_at, run=tick.run_id
+                )
             elif tick.reason == RETRIED or tick.request is None:
                 self.store.update_tick(
-                    tick.origin, tick.scheduled_at, status="failed", evaluated_at=now,
-                    reason="its run could not be started: the scheduler stopped before it "
-                    "twice",
+                    tick.origin,
+                    tick.scheduled_at,
+                    status="failed",
+                    evaluated_at=now,
+                    reason="its run could not be started: the scheduler stopped before it twice",
                 )
                 self.log("tick_failed", origin=tick.origin, scheduled=tick.scheduled_at)
             else:
                 self.store.update_tick(
-                    tick.origin, tick.scheduled_at, status="claimed", evaluated_at=now,
-                    run_id=tick.run_id, reason=RETRIED,
+                    tick.origin,
+                    tick.scheduled_at,
+                    status="claimed",
+                    evaluated_at=now,
+                    run_id=tick.run_id,
+                    reason=RETRIED,
                 )
                 again = _replace_reason(tick, RETRIED)
                 self.launcher.submit(again)
                 retried.append(again)
-                self.log("tick_retried", origin=tick.origin, scheduled=tick.scheduled_at, run=tick.run_id)
+                self.log(
+                    "tick_retried", origin=tick.origin, scheduled=tick.scheduled_at, run=tick.run_id
+                )
         self.launcher.pump()
         return retried
 
@@ -407,7 +443,9 @@ class Scheduler:
                 break
             if not announced:
                 self.log(
-                    "standby", leader_pid=lease.pid, leader_host=lease.host,
+                    "standby",
+                    leader_pid=lease.pid,
+                    leader_host=lease.host,
                     heartbeat=lease.heartbeat_at,
                 )
                 announced = True
@@ -464,7 +502,7 @@ def _record(decision: TickDecision, now: datetime) -> TickRecord:
         origin=decision.origin,
         scheduled_at=decision.scheduled_at,
         evaluated_at=now,
-        status="claimed" if run else decision.action,
+        status="failed" if decision.action == "failed" else ("claimed" if run else "skipped"),
         reason=decision.reason,
         run_id=uuid.uuid4().hex if run else None,
         run_key=decision.request.run_key if decision.request is not None else None,
@@ -480,7 +518,11 @@ def _sensor_records(
     """A sensor evaluation's ticks: one per run request (each a microsecond apart, as
     a tick is unique by origin and instant), or one failed tick for an error."""
     if error is not None:
-        return [TickRecord(origin=origin, scheduled_at=now, evaluated_at=now, status="failed", reason=error)]
+        return [
+            TickRecord(
+                origin=origin, scheduled_at=now, evaluated_at=now, status="failed", reason=error
+            )
+        ]
     records = []
     for index, request in enumerate(requests):
         keys = () if request.partitions is None else (request.partitions.render(),)

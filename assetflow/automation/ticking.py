@@ -8,7 +8,8 @@ simulated clock over years of ticks in milliseconds.
 
 The rules (docs/automation.md):
 
-- A schedule's ticks start at its `start`, or the moment a scheduler first saw it:
+- A schedule's ticks start at its `start`, or the moment a scheduler first saw it
+  (or the instant evaluated, when `--now` replays an earlier one), less `ON_TIME`:
   earlier ticks are never run. A tick is due once its instant has passed and it is
   newer than the schedule's newest recorded tick, so a restart, a second
   scheduler or an edited cron line never brings back a tick already recorded.
@@ -61,6 +62,13 @@ class TickDecision:
     selection: str
 
 
+def default_start(first_seen: datetime, now: datetime) -> datetime:
+    """Where a schedule without `start` begins: when a scheduler first saw it (in real
+    time), or the evaluated instant when that is earlier (`--now` replaying a past day),
+    less `ON_TIME`, so that a scheduler started just after a tick still runs it."""
+    return min(first_seen, now) - ON_TIME
+
+
 def tick_label(target: ScheduleTarget, scheduled_at: datetime) -> str:
     """`nightly@2026-03-02T03:00+01:00`: the schedule and the tick in its own time zone."""
     from assetflow.automation.cadence import zone
@@ -93,7 +101,7 @@ def due_ticks(
         One decision per due tick, oldest first.
     """
     schedule = target.schedule
-    start = schedule.start or state.first_seen_at
+    start = schedule.start or default_start(state.first_seen_at, now)
     after = start - timedelta(microseconds=1)
     if newest is not None and newest.scheduled_at > after:
         after = newest.scheduled_at
@@ -105,12 +113,12 @@ def due_ticks(
     instants: list[datetime] = [t for t in ticks if isinstance(t, datetime)]
     decisions: list[TickDecision] = []
     if not schedule.enabled or state.paused:
-        why = "disabled in the configuration (enabled = false)" if not schedule.enabled else (
-            "paused (`assetflow schedules resume " + schedule.name + "` resumes it)"
+        why = (
+            "disabled in the configuration (enabled = false)"
+            if not schedule.enabled
+            else ("paused (`assetflow schedules resume " + schedule.name + "` resumes it)")
         )
-        return _with_dropped(
-            [_skipped(target, t, why) for t in instants], dropped
-        )
+        return _with_dropped([_skipped(target, t, why) for t in instants], dropped)
     runnable: list[datetime] = []
     for instant in instants:
         excluded = schedule.excluded(instant)
@@ -129,7 +137,9 @@ def due_ticks(
     return _with_dropped(decisions, dropped)
 
 
-def _catchup(target: ScheduleTarget, runnable: list[datetime], now: datetime) -> dict[datetime, str]:
+def _catchup(
+    target: ScheduleTarget, runnable: list[datetime], now: datetime
+) -> dict[datetime, str]:
     """The runnable ticks that catch-up skips, each with its reason."""
     schedule = target.schedule
     if not runnable:
@@ -150,9 +160,7 @@ def _catchup(target: ScheduleTarget, runnable: list[datetime], now: datetime) ->
     else:
         for instant in runnable:
             if now - instant > ON_TIME:
-                skipped[instant] = (
-                    "missed: no scheduler was running at the time (catchup = none)"
-                )
+                skipped[instant] = "missed: no scheduler was running at the time (catchup = none)"
     return skipped
 
 
@@ -177,9 +185,7 @@ def _run(target: ScheduleTarget, instant: datetime, now: datetime) -> TickDecisi
 
 
 def _skipped(target: ScheduleTarget, instant: datetime, reason: str) -> TickDecision:
-    return TickDecision(
-        target.origin, instant, "skipped", reason, None, (), target.schedule.select
-    )
+    return TickDecision(target.origin, instant, "skipped", reason, None, (), target.schedule.select)
 
 
 def _bounded(ticks: Iterator[datetime]) -> Iterator[datetime | int]:
@@ -226,8 +232,10 @@ def upcoming(
     """
     schedule = target.schedule
     cadence = schedule.cadence(first_seen)
-    decisions = []
-    moment = max(now, (schedule.start or first_seen) - timedelta(microseconds=1))
+    decisions: list[TickDecision] = []
+    moment = max(
+        now, (schedule.start or default_start(first_seen, now)) - timedelta(microseconds=1)
+    )
     while len(decisions) < count:
         instant = cadence.next_tick(moment)
         moment = instant

@@ -106,7 +106,9 @@ def schedules(options: Options, as_json: bool, now: str | None) -> None:
     for row in rows:
         data = row.to_json()
         last = data["last_tick"]
-        state = "paused" if row.paused else ("disabled" if not row.target.schedule.enabled else "on")
+        state = (
+            "paused" if row.paused else ("disabled" if not row.target.schedule.enabled else "on")
+        )
         lines.append(
             (
                 row.target.name,
@@ -119,7 +121,10 @@ def schedules(options: Options, as_json: bool, now: str | None) -> None:
             )
         )
     click.echo(
-        table(("SCHEDULE", "STATE", "WHEN", "SELECTION", "NEXT (LOCAL)", "NEXT (UTC)", "LAST TICK"), lines)
+        table(
+            ("SCHEDULE", "STATE", "WHEN", "SELECTION", "NEXT (LOCAL)", "NEXT (UTC)", "LAST TICK"),
+            lines,
+        )
     )
 
 
@@ -127,7 +132,7 @@ def _short_local(text: str | None) -> str:
     if text is None:
         return "-"
     moment = datetime.fromisoformat(text)
-    return f"{moment:%Y-%m-%d %H:%M} {moment:%Z}".strip()
+    return f"{moment:%Y-%m-%d %H:%M} {moment.isoformat()[-6:]}"
 
 
 def _short_utc(text: str | None) -> str:
@@ -139,7 +144,7 @@ def _short_utc(text: str | None) -> str:
 def _last_text(tick: dict[str, Any]) -> str:
     when = _short_utc(tick["scheduled_utc"])
     status = tick["status"]
-    if tick["run_id"]:
+    if tick["run_id"] and status == "started":
         run = tick["run_status"] or "not recorded"
         return f"{when} run {tick['run_id'][:8]} {run}"
     return f"{when} {status}" + (f": {tick['reason']}" if tick["reason"] else "")
@@ -207,14 +212,21 @@ def ticks(options: Options, name: str | None, limit: int, as_json: bool) -> None
         return
     click.echo(
         table(
-            ("ORIGIN", "SCHEDULED (LOCAL)", "EVALUATED (UTC)", "STATUS", "RUN", "PARTITIONS", "REASON"),
+            (
+                "ORIGIN",
+                "SCHEDULED (LOCAL)",
+                "EVALUATED (UTC)",
+                "STATUS",
+                "RUN",
+                "PARTITIONS",
+                "REASON",
+            ),
             [
                 (
                     item["origin"],
                     _short_local(item["scheduled_local"]),
                     _short_utc(item["evaluated_utc"]),
-                    item["status"]
-                    + (f" ({item['run_status']})" if item["run_status"] else ""),
+                    item["status"] + (f" ({item['run_status']})" if item["run_status"] else ""),
                     (item["run_id"] or "-")[:8],
                     ",".join(item["partition_keys"]) or "-",
                     item["reason"] or "",
@@ -242,12 +254,24 @@ def _origin(automation: Automation, name: str) -> str:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Evaluate what is due now, start its runs, wait "
-              "for them and exit (for cron, systemd timers and tests).")
-@click.option("--dry-run", is_flag=True, help="Print the next ticks of every schedule; "
-              "start and record nothing.")
-@click.option("--ticks", "count", default=5, show_default=True,
-              help="With --dry-run: how many ticks of each schedule.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Evaluate what is due now, start its runs, wait "
+    "for them and exit (for cron, systemd timers and tests).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the next ticks of every schedule; start and record nothing.",
+)
+@click.option(
+    "--ticks",
+    "count",
+    default=5,
+    show_default=True,
+    help="With --dry-run: how many ticks of each schedule.",
+)
 @now_option
 @json_option
 @pass_options
@@ -278,8 +302,12 @@ def scheduler(
         with _stop_on_signals(daemon):
             if once:
                 report = daemon.run_once()
-                started = sum(1 for record, ok in report.recorded if ok and record.status == "claimed")
-                skipped = sum(1 for record, ok in report.recorded if ok and record.status == "skipped")
+                started = sum(
+                    1 for record, ok in report.recorded if ok and record.status == "claimed"
+                )
+                skipped = sum(
+                    1 for record, ok in report.recorded if ok and record.status == "skipped"
+                )
                 if not as_json:
                     click.echo(
                         f"Evaluated {len(automation.schedules)} schedule(s) at "
@@ -339,9 +367,7 @@ class _stop_on_signals:
     def _handle(self, signum: int, frame: object) -> None:
         if self._daemon.stopping.is_set():
             raise SystemExit(128 + signum)
-        click.echo(
-            "Stopping the scheduler (press Ctrl-C again to exit at once).", err=True
-        )
+        click.echo("Stopping the scheduler (press Ctrl-C again to exit at once).", err=True)
         self._daemon.stop()
 
     def __exit__(self, *exc: object) -> None:
@@ -349,7 +375,9 @@ class _stop_on_signals:
             signal.signal(number, handler)
 
 
-def _dry_run(project: Any, automation: Automation, now: datetime, count: int, as_json: bool) -> None:
+def _dry_run(
+    project: Any, automation: Automation, now: datetime, count: int, as_json: bool
+) -> None:
     from assetflow.automation.reports import decision_document, document, dry_run
     from assetflow.views.text import table
 

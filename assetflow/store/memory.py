@@ -283,7 +283,11 @@ class MemoryStore:
             run = entry[1]
             return (
                 (not query.statuses or run.status in query.statuses)
-                and (not query.triggers or run.trigger in query.triggers)
+                and (
+                    not query.triggers
+                    or run.trigger in query.triggers
+                    or run.trigger.partition(":")[0] in query.triggers
+                )
                 and (touched is None or run.run_id in touched)
                 and (since is None or run.started_at >= since)
                 and (until is None or run.started_at < until)

@@ -211,7 +211,8 @@ class RunQuery(NamedTuple):
     limit: int = 20
     #: only runs with one of these statuses
     statuses: tuple[RunStatus, ...] = ()
-    #: only runs with one of these triggers ("cli", "api", "check", "schedule")
+    #: only runs with one of these triggers ("cli", "api", "check", "schedule"); a trigger
+    #: also matches by what precedes its ":" ("schedule" finds "schedule:nightly@...")
     triggers: tuple[str, ...] = ()
     #: only runs that recorded a step event or check result of this asset
     asset: str | None = None

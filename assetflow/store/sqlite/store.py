@@ -447,8 +447,13 @@ class SqliteStore:
             where.append("status IN (SELECT value FROM json_each(?))")
             parameters.append(json.dumps([status.value for status in query.statuses]))
         if query.triggers:
-            where.append("run_trigger IN (SELECT value FROM json_each(?))")
-            parameters.append(json.dumps(list(query.triggers)))
+            # "schedule" also finds "schedule:nightly@2026-03-02T03:00+01:00"
+            where.append(
+                "(run_trigger IN (SELECT value FROM json_each(?)) OR "
+                "substr(run_trigger, 1, instr(run_trigger, ':') - 1) "
+                "IN (SELECT value FROM json_each(?)))"
+            )
+            parameters.extend([json.dumps(list(query.triggers))] * 2)
         if query.since is not None:
             where.append("started_at >= ?")
             parameters.append(time_text(as_utc(query.since, "since")))

@@ -1,0 +1,106 @@
+"""End to end with real processes: one scheduler leads a store, a second stands by and
+takes over when the leader is killed with kill -9; no tick is run twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from assetflow.api import load, open_project_store
+from tests.e2e.processes import assetflow
+
+ASSETS = """
+from assetflow import asset
+
+@asset
+def heartbeat_file() -> dict:
+    return {"ok": 1}
+"""
+
+CONFIG = """
+[tool.assetflow]
+modules = ["assets"]
+executor = "inprocess"
+
+[tool.assetflow.scheduler]
+lease_seconds = 2
+
+[tool.assetflow.schedules.often]
+every = "1s"
+select = "heartbeat_file"
+catchup = "latest"
+"""
+
+
+class Lines:
+    """A process's stdout, read on a thread, with a wait for a line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._process = process
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, word: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if f" {word}" in line:
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no {word!r} line in: {''.join(self.lines)}")
+
+
+@contextmanager
+def scheduler(root) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    process = subprocess.Popen(
+        assetflow(root, "scheduler"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        yield process, Lines(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def test_a_standby_takes_over_from_a_killed_leader_without_doubling_a_tick(make_project):
+    root = make_project(ASSETS, config=CONFIG)
+    with scheduler(root) as (leader, leader_lines), scheduler(root) as (standby, lines):
+        leader_lines.wait_for("leading")
+        standby_line = lines.wait_for("standby")
+        assert f"leader_pid={leader.pid}" in standby_line
+        leader_lines.wait_for("run_finished")
+        os.kill(leader.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        lines.wait_for("leading", timeout=15)
+        assert time.monotonic() - killed_at < 15
+        lines.wait_for("run_finished")
+        standby.send_signal(signal.SIGTERM)
+        assert standby.wait(30) == 0
+        lines.wait_for("stopped")
+    with open_project_store(load(root)) as store:
+        ticks = store.ticks("schedule:often", limit=1000)
+        runs = store.list_runs(limit=1000)
+        assert store.scheduler_lease() is None
+    started = [t for t in ticks if t.status == "started"]
+    assert started
+    run_ids = [t.run_id for t in started]
+    assert len(set(run_ids)) == len(run_ids)
+    assert {r.run_id for r in runs} >= set(run_ids)
+    keys = [r.run_key for r in runs]
+    assert len(set(keys)) == len(keys)
