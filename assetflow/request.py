@@ -28,10 +28,19 @@ _JSON_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class PartitionRequest:
-    """The partitions a run asks for: one key, an inclusive range, or the latest."""
+    """The partitions a run asks for: one key, an inclusive range, or the latest.
+
+    `each` pins single assets to their own key: a schedule's `partition = "previous"`
+    over a selection that mixes partition definitions (a daily and a monthly asset)
+    asks each for the partition of its own that had closed at the tick. `first` and
+    `last` are then the key of the first partitioned asset, and assets not in `each`
+    are planned from them as usual.
+    """
 
     first: str
     last: str
+    #: (asset, key) pairs: the one key each of these assets runs
+    each: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def one(cls, key: str) -> PartitionRequest:
@@ -52,8 +61,27 @@ class PartitionRequest:
             )
         return cls(first, last or LATEST)
 
+    def labels(self) -> tuple[str, ...]:
+        """The key or range, then each other key an asset is pinned to."""
+        main = self.first if self.first == self.last else f"{self.first}..{self.last}"
+        others = [key for key in dict.fromkeys(k for _, k in self.each) if key != main]
+        return (main, *others)
+
     def render(self) -> str:
-        return self.first if self.first == self.last else f"{self.first}..{self.last}"
+        return ", ".join(self.labels())
+
+    def json(self) -> dict[str, Any]:
+        """The request as JSON-ready data (`each` only when set)."""
+        data: dict[str, Any] = {"first": self.first, "last": self.last}
+        if self.each:
+            data["each"] = dict(self.each)
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> PartitionRequest:
+        """The request `json` wrote."""
+        each = data.get("each") or {}
+        return cls(data["first"], data["last"], tuple(sorted(each.items())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +170,7 @@ class RunRequest:
             "version": _JSON_VERSION,
             "selection": self.selection,
             "exclude": self.exclude,
-            "partitions": (
-                None
-                if self.partitions is None
-                else {"first": self.partitions.first, "last": self.partitions.last}
-            ),
+            "partitions": None if self.partitions is None else self.partitions.json(),
             "redo": sorted(self.redo) if self.redo is not None else None,
             "force": self.force,
             "trigger": self.trigger,
@@ -181,11 +205,7 @@ class RunRequest:
         return cls.of(
             data.get("selection", "*"),
             exclude=data.get("exclude"),
-            partitions=(
-                None
-                if partitions is None
-                else PartitionRequest(partitions["first"], partitions["last"])
-            ),
+            partitions=None if partitions is None else PartitionRequest.from_data(partitions),
             redo=data.get("redo"),
             force=bool(data.get("force", False)),
             trigger=data.get("trigger", "api"),

@@ -62,6 +62,22 @@ def test_a_range_needs_its_start():
         PartitionRequest.between(None, "2026-03-02")
 
 
+def test_assets_pinned_to_their_own_key_are_shown_after_the_main_key():
+    pinned = PartitionRequest("2026-03-01", "2026-03-01", (("by_month", "2026-02"),))
+    assert pinned.labels() == ("2026-03-01", "2026-02")
+    assert pinned.render() == "2026-03-01, 2026-02"
+    assert pinned.json() == {
+        "first": "2026-03-01",
+        "last": "2026-03-01",
+        "each": {"by_month": "2026-02"},
+    }
+    # Without pins the JSON layout is the one older releases wrote.
+    assert PartitionRequest.one("2026-03-01").json() == {
+        "first": "2026-03-01",
+        "last": "2026-03-01",
+    }
+
+
 def test_a_request_of_another_layout_version_is_refused():
     with pytest.raises(UsageError, match="layout version 9; this assetflow reads version 1"):
         RunRequest.from_json({"version": 9})
@@ -70,7 +86,8 @@ def test_a_request_of_another_layout_version_is_refused():
 
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
-_partitions = st.none() | st.builds(PartitionRequest, _text, _text)
+_pins = st.dictionaries(_text, _text, max_size=3).map(lambda d: tuple(sorted(d.items())))
+_partitions = st.none() | st.builds(PartitionRequest, _text, _text, _pins)
 
 
 @given(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from assetflow.partitions import PartitionsDefinition
     from assetflow.policies import AutomationPolicy
     from assetflow.project import Project, SchedulerSettings
+    from assetflow.request import PartitionRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +36,8 @@ class ScheduleTarget:
     schedule: Schedule
     #: the selected assets, in dependency order
     assets: tuple[str, ...]
-    #: the partitions its `partition` setting is read in (the first partitioned
-    #: selected asset's, in dependency order), or None
-    reference: PartitionsDefinition | None
+    #: the selected partitioned assets and their partitions, in dependency order
+    partitioned: tuple[tuple[str, PartitionsDefinition], ...] = ()
 
     @property
     def name(self) -> str:
@@ -47,24 +47,52 @@ class ScheduleTarget:
     def origin(self) -> str:
         return self.schedule.origin
 
-    def partition_at(self, tick: datetime, now: datetime) -> str | None:
-        """The partition key a tick at `tick`, evaluated at `now`, runs (None: no partition).
+    @property
+    def reference(self) -> PartitionsDefinition | None:
+        """The partitions of the first partitioned selected asset, or None."""
+        return self.partitioned[0][1] if self.partitioned else None
+
+    def partitions_at(self, tick: datetime, now: datetime) -> PartitionRequest | None:
+        """The partitions a tick at `tick`, evaluated at `now`, runs (None: no partition).
+
+        Each partitioned asset gets its own: the partition of its definition that had
+        closed at the tick (`previous`) or by `now` (`latest`). So a nightly tick over a
+        daily and a monthly asset runs yesterday of the one and last month of the other.
+        An asset none of whose partitions had closed yet runs none.
 
         Raises:
-            UsageError: No partition has closed by then.
+            UsageError: No partition of the first partitioned asset had closed by then.
         """
+        from assetflow.partitions.dynamic import DynamicPartitions
+        from assetflow.request import PartitionRequest
+
         setting = self.schedule.partition
-        if setting is None or self.reference is None:
+        reference = self.reference
+        if setting is None or reference is None:
             return None
         at = tick if setting == "previous" else now
         try:
-            return self.reference.latest(at)
+            key = reference.latest(at)
         except AssetflowError as error:
             raise UsageError(
                 f"schedule '{self.name}' asks for the {setting} partition at "
-                f"{at.isoformat()}, but none of {self.reference.describe()} had closed "
+                f"{at.isoformat()}, but none of {reference.describe()} had closed "
                 f"by then ({error.message})"
             ) from error
+        each: list[tuple[str, str]] = []
+        latest: dict[PartitionsDefinition, str | None] = {reference: key}
+        for name, definition in self.partitioned:
+            if isinstance(definition, DynamicPartitions):
+                continue  # no key of theirs closes at an instant: planned as requested
+            if definition not in latest:
+                try:
+                    latest[definition] = definition.latest(at)
+                except AssetflowError:
+                    latest[definition] = None
+            own = latest[definition]
+            if definition != reference and own is not None:
+                each.append((name, own))
+        return PartitionRequest(key, key, tuple(each))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,15 +262,12 @@ def _target(
     names = _check_selection(project, owner, schedule.select, schedule.exclude, problems)
     if names is None:
         return None
-    reference = next(
-        (
-            definition
-            for definition in (project.graph.spec(n).partitions for n in names)
-            if definition is not None
-        ),
-        None,
+    partitioned = tuple(
+        (name, definition)
+        for name, definition in ((n, project.graph.spec(n).partitions) for n in names)
+        if definition is not None
     )
-    if schedule.partition is not None and reference is None:
+    if schedule.partition is not None and not partitioned:
         problems.append(
             Problem(
                 "",
@@ -254,4 +279,24 @@ def _target(
             )
         )
         return None
-    return ScheduleTarget(schedule, names, reference)
+    if schedule.partition is not None and _is_dynamic(partitioned[0][1]):
+        first = partitioned[0][0]
+        problems.append(
+            Problem(
+                "",
+                0,
+                f'{owner} sets partition = "{schedule.partition}", but its first '
+                f"partitioned asset '{first}' has dynamic partitions, and no key of "
+                "those closes at a tick. To fix this, remove the `partition` setting "
+                "(every key that is not fresh runs), or start runs for new keys from a "
+                "sensor (docs/sensors.md).",
+            )
+        )
+        return None
+    return ScheduleTarget(schedule, names, partitioned)
+
+
+def _is_dynamic(definition: PartitionsDefinition) -> bool:
+    from assetflow.partitions.dynamic import DynamicPartitions
+
+    return isinstance(definition, DynamicPartitions)

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from assetflow.errors import AssetflowError
-from assetflow.request import PartitionRequest, RunRequest
+from assetflow.request import RunRequest
 
 if TYPE_CHECKING:
     from assetflow.automation.loading import ScheduleTarget
@@ -167,7 +167,7 @@ def _catchup(
 def _run(target: ScheduleTarget, instant: datetime, now: datetime) -> TickDecision:
     schedule = target.schedule
     try:
-        key = target.partition_at(instant, now)
+        partitions = target.partitions_at(instant, now)
     except AssetflowError as error:
         return TickDecision(
             target.origin, instant, "failed", error.message, None, (), schedule.select
@@ -175,12 +175,12 @@ def _run(target: ScheduleTarget, instant: datetime, now: datetime) -> TickDecisi
     request = RunRequest.of(
         schedule.select,
         exclude=schedule.exclude,
-        partitions=PartitionRequest.one(key) if key is not None else None,
+        partitions=partitions,
         trigger=f"schedule:{tick_label(target, instant)}",
         run_key=run_key(target, instant),
         tags={**schedule.tags, "schedule": schedule.name},
     )
-    keys = (key,) if key is not None else ()
+    keys = () if partitions is None else partitions.labels()
     return TickDecision(target.origin, instant, "run", None, request, keys, schedule.select)
 
 

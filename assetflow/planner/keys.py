@@ -28,7 +28,8 @@ def keys_by_asset(
     is read in the definition of the first partitioned asset (in dependency
     order) that has such keys; assets with the same definition take the same
     keys, time-partitioned assets of another granularity take the partitions
-    whose windows overlap the requested time span.
+    whose windows overlap the requested time span. An asset the request pins to a
+    key of its own (`PartitionRequest.each`) takes that key.
 
     Raises:
         SelectionError: The request names keys no selected asset has, or is made
@@ -63,6 +64,9 @@ def keys_by_asset(
             result[name] = _overlapping(definition, span, now)
         else:
             result[name] = [key for key in wanted if definition.has_key(key)]
+    for name, key in request.each:
+        if definitions.get(name) is not None:
+            result[name] = [key]
     return result
 
 

@@ -85,6 +85,50 @@ def test_a_tick_runs_the_partition_that_closed_and_a_second_evaluation_starts_no
     assert len(store.list_runs()) == 1
 
 
+MIXED = (
+    DAILY
+    + """
+from assetflow import MonthlyPartitions
+
+@asset(partitions=MonthlyPartitions(start="2026-01-01", timezone="Europe/Berlin"))
+def monthly_totals(context, orders: dict) -> dict:
+    return {"month": context.partition_key}
+"""
+)
+
+
+def test_previous_over_a_mixed_selection_gives_each_asset_its_own_partition(make_project):
+    schedules = NIGHTLY.format(catchup="latest").replace('"report+ +report"', '"orders+"')
+    root = make_project(MIXED, config=config(schedules))
+    daemon, store = scheduler_for(root, FixedClock(berlin("2026-03-02T03:00:30")))
+    daemon.run_once()
+    [tick] = store.ticks("schedule:nightly")
+    assert tick.partition_keys == ("2026-03-01", "2026-02")
+    steps = {(e.asset, e.partition) for e in store.run_events(tick.run_id) if e.asset}
+    assert steps == {
+        ("orders", "2026-03-01"),
+        ("report", "2026-03-01"),
+        ("monthly_totals", "2026-02"),
+    }
+
+
+def test_partition_on_a_selection_led_by_dynamic_partitions_is_refused(make_project):
+    assets = (
+        DAILY
+        + """
+from assetflow import DynamicPartitions
+
+@asset(partitions=DynamicPartitions("uploads"))
+def upload(context) -> dict:
+    return {"key": context.partition_key}
+"""
+    )
+    schedules = NIGHTLY.format(catchup="latest").replace('"report+ +report"', '"upload"')
+    root = make_project(assets, config=config(schedules))
+    with pytest.raises(DefinitionError, match="'upload' has dynamic partitions, and no key"):
+        load_automation(load(root))
+
+
 @pytest.mark.parametrize(
     ("catchup", "runs", "skipped"),
     [("all", 4, 0), ("latest", 1, 3), ("none", 1, 3)],

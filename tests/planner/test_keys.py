@@ -167,6 +167,16 @@ def test_a_range_of_days_maps_onto_every_week_it_overlaps(coarser):
     assert keys["by_month"] == ["2026-03"]
 
 
+def test_an_asset_pinned_to_its_own_key_takes_it(coarser):
+    # A nightly schedule's "previous" partition over a mixed selection: the day that
+    # closed for the daily assets, the month that closed for the monthly one.
+    request = PartitionRequest("2026-03-11", "2026-03-11", (("by_month", "2026-02"),))
+    keys = keys_by_asset(coarser, coarser.names, request, APRIL)
+    assert keys["clean"] == ["2026-03-11"]
+    assert keys["by_month"] == ["2026-02"]
+    assert keys["by_week"] == ["2026-03-09"]
+
+
 def test_only_complete_coarser_partitions_are_planned(coarser):
     # The days 2026-03-30 .. 2026-04-02 overlap March and April, but April has not ended.
     request = PartitionRequest("2026-03-30", "2026-04-02")
