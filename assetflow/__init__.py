@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from assetflow.api import show as show
     from assetflow.api import status as status
     from assetflow.api import why as why
+    from assetflow.automation.schedules import Schedule as Schedule
+    from assetflow.automation.schedules import schedule as schedule
     from assetflow.automation.sensors import SensorContext as SensorContext
     from assetflow.automation.sensors import SensorResult as SensorResult
     from assetflow.automation.sensors import sensor as sensor
@@ -92,6 +94,8 @@ _HOMES = {
     "SensorContext": "assetflow.automation.sensors",
     "SensorResult": "assetflow.automation.sensors",
     "sensor": "assetflow.automation.sensors",
+    "Schedule": "assetflow.automation.schedules",
+    "schedule": "assetflow.automation.schedules",
     "CheckResult": "assetflow.checks",
     "accepted_values": "assetflow.checks",
     "check": "assetflow.checks",

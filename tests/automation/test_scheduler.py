@@ -318,3 +318,27 @@ def test_a_year_of_daily_ticks_replays_in_order(make_project):
         "2026-03-03",
     ]
     assert timedelta(days=9) == ticks[0].scheduled_at - ticks[-1].scheduled_at + timedelta(0)
+
+
+def test_a_schedule_object_in_a_project_module_is_found_and_runs(make_project):
+    assets = (
+        DAILY
+        + """
+import assetflow
+
+nightly = assetflow.schedule(
+    "nightly",
+    cron="0 3 * * *",
+    timezone="Europe/Berlin",
+    select="+report",
+    partition="previous",
+    start="2026-03-02T00:00:00+01:00",
+)
+"""
+    )
+    root = make_project(assets, config=config(""))
+    daemon, store = scheduler_for(root, FixedClock(berlin("2026-03-02T03:00:30")))
+    assert [t.name for t in daemon.automation.schedules] == ["nightly"]
+    daemon.run_once()
+    [tick] = store.ticks("schedule:nightly")
+    assert (tick.status, tick.partition_keys) == ("started", ("2026-03-01",))
