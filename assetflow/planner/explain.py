@@ -134,4 +134,7 @@ def key_ranges(graph: AssetGraph | None, asset: str, keys: list[str]) -> str:
         if len(ordered) == 1:
             return ordered[0]
         return f"{ordered[0]}..{ordered[-1]} ({len(ordered)})"
-    return ", ".join(part.render() for part in compact(keys, definition))
+    # A key the definition no longer has (a removed dynamic key) is listed as it is.
+    known = [key for key in keys if definition.has_key(key)]
+    gone = sorted({key for key in keys if not definition.has_key(key)})
+    return ", ".join([*(part.render() for part in compact(known, definition)), *gone])

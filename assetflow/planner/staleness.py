@@ -190,11 +190,29 @@ def judge(
                     run_id=current.run_id if current is not None else None,
                 )
             )
+    own.extend(_removed_inputs(inputs, latest.input_versions))
     if own:
         return Verdict(asset, partition, Status.STALE, tuple(own + waiting))
     if waiting:
         return Verdict(asset, partition, Status.WAITING, tuple(waiting))
     return Verdict(asset, partition, Status.FRESH)
+
+
+#: The detail of an UPSTREAM_CHANGED reason whose input is no longer read at all (a
+#: dynamic partition key removed since the asset read it).
+REMOVED = "removed"
+
+
+def _removed_inputs(
+    inputs: tuple[AssetPartition, ...], recorded: Mapping[str, str]
+) -> list[Reason]:
+    """An UPSTREAM_CHANGED reason for each input the materialization read that is gone."""
+    current = {key_text(upstream) for upstream in inputs}
+    return [
+        Reason(ReasonKind.UPSTREAM_CHANGED, upstream=name, old=version, details=(REMOVED,))
+        for name, version in recorded.items()
+        if name not in current
+    ]
 
 
 def _inputs_match(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from assetflow.planner.explain import key_ranges, split_key_text
-from assetflow.planner.staleness import Reason, ReasonKind, Status, Verdict, key_text
+from assetflow.planner.staleness import REMOVED, Reason, ReasonKind, Status, Verdict, key_text
 from assetflow.views.text import short, when
 
 if TYPE_CHECKING:
@@ -107,22 +107,23 @@ def _explain(
     lines.append(f"{pad}'{label}' is {verdict.status.value}: {_made(latest)}, and since then:")
     # Several partitions of one input for the same kind of reason: the first is
     # explained in full, the others are named in one line.
-    others: dict[tuple[ReasonKind, str], list[str]] = {}
+    others: dict[tuple[ReasonKind, str, tuple[str, ...]], list[str]] = {}
     for reason in verdict.reasons:
         asset, partition = split_key_text(reason.upstream)
-        group = (reason.kind, asset or "")
+        group = (reason.kind, asset or "", reason.details)
         if partition is not None and reason.kind in _PER_INPUT:
             if group in others:
                 others[group].append(partition)
                 continue
             others[group] = []
         _explain_reason(label, reason, verdicts, context, diffs, lines, depth, seen, latest)
-    for (kind, asset), partitions in others.items():
+    for (kind, asset, details), partitions in others.items():
         if partitions:
             graph = context.project.graph
+            what = ": ".join([kind.value, *details])
             lines.append(
                 f"{pad}  - and the same for {len(partitions)} more partitions of '{asset}': "
-                f"{key_ranges(graph, asset, partitions)} ({kind.value})"
+                f"{key_ranges(graph, asset, partitions)} ({what})"
             )
 
 
@@ -155,6 +156,12 @@ def _explain_reason(
             diff = diffs.get((asset, latest.code_version), "")
             if diff:
                 lines.extend(_INDENT * (depth + 1) + line for line in diff.splitlines())
+    elif reason.kind is ReasonKind.UPSTREAM_CHANGED and REMOVED in reason.details:
+        lines.append(
+            f"{pad}input '{reason.upstream}' is gone (its partition key was removed): this "
+            f"asset last read it at data version {short(reason.old)}, and its data is "
+            "no longer among its inputs"
+        )
     elif reason.kind is ReasonKind.UPSTREAM_CHANGED:
         origin = f"written by run {short(reason.run_id)}" if reason.run_id else "as observed now"
         lines.append(

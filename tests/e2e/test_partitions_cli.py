@@ -118,6 +118,11 @@ def test_keys_are_added_materialized_removed_and_pruned(tmp_path):
     assert kept.is_dir()
     status = run(root, "status", "parsed_upload")
     assert "batch-2..batch-4 fresh (3)" in status.output
+    # all_uploads read batch-1's totals: with the key gone, it is stale, and says why.
+    reader = run(root, "plan", "all_uploads")
+    assert "upstream changed: upload_totals[batch-1]: removed" in reader.output
+    why = run(root, "why", "all_uploads")
+    assert "input 'upload_totals[batch-1]' is gone (its partition key was removed)" in why.output
 
     pruned = run(root, "partitions", "remove", "parsed_upload", "batch-1", "--prune")
     assert pruned.exit_code == 0, pruned.output

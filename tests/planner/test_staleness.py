@@ -52,6 +52,26 @@ def test_code_changed_carries_versions_and_details():
     assert reason.render() == "code changed: helper cleaning.normalise_email changed"
 
 
+def test_an_input_read_last_time_and_gone_now_makes_it_stale():
+    # It read two partitions of `raw`; one of them was removed (a dynamic key).
+    kept, gone = ("raw", "a"), ("raw", "b")
+    latest = {
+        kept: record(kept, code="c", data="d-a", inputs={}),
+        KEY: record(KEY, code="c", data="d-clean", inputs={"raw[a]": "d-a", "raw[b]": "d-b"}),
+    }
+    verdict = judge(KEY, code_version="c", inputs=(kept,), snapshot=Snapshot(latest), pending={})
+    assert verdict.status is Status.STALE
+    (reason,) = verdict.reasons
+    assert (reason.kind, reason.upstream, reason.old, reason.new) == (
+        ReasonKind.UPSTREAM_CHANGED,
+        "raw[b]",
+        "d-b",
+        None,
+    )
+    assert reason.render() == "upstream changed: raw[b]: removed"
+    assert gone not in latest
+
+
 def test_upstream_stale_means_waiting():
     verdict = judge(
         KEY, code_version="c", inputs=(RAW,), snapshot=snapshot(), pending={RAW: Status.STALE}
