@@ -173,6 +173,43 @@ def write_table(
     return stored
 
 
+def delete_rows(database: Path, asset: str, *, partition: str | None, lock_timeout: float) -> None:
+    """Delete one partition's rows of an asset's table (the whole table when ``partition``
+    is None), in one transaction. A missing file, table or partition is already deleted.
+
+    Raises:
+        WriteError: The file stayed locked, or DuckDB failed; nothing was deleted.
+    """
+    if not database.exists():
+        return
+    where = _where(asset, partition)
+
+    def attempt() -> None:
+        with _WRITERS, _connection(database, read_only=False) as connection:
+            with _transaction(connection):
+                columns = _table_columns(connection, asset, WriteError)
+                if columns is None:
+                    return
+                if partition is None:
+                    connection.execute(f"DROP TABLE {_quote(asset)}")
+                elif any(name == PARTITION_COLUMN for name, _ in columns):
+                    connection.execute(
+                        f"DELETE FROM {_quote(asset)} WHERE {PARTITION_COLUMN} = $key",
+                        {"key": partition},
+                    )
+
+    def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
+        cause = f"it is locked by another process ({detail})" if detail else str(error)
+        return WriteError(
+            f"cannot delete {where} from the DuckDB file '{database}': {cause}; nothing "
+            "was deleted.",
+            hint=f"Wait for that process to finish or close it, then re-run. {_BI_HINT}",
+        )
+
+    _with_lock_retries(attempt, lock_timeout=lock_timeout, failure=failure)
+    logger.debug("deleted %s from %s", where, database)
+
+
 def read_table(
     database: Path,
     asset: str,

@@ -27,6 +27,7 @@ from assetflow.io.duckdb import (
     RowCounts,
     count_rows,
     count_tables_rows,
+    delete_rows,
     database_path,
     read_head,
     read_table,
@@ -102,6 +103,18 @@ class DuckDBIO:
             return empty_table(as_type)
         keys = [ref.partition or "" for ref in refs]
         return self._read(databases.pop(), asset, keys, as_type)
+
+    def delete(self, ref: OutputRef) -> None:
+        """Delete the partition's rows (the whole table for an unpartitioned ref), in one
+        transaction; one already gone is left as it is (`partitions remove --prune`)."""
+        if ref.path is None:
+            return
+        delete_rows(
+            Path(ref.path),
+            ref.asset,
+            partition=ref.partition,
+            lock_timeout=self.settings.lock_timeout,
+        )
 
     def stat(self, ref: OutputRef) -> OutputStat | None:
         """The rows of the table or partition; None if the file or the table is missing.

@@ -238,6 +238,34 @@ def test_stat_matches_what_was_written(kind: str, partition: str | None, tmp_pat
     assert restat.rows is None or restat.rows == 50
 
 
+DELETING_KINDS = [
+    kind for kind in STORING_KINDS if callable(getattr(io_manager(kind), "delete", None))
+]
+
+
+@pytest.mark.parametrize("kind", DELETING_KINDS)
+def test_deleting_a_partition_deletes_exactly_it(kind: str, tmp_path: Path) -> None:
+    """What `partitions remove --prune` does with a kind that shares one file."""
+    manager = io_manager(kind)
+    table = kind in TABLE_KINDS
+    kept = _write(manager, tmp_path, pd.DataFrame({"id": [1, 2]}) if table else [1, 2], "a")
+    gone = _write(manager, tmp_path, pd.DataFrame({"id": [3]}) if table else [3], "b")
+    manager.delete(_ref(gone, "b"))
+    stat = manager.stat(_ref(gone, "b"))
+    assert stat is None or stat.rows == 0
+    left = manager.read(_ref(kept, "a"))
+    if table:
+        assert_same_table(left, pd.DataFrame({"id": [1, 2]}))
+    else:
+        assert left == [1, 2]
+    manager.delete(_ref(gone, "b"))  # already gone: no error
+    manager.delete(OutputRef("orders", "b", tmp_path / "nowhere.db"))
+
+
+def test_the_duckdb_kind_deletes_its_partitions() -> None:
+    assert "duckdb" in DELETING_KINDS
+
+
 @pytest.mark.parametrize("partition", PARTITIONS)
 @pytest.mark.parametrize("kind", STORING_KINDS)
 def test_a_missing_output_is_reported_missing(
