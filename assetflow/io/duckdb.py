@@ -185,18 +185,21 @@ def delete_rows(database: Path, asset: str, *, partition: str | None, lock_timeo
     where = _where(asset, partition)
 
     def attempt() -> None:
-        with _WRITERS, _connection(database, read_only=False) as connection:
-            with _transaction(connection):
-                columns = _table_columns(connection, asset, WriteError)
-                if columns is None:
-                    return
-                if partition is None:
-                    connection.execute(f"DROP TABLE {_quote(asset)}")
-                elif any(name == PARTITION_COLUMN for name, _ in columns):
-                    connection.execute(
-                        f"DELETE FROM {_quote(asset)} WHERE {PARTITION_COLUMN} = $key",
-                        {"key": partition},
-                    )
+        with (
+            _WRITERS,
+            _connection(database, read_only=False) as connection,
+            _transaction(connection),
+        ):
+            columns = _table_columns(connection, asset, WriteError)
+            if columns is None:
+                return
+            if partition is None:
+                connection.execute(f"DROP TABLE {_quote(asset)}")
+            elif any(name == PARTITION_COLUMN for name, _ in columns):
+                connection.execute(
+                    f"DELETE FROM {_quote(asset)} WHERE {PARTITION_COLUMN} = $key",
+                    {"key": partition},
+                )
 
     def failure(error: duckdb.Error, detail: str | None) -> AssetflowError:
         cause = f"it is locked by another process ({detail})" if detail else str(error)
