@@ -225,12 +225,14 @@ class Scheduler:
             or now - self._sensed[spec.origin] >= spec.interval
         ]
         if due:
-            cursors = {spec.origin: self.store.sensor_cursor(spec.origin) for spec in due}
+            # evaluate_sensors reads cursors and last times by the sensor's name; the store
+            # and this scheduler keep them by origin (`sensor:NAME`).
+            cursors = {spec.name: self.store.sensor_cursor(spec.origin) for spec in due}
             outcomes = evaluate_sensors(
                 due,
                 cursors=cursors,
                 now=now,
-                last={s.origin: self._sensed.get(s.origin) for s in due},
+                last={s.name: self._sensed.get(s.origin) for s in due},
             )
             for outcome in outcomes:
                 self._sensed[outcome.origin] = now
@@ -273,11 +275,13 @@ class Scheduler:
         cursor = json.dumps(version, sort_keys=True)
         if cursor == self.store.sensor_cursor(origin):
             return
+        # The key names this change (the version, and when it was seen), not the version
+        # alone: a file edited back to an earlier content is a change that runs again.
         digest = hashlib.sha256(cursor.encode()).hexdigest()[:16]
         request = RunRequest.of(
             f"{spec.name}+",
             trigger=origin,
-            run_key=f"{origin}@{digest}",
+            run_key=f"{origin}@{now.isoformat()}:{digest}",
             tags={"sensor": spec.name},
         )
         records = _sensor_records(origin, now, (request,), None)
