@@ -265,9 +265,13 @@ class Scheduler:
 
         from assetflow.automation.sensors import observe_source_sensor
         from assetflow.request import RunRequest
+        from assetflow.services.planning import bind_partitions
 
         try:
-            version = observe_source_sensor(self.project, spec)
+            # Dynamic partitions' keys live in the store: read them before observing a
+            # source partitioned by them; time partitions are observed as of `now`.
+            project = bind_partitions(self.project, self.store)
+            version = observe_source_sensor(project, project.graph.spec(spec.name), now=now)
         except Exception as error:  # the user's observer: recorded, never fatal
             records = _sensor_records(origin, now, (), f"observing it failed: {error}")
             self._save_sensor(origin, self.store.sensor_cursor(origin), records, {}, report)

@@ -337,6 +337,11 @@ def sloppy(context):
 @sensor(interval="1m", select="raw")
 def fine(context):
     return RunRequest(run_key="fine")
+
+
+@sensor(interval="1m")
+def lost(context):
+    return RunRequest("no_such_asset", run_key="lost")
 """
 
 
@@ -353,6 +358,20 @@ def test_a_request_with_fields_of_the_wrong_type_is_a_failed_tick_not_a_broken_c
     assert "partitions is a dict; give PartitionRequest.one('KEY')" in failed.reason
     assert store.ticks("sensor:fine")[0].status == "started"
     assert report.next_due is not None
+
+
+def test_a_request_whose_run_cannot_start_is_a_failed_tick_with_the_reason(make_project):
+    root = make_project(SLOPPY, config=CONFIG)
+    clock = FixedClock(NOW)
+    daemon, store = scheduler_for(root, clock)
+    daemon.cycle()
+    settle(daemon, store, clock)
+    [tick] = store.ticks("sensor:lost")
+    assert tick.status == "failed"
+    assert tick.reason.startswith("the run could not start: ")
+    assert "no_such_asset" in tick.reason
+    assert tick.run_id is None or store.get_run(tick.run_id) is None
+    assert [r.run_key for r in store.list_runs(limit=100)] == ["fine"]
 
 
 # --- sources with sensor=True -----------------------------------------------------------
@@ -469,3 +488,46 @@ def test_an_observer_that_raises_is_a_failed_tick_and_not_fatal(make_project):
     newest = store.ticks("sensor:bucket")[0]
     assert newest.status == "started"
     assert materialized_in(store, newest.run_id) == ["from_bucket"]
+
+
+DYNAMIC_SOURCE = """
+from pathlib import Path
+
+from assetflow import DynamicPartitions, asset, file_source
+
+uploads = DynamicPartitions("uploads")
+landed = file_source("landed", "inbox/{partition}.txt", partitions=uploads, sensor=True)
+
+
+@asset(partitions=uploads)
+def parsed(landed: Path) -> str:
+    return landed.read_text()
+"""
+
+
+def test_a_sensed_source_with_dynamic_partitions_is_observed_in_its_stored_keys(make_project):
+    root = make_project(DYNAMIC_SOURCE, config=CONFIG)
+    (root / "inbox").mkdir()
+    (root / "inbox" / "one.txt").write_text("1")
+    clock = FixedClock(NOW)
+    daemon, store = scheduler_for(root, clock)
+    store.add_partition_keys("uploads", ["one"], NOW)
+    daemon.cycle()
+    settle(daemon, store, clock)
+    [tick] = store.ticks("sensor:landed")
+    assert tick.status == "started", tick.reason
+    assert materialized_in(store, tick.run_id) == ["parsed"]
+
+    # A second key and its file: observed, and its partition runs.
+    (root / "inbox" / "two.txt").write_text("2")
+    store.add_partition_keys("uploads", ["two"], NOW)
+    clock.advance(30)
+    daemon.cycle()
+    settle(daemon, store, clock)
+    newest = store.ticks("sensor:landed")[0]
+    assert newest.status == "started", newest.reason
+    assert [
+        e.partition
+        for e in store.run_events(newest.run_id)
+        if e.kind.value == "materialized" and e.asset == "parsed"
+    ] == ["two"]
