@@ -153,7 +153,12 @@ class Scheduler:
         }
         try:
             due = due_assets(
-                self.project, self.store, policies, self.clock, cron_ticks_recorded=recorded
+                self.project,
+                self.store,
+                policies,
+                self.clock,
+                in_progress=self._materializing(),
+                cron_ticks_recorded=recorded,
             )
         except Exception as error:  # a planning error is recorded, never fatal
             record = TickRecord(
@@ -194,6 +199,12 @@ class Scheduler:
             for asset, instant in due.cron_ticks
         ]
         self._claim(records, report)
+
+    def _materializing(self) -> set[str]:
+        """The assets another run materializes now (it holds their lease): not due again
+        while it does. Leases are kept in the runs' own time, the real one."""
+        now = self.real_clock.now()
+        return {lease.asset for lease in self.store.leases() if lease.expires_at > now}
 
     def _claim(self, records: list[TickRecord], report: CycleReport) -> None:
         claimed = self.store.claim_ticks(records)

@@ -343,3 +343,33 @@ def test_on_cron_runs_once_per_interval_once_its_upstreams_were_updated_since_th
     daemon.cycle()
     settle(daemon, store, clock)
     assert len(automation_runs(store)) == 2
+
+
+def test_eager_leaves_an_asset_alone_while_another_run_materializes_it(make_project):
+    import threading
+
+    root = make_eager(make_project)
+    (root / "feed.txt").write_text("2")
+    by_hand(root, "feed", force=True)
+    (root / "hold").write_text("")
+    manual = threading.Thread(target=by_hand, args=(root, "cleaned"))
+    clock = FixedClock(NOW)
+    daemon, store = scheduler_for(root, clock)
+    try:
+        manual.start()
+        deadline = time.monotonic() + 10
+        while not any(lease.asset == "cleaned" for lease in store.leases()):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        daemon.cycle()
+        settle(daemon, store, clock)
+        assert automation_runs(store) == []
+    finally:
+        (root / "hold").unlink()
+        manual.join(20)
+    # The manual run brought `cleaned` up to date; `summary` is still behind it.
+    clock.advance(60)
+    daemon.cycle()
+    settle(daemon, store, clock)
+    [run] = automation_runs(store)
+    assert materialized_in(store, run.run_id) == ["summary"]
