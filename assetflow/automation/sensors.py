@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -593,7 +594,8 @@ def _partition_keys(value: Any) -> Mapping[str, tuple[str, ...]]:
 
 def partition_key_problem(key: Any) -> str | None:
     """What is wrong with a dynamic partition key (None: nothing), as the rest of a sentence
-    that starts "the key ...". A minimal check, for sensors' outcomes."""
+    that starts "the key ...". The rules of `assetflow partitions add`, so that a sensor
+    never stores a key the command would refuse."""
     if not isinstance(key, str):
         return f"{key!r}, {_a(key)}; a partition key is a string"
     shown = key if len(key) <= 40 else key[:37] + "..."
@@ -603,10 +605,14 @@ def partition_key_problem(key: Any) -> str | None:
         return f"{shown!r}: a partition key holds no '/' or '\\' (it names a file)"
     if key in (".", ".."):
         return f"{key!r}: a partition key is not '.' or '..' (it names a file)"
+    if ".." in key:
+        return f"{shown!r}: a partition key holds no '..' (it would read as a range a..b)"
     if len(key) > MAX_KEY_LENGTH:
         return f"{shown!r} ({len(key)} characters): a partition key has at most {MAX_KEY_LENGTH}"
-    if any(ord(char) < 32 for char in key):
+    if any(unicodedata.category(char) == "Cc" for char in key):
         return f"{shown!r}: a partition key holds no control characters"
+    if key != key.strip():
+        return f"{shown!r}: a partition key has no spaces at either end"
     return None
 
 
