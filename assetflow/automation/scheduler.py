@@ -245,8 +245,17 @@ class Scheduler:
                 now=now,
                 last={s.name: self._sensed.get(s.origin) for s in due},
             )
+            dynamic = _dynamic_names(self.project)
             for outcome in outcomes:
                 self._sensed[outcome.origin] = now
+                unknown = _unknown_partitions(outcome.add_partitions, dynamic)
+                if unknown is not None and outcome.error is None:
+                    # Keys stored under a name no asset uses would be lost, and the runs
+                    # asking for them would fail: the evaluation fails, its cursor stays.
+                    cursor = self.store.sensor_cursor(outcome.origin)
+                    records = _sensor_records(outcome.origin, now, (), unknown)
+                    self._save_sensor(outcome.origin, cursor, records, {}, report)
+                    continue
                 records = _sensor_records(outcome.origin, now, outcome.requests, outcome.error)
                 self._save_sensor(
                     outcome.origin, outcome.cursor, records, outcome.add_partitions, report
@@ -559,6 +568,37 @@ def _sensor_records(
             )
         )
     return records
+
+
+def _dynamic_names(project: Project) -> list[str]:
+    """The names of the dynamic partitions the project's assets use."""
+    from assetflow.partitions.dynamic import DynamicPartitions
+
+    graph = project.graph
+    return sorted(
+        {
+            spec.partitions.name
+            for spec in (graph.spec(name) for name in graph.names)
+            if isinstance(spec.partitions, DynamicPartitions)
+        }
+    )
+
+
+def _unknown_partitions(added: Any, known: Sequence[str]) -> str | None:
+    """Why a sensor's `add_partitions` names partitions no asset uses (None: it does not)."""
+    from assetflow.errors import did_you_mean, suggest
+
+    for name in added or {}:
+        if name not in known:
+            listed = ", ".join(f"'{n}'" for n in known) or "none"
+            hint = did_you_mean(suggest(name, known))
+            return (
+                f"returned add_partitions['{name}'], but no asset is partitioned by "
+                f"DynamicPartitions('{name}') (the project's dynamic partitions: {listed})."
+                + (f" {hint}" if hint else "")
+                + " Name the DynamicPartitions its assets use."
+            )
+    return None
 
 
 def _replace_reason(tick: TickRecord, reason: str) -> TickRecord:

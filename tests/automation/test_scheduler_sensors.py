@@ -531,3 +531,42 @@ def test_a_sensed_source_with_dynamic_partitions_is_observed_in_its_stored_keys(
         for e in store.run_events(newest.run_id)
         if e.kind.value == "materialized" and e.asset == "parsed"
     ] == ["two"]
+
+
+MISNAMED = """
+from assetflow import DynamicPartitions, PartitionRequest, RunRequest, SensorResult, asset, sensor
+
+uploads = DynamicPartitions("uploads")
+
+
+@asset(partitions=uploads)
+def parsed(context) -> str:
+    return context.partition_key
+
+
+@sensor(interval="1m")
+def landed(context):
+    return SensorResult(
+        run_requests=[RunRequest("parsed", partitions=PartitionRequest.one("b1"))],
+        cursor="moved",
+        add_partitions={"upload": ["b1"]},
+    )
+"""
+
+
+def test_keys_added_to_dynamic_partitions_no_asset_uses_fail_the_evaluation(make_project):
+    root = make_project(MISNAMED, config=CONFIG)
+    clock = FixedClock(NOW)
+    daemon, store = scheduler_for(root, clock)
+    daemon.cycle()
+    settle(daemon, store, clock)
+    [tick] = store.ticks("sensor:landed")
+    assert tick.status == "failed"
+    assert tick.reason == (
+        "returned add_partitions['upload'], but no asset is partitioned by "
+        "DynamicPartitions('upload') (the project's dynamic partitions: 'uploads'). "
+        "Did you mean 'uploads'? Name the DynamicPartitions its assets use."
+    )
+    assert store.partition_keys(["upload", "uploads"]) == {"upload": [], "uploads": []}
+    assert store.sensor_cursor("sensor:landed") is None
+    assert store.list_runs() == []
