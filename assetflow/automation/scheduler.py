@@ -330,12 +330,13 @@ class Scheduler:
                 self.launcher.submit(record)
 
     def _overlap(self, overlap: str, decision: TickDecision) -> TickDecision:
-        """A run decision of a schedule whose previous run is still going, with
-        `overlap = "skip"`, becomes a skip."""
+        """A run decision of a schedule whose previous runs still go, as many as its
+        `max_concurrent_runs`, becomes a skip with `overlap = "skip"` (with "queue", it
+        waits for one to finish)."""
         if decision.action != "run" or overlap != "skip":
             return decision
         busy = self.launcher.running(decision.origin)
-        if not busy and not self.launcher.queued(decision.origin):
+        if len(busy) + self.launcher.queued(decision.origin) < self.launcher.cap(decision.origin):
             return decision
         still = f"run {busy[0][:8]}" if busy else "a queued run"
         return TickDecision(

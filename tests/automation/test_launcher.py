@@ -233,3 +233,29 @@ def test_the_global_cap_holds_over_every_schedule(make_project):
     assert module["inside"]["most"] == 2
     for origin in ("schedule:sa", "schedule:sb", "schedule:sc"):
         assert [r.status.value for r in runs_of(store, origin)] == ["success", "success"]
+
+
+def test_overlap_skip_lets_as_many_runs_overlap_as_the_schedule_allows(make_project):
+    extra = 'overlap = "skip"\nmax_concurrent_runs = 2\n'
+    schedule = every_minute("often", "hourly", extra + 'partition = "latest"\n').replace(
+        "* * * * *", "0 * * * *"
+    )
+    root = make_project(ASSETS, config=config(schedule))
+    clock = FixedClock(NOW)
+    daemon, store, module = scheduler_for(root, clock)
+    try:
+        daemon.cycle()
+        wait_until(lambda: module["inside"]["now"] == 1, daemon, store, clock)
+        clock.advance(3600)  # the next hour's partition: another asset-partition
+        daemon.cycle()
+        wait_until(lambda: module["inside"]["now"] == 2, daemon, store, clock)
+        clock.advance(3600)
+        daemon.cycle()
+        third, second, first = store.ticks("schedule:often")
+        assert (first.status, second.status) == ("started", "started")
+        assert third.status == "skipped"
+        assert "overlap:" in third.reason
+    finally:
+        module["gate"].set()
+    finish(daemon, store, clock)
+    assert module["inside"]["most"] == 2
