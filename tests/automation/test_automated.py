@@ -185,8 +185,11 @@ def test_due_assets_leaves_out_those_in_progress(make_project):
             ).assets
             == ()
         )
-        assert due.request(NOW).selection == "cleaned summary"
-        assert due_assets(project, store, policies, FixedClock(NOW)).request(NOW) is not None
+        request = due.request(NOW)
+        assert request.selection == "cleaned summary"
+        assert request.trigger == ORIGIN
+        assert request.partitions is None  # nothing partitioned is due
+        assert sorted(request.redo) == ["missing", "stale"]
 
 
 MISSING = """
