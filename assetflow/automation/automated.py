@@ -3,7 +3,7 @@
 `@asset(automation="eager")` runs an asset-partition when an upstream of it was
 updated and it is stale; `automation="missing"` fills the partitions that are due
 and never materialized; `automation=on_cron("0 * * * *")` runs an asset once per
-cron interval, once every upstream was updated since the previous tick. "Stale"
+cron interval, as soon as every upstream was updated since the tick that began it. "Stale"
 is what `assetflow plan` says, because the verdicts come from the same planner.
 The assets due in one evaluation run as one run, in dependency order.
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from assetflow.request import RunRequest
+from assetflow.request import PartitionRequest, RunRequest
 
 if TYPE_CHECKING:
     from assetflow.clock import Clock
@@ -41,6 +41,10 @@ class AutomationDue:
     reasons: Mapping[str, str] = field(default_factory=dict)
     #: (asset, cron instant) of each on_cron asset that became due
     cron_ticks: tuple[tuple[str, datetime], ...] = ()
+    #: the range of the due partitions (None: the assets due are unpartitioned). The
+    #: run is asked for these keys, not for "every complete partition": the run's clock
+    #: may be later than the one the partitions were found due by (a replay, `--now`).
+    partitions: PartitionRequest | None = None
 
     def request(self, now: datetime) -> RunRequest | None:
         """The one run that materializes them all (None when nothing is due)."""
@@ -48,6 +52,7 @@ class AutomationDue:
             return None
         return RunRequest.of(
             " ".join(self.assets),
+            partitions=self.partitions,
             redo=("missing", "stale"),
             trigger=ORIGIN,
             run_key=f"{ORIGIN}@{now.isoformat()}",
@@ -80,6 +85,9 @@ def due_assets(
 
     now = clock.now()
     reasons: dict[str, str] = {}
+    #: the partitions found due, by asset, and the project whose dynamic keys are bound
+    due_keys: dict[str, list[str]] = {}
+    bound = project
     planned = [
         name
         for name, policy in policies.items()
@@ -93,19 +101,24 @@ def due_assets(
             clock=clock,
             check_inputs=False,
         )
+        bound = context.project
         for step in context.plan.steps:
             policy = policies.get(step.asset)
             kinds = {reason.kind for reason in step.reasons}
-            if step.asset in reasons or ReasonKind.LAST_RUN_FAILED in kinds:
+            if ReasonKind.LAST_RUN_FAILED in kinds:
                 continue
             if (
                 isinstance(policy, Eager)
                 and step.status is Status.STALE
                 and (ReasonKind.UPSTREAM_CHANGED in kinds)
             ):
-                reasons[step.asset] = "eager: an upstream was updated"
+                reasons.setdefault(step.asset, "eager: an upstream was updated")
             elif isinstance(policy, Missing) and ReasonKind.NEVER_MATERIALIZED in kinds:
-                reasons[step.asset] = "missing: a due partition was never materialized"
+                reasons.setdefault(step.asset, "missing: a due partition was never materialized")
+            else:
+                continue
+            if step.partition is not None:
+                due_keys.setdefault(step.asset, []).append(step.partition)
     crons: list[tuple[str, datetime]] = []
     cron_assets = {
         name: policy
@@ -116,7 +129,7 @@ def due_assets(
         crons = _cron_due(project, store, cron_assets, now, set(cron_ticks_recorded))
         for name, instant in crons:
             reasons[name] = (
-                "on_cron: its upstreams were all updated before the tick at "
+                "on_cron: its upstreams were all updated since the tick at "
                 f"{instant:%Y-%m-%d %H:%M} UTC"
             )
     if not reasons:
@@ -129,7 +142,33 @@ def due_assets(
             if isinstance(policies.get(child), Eager) and child not in in_progress:
                 reasons.setdefault(child, f"eager: its upstream {name} runs now")
     ordered = tuple(graph.topological_order(reasons))
-    return AutomationDue(ordered, reasons, tuple(crons))
+    return AutomationDue(ordered, reasons, tuple(crons), _key_range(bound, ordered, due_keys))
+
+
+def _key_range(
+    project: Project, ordered: tuple[str, ...], due_keys: Mapping[str, list[str]]
+) -> PartitionRequest | None:
+    """The range, in the first due partitioned asset's partitions, from the oldest to the
+    newest due key of the assets that share them; None when no due step is partitioned.
+
+    One run takes one range: assets partitioned otherwise follow it as a run with a range
+    does (time windows that overlap it, or the same keys). A due partition left out
+    is still due at the next evaluation, and runs then.
+    """
+    graph = project.graph
+    first = next((name for name in ordered if due_keys.get(name)), None)
+    if first is None:
+        return None
+    reference = graph.spec(first).partitions
+    assert reference is not None
+    keys = {
+        key
+        for name in ordered
+        if graph.spec(name).partitions == reference
+        for key in due_keys.get(name, ())
+    }
+    positions = sorted(reference.index(key) for key in keys)
+    return PartitionRequest(reference.key_at(positions[0]), reference.key_at(positions[-1]))
 
 
 def _cron_due(
@@ -145,16 +184,18 @@ def _cron_due(
     due = []
     for name, policy in assets.items():
         cadence = cron_cadence(policy.cron, policy.timezone)  # type: ignore[union-attr]
+        # The interval that began at the latest tick: due once in it, as soon as every
+        # upstream was updated after that tick. (An update counts for one interval only:
+        # one that came after the tick before it would run the asset twice.)
         tick = cadence.previous_tick(now)
         if tick is None or (name, tick) in recorded:
             continue
-        previous = cadence.previous_tick(tick - timedelta(microseconds=1))
         parents = [p for p in graph.parents(name) if not graph.spec(p).is_source]
         latest = store.latest_materializations(parents) if parents else {}
         newest: dict[str, datetime] = {}
         for (asset, _), record in latest.items():
             if asset not in newest or record.finished_at > newest[asset]:
                 newest[asset] = record.finished_at
-        if all(p in newest and (previous is None or newest[p] > previous) for p in parents):
+        if all(p in newest and newest[p] > tick for p in parents):
             due.append((name, tick))
     return due

@@ -109,16 +109,21 @@ class Launcher:
         return [run_id for run_id, (owner, _) in self._active.items() if owner == origin]
 
     def queued(self, origin: str) -> int:
+        """How many runs of `origin` wait in the queue."""
         return sum(1 for tick in self._queue if tick.origin == origin)
+
+    def cap(self, origin: str) -> int:
+        """How many runs of `origin` may go at once (its `max_concurrent_runs`)."""
+        return self._caps.get(origin, 1)
 
     def pump(self) -> None:
         """Start queued runs, oldest tick first, while the caps allow."""
         waiting: deque[TickRecord] = deque()
         while self._queue:
             tick = self._queue.popleft()
-            if len(self._active) >= self._global_cap or len(
-                self.running(tick.origin)
-            ) >= self._caps.get(tick.origin, 1):
+            if len(self._active) >= self._global_cap or len(self.running(tick.origin)) >= self.cap(
+                tick.origin
+            ):
                 waiting.append(tick)
                 continue
             self._start(tick)

@@ -153,7 +153,12 @@ class Scheduler:
         }
         try:
             due = due_assets(
-                self.project, self.store, policies, self.clock, cron_ticks_recorded=recorded
+                self.project,
+                self.store,
+                policies,
+                self.clock,
+                in_progress=self._materializing(),
+                cron_ticks_recorded=recorded,
             )
         except Exception as error:  # a planning error is recorded, never fatal
             record = TickRecord(
@@ -195,6 +200,12 @@ class Scheduler:
         ]
         self._claim(records, report)
 
+    def _materializing(self) -> set[str]:
+        """The assets another run materializes now (it holds their lease): not due again
+        while it does. Leases are kept in the runs' own time, the real one."""
+        now = self.real_clock.now()
+        return {lease.asset for lease in self.store.leases() if lease.expires_at > now}
+
     def _claim(self, records: list[TickRecord], report: CycleReport) -> None:
         claimed = self.store.claim_ticks(records)
         for record, ok in zip(records, claimed, strict=True):
@@ -225,15 +236,26 @@ class Scheduler:
             or now - self._sensed[spec.origin] >= spec.interval
         ]
         if due:
-            cursors = {spec.origin: self.store.sensor_cursor(spec.origin) for spec in due}
+            # evaluate_sensors reads cursors and last times by the sensor's name; the store
+            # and this scheduler keep them by origin (`sensor:NAME`).
+            cursors = {spec.name: self.store.sensor_cursor(spec.origin) for spec in due}
             outcomes = evaluate_sensors(
                 due,
                 cursors=cursors,
                 now=now,
-                last={s.origin: self._sensed.get(s.origin) for s in due},
+                last={s.name: self._sensed.get(s.origin) for s in due},
             )
+            dynamic = _dynamic_names(self.project)
             for outcome in outcomes:
                 self._sensed[outcome.origin] = now
+                unknown = _unknown_partitions(outcome.add_partitions, dynamic)
+                if unknown is not None and outcome.error is None:
+                    # Keys stored under a name no asset uses would be lost, and the runs
+                    # asking for them would fail: the evaluation fails, its cursor stays.
+                    cursor = self.store.sensor_cursor(outcome.origin)
+                    records = _sensor_records(outcome.origin, now, (), unknown)
+                    self._save_sensor(outcome.origin, cursor, records, {}, report)
+                    continue
                 records = _sensor_records(outcome.origin, now, outcome.requests, outcome.error)
                 self._save_sensor(
                     outcome.origin, outcome.cursor, records, outcome.add_partitions, report
@@ -263,9 +285,13 @@ class Scheduler:
 
         from assetflow.automation.sensors import observe_source_sensor
         from assetflow.request import RunRequest
+        from assetflow.services.planning import bind_partitions
 
         try:
-            version = observe_source_sensor(self.project, spec)
+            # Dynamic partitions' keys live in the store: read them before observing a
+            # source partitioned by them; time partitions are observed as of `now`.
+            project = bind_partitions(self.project, self.store)
+            version = observe_source_sensor(project, project.graph.spec(spec.name), now=now)
         except Exception as error:  # the user's observer: recorded, never fatal
             records = _sensor_records(origin, now, (), f"observing it failed: {error}")
             self._save_sensor(origin, self.store.sensor_cursor(origin), records, {}, report)
@@ -273,11 +299,13 @@ class Scheduler:
         cursor = json.dumps(version, sort_keys=True)
         if cursor == self.store.sensor_cursor(origin):
             return
+        # The key names this change (the version, and when it was seen), not the version
+        # alone: a file edited back to an earlier content is a change that runs again.
         digest = hashlib.sha256(cursor.encode()).hexdigest()[:16]
         request = RunRequest.of(
             f"{spec.name}+",
             trigger=origin,
-            run_key=f"{origin}@{digest}",
+            run_key=f"{origin}@{now.isoformat()}:{digest}",
             tags={"sensor": spec.name},
         )
         records = _sensor_records(origin, now, (request,), None)
@@ -302,12 +330,13 @@ class Scheduler:
                 self.launcher.submit(record)
 
     def _overlap(self, overlap: str, decision: TickDecision) -> TickDecision:
-        """A run decision of a schedule whose previous run is still going, with
-        `overlap = "skip"`, becomes a skip."""
+        """A run decision of a schedule whose previous runs still go, as many as its
+        `max_concurrent_runs`, becomes a skip with `overlap = "skip"` (with "queue", it
+        waits for one to finish)."""
         if decision.action != "run" or overlap != "skip":
             return decision
         busy = self.launcher.running(decision.origin)
-        if not busy and not self.launcher.queued(decision.origin):
+        if len(busy) + self.launcher.queued(decision.origin) < self.launcher.cap(decision.origin):
             return decision
         still = f"run {busy[0][:8]}" if busy else "a queued run"
         return TickDecision(
@@ -540,6 +569,37 @@ def _sensor_records(
             )
         )
     return records
+
+
+def _dynamic_names(project: Project) -> list[str]:
+    """The names of the dynamic partitions the project's assets use."""
+    from assetflow.partitions.dynamic import DynamicPartitions
+
+    graph = project.graph
+    return sorted(
+        {
+            spec.partitions.name
+            for spec in (graph.spec(name) for name in graph.names)
+            if isinstance(spec.partitions, DynamicPartitions)
+        }
+    )
+
+
+def _unknown_partitions(added: Any, known: Sequence[str]) -> str | None:
+    """Why a sensor's `add_partitions` names partitions no asset uses (None: it does not)."""
+    from assetflow.errors import did_you_mean, suggest
+
+    for name in added or {}:
+        if name not in known:
+            listed = ", ".join(f"'{n}'" for n in known) or "none"
+            hint = did_you_mean(suggest(name, known))
+            return (
+                f"returned add_partitions['{name}'], but no asset is partitioned by "
+                f"DynamicPartitions('{name}') (the project's dynamic partitions: {listed})."
+                + (f" {hint}" if hint else "")
+                + " Name the DynamicPartitions its assets use."
+            )
+    return None
 
 
 def _replace_reason(tick: TickRecord, reason: str) -> TickRecord:

@@ -17,10 +17,12 @@ the same transaction as the run requests, starting runs) is not here.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import threading
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any, overload
 from assetflow.asset import CONTEXT_PARAM
 from assetflow.errors import AssetflowError, DefinitionError, SelectionError, user_frames
 from assetflow.policies import declared_at, parse_interval
-from assetflow.request import RunRequest
+from assetflow.request import PartitionRequest, RunRequest
 from assetflow.selection.syntax import parse_selection
 
 if TYPE_CHECKING:
@@ -509,12 +511,33 @@ def _read_result(
                 f"returned a list whose item {index} is {_a(item)}; each item is a RunRequest "
                 "(from assetflow import RunRequest)"
             )
+        _check_request_fields(item, index)
     if cursor is not None and not isinstance(cursor, str):
         raise _BadResult(
             f"set its cursor to {_a(cursor)}; a cursor is a string (or None): store "
             "a number with str() or several values with json.dumps()"
         )
     return tuple(_as_sensor_request(item, spec) for item in raw), cursor, added, skip
+
+
+def _check_request_fields(request: RunRequest, index: int) -> None:
+    """A request whose fields have the wrong types (RunRequest does not check them all)
+    would break the scheduler when it records the tick: an error outcome instead."""
+    where = f"returned a RunRequest (item {index}) whose"
+    if request.partitions is not None and not isinstance(request.partitions, PartitionRequest):
+        raise _BadResult(
+            f"{where} partitions is {_a(request.partitions)}; give "
+            "PartitionRequest.one('KEY') or PartitionRequest('FIRST', 'LAST') "
+            "(from assetflow import PartitionRequest)"
+        )
+    for name in ("selection", "run_key", "exclude"):
+        value = getattr(request, name)
+        if value is not None and not isinstance(value, str):
+            raise _BadResult(f"{where} {name} is {_a(value)}; give a string")
+    try:
+        json.dumps(request.to_json())
+    except (TypeError, ValueError) as error:
+        raise _BadResult(f"{where} fields cannot be recorded: {error}") from None
 
 
 def _request_list(value: Any) -> Sequence[Any]:
@@ -571,7 +594,8 @@ def _partition_keys(value: Any) -> Mapping[str, tuple[str, ...]]:
 
 def partition_key_problem(key: Any) -> str | None:
     """What is wrong with a dynamic partition key (None: nothing), as the rest of a sentence
-    that starts "the key ...". A minimal check, for sensors' outcomes."""
+    that starts "the key ...". The rules of `assetflow partitions add`, so that a sensor
+    never stores a key the command would refuse."""
     if not isinstance(key, str):
         return f"{key!r}, {_a(key)}; a partition key is a string"
     shown = key if len(key) <= 40 else key[:37] + "..."
@@ -581,10 +605,14 @@ def partition_key_problem(key: Any) -> str | None:
         return f"{shown!r}: a partition key holds no '/' or '\\' (it names a file)"
     if key in (".", ".."):
         return f"{key!r}: a partition key is not '.' or '..' (it names a file)"
+    if ".." in key:
+        return f"{shown!r}: a partition key holds no '..' (it would read as a range a..b)"
     if len(key) > MAX_KEY_LENGTH:
         return f"{shown!r} ({len(key)} characters): a partition key has at most {MAX_KEY_LENGTH}"
-    if any(ord(char) < 32 for char in key):
+    if any(unicodedata.category(char) == "Cc" for char in key):
         return f"{shown!r}: a partition key holds no control characters"
+    if key != key.strip():
+        return f"{shown!r}: a partition key has no spaces at either end"
     return None
 
 

@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assetflow.automation.sensors import (
     SensorContext,
@@ -343,6 +345,10 @@ def test_a_cursor_that_is_not_a_string_is_an_error_outcome():
         ("..", "with the key '..': a partition key is not '.' or '..'"),
         ("k" * 201, "(201 characters): a partition key has at most 200"),
         (7, "with the key 7, an int; a partition key is a string"),
+        # The rules of `assetflow partitions add`: a sensor stores no key it would refuse.
+        ("2026..03", "with the key '2026..03': a partition key holds no '..'"),
+        (" batch", "with the key ' batch': a partition key has no spaces at either end"),
+        ("tab\x7f", "a partition key holds no control characters"),
     ],
 )
 def test_invalid_partition_keys_are_error_outcomes_naming_the_key(key, expected):
@@ -581,3 +587,19 @@ def test_a_project_module_with_a_sensor_loads_and_its_sensor_can_be_found(make_p
     assert [spec.name for spec in sensed_sources(project.graph.specs())] == []
     (request,) = evaluate(found[0]).requests
     assert (request.selection, request.run_key) == ("orders", NOW.isoformat())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "1", "-", ".", " ", "/", "\\", "\n", "\x7f", "é"])))
+def test_a_sensor_accepts_the_keys_partitions_add_accepts(key):
+    from assetflow.automation.sensors import partition_key_problem
+    from assetflow.errors import UsageError
+    from assetflow.partitions.dynamic import check_partition_key
+
+    try:
+        check_partition_key(key)
+        accepted = True
+    except UsageError:
+        accepted = False
+    # The same rules, except that a sensor also refuses '.' (it names the directory itself).
+    assert (partition_key_problem(key) is None) == (accepted and key != ".")
