@@ -20,7 +20,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ RETRIED = "retried: a scheduler stopped between recording this tick and starting
 #: The longest the daemon sleeps between two looks at the store (a pause, a resume,
 #: a cancel or a standby's lease are noticed within this).
 MAX_SLEEP_S = 5.0
+#: How far ahead of the real time a clock may be and still start runs (clock skew).
+_FUTURE_SLACK = timedelta(minutes=1)
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Scheduler:
         *,
         run_clock: Clock | None = None,
         log: Log = _no_log,
+        replay: bool = False,
     ) -> None:
         from assetflow.clock import SystemClock
 
@@ -80,6 +83,9 @@ class Scheduler:
         self.store = store
         self.clock = clock
         self.log = log
+        #: `--now`: evaluate as if it were the clock's instant, recording no first-seen
+        #: time (see `states`)
+        self.replay = replay
         self.holder = uuid.uuid4().hex
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -100,13 +106,43 @@ class Scheduler:
     # -- one cycle ---------------------------------------------------------------
 
     def states(self, now: datetime) -> dict[str, OriginState]:
-        """Record the schedules and sensors seen now; what the store keeps of each."""
+        """Record the schedules and sensors seen now; what the store keeps of each.
+
+        A replay (`--now`) records no first-seen time: a schedule it evaluates is
+        taken as seen by the replayed instant at the latest, so the replayed tick
+        is due, and the ticks between it and the real time are not made "missed"
+        for the next real scheduler to catch up on.
+        """
         seen: dict[str, str | None] = {
             t.origin: t.schedule.fingerprint for t in self.automation.schedules
         }
-        # First seen in real time: a replay (`--now` in the past) must not move a
-        # schedule's start back to the replayed day.
-        return self.store.see_origins(seen, min(now, self.real_clock.now()))
+        if not self.replay:
+            return self.store.see_origins(seen, min(now, self.real_clock.now()))
+        states = self.store.origin_states()
+        for origin, fingerprint in seen.items():
+            state = states.get(origin)
+            if state is None:
+                states[origin] = OriginState(origin, now, fingerprint=fingerprint)
+            elif state.first_seen_at > now:
+                states[origin] = replace(state, first_seen_at=now)
+        return states
+
+    def _check_replay(self) -> None:
+        """Refuse to evaluate a future instant for real.
+
+        Raises:
+            UsageError: The clock is ahead of the real time.
+        """
+        now, real = self.clock.now(), self.real_clock.now()
+        if not self.replay or now - real <= _FUTURE_SLACK:
+            return
+        raise UsageError(
+            f"--now {now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} is in the future, so the "
+            "scheduler would record ticks that have not happened yet, and they would not "
+            "run when they do.",
+            hint="To see what would run then, use `assetflow scheduler --dry-run --now ...` "
+            "(it starts and records nothing). `--once --now` replays past instants.",
+        )
 
     def cycle(self) -> CycleReport:
         """Evaluate every schedule at the clock's now: record each due tick, start runs."""
@@ -433,6 +469,7 @@ class Scheduler:
         Raises:
             UsageError: Another scheduler leads this store now.
         """
+        self._check_replay()
         lease = self.lease()
         if not self.leads(lease):
             raise UsageError(
@@ -464,7 +501,12 @@ class Scheduler:
         return self.store.renew_scheduler_lease(self.holder, self.clock.now(), ttl)
 
     def serve(self, *, sleep: Callable[[float], None] | None = None) -> None:
-        """The daemon: stand by until leading, then cycle until `stop()`."""
+        """The daemon: stand by until leading, then cycle until `stop()`.
+
+        Raises:
+            UsageError: A replay of a future instant.
+        """
+        self._check_replay()
         announced = False
         while not self.stopping.is_set():
             lease = self.lease()
@@ -603,8 +645,6 @@ def _unknown_partitions(added: Any, known: Sequence[str]) -> str | None:
 
 
 def _replace_reason(tick: TickRecord, reason: str) -> TickRecord:
-    from dataclasses import replace
-
     return replace(tick, reason=reason)
 
 

@@ -298,7 +298,7 @@ def scheduler(
     clock = _clock(moment)
     log = _Log(as_json)
     with _store(project) as store:
-        daemon = Scheduler(project, automation, store, clock, log=log)
+        daemon = Scheduler(project, automation, store, clock, log=log, replay=moment is not None)
         with _stop_on_signals(daemon):
             if once:
                 report = daemon.run_once()

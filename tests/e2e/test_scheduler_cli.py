@@ -112,3 +112,26 @@ def test_a_bad_cron_line_is_a_load_error_that_starts_nothing(make_project):
     assert "minute" in result.output
     assert "Traceback" not in result.output
     assert run(root, "runs", "--json").exit_code == 0
+
+
+def test_a_replay_leaves_no_backlog_for_the_real_scheduler(make_project):
+    # Replaying a night in March records that tick only: the real scheduler that
+    # comes next does not take March to December as missed ticks to catch up on.
+    root = make_project(ASSETS, config=CONFIG)
+    replay = run(root, "scheduler", "--once", "--now", "2026-03-02T03:00:30+01:00")
+    assert replay.exit_code == 0, replay.output
+    real = run(root, "scheduler", "--once")
+    assert real.exit_code == 0, real.output
+    assert "0 tick(s) skipped" in real.output
+    ticks = json.loads(run(root, "ticks", "nightly", "--json").output)["ticks"]
+    assert [t["scheduled_utc"] for t in ticks] == ["2026-03-02T02:00:00Z"]
+
+
+def test_once_refuses_a_future_instant(make_project):
+    root = make_project(ASSETS, config=CONFIG)
+    future = run(root, "scheduler", "--once", "--now", "2099-01-01T03:00:00+01:00")
+    assert future.exit_code == 2
+    assert "--now 2099-01-01T02:00:00Z is in the future" in future.output
+    assert "assetflow scheduler --dry-run --now" in future.output
+    assert "Traceback" not in future.output
+    assert json.loads(run(root, "ticks", "--json").output)["ticks"] == []
