@@ -9,8 +9,8 @@ crash, a tick is claimed once and starts at most one run. A run key set on a tic
 unique among ticks that hold it (claimed or started): a second tick asking for the same
 key is stored as skipped, with the reason naming the tick or run that has it.
 
-Semantics every backend shares (``tests/store/test_ticks.py``,
-``test_scheduler_lease.py`` and ``test_sensor_cursors.py`` pin them):
+Semantics every backend shares (``tests/store/test_ticks.py`` and
+``test_automation_store.py`` pin them):
 
 - Times are timezone-aware; they are kept and returned in UTC, a naive one is a
   StoreError.
