@@ -225,6 +225,44 @@ def test_a_cursor_saved_in_a_unit_that_fails_is_not_kept(store: MetadataStore) -
     assert store.claim_tick(tick("sensor:other", 0, run_key="k")) is True
 
 
+def test_a_cursor_that_is_not_text_is_refused(store: MetadataStore) -> None:
+    store.save_sensor_evaluation("sensor:s", "c-1", [])
+    with pytest.raises(StoreError, match=r"sensor 'sensor:s' has a cursor that is not valid"):
+        store.save_sensor_evaluation("sensor:s", "bad\udcff", [tick("sensor:s", 0)])
+    for wrong in (5, b"c-2", ["c-2"]):
+        with pytest.raises(StoreError, match=r"sensor 'sensor:s' has a cursor that is not a str"):
+            store.save_sensor_evaluation("sensor:s", wrong, [tick("sensor:s", 0)])  # type: ignore[arg-type]
+    assert store.sensor_cursor("sensor:s") == "c-1"
+    assert store.ticks() == []
+    with pytest.raises(StoreError, match=r"has a name that is not a str: 7") as error:
+        store.save_sensor_evaluation(7, "c", [])  # type: ignore[arg-type]
+    assert "a str" in str(error.value.hint)
+
+
+def test_a_long_invalid_cursor_is_shown_short(store: MetadataStore) -> None:
+    with pytest.raises(StoreError, match="not valid Unicode text") as error:
+        store.save_sensor_evaluation("sensor:s", "x" * 100_000 + "\udcff", [])
+    assert len(error.value.message) < 200
+
+
+def test_texts_that_are_not_str_are_refused_everywhere(store: MetadataStore) -> None:
+    with pytest.raises(StoreError, match=r"tick 7 at .* has a origin that is not a str: 7"):
+        store.claim_tick(tick(origin=7))  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match=r"has a run_key that is not a str: b'k'"):
+        store.claim_tick(tick(run_key=b"k"))  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match=r"origin 'schedule:a' has a fingerprint that is not a"):
+        store.see_origins({"schedule:a": 3}, at(0))  # type: ignore[dict-item]
+    with pytest.raises(StoreError, match=r"scheduler lease of 'a' has a host that is not a str"):
+        store.acquire_scheduler_lease("a", 1, None, at(0), TTL)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match=r"has a partition key that is not a str: None"):
+        store.claim_tick(tick(partition_keys=("a", None)))  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match=r"sensor None has a name that is not a str: None"):
+        store.save_sensor_evaluation(None, "c", [])  # type: ignore[arg-type]
+    assert store.ticks() == []
+    assert store.origin_states() == {}
+    assert store.scheduler_lease() is None
+
+
 def test_a_large_unicode_cursor_reads_back_exactly(store: MetadataStore) -> None:
     # No size limit of its own: a cursor of a megabyte is kept as given.
     cursor = "é€😀\x00" * 250_000
