@@ -287,6 +287,17 @@ def _text(value: str | None, where: str, name: str, *, required: bool = False) -
         )
 
 
+def _no_nul(value: str | None, where: str, what: str) -> None:
+    """Refuse a NUL character in a text that SQLite matches through JSON (which cuts
+    text at a NUL, so that "a\\x00b" would be stored or found as "a")."""
+    if value is not None and "\x00" in value:
+        raise StoreError(
+            f"{where} has {what} with a NUL character.",
+            hint="Schedule and sensor names and fingerprints are plain text; "
+            "this is a bug in the code that built it.",
+        )
+
+
 def check_status(status: str, where: str) -> TickStatus:
     """``status`` as a TickStatus.
 
@@ -332,8 +343,9 @@ def normalise_tick(tick: TickRecord) -> tuple[TickRecord, str | None]:
         request as stored (JSON text, or None).
 
     Raises:
-        StoreError: A time is naive, a text is not a str or not valid Unicode, the status is
-            unknown, or the request is not JSON.
+        StoreError: A time is naive, a text is not a str or not valid Unicode, the
+            origin holds a NUL character, the status is unknown, or the request is
+            not JSON.
     """
     where = tick_where(tick.origin, tick.scheduled_at)
     texts = {
@@ -345,6 +357,7 @@ def normalise_tick(tick: TickRecord) -> tuple[TickRecord, str | None]:
     }
     for name, text in texts.items():
         _text(text, where, name, required=name == "origin")
+    _no_nul(tick.origin, where, "an origin")
     for key in tick.partition_keys:
         _text(key, where, "partition key", required=True)
     stored = request_json(tick.request, where)
@@ -362,12 +375,15 @@ def check_origins(origins: Mapping[str, str | None]) -> dict[str, str | None]:
     """``{origin: fingerprint}`` as a dict, its texts checked.
 
     Raises:
-        StoreError: An origin or fingerprint is not a str, or not valid Unicode text.
+        StoreError: An origin or fingerprint is not a str, not valid Unicode text,
+            or holds a NUL character.
     """
     for origin, fingerprint in origins.items():
         where = f"origin {_quoted(origin)}"
         _text(origin, where, "name", required=True)
         _text(fingerprint, where, "fingerprint")
+        _no_nul(origin, where, "a name")
+        _no_nul(fingerprint, where, "a fingerprint")
     return dict(origins)
 
 
@@ -375,11 +391,13 @@ def check_cursor(origin: str, cursor: str | None) -> None:
     """Check a sensor's name and cursor text.
 
     Raises:
-        StoreError: One is not a str, or not valid Unicode text.
+        StoreError: One is not a str or not valid Unicode text, or the name holds
+            a NUL character.
     """
     where = f"sensor {_quoted(origin)}"
     _text(origin, where, "name", required=True)
     _text(cursor, where, "cursor")
+    _no_nul(origin, where, "a name")
 
 
 def run_key_reason(run_key: str, holder: str) -> str:

@@ -263,6 +263,28 @@ def test_texts_that_are_not_str_are_refused_everywhere(store: MetadataStore) -> 
     assert store.scheduler_lease() is None
 
 
+def test_a_nul_in_an_origin_or_fingerprint_is_refused(store: MetadataStore) -> None:
+    # SQLite would keep "sensor:a\x00b" as "sensor:a" and the fingerprint as "f".
+    with pytest.raises(StoreError, match=r"origin 'sensor:a\x00b' has a name with a NUL") as e:
+        store.see_origins({"sensor:a\x00b": "fp"}, at(0))
+    assert "a bug in the code that built it" in str(e.value.hint)
+    with pytest.raises(StoreError, match="has a fingerprint with a NUL character"):
+        store.see_origins({"sensor:a": "f\x00p"}, at(0))
+    with pytest.raises(StoreError, match="has a name with a NUL character"):
+        store.set_paused("sensor:a\x00b", True, at(0))
+    with pytest.raises(StoreError, match=r"tick 'sensor:a\x00b' at .* has an origin with a NUL"):
+        store.claim_tick(tick("sensor:a\x00b"))
+    with pytest.raises(StoreError, match="sensor 'sensor:a\x00b' has a name with a NUL"):
+        store.save_sensor_evaluation("sensor:a\x00b", "c", [])
+    assert store.origin_states() == {}
+    assert store.ticks() == []
+    # A NUL in a cursor or a run key is kept as it is.
+    store.save_sensor_evaluation("sensor:a", "c\x00d", [tick("sensor:a", 0, run_key="k\x00z")])
+    assert store.sensor_cursor("sensor:a") == "c\x00d"
+    assert store.ticks() == [tick("sensor:a", 0, run_key="k\x00z")]
+    assert store.latest_ticks(["sensor:a\x00b"]) == {}
+
+
 def test_a_large_unicode_cursor_reads_back_exactly(store: MetadataStore) -> None:
     # No size limit of its own: a cursor of a megabyte is kept as given.
     cursor = "é€😀\x00" * 250_000
