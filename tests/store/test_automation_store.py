@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import sqlite3
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -102,6 +103,14 @@ def test_a_lease_not_renewed_within_its_ttl_is_taken_by_another(store: MetadataS
     assert take(store, "a", 31).holder == "b"
 
 
+def test_a_lapsed_lease_nobody_took_is_renewed_by_its_holder(store: MetadataStore) -> None:
+    # Its heartbeat came late, but no other scheduler leads meanwhile: it still holds.
+    take(store, "a", 0)
+    assert store.renew_scheduler_lease("a", at(45), TTL) is True
+    lease = store.scheduler_lease()
+    assert lease == SchedulerLease("a", 1, "host-a", at(0), at(45), at(75))
+
+
 def test_release_frees_the_lease_and_a_non_holder_releasing_does_nothing(
     store: MetadataStore,
 ) -> None:
@@ -154,6 +163,67 @@ def test_lease_times_are_kept_in_utc(store: MetadataStore) -> None:
     assert lease == taken
     assert lease.acquired_at.utcoffset() == timedelta(0)
     assert lease.expires_at == at(30)
+
+
+class LeaseModel:
+    """The lease's contract, spelled out: what every backend must answer."""
+
+    def __init__(self) -> None:
+        self.lease: SchedulerLease | None = None
+
+    def acquire(self, holder: str, now: float, ttl: int) -> SchedulerLease:
+        found = self.lease
+        if found is not None and found.holder != holder and found.expires_at > at(now):
+            return found
+        start = found.acquired_at if found is not None and found.holder == holder else at(now)
+        self.lease = SchedulerLease(holder, 1, "here", start, at(now), at(now + ttl))
+        return self.lease
+
+    def renew(self, holder: str, now: float, ttl: int) -> bool:
+        if self.lease is None or self.lease.holder != holder:
+            return False
+        self.lease = replace(self.lease, heartbeat_at=at(now), expires_at=at(now + ttl))
+        return True
+
+    def release(self, holder: str) -> None:
+        if self.lease is not None and self.lease.holder == holder:
+            self.lease = None
+
+
+_LEASE_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["acquire", "renew", "release"]),
+        st.sampled_from(["a", "b", "c"]),
+        st.integers(0, 120),
+        st.sampled_from([10, 30]),
+    ),
+    max_size=15,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=_LEASE_STEPS)
+def test_every_backend_follows_the_lease_contract(steps: list[tuple[str, str, int, int]]) -> None:
+    """Any sequence of acquires, renewals and releases, at times that may even go back,
+    is answered by each backend as the model answers it."""
+    with tempfile.TemporaryDirectory() as directory:
+        for kind in ("memory", "sqlite"):
+            model = LeaseModel()
+            with _opened(kind, directory) as store:
+                for action, holder, now, ttl in steps:
+                    life = timedelta(seconds=ttl)
+                    if action == "acquire":
+                        got: object = store.acquire_scheduler_lease(
+                            holder, 1, "here", at(now), life
+                        )
+                        assert got == model.acquire(holder, now, ttl)
+                    elif action == "renew":
+                        got = store.renew_scheduler_lease(holder, at(now), life)
+                        assert got == model.renew(holder, now, ttl)
+                    else:
+                        store.release_scheduler_lease(holder)
+                        model.release(holder)
+                    assert store.scheduler_lease() == model.lease
 
 
 # -- sensor cursors --------------------------------------------------------------------------
@@ -454,7 +524,7 @@ def _opened(kind: str, directory: str) -> MetadataStore:
 _CLAIMS = st.lists(
     st.tuples(
         st.sampled_from(["schedule:a", "schedule:b", "sensor:c"]),
-        st.integers(0, 5),
+        st.sampled_from([0, 0.5, 0.000001, 60, 60.999999, 120]),
         st.sampled_from(["claimed", "started", "skipped"]),
         st.sampled_from([None, "k", "j"]),
     ),
@@ -465,7 +535,7 @@ _CLAIMS = st.lists(
 @settings(max_examples=25, deadline=None)
 @given(claims=_CLAIMS, limit=st.integers(0, 8))
 def test_backends_answer_every_sequence_of_claims_alike(
-    claims: list[tuple[str, int, Any, str | None]], limit: int
+    claims: list[tuple[str, float, Any, str | None]], limit: int
 ) -> None:
     """Memory and SQLite give the same claims, listings and latest ticks; the listing
     is ordered newest scheduled first, then last written first."""
@@ -474,8 +544,7 @@ def test_backends_answer_every_sequence_of_claims_alike(
         for kind in ("memory", "sqlite"):
             with _opened(kind, directory) as store:
                 got = [
-                    store.claim_tick(tick(o, s * 60, status=st_, run_key=k))
-                    for o, s, st_, k in claims
+                    store.claim_tick(tick(o, s, status=st_, run_key=k)) for o, s, st_, k in claims
                 ]
                 listed = store.ticks(limit=limit)
                 origins = ["schedule:a", "schedule:b", "sensor:c"]
