@@ -483,6 +483,25 @@ def test_update_tick_refuses_an_unknown_tick_and_naive_times(store: MetadataStor
     assert store.ticks() == [tick("schedule:a", 0)]
 
 
+def test_a_request_read_back_is_the_readers_own(store: MetadataStore) -> None:
+    request = {"selection": "a+", "tags": {"team": "data"}}
+    store.claim_tick(tick("schedule:a", 0, request=request))
+    request["tags"]["team"] = "changed by the caller"
+    readings = [
+        store.get_tick("schedule:a", at(0)),
+        store.ticks()[0],
+        store.latest_ticks(["schedule:a"])["schedule:a"],
+        store.claimed_ticks()[0],
+    ]
+    for read in readings:
+        assert read is not None
+        assert read.request is not None
+        read.request["tags"]["team"] = "changed by a reader"  # type: ignore[index]
+    assert store.ticks() == [
+        tick("schedule:a", 0, request={"selection": "a+", "tags": {"team": "data"}})
+    ]
+
+
 def test_latest_ticks_follows_a_newer_claim(store: MetadataStore) -> None:
     store.claim_tick(tick("schedule:a", 60))
     store.claim_tick(tick("schedule:a", 0))
