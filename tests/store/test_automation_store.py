@@ -9,7 +9,7 @@ import os
 import sqlite3
 import tempfile
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -157,7 +157,7 @@ def test_a_pid_that_does_not_fit_64_bits_is_refused(store: MetadataStore) -> Non
 
 
 def test_lease_times_are_kept_in_utc(store: MetadataStore) -> None:
-    local = at(0).astimezone(datetime.now().astimezone().tzinfo)
+    local = at(0).astimezone(timezone(timedelta(hours=-5)))
     taken = store.acquire_scheduler_lease("a", 1, "here", local, TTL)
     lease = store.scheduler_lease()
     assert lease == taken
