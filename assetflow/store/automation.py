@@ -9,8 +9,8 @@ crash, a tick is claimed once and starts at most one run. A run key set on a tic
 unique among ticks that hold it (claimed or started): a second tick asking for the same
 key is stored as skipped, with the reason naming the tick or run that has it.
 
-Semantics every backend shares (``tests/store/test_ticks.py``,
-``test_scheduler_lease.py`` and ``test_sensor_cursors.py`` pin them):
+Semantics every backend shares (``tests/store/test_ticks.py`` and
+``test_automation_store.py`` pin them):
 
 - Times are timezone-aware; they are kept and returned in UTC, a naive one is a
   StoreError.
@@ -262,11 +262,39 @@ class AutomationStore(Protocol):
 # -- checks every backend applies ------------------------------------------------------------
 
 
-def _text(value: str | None, where: str, name: str) -> None:
+def _short(value: object) -> str:
+    """The repr of ``value``, cut short for a message (a cursor may be large)."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _quoted(text: object) -> str:
+    """``text`` quoted for a message; a value that is not a str shown as its (short) repr."""
+    return f"'{readable_text(text)}'" if isinstance(text, str) else _short(text)
+
+
+def _text(value: str | None, where: str, name: str, *, required: bool = False) -> None:
+    """Refuse ``value`` unless it is a str of valid Unicode (or None, unless ``required``)."""
+    if (value is not None or required) and not isinstance(value, str):
+        raise StoreError(
+            f"{where} has a {name} that is not a str: {_quoted(value)}.",
+            hint="The metadata store keeps text here: pass a str (json.dumps() a structure).",
+        )
     if value is not None and readable_text(value) != value:
         raise StoreError(
-            f"{where} has a {name} that is not valid Unicode text: {value!r}.",
+            f"{where} has a {name} that is not valid Unicode text: {_short(value)}.",
             hint="The metadata store keeps UTF-8 text: pass valid text.",
+        )
+
+
+def _no_nul(value: str | None, where: str, what: str) -> None:
+    """Refuse a NUL character in a text that SQLite matches through JSON (which cuts
+    text at a NUL, so that "a\\x00b" would be stored or found as "a")."""
+    if value is not None and "\x00" in value:
+        raise StoreError(
+            f"{where} has {what} with a NUL character.",
+            hint="Schedule and sensor names and fingerprints are plain text; "
+            "this is a bug in the code that built it.",
         )
 
 
@@ -304,7 +332,7 @@ def request_json(request: Mapping[str, Any] | None, where: str) -> str | None:
 
 def tick_where(origin: str, scheduled_at: datetime) -> str:
     """How messages name a tick."""
-    return f"tick '{readable_text(origin)}' at {scheduled_at.isoformat()}"
+    return f"tick {_quoted(origin)} at {scheduled_at.isoformat()}"
 
 
 def normalise_tick(tick: TickRecord) -> tuple[TickRecord, str | None]:
@@ -315,8 +343,9 @@ def normalise_tick(tick: TickRecord) -> tuple[TickRecord, str | None]:
         request as stored (JSON text, or None).
 
     Raises:
-        StoreError: A time is naive, a text is not valid Unicode, the status is
-            unknown, or the request is not JSON.
+        StoreError: A time is naive, a text is not a str or not valid Unicode, the
+            origin holds a NUL character, the status is unknown, or the request is
+            not JSON.
     """
     where = tick_where(tick.origin, tick.scheduled_at)
     texts = {
@@ -327,9 +356,10 @@ def normalise_tick(tick: TickRecord) -> tuple[TickRecord, str | None]:
         "selection": tick.selection,
     }
     for name, text in texts.items():
-        _text(text, where, name)
+        _text(text, where, name, required=name == "origin")
+    _no_nul(tick.origin, where, "an origin")
     for key in tick.partition_keys:
-        _text(key, where, "partition key")
+        _text(key, where, "partition key", required=True)
     stored = request_json(tick.request, where)
     normalised = replace(
         tick,
@@ -345,12 +375,15 @@ def check_origins(origins: Mapping[str, str | None]) -> dict[str, str | None]:
     """``{origin: fingerprint}`` as a dict, its texts checked.
 
     Raises:
-        StoreError: An origin or fingerprint is not valid Unicode text.
+        StoreError: An origin or fingerprint is not a str, not valid Unicode text,
+            or holds a NUL character.
     """
     for origin, fingerprint in origins.items():
-        where = f"origin '{readable_text(origin)}'"
-        _text(origin, where, "name")
+        where = f"origin {_quoted(origin)}"
+        _text(origin, where, "name", required=True)
         _text(fingerprint, where, "fingerprint")
+        _no_nul(origin, where, "a name")
+        _no_nul(fingerprint, where, "a fingerprint")
     return dict(origins)
 
 
@@ -358,11 +391,13 @@ def check_cursor(origin: str, cursor: str | None) -> None:
     """Check a sensor's name and cursor text.
 
     Raises:
-        StoreError: One is not valid Unicode text.
+        StoreError: One is not a str or not valid Unicode text, or the name holds
+            a NUL character.
     """
-    where = f"sensor '{readable_text(origin)}'"
-    _text(origin, where, "name")
+    where = f"sensor {_quoted(origin)}"
+    _text(origin, where, "name", required=True)
     _text(cursor, where, "cursor")
+    _no_nul(origin, where, "a name")
 
 
 def run_key_reason(run_key: str, holder: str) -> str:
@@ -399,9 +434,9 @@ def lease_times(holder: str, pid: int, host: str, now: datetime, ttl: timedelta)
         StoreError: A text is invalid, the pid does not fit 64 bits, ``now`` is
             naive or ``ttl`` is not positive.
     """
-    where = f"scheduler lease of '{readable_text(holder)}'"
-    _text(holder, where, "holder")
-    _text(host, where, "host")
+    where = f"scheduler lease of {_quoted(holder)}"
+    _text(holder, where, "holder", required=True)
+    _text(host, where, "host", required=True)
     if not -MAX_INTEGER - 1 <= pid <= MAX_INTEGER:
         raise StoreError(
             f"{where} has pid {pid}, which does not fit a 64-bit integer column.",

@@ -101,6 +101,12 @@ class MemoryUnitOfWork:
         self.callbacks.append(callback)
 
 
+def _fresh(tick: TickRecord) -> TickRecord:
+    """``tick`` as a read hands it out: with a request of its own, which the caller
+    may change without changing the store (as a request read from SQLite)."""
+    return tick if tick.request is None else replace(tick, request=copy.deepcopy(tick.request))
+
+
 class MemoryStore:
     """A MetadataStore kept in lists and dicts, safe to share between threads."""
 
@@ -661,7 +667,7 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             entry = self._ticks.get((origin, at))
-            return None if entry is None else entry[1]
+            return None if entry is None else _fresh(entry[1])
 
     def ticks(
         self,
@@ -683,7 +689,7 @@ class MemoryStore:
                 and (wanted is None or entry[1].status in wanted)
             ]
         entries.sort(key=lambda entry: (entry[1].scheduled_at, entry[0]), reverse=True)
-        return [tick for _, tick in entries[: max(limit, 0)]]
+        return [_fresh(tick) for _, tick in entries[: max(limit, 0)]]
 
     def latest_ticks(self, origins: Iterable[str]) -> dict[str, TickRecord]:
         wanted = set(origins)
@@ -696,14 +702,14 @@ class MemoryStore:
                 known = newest.get(tick.origin)
                 if known is None or tick.scheduled_at > known.scheduled_at:
                     newest[tick.origin] = tick
-        return newest
+        return {origin: _fresh(tick) for origin, tick in newest.items()}
 
     def claimed_ticks(self) -> list[TickRecord]:
         with self._lock:
             self._check_open()
             entries = [e for e in self._ticks.values() if e[1].status == "claimed"]
         entries.sort(key=lambda entry: (entry[1].scheduled_at, entry[0]))
-        return [tick for _, tick in entries]
+        return [_fresh(tick) for _, tick in entries]
 
     def run_by_key(self, run_key: str) -> RunRecord | None:
         with self._lock:
