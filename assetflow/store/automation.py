@@ -36,6 +36,8 @@ TickStatus = Literal["claimed", "started", "skipped", "failed"]
 TICK_STATUSES: Final[tuple[TickStatus, ...]] = get_args(TickStatus)
 #: The statuses of a tick that holds its run key (a run was, or is about to be, started).
 KEY_HOLDING_STATUSES: Final[frozenset[TickStatus]] = frozenset({"claimed", "started"})
+#: The statuses of ticks without a run: their run id is cleared when they are stored.
+RUNLESS_STATUSES: Final[frozenset[TickStatus]] = frozenset({"skipped", "failed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,8 @@ class AutomationStore(Protocol):
         reason: str | None = None,
     ) -> None:
         """Set a recorded tick's status and evaluation time; ``run_id`` and ``reason``
-        replace the recorded ones when given (None keeps them).
+        replace the recorded ones when given (None keeps them). A tick set skipped
+        or failed has no run: its run id is cleared.
 
         Raises:
             StoreError: No such tick; setting it claimed or started again while
@@ -361,12 +364,14 @@ def normalise_tick(tick: TickRecord) -> tuple[TickRecord, str | None]:
     for key in tick.partition_keys:
         _text(key, where, "partition key", required=True)
     stored = request_json(tick.request, where)
+    status = check_status(tick.status, where)
     normalised = replace(
         tick,
         scheduled_at=as_utc(tick.scheduled_at, f"{where} scheduled_at"),
         evaluated_at=as_utc(tick.evaluated_at, f"{where} evaluated_at"),
-        status=check_status(tick.status, where),
+        status=status,
         partition_keys=tuple(tick.partition_keys),
+        run_id=None if status in RUNLESS_STATUSES else tick.run_id,
     )
     return normalised, stored
 

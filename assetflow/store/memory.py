@@ -16,6 +16,7 @@ from typing import Self
 from assetflow.errors import StoreError
 from assetflow.store.automation import (
     KEY_HOLDING_STATUSES,
+    RUNLESS_STATUSES,
     OriginState,
     SchedulerLease,
     TickRecord,
@@ -601,7 +602,8 @@ class MemoryStore:
         if tick.status in KEY_HOLDING_STATUSES and tick.run_key is not None:
             holder = self._key_holder(tick.run_key)
             if holder is not None:
-                tick = replace(tick, status="skipped", reason=run_key_reason(tick.run_key, holder))
+                reason = run_key_reason(tick.run_key, holder)
+                tick = replace(tick, status="skipped", reason=reason, run_id=None)
                 claimed = False
         self._ticks[key] = (len(self._ticks), tick)
         return claimed
@@ -657,7 +659,7 @@ class MemoryStore:
                 tick,
                 status=changes.status,
                 evaluated_at=changes.evaluated_at,
-                run_id=tick.run_id if run_id is None else run_id,
+                run_id=_run_id_after(changes.status, tick.run_id, run_id),
                 reason=tick.reason if reason is None else reason,
             )
             self._ticks[key] = (position, updated)
@@ -840,3 +842,10 @@ class MemoryStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _run_id_after(status: TickStatus, recorded: str | None, given: str | None) -> str | None:
+    """A tick's run id after an update: none for a runless status, else the one given or kept."""
+    if status in RUNLESS_STATUSES:
+        return None
+    return recorded if given is None else given

@@ -249,7 +249,9 @@ def test_a_run_key_already_held_skips_the_tick_and_still_saves_the_cursor(
 ) -> None:
     store.claim_tick(tick("sensor:other", 0, run_key="k"))
     claimed = store.save_sensor_evaluation(
-        "sensor:s", "c-1", [tick("sensor:s", 0, run_key="k"), tick("sensor:s", 1, run_key="j")]
+        "sensor:s",
+        "c-1",
+        [tick("sensor:s", 0, run_key="k", run_id="r-k"), tick("sensor:s", 1, run_key="j")],
     )
     assert claimed == [False, True]
     assert store.sensor_cursor("sensor:s") == "c-1"
@@ -259,6 +261,17 @@ def test_a_run_key_already_held_skips_the_tick_and_still_saves_the_cursor(
     assert skipped.reason == (
         "run key 'k' was already requested (tick sensor:other@2026-03-01T06:00:00+00:00)"
     )
+    assert skipped.run_id is None  # the run it was claimed for will never exist
+
+
+def test_a_tick_set_failed_or_skipped_has_no_run(store: MetadataStore) -> None:
+    store.claim_ticks([tick("schedule:a", 0, run_id="r-1"), tick("schedule:a", 60, run_id="r-2")])
+    store.update_tick("schedule:a", at(0), status="failed", evaluated_at=at(1))
+    store.update_tick("schedule:a", at(60), status="skipped", evaluated_at=at(61), run_id="r-9")
+    assert store.get_tick("schedule:a", at(0)).run_id is None  # type: ignore[union-attr]
+    assert store.get_tick("schedule:a", at(60)).run_id is None  # type: ignore[union-attr]
+    store.claim_tick(tick("schedule:b", 0, status="skipped", run_id="r-3"))
+    assert store.get_tick("schedule:b", at(0)).run_id is None  # type: ignore[union-attr]
 
 
 def test_ticks_that_cannot_be_written_leave_the_cursor_unchanged(store: MetadataStore) -> None:

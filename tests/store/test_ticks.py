@@ -106,7 +106,8 @@ def test_update_links_the_run_and_keeps_what_it_is_not_given(store: MetadataStor
     )
     updated = store.get_tick("schedule:nightly", at(0))
     assert updated is not None
-    assert (updated.status, updated.run_id, updated.reason) == ("failed", "r-1", "no such asset")
+    # A failed tick has no run: the run id it was claimed or linked with goes.
+    assert (updated.status, updated.run_id, updated.reason) == ("failed", None, "no such asset")
 
 
 def test_updating_a_tick_never_claimed_is_refused(store: MetadataStore) -> None:

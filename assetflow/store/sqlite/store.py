@@ -905,7 +905,7 @@ class SqliteStore:
             holder = _key_holder(connection, tick.run_key)
             if holder is not None:
                 reason = run_key_reason(tick.run_key, holder)
-                connection.execute(INSERT_TICK, (*row[:3], "skipped", reason, *row[5:]))
+                connection.execute(INSERT_TICK, (*row[:3], "skipped", reason, None, *row[6:]))
                 return False
         return connection.execute(INSERT_TICK, row).rowcount > 0
 
@@ -945,6 +945,7 @@ class SqliteStore:
         values = (
             changes.status,
             time_text(changes.evaluated_at),
+            changes.status,  # a skipped or failed tick has no run (the SET sees old values)
             changes.run_id,
             changes.reason,
             origin,
@@ -955,7 +956,8 @@ class SqliteStore:
             try:
                 cursor = connection.execute(
                     "UPDATE ticks SET status = ?, evaluated_at = ?, "
-                    "run_id = COALESCE(?, run_id), reason = COALESCE(?, reason) "
+                    "run_id = CASE WHEN ? IN ('skipped', 'failed') THEN NULL "
+                    "ELSE COALESCE(?, run_id) END, reason = COALESCE(?, reason) "
                     "WHERE origin = ? AND scheduled_at = ?",
                     values,
                 )
