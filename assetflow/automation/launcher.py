@@ -201,14 +201,17 @@ class Launcher:
                 self._log("run_finished", origin=tick.origin, run=run_id, status=news.detail)
         return told
 
-    def cancel_all(self, store: MetadataStore, now: datetime) -> None:
+    def cancel_all(self, store: MetadataStore, now: datetime) -> list[TickRecord]:
         """Ask every run in flight to cancel (as `assetflow runs cancel` does) and
-        drop the queued ones, which stay claimed for the next scheduler to start."""
+        drop the queued ones, which stay claimed for the next scheduler to start;
+        the dropped ones are returned."""
+        dropped = list(self._queue)
         self._queue.clear()
         for run_id in list(self._active):
             # Not recorded yet, or already finished: nothing to cancel (yet).
             with contextlib.suppress(AssetflowError):
                 store.request_cancel(run_id, now)
+        return dropped
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the runs in flight; whether they all finished."""

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 #: The reason a tick carries while it is retried after a scheduler stopped between
 #: recording it and starting its run.
 RETRIED = "retried: a scheduler stopped between recording this tick and starting its run"
+#: The reason a tick carries when it was queued, not started, as a scheduler stopped
+#: cleanly: the next scheduler starts it, and that is no retry after a crash.
+QUEUED_AT_STOP = "queued when a scheduler stopped; the next scheduler started it"
 #: The longest the daemon sleeps between two looks at the store (a pause, a resume,
 #: a cancel or a standby's lease are noticed within this).
 MAX_SLEEP_S = 5.0
@@ -425,6 +428,10 @@ class Scheduler:
                 self.log(
                     "tick_linked", origin=tick.origin, scheduled=tick.scheduled_at, run=tick.run_id
                 )
+            elif tick.reason == QUEUED_AT_STOP and tick.request is not None:
+                self.launcher.submit(tick)
+                retried.append(tick)
+                self.log("tick_resumed", origin=tick.origin, scheduled=tick.scheduled_at)
             elif tick.reason == RETRIED or tick.request is None:
                 self.store.update_tick(
                     tick.origin,
@@ -552,7 +559,14 @@ class Scheduler:
     def _stop_runs(self) -> None:
         if self.automation.settings.on_stop == "cancel":
             while self.launcher.busy:
-                self.launcher.cancel_all(self.store, self.clock.now())
+                for tick in self.launcher.cancel_all(self.store, self.clock.now()):
+                    self.store.update_tick(
+                        tick.origin,
+                        tick.scheduled_at,
+                        status="claimed",
+                        evaluated_at=tick.evaluated_at,
+                        reason=QUEUED_AT_STOP,
+                    )
                 self.launcher.join(0.5)
                 self.launcher.settle(self.store, self.clock.now())
                 if not self.launcher.busy:

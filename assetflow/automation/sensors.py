@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 import traceback
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -596,24 +595,15 @@ def partition_key_problem(key: Any) -> str | None:
     """What is wrong with a dynamic partition key (None: nothing), as the rest of a sentence
     that starts "the key ...". The rules of `assetflow partitions add`, so that a sensor
     never stores a key the command would refuse."""
+    from assetflow.partitions.dynamic import key_problem
+
     if not isinstance(key, str):
         return f"{key!r}, {_a(key)}; a partition key is a string"
+    problem = key_problem(key)
+    if problem is None:
+        return None
     shown = key if len(key) <= 40 else key[:37] + "..."
-    if not key.strip():
-        return f"{key!r}: a partition key is not empty"
-    if "/" in key or "\\" in key:
-        return f"{shown!r}: a partition key holds no '/' or '\\' (it names a file)"
-    if key in (".", ".."):
-        return f"{key!r}: a partition key is not '.' or '..' (it names a file)"
-    if ".." in key:
-        return f"{shown!r}: a partition key holds no '..' (it would read as a range a..b)"
-    if len(key) > MAX_KEY_LENGTH:
-        return f"{shown!r} ({len(key)} characters): a partition key has at most {MAX_KEY_LENGTH}"
-    if any(unicodedata.category(char) == "Cc" for char in key):
-        return f"{shown!r}: a partition key holds no control characters"
-    if key != key.strip():
-        return f"{shown!r}: a partition key has no spaces at either end"
-    return None
+    return f"{shown!r}: {problem}"
 
 
 def _a(value: Any) -> str:

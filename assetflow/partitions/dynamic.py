@@ -48,19 +48,24 @@ def check_partition_key(key: object) -> str:
             f"the partition key {key!r} is a {type(key).__name__}, not a string.",
             hint="Give each dynamic partition key as a string, e.g. '2026-03-07-batch-2'.",
         )
-    problem = _key_problem(key)
+    problem = key_problem(key)
     if problem is not None:
         raise UsageError(
             f"the partition key {key!r} is not a valid key: {problem}.",
             hint="A dynamic partition key is 1 to 200 characters without '/', '\\', '..', "
-            "control characters or surrounding spaces, e.g. '2026-03-07-batch-2'.",
+            "control characters or surrounding spaces, and not '.', e.g. "
+            "'2026-03-07-batch-2'.",
         )
     return key
 
 
-def _key_problem(key: str) -> str | None:
+def key_problem(key: str) -> str | None:
+    """What is wrong with a dynamic partition key, as "it ..." (None: nothing): the one
+    rule of `partitions add`, the Python API and sensors."""
     if not key:
         return "it is empty"
+    if key == ".":
+        return "it is '.', which names the folder its outputs would go in"
     if len(key) > MAX_KEY_LENGTH:
         return f"it is {len(key)} characters long, over the {MAX_KEY_LENGTH} allowed"
     if "/" in key or "\\" in key:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from assetflow.api import load, open_project_store
 from assetflow.automation.loading import load_automation
-from assetflow.automation.scheduler import Scheduler
+from assetflow.automation.scheduler import QUEUED_AT_STOP, Scheduler
 from assetflow.clock import FixedClock
 
 NOW = datetime(2026, 3, 4, 12, 0, 30, tzinfo=UTC)
@@ -259,3 +259,30 @@ def test_overlap_skip_lets_as_many_runs_overlap_as_the_schedule_allows(make_proj
         module["gate"].set()
     finish(daemon, store, clock)
     assert module["inside"]["most"] == 2
+
+
+def test_a_tick_queued_at_a_clean_stop_is_started_by_the_next_scheduler(make_project):
+    # on_stop = cancel drops the queued tick. That is no crash: the next scheduler
+    # starts it without using up its one retry (a crash retries once, then fails).
+    root = make_project(ASSETS, config=config(every_minute("often", "slow")))
+    clock = FixedClock(NOW)
+    daemon, store, module = scheduler_for(root, clock)
+    try:
+        daemon.cycle()
+        wait_until(lambda: module["inside"]["now"] == 1, daemon, store, clock)
+        clock.advance(60)
+        daemon.cycle()
+        waiting, _ = store.ticks("schedule:often")
+        assert daemon.launcher.queued("schedule:often") == 1
+    finally:
+        module["gate"].set()  # the cancelled run ends at once
+    daemon._stop_runs()
+    kept = store.get_tick("schedule:often", waiting.scheduled_at)
+    assert (kept.status, kept.reason) == ("claimed", QUEUED_AT_STOP)
+    again, store, module = scheduler_for(root, clock)
+    module["gate"].set()
+    assert [t.scheduled_at for t in again.recover()] == [waiting.scheduled_at]
+    finish(again, store, clock)
+    started = store.get_tick("schedule:often", waiting.scheduled_at)
+    assert (started.status, started.reason) == ("started", QUEUED_AT_STOP)
+    assert store.get_run(started.run_id).status.value == "success"

@@ -268,10 +268,10 @@ def test_a_tick_set_failed_or_skipped_has_no_run(store: MetadataStore) -> None:
     store.claim_ticks([tick("schedule:a", 0, run_id="r-1"), tick("schedule:a", 60, run_id="r-2")])
     store.update_tick("schedule:a", at(0), status="failed", evaluated_at=at(1))
     store.update_tick("schedule:a", at(60), status="skipped", evaluated_at=at(61), run_id="r-9")
-    assert store.get_tick("schedule:a", at(0)).run_id is None  # type: ignore[union-attr]
-    assert store.get_tick("schedule:a", at(60)).run_id is None  # type: ignore[union-attr]
+    assert store.get_tick("schedule:a", at(0)).run_id is None
+    assert store.get_tick("schedule:a", at(60)).run_id is None
     store.claim_tick(tick("schedule:b", 0, status="skipped", run_id="r-3"))
-    assert store.get_tick("schedule:b", at(0)).run_id is None  # type: ignore[union-attr]
+    assert store.get_tick("schedule:b", at(0)).run_id is None
 
 
 def test_ticks_that_cannot_be_written_leave_the_cursor_unchanged(store: MetadataStore) -> None:
