@@ -47,8 +47,6 @@ DEFAULT_TIMEOUT = "60s"
 ORIGIN_PREFIX = "sensor:"
 #: How many lines of an exception's message an error outcome keeps.
 _MESSAGE_LINES = 5
-#: The longest dynamic partition key a sensor may add (as the partition key rules say).
-MAX_KEY_LENGTH = 200
 
 _Fn = Callable[..., Any]
 
