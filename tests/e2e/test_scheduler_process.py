@@ -293,12 +293,53 @@ def test_ctrl_c_stops_it_cleanly_too(tmp_path):
 )
 def test_sigterm_interrupts_a_long_step_of_the_configured_multiprocess_executor(tmp_path):
     root = write_project(
-        tmp_path / "proj", chain(1, 8), CONFIG.format(executor="multiprocess", on_stop="cancel")
+        tmp_path / "proj", chain(1, 6), CONFIG.format(executor="multiprocess", on_stop="cancel")
     )
     stopped = stop_mid_run(root, signal.SIGTERM)
     assert stopped.code == 0, stopped.output
     assert_stopped_cleanly(stopped, RunStatus.CANCELLED)
-    assert stopped.took < 5, stopped.output
+    assert stopped.took < 4, stopped.output
+
+
+def test_a_second_signal_exits_at_once_and_the_next_command_finds_the_run_crashed(tmp_path):
+    root = write_project(
+        tmp_path / "proj", chain(40, 0.5), CONFIG.format(executor="inprocess", on_stop="finish")
+    )
+    with scheduler(root) as (process, lines):
+        lines.wait_for("run_started")
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + WAIT_S
+        while not any(line.startswith("Stopping the scheduler") for line in list(lines.lines)):
+            assert time.monotonic() < deadline, lines.text()
+            time.sleep(0.05)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(WAIT_S)
+        took = time.monotonic() - sent
+        output = lines.text()
+    assert code == 128 + signal.SIGTERM, output
+    assert took < STOP_S, output
+    assert "Traceback" not in output
+    [run] = cli_runs(root)  # the crash sweep of the next command finishes its record
+    assert run["status"] == "crashed", run
+
+
+def test_a_standby_stopped_by_sigterm_exits_0_and_leaves_the_leader_alone(tmp_path):
+    root = write_project(
+        tmp_path / "proj", chain(40, 0.5), CONFIG.format(executor="inprocess", on_stop="cancel")
+    )
+    with scheduler(root) as (leader, leading):
+        leading.wait_for("leading")
+        with scheduler(root) as (standby, waiting):
+            line = waiting.wait_for("standby")
+            assert f"leader_pid={leader.pid}" in line
+            standby.send_signal(signal.SIGTERM)
+            assert standby.wait(STOP_S) == 0, waiting.text()
+        assert leader.poll() is None, leading.text()
+        leader.send_signal(signal.SIGTERM)
+        assert leader.wait(WAIT_S) == 0, leading.text()
+    assert " run_started " not in waiting.text()
+    assert not recorded(root)[2]
 
 
 # -- idle CPU ---------------------------------------------------------------------------------
