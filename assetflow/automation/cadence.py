@@ -121,25 +121,29 @@ def _zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, setting: str | None = None) -> timedelta:
     """A duration such as "15m", "6h", "1d", "90s" or "1h30m" (units in that order).
+
+    `setting` names where it was written ("every"), so that the message says
+    `every = "15 minutes" is not a duration` rather than only the value.
 
     Raises:
         ScheduleError: not such a duration, or zero.
     """
+    shown = f"'{text}'" if setting is None else f'{setting} = "{text}"'
     match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None or not any(match.groups()):
         raise ScheduleError(
-            f"'{text}' is not a duration. Write a whole number followed by a unit, "
+            f"{shown} is not a duration. Write a whole number followed by a unit, "
             "d (days), h (hours), m (minutes) or s (seconds), several in that order for a "
             "sum: '15m', '6h', '1d', '90s', '1h30m'."
         )
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
     if duration <= timedelta(0):
+        what = f"the duration '{text}'" if setting is None else shown
         raise ScheduleError(
-            f"the duration '{text}' is zero: an interval must be at least one second, "
-            "e.g. '15m' or '1h'."
+            f"{what} is zero: an interval must be at least one second, e.g. '15m' or '1h'."
         )
     return duration
 

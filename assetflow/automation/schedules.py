@@ -15,6 +15,8 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
+from types import FrameType
 from typing import Any, Literal
 
 from pydantic import (
@@ -106,7 +108,7 @@ class Schedule(BaseModel):
     @classmethod
     def _check_every(cls, every: str | None) -> str | None:
         if every is not None:
-            _raise_as_value_error(lambda: parse_duration(every))
+            _raise_as_value_error(lambda: parse_duration(every, "every"))
         return every
 
     @field_validator("timezone")
@@ -222,14 +224,25 @@ def schedule(name: str, **settings: Any) -> Schedule:
     Raises:
         ScheduleError: any setting is wrong (all of them named in one message).
     """
-    caller = sys._getframe(1)
-    place = f"{caller.f_code.co_filename}:{caller.f_lineno}"
+    place = _place(sys._getframe(1))
     where = f"assetflow.schedule('{name}', ...) in {place}"
     built, problems = _build(name, settings, where)
     if built is None:
         raise ScheduleError(_together(problems, f"assetflow.schedule('{name}', ...)"))
     built._declared_in = where
     return built
+
+
+def _place(frame: FrameType) -> str:
+    """Where a module-level `schedule(...)` call is, as the project shows its files: the
+    module's path from the directory it was imported from, with that directory's name
+    ("proj/assets.py:12", "proj/pipelines/nightly.py:3"), never the whole machine path."""
+    file = Path(frame.f_code.co_filename)
+    module = frame.f_globals.get("__name__")
+    if not isinstance(module, str) or module == "__main__" or not file.is_absolute():
+        return f"{file}:{frame.f_lineno}"
+    depth = module.count(".") + 2 + (file.name == "__init__.py")
+    return f"{'/'.join(file.parts[-depth:])}:{frame.f_lineno}"
 
 
 def schedules_from_table(table: Mapping[str, Any], source: str) -> list[Schedule]:
