@@ -31,6 +31,7 @@ from pydantic import (
 
 from assetflow.asset import AssetSpec, display_location
 from assetflow.errors import (
+    AssetflowError,
     DefinitionError,
     Problem,
     ProjectError,
@@ -417,6 +418,12 @@ def _import_problem(name: str, error: BaseException, location: ProjectLocation) 
     elif frames:
         file, line = frames[-1].filename, frames[-1].lineno or 0
     shown = display_path(Path(file), location.root) if file else name
+    if isinstance(error, AssetflowError):
+        # assetflow's own verdict on a declaration (a sensor's signature, a partitions
+        # definition): its message already says what, where and how to fix, with paths
+        # shown as every other message shows them.
+        root = str(location.root.resolve().parent) + os.sep
+        return Problem(shown, line, error.format_message().replace(root, ""))
     user_trace = "".join(traceback.format_list(frames)).rstrip()
     detail = "".join(traceback.format_exception_only(type(error), error)).strip()
     text = f"module {name!r} failed to import ({shown}:{line}):\n\n    {detail}"

@@ -139,11 +139,15 @@ class Launcher:
         thread.start()
 
     def _run(self, tick: TickRecord) -> None:
+        from assetflow.execution.results import RunCancelled
         from assetflow.services.running import materialize
 
         assert tick.request is not None
         try:
             request = RunRequest.from_json(tick.request)
+            if request.executor is None:
+                # The project's executor, as `assetflow materialize` uses it.
+                request = request.with_changes(executor=self._project.location.config.executor)
             result = materialize(
                 self._project,
                 request,
@@ -152,6 +156,8 @@ class Launcher:
                 run_id=tick.run_id,
             )
             news = RunNews(tick, "finished", result.status.value)
+        except RunCancelled:  # recorded cancelled by the run itself
+            news = RunNews(tick, "finished", "cancelled")
         except AssetflowError as error:
             news = RunNews(tick, "refused", error.message)
         except BaseException as error:  # the thread must always report back

@@ -240,12 +240,6 @@ def test_two_schedules_with_one_name_say_where_each_is(make_project):
     assert_nothing_started(root)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`assetflow.schedule` (and `Schedule`), documented in docs/automation.md, are "
-    "not exported from the assetflow package (assetflow/__init__.py): a module that calls "
-    "assetflow.schedule(...) fails to import with AttributeError",
-)
 def test_a_schedule_declared_with_assetflow_schedule_is_loaded(make_project):
     root = project(
         make_project,
@@ -283,13 +277,6 @@ def test_a_sensor_with_the_wrong_signature_is_refused_at_load(make_project):
     assert_nothing_started(root)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="project.py renders an AssetflowError raised while a module is imported (here "
-    "@sensor's DefinitionError) as a failed import: the exception's class name "
-    "(assetflow.errors.DefinitionError) and a 'Traceback (your code)' section surround the "
-    "message, which already names the file and line",
-)
 def test_a_sensor_with_the_wrong_signature_is_one_paragraph_without_traceback(make_project):
     root = project(make_project, 'cron = "0 3 * * *"\nselect = "orders"', ASSETS + SENSOR)
     refused(run(root, "scheduler", "--once", "--now", NOW), "sensor 'watch' (")

@@ -227,12 +227,6 @@ def test_sigterm_cancels_the_run_and_exits_0_within_seconds(cancelled):
     assert run["status"] == "cancelled"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="launcher.py: a cancelled run raises RunCancelled from materialize, which the "
-    "launcher reports as a refused start, so the run_finished line carries the error text "
-    "instead of status=cancelled",
-)
 def test_the_cancelled_run_is_logged_as_finished_cancelled(cancelled):
     [line] = [line for line in cancelled.stopped.output.splitlines() if " run_finished " in line]
     assert line.endswith(" status=cancelled"), line
@@ -285,12 +279,6 @@ def test_ctrl_c_stops_it_cleanly_too(tmp_path):
     assert_stopped_cleanly(stopped, RunStatus.CANCELLED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduled runs ignore the project's `executor` setting: the tick's RunRequest "
-    "has no executor, so choose_executor picks the in-process one, whose step on a run "
-    "thread cannot be interrupted: SIGTERM waits for the step to end",
-)
 def test_sigterm_interrupts_a_long_step_of_the_configured_multiprocess_executor(tmp_path):
     root = write_project(
         tmp_path / "proj", chain(1, 6), CONFIG.format(executor="multiprocess", on_stop="cancel")
