@@ -529,6 +529,7 @@ class Scheduler:
                 announced = True
             self.stopping.wait(min(1.0, self.automation.settings.lease_seconds / 5))
         if self.stopping.is_set():
+            self.log("stopped", leading=False)
             return
         self.log("leading", pid=os.getpid(), host=socket.gethostname())
         try:

@@ -310,12 +310,25 @@ def scheduler(
                 )
                 if not as_json:
                     click.echo(
-                        f"Evaluated {len(automation.schedules)} schedule(s) at "
+                        f"Evaluated {_evaluated(automation)} at "
                         f"{report.now:%Y-%m-%d %H:%M:%S} UTC: {started} run(s) started, "
                         f"{skipped} tick(s) skipped."
                     )
             else:
                 daemon.serve()
+
+
+def _evaluated(automation: Automation) -> str:
+    """`1 schedule, 1 sensor and 1 automated asset`: what `--once` evaluated."""
+    counts = [
+        (len(automation.schedules), "schedule"),
+        (len(automation.sensors) + len(automation.source_sensors), "sensor"),
+        (len(automation.policies), "automated asset"),
+    ]
+    parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in counts if n]
+    if not parts:
+        return "nothing (no schedule, sensor or automated asset)"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 class _Log:

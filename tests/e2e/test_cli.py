@@ -28,7 +28,7 @@ def test_materialize_everything_then_nothing_to_do(example_copy):
         assert name in result.output
     assert "raw_records[2026-03-01]" in result.output
     assert "succeeded" in result.output
-    assert "87 materialized" in result.output  # 3 daily assets x 28 days, and 3 reports
+    assert "88 materialized" in result.output  # 3 daily assets x 28 days, and 4 reports
     state = example_copy / ".assetflow"
     assert (state / "warehouse.duckdb").is_file()
     assert (state / "data" / "raw_records" / "partition=2026-03-01" / "part.parquet").is_file()
@@ -36,7 +36,7 @@ def test_materialize_everything_then_nothing_to_do(example_copy):
 
     again = run(example_copy, "materialize", "*")
     assert again.exit_code == 0
-    assert "Nothing to do: 6 assets (84 partitions) fresh." in again.output
+    assert "Nothing to do: 7 assets (84 partitions) fresh." in again.output
 
 
 def test_downstream_selection_reads_stored_inputs(example_copy):
@@ -44,7 +44,7 @@ def test_downstream_selection_reads_stored_inputs(example_copy):
     result = run(example_copy, "materialize", "clean_records+", "--force")
     assert result.exit_code == 0, result.output
     assert "raw_records" not in result.output.split("\n", 1)[1]
-    assert "59 materialized" in result.output  # clean and rolling x 28, and 3 reports
+    assert "60 materialized" in result.output  # clean and rolling x 28, and 4 reports
 
 
 def test_never_materialized_input_says_to_add_plus(example_copy):
