@@ -158,8 +158,10 @@ class Scheduler:
         records: list[TickRecord] = []
         for target in schedules:
             decisions = due_ticks(target, states[target.origin], newest.get(target.origin), now)
+            runs = 0  # this cycle's runs of the schedule so far (catch-up)
             for decision in decisions:
-                decision = self._overlap(target.schedule.overlap, decision)
+                decision = self._overlap(target.schedule.overlap, decision, runs)
+                runs += decision.action == "run"
                 report.decisions.append(decision)
                 records.append(_record(decision, now))
         if records:
@@ -368,21 +370,28 @@ class Scheduler:
             if ok and record.status == "claimed":
                 self.launcher.submit(record)
 
-    def _overlap(self, overlap: str, decision: TickDecision) -> TickDecision:
+    def _overlap(self, overlap: str, decision: TickDecision, earlier: int = 0) -> TickDecision:
         """A run decision of a schedule whose previous runs still go, as many as its
         `max_concurrent_runs`, becomes a skip with `overlap = "skip"` (with "queue", it
-        waits for one to finish)."""
+        waits for one to finish). `earlier` counts the runs of the schedule's older
+        ticks decided in the same cycle (a catch-up), which would be going too."""
         if decision.action != "run" or overlap != "skip":
             return decision
         busy = self.launcher.running(decision.origin)
-        if len(busy) + self.launcher.queued(decision.origin) < self.launcher.cap(decision.origin):
+        going = len(busy) + self.launcher.queued(decision.origin) + earlier
+        if going < self.launcher.cap(decision.origin):
             return decision
-        still = f"run {busy[0][:8]}" if busy else "a queued run"
+        if busy:
+            still = f"run {busy[0][:8]} of this schedule"
+        elif self.launcher.queued(decision.origin):
+            still = "a queued run of this schedule"
+        else:
+            still = "the run of an earlier tick of this schedule, caught up in this cycle,"
         return TickDecision(
             decision.origin,
             decision.scheduled_at,
             "skipped",
-            f"overlap: {still} of this schedule is still going (overlap = skip)",
+            f"overlap: {still} is still going (overlap = skip)",
             None,
             decision.partition_keys,
             decision.selection,

@@ -286,3 +286,22 @@ def test_a_tick_queued_at_a_clean_stop_is_started_by_the_next_scheduler(make_pro
     started = store.get_tick("schedule:often", waiting.scheduled_at)
     assert (started.status, started.reason) == ("started", QUEUED_AT_STOP)
     assert store.get_run(started.run_id).status.value == "success"
+
+
+def test_overlap_skip_with_catchup_all_runs_one_of_the_ticks_caught_up_in_one_cycle(
+    make_project,
+):
+    extra = 'overlap = "skip"\ncatchup = "all"\n'
+    root = make_project(ASSETS, config=config(every_minute("often", "slow", extra)))
+    clock = FixedClock(NOW)
+    clock.advance(120)  # 12:02:30: the 12:00, 12:01 and 12:02 ticks are all due
+    daemon, store, module = scheduler_for(root, clock)
+    module["gate"].set()
+    daemon.cycle()
+    finish(daemon, store, clock)
+    ticks = sorted(store.ticks("schedule:often"), key=lambda t: t.scheduled_at)
+    assert [t.status for t in ticks] == ["started", "skipped", "skipped"]
+    assert ticks[1].reason == (
+        "overlap: the run of an earlier tick of this schedule, caught up in this cycle, is "
+        "still going (overlap = skip)"
+    )
