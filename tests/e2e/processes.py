@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -18,3 +23,53 @@ def wait_for(path: Path, timeout: float = 30) -> None:
     while not path.exists():
         assert time.monotonic() < deadline, f"{path.name} never appeared"
         time.sleep(0.02)
+
+
+class Lines:
+    """A process's output, read on a thread, with a wait for an event's line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._process = process
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            self.lines.append(line)
+
+    def events(self, event: str) -> list[str]:
+        """The lines of one event (`TIME EVENT key=value ...`)."""
+        return [line for line in list(self.lines) if line.split()[1:2] == [event.strip()]]
+
+    def wait_for(self, event: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events(event)
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no {event!r} line in: {''.join(self.lines)}")
+
+    def text(self) -> str:
+        self._thread.join(5)
+        return "".join(self.lines)
+
+
+@contextmanager
+def scheduler(root: Path) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
+    """A real `assetflow scheduler` process, killed if a test leaves it running."""
+    process = subprocess.Popen(
+        assetflow(root, "scheduler"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        yield process, Lines(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)

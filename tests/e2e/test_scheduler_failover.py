@@ -6,13 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from assetflow.api import load, open_project_store
-from tests.e2e.processes import assetflow
+from tests.e2e.processes import Lines, scheduler
 
 ASSETS = """
 from assetflow import asset
@@ -35,47 +32,6 @@ every = "1s"
 select = "heartbeat_file"
 catchup = "latest"
 """
-
-
-class Lines:
-    """A process's stdout, read on a thread, with a wait for a line."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self._process = process
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, word: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.lines:
-                if f" {word}" in line:
-                    return line
-            time.sleep(0.05)
-        raise AssertionError(f"no {word!r} line in: {''.join(self.lines)}")
-
-
-@contextmanager
-def scheduler(root) -> Iterator[tuple[subprocess.Popen[str], Lines]]:
-    process = subprocess.Popen(
-        assetflow(root, "scheduler"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        yield process, Lines(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
 
 
 def test_a_standby_takes_over_from_a_killed_leader_without_doubling_a_tick(make_project):
