@@ -557,9 +557,13 @@ class Scheduler:
                 self.wake.wait(wait)
                 self.wake.clear()
         finally:
-            self._stop_runs()
-            self.store.release_scheduler_lease(self.holder)
-            self.log("stopped")
+            try:
+                self._stop_runs()
+            finally:
+                # Also after a second Ctrl-C cut the wait for the runs short: a
+                # standby leads at once instead of waiting out the lease.
+                self.store.release_scheduler_lease(self.holder)
+                self.log("stopped")
 
     def stop(self) -> None:
         """Ask `serve` to stop (from a signal handler or another thread)."""

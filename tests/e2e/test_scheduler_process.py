@@ -254,6 +254,9 @@ def test_a_second_signal_exits_at_once_and_the_next_command_finds_the_run_crashe
     assert code == 128 + signal.SIGTERM, output
     assert took < STOP_S, output
     assert "Traceback" not in output
+    assert output.splitlines()[-1].split()[1] == "stopped", output
+    with open_project_store(load(root)) as store:
+        assert store.scheduler_lease() is None  # a standby need not wait out the lease
     [run] = cli_runs(root)  # the crash sweep of the next command finishes its record
     assert run["status"] == "crashed", run
 
