@@ -30,6 +30,7 @@ from assetflow.errors import UsageError
 from assetflow.store.automation import OriginState, TickRecord
 
 if TYPE_CHECKING:
+    from assetflow.asset import AssetSpec
     from assetflow.automation.loading import Automation
     from assetflow.clock import Clock
     from assetflow.project import Project
@@ -97,6 +98,10 @@ class Scheduler:
         #: when the automation policies were last evaluated
         self._automated: datetime | None = None
         self.real_clock = run_clock or SystemClock()
+        from assetflow.services.planning import dynamic_names
+
+        #: the dynamic partitions the project's assets use (a sensor adds keys to these)
+        self._dynamic = sorted(dynamic_names(project.graph))
         self.launcher = Launcher(
             project,
             run_clock=self.real_clock,
@@ -123,11 +128,9 @@ class Scheduler:
             return self.store.see_origins(seen, min(now, self.real_clock.now()))
         states = self.store.origin_states()
         for origin, fingerprint in seen.items():
-            state = states.get(origin)
-            if state is None:
-                states[origin] = OriginState(origin, now, fingerprint=fingerprint)
-            elif state.first_seen_at > now:
-                states[origin] = replace(state, first_seen_at=now)
+            # Seen first now; a schedule seen later than the replayed instant starts
+            # at that instant all the same (`ticking.default_start`).
+            states.setdefault(origin, OriginState(origin, now, fingerprint=fingerprint))
         return states
 
     def _check_replay(self) -> None:
@@ -286,17 +289,19 @@ class Scheduler:
                 now=now,
                 last={s.name: self._sensed.get(s.origin) for s in due},
             )
-            dynamic = _dynamic_names(self.project)
-            for outcome in outcomes:
+            for spec, outcome in zip(due, outcomes, strict=True):
                 self._sensed[outcome.origin] = now
-                unknown = _unknown_partitions(outcome.add_partitions, dynamic)
+                unknown = _unknown_partitions(outcome.add_partitions, self._dynamic)
                 if unknown is not None and outcome.error is None:
                     # Keys stored under a name no asset uses would be lost, and the runs
                     # asking for them would fail: the evaluation fails, its cursor stays.
-                    cursor = self.store.sensor_cursor(outcome.origin)
-                    records = _sensor_records(outcome.origin, now, (), unknown)
-                    self._save_sensor(outcome.origin, cursor, records, {}, report)
-                    continue
+                    outcome = replace(
+                        outcome,
+                        requests=(),
+                        cursor=cursors[spec.name],
+                        add_partitions={},
+                        error=unknown,
+                    )
                 records = _sensor_records(outcome.origin, now, outcome.requests, outcome.error)
                 self._save_sensor(
                     outcome.origin, outcome.cursor, records, outcome.add_partitions, report
@@ -309,16 +314,25 @@ class Scheduler:
                     skipped=outcome.skip_reason,
                     error=outcome.error,
                 )
-        for spec in self.automation.source_sensors:
-            origin = f"sensor:{spec.name}"
-            interval = getattr(spec, "sensor_interval", None) or timedelta(seconds=30)
-            last = self._sensed.get(origin)
-            if last is not None and now - last < interval:
-                continue
-            self._sensed[origin] = now
-            self._source_sensor(spec, origin, now, report)
+        sources = [
+            source
+            for source in self.automation.source_sensors
+            if self._sensed.get(_source_origin(source)) is None
+            or now - self._sensed[_source_origin(source)] >= source.sensor_interval
+        ]
+        if sources:
+            from assetflow.services.planning import bind_partitions
 
-    def _source_sensor(self, spec: Any, origin: str, now: datetime, report: CycleReport) -> None:
+            # Dynamic partitions' keys live in the store: read once, before observing
+            # the sources partitioned by them.
+            project = bind_partitions(self.project, self.store)
+            for source in sources:
+                self._sensed[_source_origin(source)] = now
+                self._source_sensor(project, source, now, report)
+
+    def _source_sensor(
+        self, project: Project, spec: AssetSpec, now: datetime, report: CycleReport
+    ) -> None:
         """A source declared with `sensor=True`: when its version changed, its stale
         downstream runs (the planner decides what is stale)."""
         import hashlib
@@ -326,12 +340,10 @@ class Scheduler:
 
         from assetflow.automation.sensors import observe_source_sensor
         from assetflow.request import RunRequest
-        from assetflow.services.planning import bind_partitions
 
+        origin = _source_origin(spec)
         try:
-            # Dynamic partitions' keys live in the store: read them before observing a
-            # source partitioned by them; time partitions are observed as of `now`.
-            project = bind_partitions(self.project, self.store)
+            # Time partitions are observed as of `now`.
             version = observe_source_sensor(project, project.graph.spec(spec.name), now=now)
         except Exception as error:  # the user's observer: recorded, never fatal
             records = _sensor_records(origin, now, (), f"observing it failed: {error}")
@@ -408,9 +420,8 @@ class Scheduler:
             last = self._sensed.get(spec.origin)
             upcoming.append(now if last is None else last + spec.interval)
         for source in self.automation.source_sensors:
-            last = self._sensed.get(f"sensor:{source.name}")
-            interval = getattr(source, "sensor_interval", None) or timedelta(seconds=30)
-            upcoming.append(now if last is None else last + interval)
+            last = self._sensed.get(_source_origin(source))
+            upcoming.append(now if last is None else last + source.sensor_interval)
         if self.automation.policies:
             every = timedelta(seconds=self.automation.settings.automation_interval)
             upcoming.append(now if self._automated is None else self._automated + every)
@@ -459,7 +470,7 @@ class Scheduler:
                     run_id=tick.run_id,
                     reason=RETRIED,
                 )
-                again = _replace_reason(tick, RETRIED)
+                again = replace(tick, reason=RETRIED)
                 self.launcher.submit(again)
                 retried.append(again)
                 self.log(
@@ -641,18 +652,11 @@ def _sensor_records(
     return records
 
 
-def _dynamic_names(project: Project) -> list[str]:
-    """The names of the dynamic partitions the project's assets use."""
-    from assetflow.partitions.dynamic import DynamicPartitions
+def _source_origin(spec: AssetSpec) -> str:
+    """The origin a source sensor's ticks and cursor are kept under (`sensor:NAME`)."""
+    from assetflow.automation.sensors import ORIGIN_PREFIX
 
-    graph = project.graph
-    return sorted(
-        {
-            spec.partitions.name
-            for spec in (graph.spec(name) for name in graph.names)
-            if isinstance(spec.partitions, DynamicPartitions)
-        }
-    )
+    return f"{ORIGIN_PREFIX}{spec.name}"
 
 
 def _unknown_partitions(added: Any, known: Sequence[str]) -> str | None:
@@ -670,10 +674,6 @@ def _unknown_partitions(added: Any, known: Sequence[str]) -> str | None:
                 + " Name the DynamicPartitions its assets use."
             )
     return None
-
-
-def _replace_reason(tick: TickRecord, reason: str) -> TickRecord:
-    return replace(tick, reason=reason)
 
 
 def labels(decisions: Sequence[TickDecision], automation: Automation) -> list[str]:

@@ -67,7 +67,7 @@ def check_partition(
     definition.validate(partition, SystemClock().now())
 
 
-def _dynamic_names(graph: AssetGraph) -> set[str]:
+def dynamic_names(graph: AssetGraph) -> set[str]:
     """The names of the dynamic definitions the graph's assets use."""
     from assetflow.partitions.dynamic import DynamicPartitions
 
@@ -86,7 +86,7 @@ def bind_partitions(project: Project, store: MetadataStore) -> Project:
     without any is returned as it is. Everything below sees an ordinary ordered
     key set.
     """
-    names = _dynamic_names(project.graph)
+    names = dynamic_names(project.graph)
     if not names:
         return project
     return bound_project(project, store.partition_keys(names))
@@ -97,7 +97,7 @@ def with_stored_keys(project: Project, store: MetadataStore | None = None) -> Pr
     for callers that show plans and statuses outside a service (the command line)."""
     from assetflow.services.stores import project_store
 
-    if not _dynamic_names(project.graph):
+    if not dynamic_names(project.graph):
         return project
     with project_store(project, store, reading=True) as opened:
         return bind_partitions(project, opened)

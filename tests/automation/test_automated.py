@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from assetflow.api import load, materialize, open_project_store
 from assetflow.automation.automated import ORIGIN, due_assets
 from assetflow.automation.loading import load_automation
-from assetflow.automation.scheduler import Scheduler
 from assetflow.clock import FixedClock
+from tests.automation.driving import scheduler_for, settle
 
 NOW = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
 
@@ -53,23 +53,6 @@ def summary(cleaned: int) -> int:
 def manual(feed: int) -> int:
     return feed
 """
-
-
-def scheduler_for(root, clock):
-    project = load(root)
-    store = open_project_store(project)
-    return Scheduler(project, load_automation(project), store, clock), store
-
-
-def settle(daemon, store, clock):
-    """Wait for every run the scheduler started, and record what they did."""
-    deadline = time.monotonic() + 30
-    while daemon.launcher.busy and time.monotonic() < deadline:
-        daemon.wake.wait(0.05)
-        daemon.wake.clear()
-        daemon.launcher.settle(store, clock.now())
-        daemon.launcher.pump()
-    assert not daemon.launcher.busy
 
 
 def automation_runs(store):

@@ -8,10 +8,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from assetflow.api import load, open_project_store
-from assetflow.automation.loading import load_automation
-from assetflow.automation.scheduler import QUEUED_AT_STOP, Scheduler
+from assetflow.automation.scheduler import QUEUED_AT_STOP
 from assetflow.clock import FixedClock
+from tests.automation import driving
+from tests.automation.driving import pump, settle, wait_until
 
 NOW = datetime(2026, 3, 4, 12, 0, 30, tzinfo=UTC)
 
@@ -86,30 +86,10 @@ def every_minute(name: str, select: str, extra: str = "") -> str:
 
 
 def scheduler_for(root, clock):
-    project = load(root)
-    store = open_project_store(project)
-    daemon = Scheduler(project, load_automation(project), store, clock)
-    module = project.graph.spec("slow").fn.__globals__
+    """The scheduler, its store, and the assets module (its gate and counters)."""
+    daemon, store = driving.scheduler_for(root, clock)
+    module = daemon.project.graph.spec("slow").fn.__globals__
     return daemon, store, module
-
-
-def pump(daemon, store, clock):
-    daemon.launcher.settle(store, clock.now())
-    daemon.launcher.pump()
-
-
-def wait_until(condition, daemon, store, clock, seconds=10.0):
-    """Keep the scheduler's bookkeeping going until `condition()` holds."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        daemon.wake.wait(0.02)
-        daemon.wake.clear()
-        pump(daemon, store, clock)
-
-
-def finish(daemon, store, clock):
-    wait_until(lambda: not daemon.launcher.busy, daemon, store, clock, seconds=30)
 
 
 def runs_of(store, origin):
@@ -136,11 +116,11 @@ def test_overlap_skip_records_the_tick_skipped_while_the_previous_run_goes(make_
         assert skipped.run_id is None
     finally:
         module["gate"].set()
-    finish(daemon, store, clock)
+    settle(daemon, store, clock)
     # The previous run is done: the next tick runs.
     clock.advance(60)
     daemon.cycle()
-    finish(daemon, store, clock)
+    settle(daemon, store, clock)
     newest = store.ticks("schedule:often")[0]
     assert newest.status == "started"
     assert [r.status.value for r in runs_of(store, "schedule:often")] == ["success", "success"]
@@ -166,7 +146,7 @@ def test_overlap_queue_starts_the_tick_after_the_previous_run(make_project):
         assert module["inside"]["entered"] == 1
     finally:
         module["gate"].set()
-    finish(daemon, store, clock)
+    settle(daemon, store, clock)
     second = store.get_tick("schedule:often", waiting.scheduled_at)
     assert second.status == "started"
     older, newer = sorted(runs_of(store, "schedule:often"), key=lambda r: r.started_at)
@@ -196,7 +176,7 @@ def test_a_schedule_runs_at_most_its_max_concurrent_runs_at_once(make_project):
         assert statuses == ["claimed", "started", "started"]
     finally:
         module["gate"].set()
-    finish(daemon, store, clock)
+    settle(daemon, store, clock)
     assert module["inside"]["most"] == 2
     runs = runs_of(store, "schedule:catchup")
     assert [r.status.value for r in runs] == ["success"] * 3
@@ -229,7 +209,7 @@ def test_the_global_cap_holds_over_every_schedule(make_project):
         assert module["inside"]["now"] == 2
     finally:
         module["gate"].set()
-    finish(daemon, store, clock)
+    settle(daemon, store, clock)
     assert module["inside"]["most"] == 2
     for origin in ("schedule:sa", "schedule:sb", "schedule:sc"):
         assert [r.status.value for r in runs_of(store, origin)] == ["success", "success"]
@@ -257,7 +237,7 @@ def test_overlap_skip_lets_as_many_runs_overlap_as_the_schedule_allows(make_proj
         assert "overlap:" in third.reason
     finally:
         module["gate"].set()
-    finish(daemon, store, clock)
+    settle(daemon, store, clock)
     assert module["inside"]["most"] == 2
 
 
@@ -282,7 +262,7 @@ def test_a_tick_queued_at_a_clean_stop_is_started_by_the_next_scheduler(make_pro
     again, store, module = scheduler_for(root, clock)
     module["gate"].set()
     assert [t.scheduled_at for t in again.recover()] == [waiting.scheduled_at]
-    finish(again, store, clock)
+    settle(again, store, clock)
     started = store.get_tick("schedule:often", waiting.scheduled_at)
     assert (started.status, started.reason) == ("started", QUEUED_AT_STOP)
     assert store.get_run(started.run_id).status.value == "success"
@@ -298,7 +278,7 @@ def test_overlap_skip_with_catchup_all_runs_one_of_the_ticks_caught_up_in_one_cy
     daemon, store, module = scheduler_for(root, clock)
     module["gate"].set()
     daemon.cycle()
-    finish(daemon, store, clock)
+    settle(daemon, store, clock)
     ticks = sorted(store.ticks("schedule:often"), key=lambda t: t.scheduled_at)
     assert [t.status for t in ticks] == ["started", "skipped", "skipped"]
     assert ticks[1].reason == (

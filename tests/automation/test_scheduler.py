@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from assetflow.api import load, open_project_store
+from assetflow.api import load
 from assetflow.automation.loading import load_automation
-from assetflow.automation.scheduler import RETRIED, Scheduler
+from assetflow.automation.scheduler import RETRIED
 from assetflow.clock import FixedClock
 from assetflow.errors import DefinitionError, UsageError
 from assetflow.store.automation import TickRecord
+from tests.automation.driving import scheduler_for
 
 DAILY = """
 from assetflow import asset, DailyPartitions
@@ -52,12 +53,6 @@ start = "2026-03-02T00:00:00+01:00"
 
 def berlin(text: str) -> datetime:
     return datetime.fromisoformat(text + "+01:00").astimezone(UTC)
-
-
-def scheduler_for(root, clock):
-    project = load(root)
-    store = open_project_store(project)
-    return Scheduler(project, load_automation(project), store, clock), store
 
 
 def started_runs(store, origin="schedule:nightly"):

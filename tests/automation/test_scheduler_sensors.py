@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 
 from assetflow.api import load, open_project_store
-from assetflow.automation.loading import load_automation
-from assetflow.automation.scheduler import Scheduler
 from assetflow.cli import cli
 from assetflow.clock import FixedClock
+from tests.automation.driving import scheduler_for, settle
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -112,23 +111,6 @@ def make(make_project):
     (root / "requests.json").write_text("[]")
     (root / "inbox").mkdir()
     return root
-
-
-def scheduler_for(root, clock):
-    project = load(root)
-    store = open_project_store(project)
-    return Scheduler(project, load_automation(project), store, clock), store
-
-
-def settle(daemon, store, clock):
-    """Wait for every run the scheduler started, and record what they did."""
-    deadline = time.monotonic() + 30
-    while daemon.launcher.busy and time.monotonic() < deadline:
-        daemon.wake.wait(0.05)
-        daemon.wake.clear()
-        daemon.launcher.settle(store, clock.now())
-        daemon.launcher.pump()
-    assert not daemon.launcher.busy
 
 
 def seen(root, name):

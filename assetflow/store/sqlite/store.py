@@ -20,6 +20,7 @@ from typing import Self, TypeVar
 from assetflow.errors import StoreError
 from assetflow.store.automation import (
     KEY_HOLDING_STATUSES,
+    RUNLESS_STATUSES,
     OriginState,
     SchedulerLease,
     TickRecord,
@@ -945,7 +946,7 @@ class SqliteStore:
         values = (
             changes.status,
             time_text(changes.evaluated_at),
-            changes.status,  # a skipped or failed tick has no run (the SET sees old values)
+            changes.status in RUNLESS_STATUSES,  # such a tick has no run: clear its id
             changes.run_id,
             changes.reason,
             origin,
@@ -956,7 +957,7 @@ class SqliteStore:
             try:
                 cursor = connection.execute(
                     "UPDATE ticks SET status = ?, evaluated_at = ?, "
-                    "run_id = CASE WHEN ? IN ('skipped', 'failed') THEN NULL "
+                    "run_id = CASE WHEN ? THEN NULL "
                     "ELSE COALESCE(?, run_id) END, reason = COALESCE(?, reason) "
                     "WHERE origin = ? AND scheduled_at = ?",
                     values,
