@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
+from assetflow import timetext
 from assetflow.automation.errors import ScheduleError
-from assetflow.errors import did_you_mean, suggest
+from assetflow.timetext import parse_zone
 
 #: The macros a cron line may be, and the five fields each stands for.
 MACROS = {
@@ -62,7 +63,6 @@ _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _SETTLED = timedelta(days=2)
 #: The windows next_tick looks in before it looks without end.
 _WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=32))
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 class Cadence(Protocol):
@@ -94,58 +94,21 @@ class Cadence(Protocol):
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:
-    """The IANA time zone called `name`.
+    """The IANA time zone called `name` (`assetflow.timetext.parse_zone`).
 
     Raises:
         ScheduleError: no such zone (with the closest names).
     """
-    try:
-        if name and name.strip() == name and not name.startswith(("/", ".")):
-            return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        pass
-    known = _zone_names()
-    by_lower = {n.lower(): n for n in known}
-    close = [by_lower[name.lower()]] if name.lower() in by_lower else suggest(name, known)
-    hint = did_you_mean(close)
-    raise ScheduleError(
-        f"the timezone '{name}' is not an IANA time zone name. "
-        + (hint + " " if hint else "")
-        + "Use a name such as 'Europe/Berlin', 'America/New_York' or 'UTC' "
-        "(the tz database's list is at https://en.wikipedia.org/wiki/List_of_tz_database_time_zones)."
-    )
-
-
-@functools.cache
-def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return parse_zone(name, error=ScheduleError)
 
 
 def parse_duration(text: str, setting: str | None = None) -> timedelta:
-    """A duration such as "15m", "6h", "1d", "90s" or "1h30m" (units in that order).
-
-    `setting` names where it was written ("every"), so that the message says
-    `every = "15 minutes" is not a duration` rather than only the value.
+    """A duration such as "15m", "6h", "1d", "90s" or "1h30m" (`assetflow.timetext`).
 
     Raises:
         ScheduleError: not such a duration, or zero.
     """
-    shown = f"'{text}'" if setting is None else f'{setting} = "{text}"'
-    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None or not any(match.groups()):
-        raise ScheduleError(
-            f"{shown} is not a duration. Write a whole number followed by a unit, "
-            "d (days), h (hours), m (minutes) or s (seconds), several in that order for a "
-            "sum: '15m', '6h', '1d', '90s', '1h30m'."
-        )
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if duration <= timedelta(0):
-        what = f"the duration '{text}'" if setting is None else shown
-        raise ScheduleError(
-            f"{what} is zero: an interval must be at least one second, e.g. '15m' or '1h'."
-        )
-    return duration
+    return timetext.parse_duration(text, setting, error=ScheduleError)
 
 
 def format_duration(duration: timedelta) -> str:
