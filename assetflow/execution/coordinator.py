@@ -45,7 +45,7 @@ from assetflow.execution.executor import (
 )
 from assetflow.execution.inputs import collect_inputs
 from assetflow.execution.lifecycle import RecordedRun, recorded_run, run_record
-from assetflow.execution.listeners import Listeners, RunListener, fan_out
+from assetflow.execution.listeners import Listeners, Recorded, RunListener, fan_out
 from assetflow.execution.logs import capturing_run
 from assetflow.execution.ready import ReadyQueue
 from assetflow.execution.results import (
@@ -336,7 +336,7 @@ class _Runner:
             outcome = (StepState.BLOCKED, EventKind.SKIPPED, NOT_STARTED)
         if outcome is not None:
             state, kind, message = outcome
-            _record_event(self.store, self.run_id, step, kind, self.clock, message)
+            _record_event(self.listener, self.store, self.run_id, step, kind, self.clock, message)
             return self._done(step, StepResult(step.asset, step.partition, state, message=message))
         if not self._has_room(step):
             self._held.append(step)
@@ -415,19 +415,23 @@ class _Runner:
                 )
             )
         if never:
-            self.store.record(
-                events=[
-                    EventRecord(
-                        run_id=self.run_id,
-                        kind=EventKind.CANCELLED,
-                        at=now,
-                        asset=step.asset,
-                        partition=step.partition,
-                        message=NOT_STARTED_CANCELLED,
-                        attempt=NOT_STARTED_ATTEMPT,
-                    )
-                    for step in never
-                ]
+            self.listener.record(
+                self.store,
+                Recorded(
+                    self.run_id,
+                    [
+                        EventRecord(
+                            run_id=self.run_id,
+                            kind=EventKind.CANCELLED,
+                            at=now,
+                            asset=step.asset,
+                            partition=step.partition,
+                            message=NOT_STARTED_CANCELLED,
+                            attempt=NOT_STARTED_ATTEMPT,
+                        )
+                        for step in never
+                    ],
+                ),
             )
 
     def _take_lease(self, step: Step) -> bool:
@@ -464,7 +468,9 @@ class _Runner:
         message = f"materialized meanwhile by run {latest.run_id[:8]}"
         if holder is not None and latest.run_id != holder.run_id:
             message += f" (after run {holder.run_id[:8]} held it)"
-        _record_event(self.store, self.run_id, step, EventKind.SKIPPED, self.clock, message)
+        _record_event(
+            self.listener, self.store, self.run_id, step, EventKind.SKIPPED, self.clock, message
+        )
         self._release(step)
         return self._done(
             step, StepResult(step.asset, step.partition, StepState.SKIPPED, message=message)
@@ -479,6 +485,7 @@ class _Runner:
         step = work.step
         message = "cancelled while running; nothing of it was written"
         _record_event(
+            self.listener,
             self.store,
             self.run_id,
             step,
@@ -513,6 +520,7 @@ class _Runner:
         if isinstance(outcome, AssetflowError):
             message = failure_message(step, outcome)
             _record_event(
+                self.listener,
                 self.store,
                 self.run_id,
                 step,
@@ -578,8 +586,10 @@ class _Runner:
             CheckRecord(run_id=self.run_id, at=finished_at, **check.record_fields())
             for check in outcome.checks
         ]
-        self.store.record(
-            materializations=[record], events=[*retried, event], checks=checks, logs=logs
+        self.listener.record(
+            self.store,
+            Recorded(self.run_id, [*retried, event], materializations=[record], checks=checks),
+            logs,
         )
         state, message = StepState.MATERIALIZED, ""
         blocking = [check for check in outcome.checks if check.is_blocking_failure]
@@ -629,6 +639,7 @@ class _Runner:
 
 
 def _record_event(
+    listener: Listeners,
     store: MetadataStore,
     run_id: str,
     step: Step,
@@ -643,19 +654,14 @@ def _record_event(
 ) -> None:
     now = clock.now()
     duration = (now - started_at).total_seconds() if started_at else None
-    store.record(
-        events=[
-            *(before or ()),
-            EventRecord(
-                run_id=run_id,
-                kind=kind,
-                at=now,
-                asset=step.asset,
-                partition=step.partition,
-                message=message,
-                duration_s=duration,
-                attempt=attempt,
-            ),
-        ],
-        logs=logs or (),
+    event = EventRecord(
+        run_id=run_id,
+        kind=kind,
+        at=now,
+        asset=step.asset,
+        partition=step.partition,
+        message=message,
+        duration_s=duration,
+        attempt=attempt,
     )
+    listener.record(store, Recorded(run_id, [*(before or ()), event]), logs or ())

@@ -4,17 +4,33 @@ The CLI's console and JSON lines listen to a run; later, lineage events and
 alerts will listen to the same run beside them. A listener that raises is
 logged and left out of that one event: it never fails the run, nor silences
 the others.
+
+A listener that also has `recorded(batch, store)` hears each batch of records
+the coordinator writes (a step's events, its materialization and check
+results) inside the store's unit of work that writes them: what it writes
+through `store` (an incident, an alert in the outbox) commits with the event
+that caused it, or not at all. A `recorded` that raises is logged like any
+other listener's error, and the batch is still written (each of the
+listener's own store calls is all or nothing on its own).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from assetflow.execution.results import RunResult, StepResult
     from assetflow.planner.plan import Plan, Step
+    from assetflow.store import (
+        CheckRecord,
+        EventRecord,
+        LogRecord,
+        MaterializationRecord,
+        MetadataStore,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +55,26 @@ class RunListener(Protocol):
     def step_finished(self, result: StepResult) -> None: ...
 
     def run_finished(self, result: RunResult) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One batch of records the coordinator writes in one transaction: a step's
+    events (its retried attempts and how it ended), its materialization and the
+    results of its checks."""
+
+    run_id: str
+    events: Sequence[EventRecord] = ()
+    materializations: Sequence[MaterializationRecord] = ()
+    checks: Sequence[CheckRecord] = ()
+
+
+class RecordingListener(RunListener, Protocol):
+    """A listener that writes its own rows with the records that cause them."""
+
+    def recorded(self, batch: Recorded, store: MetadataStore) -> None:
+        """Called inside the unit of work that writes `batch`, after it is written."""
+        ...
 
 
 class NullListener:
@@ -88,6 +124,23 @@ class Listeners:
     def run_finished(self, result: RunResult) -> None:
         self._tell("run_finished", lambda listener: listener.run_finished(result))
 
+    def record(self, store: MetadataStore, batch: Recorded, logs: Sequence[LogRecord] = ()) -> None:
+        """Write `batch` (and its step logs) to `store` in one transaction, telling the
+        listeners that have `recorded()` inside it. Without such a listener this is
+        `store.record(...)` alone: no unit of work is opened."""
+        writers = [each for each in self._listeners if getattr(each, "recorded", None) is not None]
+        if not writers:
+            _write(store, batch, logs)
+            return
+        with store.unit_of_work():
+            _write(store, batch, logs)
+            for writer in writers:
+                self._call(
+                    writer,
+                    "recorded",
+                    lambda each: each.recorded(batch, store),  # type: ignore[attr-defined]
+                )
+
     def tick(self) -> None:
         """Move the listeners' clocks: those that have a `tick()`."""
         for listener in self._listeners:
@@ -110,6 +163,15 @@ class Listeners:
                 event,
                 exc_info=True,
             )
+
+
+def _write(store: MetadataStore, batch: Recorded, logs: Sequence[LogRecord]) -> None:
+    store.record(
+        materializations=batch.materializations,
+        events=batch.events,
+        checks=batch.checks,
+        logs=logs,
+    )
 
 
 def fan_out(listeners: Sequence[RunListener]) -> Listeners:

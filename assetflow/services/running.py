@@ -83,8 +83,12 @@ def check(
     *,
     store: MetadataStore | None = None,
     clock: Clock | None = None,
+    listeners: Sequence[RunListener] = (),
 ) -> CheckRun:
     """Run the checks of the selected assets against what is stored, without rebuilding.
+
+    `listeners` that have `recorded()` (alerts) hear the check results in the
+    transaction that writes them.
 
     Every materialized asset-partition of the selection (of its partitions, if asked)
     with checks is read back and checked; the results are recorded in a run with
@@ -97,6 +101,7 @@ def check(
     from assetflow.execution.control import RunControl
     from assetflow.execution.inputs import read_one
     from assetflow.execution.lifecycle import recorded_run, run_record
+    from assetflow.execution.listeners import Recorded, fan_out
     from assetflow.execution.step import io_settings
     from assetflow.planner.keys import keys_by_asset
     from assetflow.store.records import CheckRecord, RunStatus
@@ -134,7 +139,8 @@ def check(
                     CheckRecord(run_id=run.run_id, at=clock.now(), **outcome.record_fields())
                     for outcome in outcomes
                 )
-            opened.record(checks=results)  # one transaction for the whole check run
+            # One transaction for the whole check run, with what the listeners write.
+            fan_out(listeners).record(opened, Recorded(run.run_id, checks=results))
             failed = any(result.is_blocking_failure for result in results)
             if control.is_cancelled:
                 run.finish(RunStatus.CANCELLED)

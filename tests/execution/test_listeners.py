@@ -129,3 +129,50 @@ def test_tick_goes_to_the_listeners_that_have_it():
     assert ticking.ticks == 2
     assert fan_out(listeners) is listeners
     assert len(listeners) == 3
+
+
+class Writing(Recording):
+    """Saves one code source per batch it hears, inside the batch's unit of work, and
+    notes whether a unit was open (the store's own write joined it)."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        super().__init__()
+        self.batches: list[tuple[str, ...]] = []
+        self.fail_on = fail_on
+
+    def recorded(self, batch, store):
+        kinds = tuple(f"{event.asset}:{event.kind}" for event in batch.events)
+        self.batches.append(kinds)
+        store.save_code(f"batch-{len(self.batches)}", "\n".join(kinds))
+        if self.fail_on and any(self.fail_on in kind for kind in kinds):
+            raise RuntimeError("the outbox is broken")
+
+
+def test_a_recording_listener_hears_each_batch_inside_its_transaction(make_project):
+    writer = Writing()
+    root = make_project(TWO)
+    assert run_with(root, [writer]).success
+    assert writer.batches == [("first:materialized",), ("second:materialized",)]
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
+        assert store.get_code("batch-2") == "second:materialized"
+        assert store.latest_states_of([("second", None)])  # the batch itself was written
+
+
+def test_a_recording_listener_that_raises_leaves_the_batch_written(make_project, caplog):
+    writer = Writing(fail_on="first")
+    root = make_project(TWO)
+    with caplog.at_level(logging.WARNING, logger="assetflow.execution.listeners"):
+        assert run_with(root, [writer]).success
+    assert "run listener Writing failed in recorded" in caplog.text
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
+        assert set(store.latest_states_of([("first", None), ("second", None)])) == {
+            ("first", None),
+            ("second", None),
+        }
+
+
+def test_a_failed_step_and_its_skipped_downstream_are_two_batches(make_project):
+    writer = Writing()
+    root = make_project(TWO.replace('return {"n": 1}', 'raise ValueError("no")'))
+    assert not run_with(root, [writer]).success
+    assert writer.batches == [("first:failed",), ("second:skipped",)]
