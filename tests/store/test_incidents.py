@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from datetime import datetime, timedelta, timezone
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +25,7 @@ from assetflow.store import (
     SqliteStore,
 )
 from tests.store.builders import at
+from tests.store.racing import PROCESS_TIMEOUT_S, race
 
 
 def incident(
@@ -398,3 +402,47 @@ def replace_id(found: IncidentRecord) -> tuple[object, ...]:
         found.resolved_at,
         found.occurrences,
     )
+
+
+# -- processes racing to open one incident ---------------------------------------------------
+
+#: Subjects the racing processes each try to open an incident about.
+RACED_SUBJECTS = 30
+
+
+def _open_all(path: str, worker: int, start: Barrier, results: multiprocessing.Queue[Any]) -> None:
+    """Open a run_failed incident about each raced subject, or join the open one."""
+    opened: list[int] = []
+    errors: list[str] = []
+    try:
+        with SqliteStore(path) as store:
+            start.wait(PROCESS_TIMEOUT_S)
+            for number in range(RACED_SUBJECTS):
+                try:
+                    store.open_incident(
+                        incident(f"{worker}-{number}", subject=f"asset-{number}"),
+                        [failed(last_run_id=f"run-{worker}")],
+                    )
+                    opened.append(number)
+                except IncidentAlreadyOpen as already:
+                    store.add_incident_members(
+                        str(already.existing_id), [failed(last_run_id=f"run-{worker}")], at(1)
+                    )
+    except Exception as error:  # reported to the test, which fails on it
+        errors.append(f"{type(error).__name__}: {error}")
+    results.put((worker, opened, errors))
+
+
+def test_processes_racing_open_one_incident_per_subject(tmp_path: Path) -> None:
+    path = tmp_path / "meta.sqlite"
+    SqliteStore(path).close()
+    outcomes = race(_open_all, path, 2)
+    assert [errors for _, _, errors in outcomes] == [[], []]
+    assert sorted(n for _, opened, _ in outcomes for n in opened) == list(range(RACED_SUBJECTS))
+    with SqliteStore(path, read_only=True) as store:
+        found = store.open_incidents()
+        assert len(found) == RACED_SUBJECTS
+        assert {i.occurrences for i in found} == {2}
+        members = store.incident_members(i.incident_id for i in found)
+        assert {len(m) for m in members.values()} == {1}
+        assert {m[0].failures for m in members.values()} == {2}

@@ -310,7 +310,10 @@ _VERSION_14 = (
     """CREATE UNIQUE INDEX incidents_open ON incidents (kind, subject)
         WHERE resolved_at IS NULL""",
     "CREATE INDEX incidents_by_opening ON incidents (opened_at DESC)",
-    "CREATE INDEX incidents_by_subject ON incidents (subject, kind)",
+    # Serve open_incidents and resolving by subject: they read only the few open ones.
+    "CREATE INDEX incidents_unresolved ON incidents (opened_at) WHERE resolved_at IS NULL",
+    """CREATE INDEX incidents_unresolved_by_subject ON incidents (subject, opened_at)
+        WHERE resolved_at IS NULL""",
     """CREATE TABLE incident_members (
         incident_id TEXT NOT NULL,
         asset TEXT NOT NULL,

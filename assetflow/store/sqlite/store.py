@@ -293,15 +293,17 @@ _NOT_HELD = """(hold_run_id IS NULL OR NOT EXISTS (
 #: Per destination, its alert with the latest attempt, else its newest.
 _LAST_ALERTS = f"""
 SELECT {ALERT_COLUMNS} FROM (
-    SELECT alerts.*, ROW_NUMBER() OVER (
+    SELECT *, ROW_NUMBER() OVER (
         PARTITION BY destination
-        ORDER BY tried.last_at IS NOT NULL DESC, COALESCE(tried.last_at, created_at) DESC,
-            alert_id DESC
+        ORDER BY last_at IS NOT NULL DESC, COALESCE(last_at, created_at) DESC, alert_id DESC
     ) AS recency
-    FROM alerts LEFT JOIN (
-        SELECT alert_id, max(attempted_at) AS last_at FROM alert_attempts GROUP BY alert_id
-    ) AS tried USING (alert_id)
-    WHERE destination IN (SELECT value FROM json_each(?))
+    FROM (
+        SELECT alerts.*, (
+            SELECT max(attempted_at) FROM alert_attempts AS tried
+            WHERE tried.alert_id = alerts.alert_id
+        ) AS last_at
+        FROM alerts WHERE destination IN (SELECT value FROM json_each(?))
+    )
 ) WHERE recency = 1"""
 
 
