@@ -15,6 +15,17 @@ from typing import TYPE_CHECKING
 from assetflow.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from assetflow.store.alerts import ALERT_EVENTS as ALERT_EVENTS
+    from assetflow.store.alerts import INCIDENT_KINDS as INCIDENT_KINDS
+    from assetflow.store.alerts import AlertAttempt as AlertAttempt
+    from assetflow.store.alerts import AlertEvent as AlertEvent
+    from assetflow.store.alerts import AlertRecord as AlertRecord
+    from assetflow.store.alerts import AlertStatus as AlertStatus
+    from assetflow.store.alerts import AlertStore as AlertStore
+    from assetflow.store.alerts import IncidentAlreadyOpen as IncidentAlreadyOpen
+    from assetflow.store.alerts import IncidentKind as IncidentKind
+    from assetflow.store.alerts import IncidentMember as IncidentMember
+    from assetflow.store.alerts import IncidentRecord as IncidentRecord
     from assetflow.store.automation import AutomationStore as AutomationStore
     from assetflow.store.automation import OriginState as OriginState
     from assetflow.store.automation import SchedulerLease as SchedulerLease
@@ -43,6 +54,17 @@ if TYPE_CHECKING:
 
 #: Where each public name lives.
 _HOMES = {
+    "ALERT_EVENTS": "assetflow.store.alerts",
+    "INCIDENT_KINDS": "assetflow.store.alerts",
+    "AlertAttempt": "assetflow.store.alerts",
+    "AlertEvent": "assetflow.store.alerts",
+    "AlertRecord": "assetflow.store.alerts",
+    "AlertStatus": "assetflow.store.alerts",
+    "AlertStore": "assetflow.store.alerts",
+    "IncidentAlreadyOpen": "assetflow.store.alerts",
+    "IncidentKind": "assetflow.store.alerts",
+    "IncidentMember": "assetflow.store.alerts",
+    "IncidentRecord": "assetflow.store.alerts",
     "AutomationStore": "assetflow.store.automation",
     "OriginState": "assetflow.store.automation",
     "SchedulerLease": "assetflow.store.automation",

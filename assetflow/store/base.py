@@ -29,6 +29,9 @@ Semantics every backend shares (the contract tests in ``tests/store`` pin them):
 - Every store also keeps the scheduler's records (ticks, its leader lease, the
   state of each schedule and sensor, sensor cursors): ``MetadataStore`` extends
   ``AutomationStore`` (``assetflow.store.automation``), where their semantics are.
+- And alerting's records (incidents with their members, the alert outbox and its
+  delivery attempts): ``MetadataStore`` extends ``AlertStore``
+  (``assetflow.store.alerts``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from assetflow.errors import StoreError
 from assetflow.keys import AssetPartition as AssetPartition
+from assetflow.store.alerts import AlertStore
 from assetflow.store.automation import AutomationStore
 from assetflow.store.normalise import MAX_INTEGER, as_utc, readable_text
 from assetflow.store.records import (
@@ -119,9 +123,10 @@ class UnitOfWork(Protocol):
 
 
 @runtime_checkable
-class MetadataStore(AutomationStore, Protocol):
+class MetadataStore(AutomationStore, AlertStore, Protocol):
     """Where runs, their events, materializations and asset code are recorded, and
-    (through ``AutomationStore``) the scheduler's ticks, lease, origin states and cursors.
+    (through ``AutomationStore``) the scheduler's ticks, lease, origin states and cursors,
+    and (through ``AlertStore``) incidents and the alert outbox.
     """
 
     def create_run(self, run: RunRecord) -> None:

@@ -14,6 +14,33 @@ from types import TracebackType
 from typing import Self
 
 from assetflow.errors import StoreError
+from assetflow.store.alerts import (
+    AlertAttempt,
+    AlertRecord,
+    AlertStatus,
+    IncidentAlreadyOpen,
+    IncidentKind,
+    IncidentMember,
+    IncidentRecord,
+    MemberKey,
+    alert_key,
+    ambiguous_incident_error,
+    check_kind,
+    check_kinds,
+    claim_times,
+    finished_alert,
+    is_due,
+    member_key,
+    merged_members,
+    normalise_alert,
+    normalise_attempt,
+    normalise_incident,
+    normalise_members,
+    resolved_incident_error,
+    resolved_members,
+    taken_incident_id_error,
+    unknown_incident_error,
+)
 from assetflow.store.automation import (
     KEY_HOLDING_STATUSES,
     RUNLESS_STATUSES,
@@ -86,6 +113,11 @@ _TABLES = (
     "_cursors",
     "_scheduler_lease",
     "_dynamic_keys",
+    "_incidents",
+    "_incident_members",
+    "_alerts",
+    "_alert_keys",
+    "_alert_attempts",
 )
 
 
@@ -133,6 +165,14 @@ class MemoryStore:
         self._scheduler_lease: SchedulerLease | None = None
         # Each dynamic definition's keys in the order first added: key -> removed_at.
         self._dynamic_keys: dict[str, dict[str, datetime | None]] = {}
+        # Alerting's records. An incident's position breaks ties in time; each
+        # incident's members are a dict replaced (never changed in place) on a write,
+        # so that a unit of work's copy of the outer dict restores them.
+        self._incidents: dict[str, tuple[int, IncidentRecord]] = {}
+        self._incident_members: dict[str, dict[MemberKey, IncidentMember]] = {}
+        self._alerts: dict[int, AlertRecord] = {}
+        self._alert_keys: dict[tuple[str, str, str], int] = {}
+        self._alert_attempts: dict[int, tuple[AlertAttempt, ...]] = {}
 
     def _check_open(self) -> None:
         if self._is_closed:
@@ -802,6 +842,266 @@ class MemoryStore:
             self._check_open()
             return self._scheduler_lease
 
+    # -- alerting's records (AlertStore) ---------------------------------------------------
+
+    def _open_incident_for(self, kind: str, subject: str) -> IncidentRecord | None:
+        for _, incident in self._incidents.values():
+            if incident.resolved_at is None and (incident.kind, incident.subject) == (
+                kind,
+                subject,
+            ):
+                return incident
+        return None
+
+    def _set_incident(self, incident: IncidentRecord) -> None:
+        position = self._incidents[incident.incident_id][0]
+        self._incidents[incident.incident_id] = (position, incident)
+
+    def open_incident(self, incident: IncidentRecord, members: Sequence[IncidentMember]) -> None:
+        incident = normalise_incident(incident)
+        checked = normalise_members(incident.incident_id, members)
+        with self._lock:
+            self._check_open()
+            if incident.incident_id in self._incidents:
+                raise taken_incident_id_error(incident.incident_id, _LOCATION)
+            if incident.resolved_at is None:
+                existing = self._open_incident_for(incident.kind, incident.subject)
+                if existing is not None:
+                    raise IncidentAlreadyOpen(
+                        incident.kind, incident.subject, existing.incident_id, _LOCATION
+                    )
+            self._incidents[incident.incident_id] = (len(self._incidents), incident)
+            self._incident_members[incident.incident_id] = {
+                member_key(member): member for member in merged_members({}, checked)
+            }
+
+    def open_incident_for(self, kind: IncidentKind, subject: str) -> IncidentRecord | None:
+        kind = check_kind(kind, "the incident asked for")
+        with self._lock:
+            self._check_open()
+            return self._open_incident_for(kind, subject)
+
+    def add_incident_members(
+        self, incident_id: str, members: Sequence[IncidentMember], at: datetime
+    ) -> None:
+        checked = normalise_members(incident_id, members)
+        at = as_utc(at, f"the time of adding members to incident '{incident_id}'")
+        with self._lock:
+            self._check_open()
+            if incident_id not in self._incidents:
+                raise unknown_incident_error(incident_id, _LOCATION)
+            incident = self._incidents[incident_id][1]
+            if incident.resolved_at is not None:
+                raise resolved_incident_error(incident_id, _LOCATION)
+            stored = self._incident_members.get(incident_id, {})
+            changed = merged_members(stored, checked)
+            self._incident_members[incident_id] = stored | {member_key(m): m for m in changed}
+            failed = sum(member.role == "failed" for member in checked)
+            self._set_incident(
+                replace(incident, last_seen_at=at, occurrences=incident.occurrences + failed)
+            )
+
+    def resolve_incident_members(
+        self,
+        kind: IncidentKind | None,
+        subject: str,
+        partitions: Collection[str],
+        at: datetime,
+    ) -> list[IncidentRecord]:
+        kinds = None if kind is None else {check_kind(kind, "the incidents to resolve")}
+        at = as_utc(at, f"the time of resolving incidents about '{subject}'")
+        wanted = set(partitions)
+        with self._lock:
+            self._check_open()
+            resolved = []
+            for _, incident in sorted(self._incidents.values(), key=_incident_order):
+                if incident.resolved_at is not None or incident.subject != subject:
+                    continue
+                if kinds is not None and incident.kind not in kinds:
+                    continue
+                stored = self._incident_members.get(incident.incident_id, {})
+                changed, is_resolved = resolved_members(stored.values(), wanted, at)
+                if changed:
+                    self._incident_members[incident.incident_id] = stored | {
+                        member_key(m): m for m in changed
+                    }
+                if is_resolved:
+                    incident = replace(incident, resolved_at=at)
+                    self._set_incident(incident)
+                    resolved.append(incident)
+            return resolved
+
+    def resolve_incident(self, incident_id: str, at: datetime) -> IncidentRecord | None:
+        at = as_utc(at, f"the time of resolving incident '{incident_id}'")
+        with self._lock:
+            self._check_open()
+            if incident_id not in self._incidents:
+                return None
+            incident = self._incidents[incident_id][1]
+            if incident.resolved_at is not None:
+                return None
+            incident = replace(incident, resolved_at=at)
+            self._set_incident(incident)
+            self._incident_members[incident_id] = {
+                key: member if member.resolved_at is not None else replace(member, resolved_at=at)
+                for key, member in self._incident_members.get(incident_id, {}).items()
+            }
+            return incident
+
+    def get_incident(self, incident_id: str) -> IncidentRecord | None:
+        with self._lock:
+            self._check_open()
+            if incident_id in self._incidents:
+                return self._incidents[incident_id][1]
+            if not incident_id:
+                return None
+            candidates = sorted(key for key in self._incidents if key.startswith(incident_id))
+            if len(candidates) > 1:
+                raise ambiguous_incident_error(incident_id, candidates[:11], _LOCATION)
+            return self._incidents[candidates[0]][1] if candidates else None
+
+    def incidents(
+        self, *, open_only: bool = False, since: datetime | None = None, limit: int = 50
+    ) -> list[IncidentRecord]:
+        since = None if since is None else as_utc(since, "the incidents' since")
+        with self._lock:
+            self._check_open()
+            found = [
+                incident
+                for _, incident in sorted(self._incidents.values(), key=_incident_order)
+                if (incident.resolved_at is None or not open_only)
+                and (since is None or _since(incident, since))
+            ]
+        return list(reversed(found))[: max(limit, 0)]
+
+    def open_incidents(self, kinds: Collection[IncidentKind] | None = None) -> list[IncidentRecord]:
+        wanted = check_kinds(kinds)
+        with self._lock:
+            self._check_open()
+            found = [
+                incident
+                for _, incident in sorted(self._incidents.values(), key=_incident_order)
+                if incident.resolved_at is None and (wanted is None or incident.kind in wanted)
+            ]
+        return list(reversed(found))
+
+    def incident_members(self, incident_ids: Iterable[str]) -> dict[str, list[IncidentMember]]:
+        with self._lock:
+            self._check_open()
+            return {
+                incident_id: [
+                    member
+                    for _, member in sorted(self._incident_members.get(incident_id, {}).items())
+                ]
+                for incident_id in incident_ids
+            }
+
+    def queue_alerts(self, alerts: Sequence[AlertRecord]) -> list[bool]:
+        checked = [normalise_alert(alert) for alert in alerts]
+        with self._lock:
+            self._check_open()
+            queued = []
+            for alert in checked:
+                key = alert_key(alert)
+                if key in self._alert_keys:
+                    queued.append(False)
+                    continue
+                alert_id = max(self._alerts, default=0) + 1
+                self._alerts[alert_id] = replace(alert, alert_id=alert_id)
+                self._alert_keys[key] = alert_id
+                queued.append(True)
+            return queued
+
+    def _is_held(self, alert: AlertRecord) -> bool:
+        """Whether the alert's hold run is still running (the caller holds the lock)."""
+        if alert.hold_run_id is None or alert.hold_run_id not in self._runs:
+            return False
+        return self._runs[alert.hold_run_id][1].status == RunStatus.RUNNING
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[AlertRecord]:
+        now = as_utc(now, "the time of looking for due alerts")
+        with self._lock:
+            self._check_open()
+            due = [
+                alert
+                for alert in self._alerts.values()
+                if is_due(alert, now, held=self._is_held(alert))
+            ]
+        due.sort(key=lambda alert: (alert.created_at, alert.alert_id))
+        return due[: max(limit, 0)]
+
+    def claim_alert(
+        self, alert_id: int, claimer: str, now: datetime, until: datetime
+    ) -> AlertRecord | None:
+        now, until = claim_times(alert_id, claimer, now, until)
+        with self._lock:
+            self._check_open()
+            alert = self._alerts.get(alert_id)
+            if alert is None or not is_due(alert, now, held=self._is_held(alert), claimer=claimer):
+                return None
+            alert = replace(alert, status="sending", claimed_by=claimer, claimed_until=until)
+            self._alerts[alert_id] = alert
+            return alert
+
+    def finish_alert_attempt(
+        self,
+        attempt: AlertAttempt,
+        claimer: str,
+        *,
+        status: AlertStatus,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        attempt, status, next_at = normalise_attempt(attempt, claimer, status, next_attempt_at)
+        with self._lock:
+            self._check_open()
+            alert = self._alerts.get(attempt.alert_id)
+            if alert is None or alert.status != "sending" or alert.claimed_by != claimer:
+                return False
+            self._alerts[alert.alert_id] = finished_alert(alert, attempt, status, next_at)
+            self._alert_attempts[alert.alert_id] = (
+                *self._alert_attempts.get(alert.alert_id, ()),
+                attempt,
+            )
+            return True
+
+    def alerts(
+        self,
+        *,
+        destination: str | None = None,
+        incident_id: str | None = None,
+        limit: int = 100,
+    ) -> list[AlertRecord]:
+        with self._lock:
+            self._check_open()
+            found = [
+                alert
+                for alert in self._alerts.values()
+                if (destination is None or alert.destination == destination)
+                and (incident_id is None or alert.incident_id == incident_id)
+            ]
+        found.sort(key=lambda alert: (alert.created_at, alert.alert_id), reverse=True)
+        return found[: max(limit, 0)]
+
+    def alert_attempts(self, alert_id: int) -> list[AlertAttempt]:
+        with self._lock:
+            self._check_open()
+            return list(self._alert_attempts.get(alert_id, ()))
+
+    def last_alerts(self, destinations: Iterable[str]) -> dict[str, AlertRecord]:
+        wanted = set(destinations)
+        with self._lock:
+            self._check_open()
+            best: dict[str, tuple[tuple[bool, datetime, int], AlertRecord]] = {}
+            for alert in self._alerts.values():
+                if alert.destination not in wanted:
+                    continue
+                tried = self._alert_attempts.get(alert.alert_id, ())
+                latest = max((a.at for a in tried), default=alert.created_at)
+                rank = (bool(tried), latest, alert.alert_id)
+                if alert.destination not in best or rank > best[alert.destination][0]:
+                    best[alert.destination] = (rank, alert)
+            return {destination: alert for destination, (_, alert) in best.items()}
+
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         with self._lock:
@@ -849,3 +1149,15 @@ def _run_id_after(status: TickStatus, recorded: str | None, given: str | None) -
     if status in RUNLESS_STATUSES:
         return None
     return recorded if given is None else given
+
+
+def _incident_order(entry: tuple[int, IncidentRecord]) -> tuple[datetime, int]:
+    """Oldest opened first; ties in the order written."""
+    return (entry[1].opened_at, entry[0])
+
+
+def _since(incident: IncidentRecord, since: datetime) -> bool:
+    """Whether ``incident`` was opened or resolved at or after ``since``, or is still open."""
+    return (
+        incident.resolved_at is None or incident.opened_at >= since or incident.resolved_at >= since
+    )

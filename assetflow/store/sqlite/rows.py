@@ -14,6 +14,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from assetflow.store.alerts import (
+    AlertAttempt,
+    AlertRecord,
+    IncidentMember,
+    IncidentRecord,
+    check_alert_status,
+    check_event,
+    check_kind,
+    check_outcome,
+    check_role,
+)
 from assetflow.store.automation import OriginState, SchedulerLease, TickRecord, check_status
 from assetflow.store.records import (
     CheckRecord,
@@ -489,4 +500,197 @@ def scheduler_leases_from_rows(rows: Iterable[Row]) -> list[SchedulerLease]:
     return [
         SchedulerLease(holder, pid, host, parse_time(a), parse_time(h), parse_time(e))
         for holder, pid, host, a, h, e in rows
+    ]
+
+
+# -- alerting's records ----------------------------------------------------------------------
+
+INCIDENT_COLUMNS = (
+    "incident_id, kind, subject, opened_at, last_seen_at, summary, run_id, resolved_at, occurrences"
+)
+INSERT_INCIDENT = (
+    f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES ({_placeholders(INCIDENT_COLUMNS)})"
+)
+MEMBER_COLUMNS = (
+    "incident_id, partition_key, opened_at, resolved_at, failures, last_run_id, role, asset"
+)
+#: Stores a member, replacing the one of its (role, asset, partition) if there is one.
+UPSERT_MEMBER = (
+    f"INSERT INTO incident_members ({MEMBER_COLUMNS}) VALUES ({_placeholders(MEMBER_COLUMNS)}) "
+    "ON CONFLICT (incident_id, role, asset, partition_key) DO UPDATE SET "
+    "opened_at = excluded.opened_at, resolved_at = excluded.resolved_at, "
+    "failures = excluded.failures, last_run_id = excluded.last_run_id"
+)
+#: The columns of an alert but its id (which the store assigns).
+ALERT_VALUE_COLUMNS = (
+    "destination, incident_id, event, created_at, status, attempts, next_attempt_at, "
+    "hold_run_id, last_error, sent_at, claimed_by, claimed_until"
+)
+ALERT_COLUMNS = f"alert_id, {ALERT_VALUE_COLUMNS}"
+#: Queues an alert unless its (destination, incident, event) is queued; rowcount says which.
+INSERT_ALERT = (
+    f"INSERT INTO alerts ({ALERT_VALUE_COLUMNS}) VALUES ({_placeholders(ALERT_VALUE_COLUMNS)}) "
+    "ON CONFLICT (destination, incident_id, event) DO NOTHING"
+)
+ATTEMPT_COLUMNS = "alert_id, attempted_at, outcome, detail, duration_s"
+INSERT_ATTEMPT = (
+    f"INSERT INTO alert_attempts ({ATTEMPT_COLUMNS}) VALUES ({_placeholders(ATTEMPT_COLUMNS)})"
+)
+
+
+def incident_row(incident: IncidentRecord) -> Row:
+    """The values of INSERT_INCIDENT for a normalised ``incident``."""
+    return (
+        incident.incident_id,
+        incident.kind,
+        incident.subject,
+        time_text(incident.opened_at),
+        time_text(incident.last_seen_at),
+        incident.summary,
+        incident.run_id,
+        optional_time_text(incident.resolved_at),
+        incident.occurrences,
+    )
+
+
+def incidents_from_rows(rows: Iterable[Row]) -> list[IncidentRecord]:
+    """Incidents from rows selected as INCIDENT_COLUMNS."""
+    parse_time = datetime.fromisoformat
+    return [
+        IncidentRecord(
+            incident_id,
+            check_kind(kind, f"incident '{incident_id}'"),
+            subject,
+            parse_time(opened_at),
+            parse_time(last_seen_at),
+            summary,
+            run_id,
+            _time(resolved_at),
+            occurrences,
+        )
+        for (
+            incident_id,
+            kind,
+            subject,
+            opened_at,
+            last_seen_at,
+            summary,
+            run_id,
+            resolved_at,
+            occurrences,
+        ) in rows
+    ]
+
+
+def member_row(incident_id: str, member: IncidentMember) -> Row:
+    """The values of UPSERT_MEMBER for a normalised ``member`` of the incident."""
+    return (
+        incident_id,
+        member.partition,
+        time_text(member.opened_at),
+        optional_time_text(member.resolved_at),
+        member.failures,
+        member.last_run_id,
+        member.role,
+        member.asset,
+    )
+
+
+def members_from_rows(rows: Iterable[Row]) -> list[tuple[str, IncidentMember]]:
+    """(incident id, member) pairs from rows selected as MEMBER_COLUMNS."""
+    return [
+        (
+            incident_id,
+            IncidentMember(
+                partition,
+                datetime.fromisoformat(opened_at),
+                _time(resolved_at),
+                failures,
+                last_run_id,
+                check_role(role, f"a member of incident '{incident_id}'"),
+                asset,
+            ),
+        )
+        for incident_id, partition, opened_at, resolved_at, failures, last_run_id, role, asset in (
+            rows
+        )
+    ]
+
+
+def alert_row(alert: AlertRecord) -> Row:
+    """The values of INSERT_ALERT for a normalised ``alert``."""
+    return (
+        alert.destination,
+        alert.incident_id,
+        alert.event,
+        time_text(alert.created_at),
+        alert.status,
+        alert.attempts,
+        optional_time_text(alert.next_attempt_at),
+        alert.hold_run_id,
+        alert.last_error,
+        optional_time_text(alert.sent_at),
+        alert.claimed_by,
+        optional_time_text(alert.claimed_until),
+    )
+
+
+def alerts_from_rows(rows: Iterable[Row]) -> list[AlertRecord]:
+    """Alerts from rows selected as ALERT_COLUMNS."""
+    return [
+        AlertRecord(
+            alert_id,
+            destination,
+            incident_id,
+            check_event(event, f"alert {alert_id}"),
+            datetime.fromisoformat(created_at),
+            check_alert_status(status, f"alert {alert_id}"),
+            attempts,
+            _time(next_attempt_at),
+            hold_run_id,
+            last_error,
+            _time(sent_at),
+            claimed_by,
+            _time(claimed_until),
+        )
+        for (
+            alert_id,
+            destination,
+            incident_id,
+            event,
+            created_at,
+            status,
+            attempts,
+            next_attempt_at,
+            hold_run_id,
+            last_error,
+            sent_at,
+            claimed_by,
+            claimed_until,
+        ) in rows
+    ]
+
+
+def attempt_row(attempt: AlertAttempt) -> Row:
+    """The values of INSERT_ATTEMPT for a normalised ``attempt``."""
+    return (
+        attempt.alert_id,
+        time_text(attempt.at),
+        attempt.outcome,
+        attempt.detail,
+        attempt.duration_s,
+    )
+
+
+def attempts_from_rows(rows: Iterable[Row]) -> list[AlertAttempt]:
+    """Delivery attempts from rows selected as ATTEMPT_COLUMNS."""
+    return [
+        AlertAttempt(
+            alert_id,
+            datetime.fromisoformat(at),
+            check_outcome(outcome, f"an attempt at alert {alert_id}"),
+            detail,
+            duration_s,
+        )
+        for alert_id, at, outcome, detail, duration_s in rows
     ]

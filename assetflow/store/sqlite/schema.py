@@ -289,6 +289,74 @@ _VERSION_13 = (
 )
 
 
+# Version 14: alerting's records. An incident is open until resolved_at is set, and
+# at most one of a kind about a subject is open (the partial unique index), so that
+# processes racing to open one open one. Its members are keyed by (asset, partition,
+# role). An alert is unique by (destination, incident, event), so that it is queued
+# once however often it is asked for; the outbox is searched for due alerts by its
+# own small index, and each delivery attempt is one row.
+_VERSION_14 = (
+    """CREATE TABLE incidents (
+        incident_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        resolved_at TEXT,
+        summary TEXT NOT NULL,
+        run_id TEXT,
+        occurrences INTEGER NOT NULL
+    )""",
+    """CREATE UNIQUE INDEX incidents_open ON incidents (kind, subject)
+        WHERE resolved_at IS NULL""",
+    "CREATE INDEX incidents_by_opening ON incidents (opened_at DESC)",
+    # Serve open_incidents and resolving by subject: they read only the few open ones.
+    "CREATE INDEX incidents_unresolved ON incidents (opened_at) WHERE resolved_at IS NULL",
+    """CREATE INDEX incidents_unresolved_by_subject ON incidents (subject, opened_at)
+        WHERE resolved_at IS NULL""",
+    """CREATE TABLE incident_members (
+        incident_id TEXT NOT NULL,
+        asset TEXT NOT NULL,
+        partition_key TEXT NOT NULL,
+        role TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        resolved_at TEXT,
+        failures INTEGER NOT NULL,
+        last_run_id TEXT,
+        PRIMARY KEY (incident_id, role, asset, partition_key)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE alerts (
+        alert_id INTEGER PRIMARY KEY,
+        destination TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at TEXT,
+        hold_run_id TEXT,
+        last_error TEXT,
+        sent_at TEXT,
+        claimed_by TEXT,
+        claimed_until TEXT,
+        UNIQUE (destination, incident_id, event)
+    )""",
+    """CREATE INDEX alerts_due ON alerts (created_at, alert_id)
+        WHERE status IN ('pending', 'sending')""",
+    "CREATE INDEX alerts_by_incident ON alerts (incident_id)",
+    "CREATE INDEX alerts_by_time ON alerts (created_at DESC, alert_id DESC)",
+    """CREATE TABLE alert_attempts (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL,
+        attempted_at TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        duration_s REAL
+    )""",
+    "CREATE INDEX alert_attempts_by_alert ON alert_attempts (alert_id, id)",
+)
+
+
 def _relative_output_path(path: str, asset: str, partition: str | None, io: str) -> str | None:
     """The part of an absolute output path that lies in the state directory, or None.
 
@@ -355,6 +423,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     sql_migration(
         13, "scheduler ticks, origin states, sensor cursors and leader lease", *_VERSION_13
     ),
+    sql_migration(14, "incidents, the alert outbox and delivery attempts", *_VERSION_14),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -18,6 +18,29 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from assetflow.errors import StoreError
+from assetflow.store.alerts import (
+    AlertAttempt,
+    AlertRecord,
+    AlertStatus,
+    IncidentAlreadyOpen,
+    IncidentKind,
+    IncidentMember,
+    IncidentRecord,
+    ambiguous_incident_error,
+    check_kind,
+    check_kinds,
+    claim_times,
+    member_key,
+    merged_members,
+    normalise_alert,
+    normalise_attempt,
+    normalise_incident,
+    normalise_members,
+    resolved_incident_error,
+    resolved_members,
+    taken_incident_id_error,
+    unknown_incident_error,
+)
 from assetflow.store.automation import (
     KEY_HOLDING_STATUSES,
     RUNLESS_STATUSES,
@@ -77,10 +100,16 @@ from assetflow.store.sqlite.connection import (
 )
 from assetflow.store.sqlite.errors import corrupt_store_error
 from assetflow.store.sqlite.rows import (
+    ALERT_COLUMNS,
+    ATTEMPT_COLUMNS,
     CHECK_COLUMNS,
     EVENT_COLUMNS,
+    INCIDENT_COLUMNS,
+    INSERT_ALERT,
+    INSERT_ATTEMPT,
     INSERT_CHECK,
     INSERT_EVENT,
+    INSERT_INCIDENT,
     INSERT_LOG,
     INSERT_MATERIALIZATION,
     INSERT_RUN,
@@ -88,18 +117,26 @@ from assetflow.store.sqlite.rows import (
     LEASE_COLUMNS,
     LOG_COLUMNS,
     MATERIALIZATION_COLUMNS,
+    MEMBER_COLUMNS,
     ORIGIN_STATE_COLUMNS,
     RUN_COLUMNS,
     SCHEDULER_LEASE_COLUMNS,
     STATE_COLUMNS,
     TICK_COLUMNS,
     UPSERT_LEASE,
+    UPSERT_MEMBER,
     UPSERT_SCHEDULER_LEASE,
     Row,
+    alert_row,
+    alerts_from_rows,
+    attempt_row,
+    attempts_from_rows,
     check_row,
     checks_from_rows,
     event_row,
     events_from_rows,
+    incident_row,
+    incidents_from_rows,
     lease_key,
     lease_row,
     leases_from_rows,
@@ -107,6 +144,9 @@ from assetflow.store.sqlite.rows import (
     logs_from_rows,
     materialization_row,
     materializations_from_rows,
+    member_row,
+    members_from_rows,
+    optional_time_text,
     origin_states_from_rows,
     run_row,
     runs_from_rows,
@@ -237,6 +277,34 @@ SELECT {TICK_COLUMNS} FROM ticks WHERE id IN (
         ORDER BY t.scheduled_at DESC LIMIT 1
     ) FROM json_each(?) AS wanted
 )"""
+
+
+#: An alert that is due at ``:now`` (see AlertStore.due_alerts), or (for claiming) held by
+#: ``:claimer``; its hold run is checked by _NOT_HELD.
+_DUE = """(
+    (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))
+    OR (status = 'sending'
+        AND (claimed_until IS NULL OR claimed_until <= :now OR claimed_by = :claimer))
+)"""
+_NOT_HELD = """(hold_run_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM runs WHERE runs.run_id = alerts.hold_run_id AND runs.status = 'running'
+))"""
+
+#: Per destination, its alert with the latest attempt, else its newest.
+_LAST_ALERTS = f"""
+SELECT {ALERT_COLUMNS} FROM (
+    SELECT *, ROW_NUMBER() OVER (
+        PARTITION BY destination
+        ORDER BY last_at IS NOT NULL DESC, COALESCE(last_at, created_at) DESC, alert_id DESC
+    ) AS recency
+    FROM (
+        SELECT alerts.*, (
+            SELECT max(attempted_at) FROM alert_attempts AS tried
+            WHERE tried.alert_id = alerts.alert_id
+        ) AS last_at
+        FROM alerts WHERE destination IN (SELECT value FROM json_each(?))
+    )
+) WHERE recency = 1"""
 
 
 def _key_holder(connection: sqlite3.Connection, run_key: str, *, runs: bool = True) -> str | None:
@@ -1158,6 +1226,358 @@ class SqliteStore:
             f"SELECT {SCHEDULER_LEASE_COLUMNS} FROM scheduler_lease"
         ).fetchall()
         return self._records(scheduler_leases_from_rows, rows)[0] if rows else None
+
+    # -- alerting's records (AlertStore) ---------------------------------------------------
+
+    @property
+    def _location(self) -> str:
+        return f"the metadata store {self.path}"
+
+    def _incidents_where(
+        self, connection: sqlite3.Connection, condition: str, parameters: Sequence[object]
+    ) -> list[IncidentRecord]:
+        rows = connection.execute(
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE {condition} ORDER BY opened_at, rowid",
+            parameters,
+        ).fetchall()
+        return self._records(incidents_from_rows, rows)
+
+    def _members_of(
+        self, connection: sqlite3.Connection, incident_id: str
+    ) -> dict[tuple[str, str, str], IncidentMember]:
+        rows = connection.execute(
+            f"SELECT {MEMBER_COLUMNS} FROM incident_members WHERE incident_id = ?",
+            (incident_id,),
+        ).fetchall()
+        return {member_key(m): m for _, m in self._records(members_from_rows, rows)}
+
+    def open_incident(self, incident: IncidentRecord, members: Sequence[IncidentMember]) -> None:
+        incident = normalise_incident(incident)
+        rows = [
+            member_row(incident.incident_id, member)
+            for member in merged_members({}, normalise_members(incident.incident_id, members))
+        ]
+
+        def insert(connection: sqlite3.Connection) -> None:
+            # Read and written under one write lock: of processes racing to open an
+            # incident, the second sees the first one's.
+            taken = connection.execute(
+                "SELECT 1 FROM incidents WHERE incident_id = ?", (incident.incident_id,)
+            ).fetchone()
+            if taken is not None:
+                raise taken_incident_id_error(incident.incident_id, self._location)
+            if incident.resolved_at is None:
+                found = connection.execute(
+                    "SELECT incident_id FROM incidents "
+                    "WHERE kind = ? AND subject = ? AND resolved_at IS NULL",
+                    (incident.kind, incident.subject),
+                ).fetchone()
+                if found is not None:
+                    raise IncidentAlreadyOpen(
+                        incident.kind, incident.subject, found[0], self._location
+                    )
+            connection.execute(INSERT_INCIDENT, incident_row(incident))
+            connection.executemany(UPSERT_MEMBER, rows)
+
+        self._db.run("open an incident", insert, write=True)
+
+    def open_incident_for(self, kind: IncidentKind, subject: str) -> IncidentRecord | None:
+        kind = check_kind(kind, "the incident asked for")
+        found = self._db.run(
+            "find an open incident",
+            lambda connection: self._incidents_where(
+                connection, "kind = ? AND subject = ? AND resolved_at IS NULL", (kind, subject)
+            ),
+            write=False,
+        )
+        return found[0] if found else None
+
+    def add_incident_members(
+        self, incident_id: str, members: Sequence[IncidentMember], at: datetime
+    ) -> None:
+        checked = normalise_members(incident_id, members)
+        at = as_utc(at, f"the time of adding members to incident '{incident_id}'")
+        failed = sum(member.role == "failed" for member in checked)
+
+        def add(connection: sqlite3.Connection) -> None:
+            found = self._incidents_where(connection, "incident_id = ?", (incident_id,))
+            if not found:
+                raise unknown_incident_error(incident_id, self._location)
+            if found[0].resolved_at is not None:
+                raise resolved_incident_error(incident_id, self._location)
+            changed = merged_members(self._members_of(connection, incident_id), checked)
+            connection.executemany(UPSERT_MEMBER, [member_row(incident_id, m) for m in changed])
+            connection.execute(
+                "UPDATE incidents SET last_seen_at = ?, occurrences = occurrences + ? "
+                "WHERE incident_id = ?",
+                (time_text(at), failed, incident_id),
+            )
+
+        self._db.run("add members to an incident", add, write=True)
+
+    def resolve_incident_members(
+        self,
+        kind: IncidentKind | None,
+        subject: str,
+        partitions: Collection[str],
+        at: datetime,
+    ) -> list[IncidentRecord]:
+        kinds = None if kind is None else [check_kind(kind, "the incidents to resolve")]
+        at = as_utc(at, f"the time of resolving incidents about '{subject}'")
+        wanted = set(partitions)
+        condition = "subject = ? AND resolved_at IS NULL"
+        parameters: list[object] = [subject]
+        if kinds is not None:
+            condition += " AND kind = ?"
+            parameters.extend(kinds)
+
+        def resolve(connection: sqlite3.Connection) -> list[IncidentRecord]:
+            resolved = []
+            for incident in self._incidents_where(connection, condition, parameters):
+                members = self._members_of(connection, incident.incident_id).values()
+                changed, is_resolved = resolved_members(members, wanted, at)
+                connection.executemany(
+                    UPSERT_MEMBER, [member_row(incident.incident_id, m) for m in changed]
+                )
+                if is_resolved:
+                    connection.execute(
+                        "UPDATE incidents SET resolved_at = ? WHERE incident_id = ?",
+                        (time_text(at), incident.incident_id),
+                    )
+                    resolved.append(replace(incident, resolved_at=at))
+            return resolved
+
+        return self._db.run("resolve incident members", resolve, write=True)
+
+    def resolve_incident(self, incident_id: str, at: datetime) -> IncidentRecord | None:
+        at = as_utc(at, f"the time of resolving incident '{incident_id}'")
+        values = (time_text(at), incident_id)
+
+        def resolve(connection: sqlite3.Connection) -> IncidentRecord | None:
+            updated = connection.execute(
+                "UPDATE incidents SET resolved_at = ? "
+                "WHERE incident_id = ? AND resolved_at IS NULL",
+                values,
+            ).rowcount
+            if not updated:
+                return None
+            connection.execute(
+                "UPDATE incident_members SET resolved_at = ? "
+                "WHERE incident_id = ? AND resolved_at IS NULL",
+                values,
+            )
+            return self._incidents_where(connection, "incident_id = ?", (incident_id,))[0]
+
+        return self._db.run("resolve an incident", resolve, write=True)
+
+    def get_incident(self, incident_id: str) -> IncidentRecord | None:
+        def find(connection: sqlite3.Connection) -> IncidentRecord | None:
+            # Ids starting with the prefix sort together, right from the prefix itself.
+            rows = connection.execute(
+                f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE incident_id >= ? "
+                "ORDER BY incident_id LIMIT 11",
+                (incident_id,),
+            ).fetchall()
+            if rows and rows[0][0] == incident_id:
+                return self._records(incidents_from_rows, rows[:1])[0]
+            matching = [row for row in rows if row[0].startswith(incident_id)]
+            if not incident_id or not matching:
+                return None
+            if len(matching) > 1:
+                ids = [row[0] for row in matching]
+                raise ambiguous_incident_error(incident_id, ids, str(self.path))
+            return self._records(incidents_from_rows, matching)[0]
+
+        return self._db.run("look up an incident", find, write=False)
+
+    def incidents(
+        self, *, open_only: bool = False, since: datetime | None = None, limit: int = 50
+    ) -> list[IncidentRecord]:
+        if limit <= 0:
+            return []
+        where: list[str] = []
+        parameters: list[object] = []
+        if open_only:
+            where.append("resolved_at IS NULL")
+        if since is not None:
+            where.append("(resolved_at IS NULL OR opened_at >= ? OR resolved_at >= ?)")
+            moment = time_text(as_utc(since, "the incidents' since"))
+            parameters += [moment, moment]
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.select(
+            "list incidents",
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents {condition} "
+            "ORDER BY opened_at DESC, rowid DESC LIMIT ?",
+            (*parameters, min(limit, MAX_INTEGER)),
+        )
+        return self._records(incidents_from_rows, rows)
+
+    def open_incidents(self, kinds: Collection[IncidentKind] | None = None) -> list[IncidentRecord]:
+        wanted = check_kinds(kinds)
+        condition, parameters = "", []
+        if wanted is not None:
+            condition = "AND kind IN (SELECT value FROM json_each(?))"
+            parameters = [json.dumps(wanted)]
+        rows = self._db.select(
+            "list open incidents",
+            f"SELECT {INCIDENT_COLUMNS} FROM incidents WHERE resolved_at IS NULL {condition} "
+            "ORDER BY opened_at DESC, rowid DESC",
+            parameters,
+        )
+        return self._records(incidents_from_rows, rows)
+
+    def incident_members(self, incident_ids: Iterable[str]) -> dict[str, list[IncidentMember]]:
+        found: dict[str, list[IncidentMember]] = {incident_id: [] for incident_id in incident_ids}
+        # json_each would cut an id at a NUL; no stored id has one.
+        wanted = sorted(incident_id for incident_id in found if "\x00" not in incident_id)
+        if not wanted:
+            return found
+        rows = self._db.select(
+            "read incident members",
+            f"SELECT {MEMBER_COLUMNS} FROM incident_members "
+            "WHERE incident_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY incident_id, role, asset, partition_key",
+            (json.dumps(wanted),),
+        )
+        for incident_id, member in self._records(members_from_rows, rows):
+            found[incident_id].append(member)
+        return found
+
+    def queue_alerts(self, alerts: Sequence[AlertRecord]) -> list[bool]:
+        rows = [alert_row(normalise_alert(alert)) for alert in alerts]
+        if not rows:
+            return []
+        return self._db.run(
+            "queue alerts",
+            lambda connection: [connection.execute(INSERT_ALERT, row).rowcount > 0 for row in rows],
+            write=True,
+        )
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[AlertRecord]:
+        if limit <= 0:
+            return []
+        moment = time_text(as_utc(now, "the time of looking for due alerts"))
+        sql = (
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE status IN ('pending', 'sending') "
+            f"AND {_DUE} AND {_NOT_HELD} ORDER BY created_at, alert_id LIMIT :limit"
+        )
+        values = {"now": moment, "claimer": None, "limit": min(limit, MAX_INTEGER)}
+        rows = self._db.run(
+            "list due alerts",
+            lambda connection: connection.execute(sql, values).fetchall(),
+            write=False,
+        )
+        return self._records(alerts_from_rows, rows)
+
+    def _alert(self, connection: sqlite3.Connection, alert_id: int) -> AlertRecord | None:
+        rows = connection.execute(
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = ?", (alert_id,)
+        ).fetchall()
+        return self._records(alerts_from_rows, rows)[0] if rows else None
+
+    def claim_alert(
+        self, alert_id: int, claimer: str, now: datetime, until: datetime
+    ) -> AlertRecord | None:
+        now, until = claim_times(alert_id, claimer, now, until)
+        if not -MAX_INTEGER - 1 <= alert_id <= MAX_INTEGER:
+            return None
+        values = {
+            "now": time_text(now),
+            "until": time_text(until),
+            "claimer": claimer,
+            "alert_id": alert_id,
+        }
+
+        def claim(connection: sqlite3.Connection) -> AlertRecord | None:
+            claimed = connection.execute(
+                "UPDATE alerts SET status = 'sending', claimed_by = :claimer, "
+                f"claimed_until = :until WHERE alert_id = :alert_id AND {_DUE} AND {_NOT_HELD}",
+                values,
+            ).rowcount
+            return self._alert(connection, alert_id) if claimed else None
+
+        return self._db.run("claim an alert", claim, write=True)
+
+    def finish_alert_attempt(
+        self,
+        attempt: AlertAttempt,
+        claimer: str,
+        *,
+        status: AlertStatus,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        attempt, status, next_at = normalise_attempt(attempt, claimer, status, next_attempt_at)
+        if not -MAX_INTEGER - 1 <= attempt.alert_id <= MAX_INTEGER:
+            return False
+        sent = status == "sent"
+        values = (
+            status,
+            optional_time_text(next_at),
+            sent,
+            attempt.detail,
+            sent,
+            time_text(attempt.at),
+            attempt.alert_id,
+            claimer,
+        )
+
+        def finish(connection: sqlite3.Connection) -> bool:
+            finished = connection.execute(
+                "UPDATE alerts SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
+                "last_error = CASE WHEN ? THEN last_error ELSE ? END, "
+                "sent_at = CASE WHEN ? THEN ? ELSE sent_at END, "
+                "claimed_by = NULL, claimed_until = NULL "
+                "WHERE alert_id = ? AND status = 'sending' AND claimed_by = ?",
+                values,
+            ).rowcount
+            if finished:
+                connection.execute(INSERT_ATTEMPT, attempt_row(attempt))
+            return finished > 0
+
+        return self._db.run("finish an alert attempt", finish, write=True)
+
+    def alerts(
+        self,
+        *,
+        destination: str | None = None,
+        incident_id: str | None = None,
+        limit: int = 100,
+    ) -> list[AlertRecord]:
+        if limit <= 0:
+            return []
+        where: list[str] = []
+        parameters: list[object] = []
+        if destination is not None:
+            where.append("destination = ?")
+            parameters.append(destination)
+        if incident_id is not None:
+            where.append("incident_id = ?")
+            parameters.append(incident_id)
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.select(
+            "list alerts",
+            f"SELECT {ALERT_COLUMNS} FROM alerts {condition} "
+            "ORDER BY created_at DESC, alert_id DESC LIMIT ?",
+            (*parameters, min(limit, MAX_INTEGER)),
+        )
+        return self._records(alerts_from_rows, rows)
+
+    def alert_attempts(self, alert_id: int) -> list[AlertAttempt]:
+        if not -MAX_INTEGER - 1 <= alert_id <= MAX_INTEGER:
+            return []
+        rows = self._db.select(
+            "list alert attempts",
+            f"SELECT {ATTEMPT_COLUMNS} FROM alert_attempts WHERE alert_id = ? ORDER BY id",
+            (alert_id,),
+        )
+        return self._records(attempts_from_rows, rows)
+
+    def last_alerts(self, destinations: Iterable[str]) -> dict[str, AlertRecord]:
+        wanted = sorted({d for d in destinations if "\x00" not in d})
+        if not wanted:
+            return {}
+        rows = self._db.select("read the last alerts", _LAST_ALERTS, (json.dumps(wanted),))
+        return {alert.destination: alert for alert in self._records(alerts_from_rows, rows)}
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:
