@@ -37,6 +37,7 @@ CA; the tests pass one that trusts their own.
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import hashlib
 import hmac
 import http.client
@@ -331,7 +332,8 @@ def _send_email(
             accepted = [to for to in dest.to if _recipient(smtp, to, server)]
             if not accepted:
                 raise _Attempt("failed", f"{server} refused every recipient")
-            code, reply = smtp.data(mail.as_bytes())
+            # CRLF line ends, as SMTP requires (smtplib sends bytes as they are).
+            code, reply = smtp.data(mail.as_bytes(policy=email.policy.SMTP))
             _reply((code, reply), server)
         refused = len(dest.to) - len(accepted)
         tail = f" ({refused} recipient(s) refused)" if refused else ""
