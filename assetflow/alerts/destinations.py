@@ -143,7 +143,7 @@ def send(
 
 
 def redact(text: str, secrets: list[str]) -> str:
-    """A text with every secret (and a URL secret's path and query) replaced by ``***``."""
+    """A text with every secret, and a URL secret's address, path and query, as ``***``."""
     hidden: set[str] = set()
     for secret in secrets:
         if not secret:
@@ -151,7 +151,7 @@ def redact(text: str, secrets: list[str]) -> str:
         hidden.add(secret)
         if is_http_url(secret):
             parts = urlsplit(secret)
-            hidden.update(p for p in (parts.path, parts.query) if len(p) > 1)
+            hidden.update(p for p in (parts.netloc, parts.path, parts.query) if len(p) > 1)
             if parts.password:
                 hidden.add(parts.password)
     for secret in sorted(hidden, key=len, reverse=True):
@@ -236,6 +236,8 @@ def _post(
             return "sent", f"HTTP {response.status} {_reason(response.status, response.reason)}"
     except urllib.error.HTTPError as error:
         return _http_answer(error)
+    except (http.client.InvalidURL, ValueError) as error:
+        return "failed", f"the URL is not valid: {error}"
     except urllib.error.URLError as error:
         reason = error.reason
         if isinstance(reason, BaseException):

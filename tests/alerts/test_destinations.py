@@ -210,6 +210,29 @@ def test_a_secret_url_quoted_in_an_error_is_redacted() -> None:
     assert "very-secret-path" not in delivery.detail
 
 
+def test_an_invalid_url_from_the_environment_fails_without_quoting_it() -> None:
+    dest = destination(kind="slack", url_env="SLACK_URL")
+    delivery = sent(dest, {"SLACK_URL": "http://hooks sec.example/T0/B0/xyz"})
+    assert delivery.outcome == "failed"
+    assert delivery.detail.startswith("the URL is not valid: ")
+    assert "hooks sec" not in delivery.detail
+
+
+def test_a_secret_echoed_by_the_receiver_is_redacted() -> None:
+    answer = f"bad credentials: Bearer {TOKEN} for key {HMAC_KEY}".encode()
+    with RecordingHTTPServer([401], body=answer) as server:
+        dest = destination(
+            kind="webhook",
+            url=f"{server.url}/hook",
+            secret_env="HOOK_KEY",
+            headers_env={"Authorization": "HOOK_TOKEN"},
+        )
+        environ = {"HOOK_TOKEN": f"Bearer {TOKEN}", "HOOK_KEY": HMAC_KEY}
+        delivery = sent(dest, environ)
+    assert delivery.outcome == "failed"
+    assert delivery.detail == "HTTP 401 Unauthorized: bad credentials: *** for key ***"
+
+
 def test_https_with_the_trusted_ca(certificates: TLSCertificates) -> None:
     import http.server
     import ssl
@@ -421,3 +444,52 @@ def test_command_not_found_fails() -> None:
         "failed",
         "command not found: no-such-notifier-xyz",
     )
+
+
+class _Answering:
+    """An aiosmtpd handler that answers RCPT or DATA with a given reply."""
+
+    def __init__(self, rcpt: str = "250 OK", data: str = "250 OK") -> None:
+        self.rcpt, self.data = rcpt, data
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.rcpt.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return self.rcpt
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.data
+
+
+@pytest.mark.parametrize(
+    ("handler", "outcome", "detail"),
+    [
+        (_Answering(data="451 4.3.0 Try again later"), "retry", "SMTP 451 4.3.0 Try again later"),
+        (
+            _Answering(data="554 5.7.1 Message rejected"),
+            "failed",
+            "SMTP 554 5.7.1 Message rejected",
+        ),
+        (_Answering(rcpt="450 4.2.1 Mailbox busy"), "retry", "SMTP 450 4.2.1 Mailbox busy"),
+        (_Answering(rcpt="550 5.1.1 No such user"), "failed", "refused every recipient"),
+    ],
+)
+def test_smtp_replies_are_classified(handler: _Answering, outcome: str, detail: str) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.alerts.servers import _free_port
+
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        dest = destination(
+            kind="email", smtp_host="127.0.0.1", smtp_port=port, starttls=False, to=["a@b.c"]
+        )
+        delivery = sent(dest, {})
+    finally:
+        controller.stop()
+    assert delivery.outcome == outcome
+    assert delivery.detail.endswith(detail)
