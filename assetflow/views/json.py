@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from assetflow.freshness import Overdue
     from assetflow.graph import AssetGraph
     from assetflow.planner import Plan
     from assetflow.planner.staleness import Reason
@@ -94,8 +95,10 @@ def reason_document(reason: Reason) -> dict[str, Any]:
     }
 
 
-def status_document(states: Iterable[AssetStatus]) -> dict[str, Any]:
-    """`status --json`: each asset-partition's state, newest materialization, reasons, checks."""
+def status_document(states: Iterable[AssetStatus], now: datetime | None = None) -> dict[str, Any]:
+    """`status --json`: each asset-partition's state, newest materialization, reasons,
+    checks, and the freshness or deadline rules it is late by at `now`."""
+    now = now or datetime.now(dt.UTC)
     return {
         "version": STATUS_JSON_VERSION,
         "assets": [
@@ -109,9 +112,23 @@ def status_document(states: Iterable[AssetStatus]) -> dict[str, Any]:
                 "reasons": [reason_document(reason) for reason in state.reasons],
                 "checks": [_check_brief(result) for result in state.checks],
                 "attempt": attempt_document(state.attempt),
+                "overdue": [overdue_document(found, now) for found in state.overdue],
             }
             for state in states
         ],
+    }
+
+
+def overdue_document(found: Overdue, now: datetime) -> dict[str, Any]:
+    """One rule an asset (or one partition of it) is late by, and how late at `now`."""
+    return {
+        "asset": found.asset,
+        "partition": found.partition or None,
+        "rule": found.rule,
+        "due_at": found.due_at.isoformat(),
+        "last_materialized_at": _time(found.last_materialized_at),
+        "overdue_by_s": round(found.overdue_by(now).total_seconds(), 3),
+        "text": found.describe(now),
     }
 
 

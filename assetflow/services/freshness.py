@@ -1,0 +1,53 @@
+"""Which assets are late: their freshness and deadline policies judged against the store.
+
+One bulk read (`latest_states` of the assets with a policy) answers for all of them;
+a project whose assets declare no policy reads nothing. The rules are in
+`assetflow.freshness`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+from assetflow.freshness import FreshnessPolicy, Overdue, evaluate
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from assetflow.partitions.base import PartitionsDefinition
+    from assetflow.project import Project
+    from assetflow.store.base import MetadataStore
+
+#: (asset, its policy, its partitions), what `evaluate` takes
+PolicyRow = tuple[str, FreshnessPolicy, "PartitionsDefinition | None"]
+
+
+def policies(project: Project, assets: Collection[str] | None = None) -> list[PolicyRow]:
+    """The assets with a freshness or deadline policy (of `assets`, when given), by name."""
+    wanted = None if assets is None else set(assets)
+    found: list[PolicyRow] = []
+    for spec in project.graph.specs():
+        if wanted is not None and spec.name not in wanted:
+            continue
+        if spec.freshness_policy is not None and not spec.is_source:
+            found.append((spec.name, spec.freshness_policy, spec.partitions))
+    return found
+
+
+def overdue(
+    project: Project,
+    store: MetadataStore,
+    now: datetime,
+    assets: Collection[str] | None = None,
+) -> list[Overdue]:
+    """The assets (of `assets`, else all) that are late at `now` by their policies.
+
+    Reads the store once (`latest_states` of the assets with a policy), none when no
+    asset has one.
+    """
+    rows = policies(project, assets)
+    if not rows:
+        return []
+    latest = store.latest_states([name for name, _, _ in rows])
+    return evaluate(rows, latest, now)
