@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from assetflow.planner.staleness import Reason
     from assetflow.planner.status import AssetStatus, Attempt
     from assetflow.run_detail import EventRow, RunDetail
+    from assetflow.services.health import HealthReport
     from assetflow.services.history import (
         AssetHistory,
         AttemptRow,
@@ -47,6 +48,7 @@ CHECKS_JSON_VERSION = 1
 ASSETS_JSON_VERSION = 1
 LINEAGE_JSON_VERSION = 1
 WHY_JSON_VERSION = 1
+HEALTH_JSON_VERSION = 1
 SHOW_JSON_VERSION = 1
 
 
@@ -446,3 +448,34 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(item) for item in value]
     return str(value)
+
+
+def health_document(report: HealthReport) -> dict[str, Any]:
+    """`health --json`: the scheduler's heartbeat, stuck runs, overdue assets, verdict."""
+    scheduler = report.scheduler
+    return {
+        "version": HEALTH_JSON_VERSION,
+        "checked_at": report.checked_at.isoformat(),
+        "healthy": report.healthy,
+        "problems": report.problems(),
+        "scheduler": {
+            "needed": scheduler.needed,
+            "alive": scheduler.alive,
+            "holder": scheduler.holder,
+            "pid": scheduler.pid,
+            "host": scheduler.host,
+            "heartbeat_at": _time(scheduler.heartbeat_at),
+            "age_s": None if scheduler.age_s is None else round(scheduler.age_s, 3),
+        },
+        "stuck_runs": [
+            {
+                "run_id": run.run_id,
+                "started_at": run.started_at.isoformat(),
+                "pid": run.pid,
+                "host": run.host,
+                "reason": run.reason,
+            }
+            for run in report.stuck_runs
+        ],
+        "overdue": [overdue_document(found, report.checked_at) for found in report.overdue],
+    }
