@@ -26,6 +26,7 @@ two.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -188,11 +189,13 @@ def is_daily_or_finer(partitions: PartitionsDefinition | None) -> bool:
     return isinstance(partitions, DailyPartitions | HourlyPartitions)
 
 
-def due_partitions(partitions: PartitionsDefinition, day: date, zone: ZoneInfo) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def due_partitions(partitions: PartitionsDefinition, day: date, zone: ZoneInfo) -> tuple[str, ...]:
     """The partitions due by a deadline on local `day`: those whose window ends after
     local midnight of the day before and by local midnight of `day` (in `zone`).
 
-    `partitions` must be daily or finer (`is_daily_or_finer`)."""
+    `partitions` must be daily or finer (`is_daily_or_finer`). Remembered: the assets
+    of a project mostly share a few definitions."""
     from assetflow.partitions.temporal import TimePartitions
 
     assert isinstance(partitions, TimePartitions)
@@ -200,7 +203,28 @@ def due_partitions(partitions: PartitionsDefinition, day: date, zone: ZoneInfo) 
     end = _local_instant(day, time(0), zone)
     first = max(partitions.position_at(begin), 0)
     stop = min(partitions.position_at(end), partitions.count(end))
-    return [partitions.key_at(index) for index in range(first, stop)]
+    return tuple(partitions.key_at(index) for index in range(first, stop))
+
+
+def needed_reads(
+    policies: Iterable[tuple[str, FreshnessPolicy, PartitionsDefinition | None]],
+    now: datetime,
+) -> tuple[list[str], list[AssetPartition]]:
+    """What `evaluate` needs of the store at `now`: the assets whose newest
+    materialization (over all their partitions) counts, and the asset-partitions due
+    by a deadline on daily or hourly partitions (only those are read of such assets).
+    """
+    whole: list[str] = []
+    keys: list[AssetPartition] = []
+    for name, policy, partitions in policies:
+        by_partition = partitions is not None and is_daily_or_finer(partitions)
+        if policy.freshness is not None or not by_partition:
+            whole.append(name)
+            continue
+        passed = policy.last_deadline(now)
+        if passed is not None and partitions is not None:
+            keys.extend((name, key) for key in due_partitions(partitions, passed[0], policy.zone))
+    return whole, keys
 
 
 def evaluate(

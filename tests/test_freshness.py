@@ -248,7 +248,7 @@ def test_hourly_deadline_asks_for_every_hour_of_the_day_across_dst(
     rows = [("a", DEADLINE_BERLIN, hourly)]
     now = utc(due) + timedelta(minutes=1)
     late = evaluate(rows, {}, now)
-    assert [o.partition for o in late] == keys
+    assert tuple(o.partition for o in late) == keys
 
 
 def test_deadline_across_dst_is_local_six() -> None:
@@ -268,7 +268,7 @@ def test_deadline_before_the_first_partition_asks_nothing() -> None:
     daily = DailyPartitions(start="2026-05-01")
     rows = [("a", FreshnessPolicy(None, time(6), ZoneInfo("UTC")), daily)]
     assert evaluate(rows, {}, utc("2026-04-20 12:00")) == []
-    assert due_partitions(daily, datetime(2026, 5, 2).date(), ZoneInfo("UTC")) == ["2026-05-01"]
+    assert due_partitions(daily, datetime(2026, 5, 2).date(), ZoneInfo("UTC")) == ("2026-05-01",)
 
 
 def test_deadline_of_an_unpartitioned_asset_asks_since_local_midnight() -> None:

@@ -1,7 +1,11 @@
 """Which assets are late: their freshness and deadline policies judged against the store.
 
-One bulk read (`latest_states` of the assets with a policy) answers for all of them;
-a project whose assets declare no policy reads nothing. The rules are in
+Two bulk reads answer for all of them: `latest_states` of the assets whose newest
+materialization counts (a freshness policy, or a deadline on an asset without daily
+or hourly partitions), and `latest_states_of` the partitions due by a deadline on
+daily or hourly partitions (only the day's, not the asset's whole history). A
+freshness policy on a partitioned asset reads every partition's newest row of it. A
+project whose assets declare no policy reads nothing. The rules are in
 `assetflow.freshness`.
 """
 
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from assetflow.freshness import FreshnessPolicy, Overdue, evaluate
+from assetflow.freshness import FreshnessPolicy, Overdue, evaluate, needed_reads
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -43,11 +47,14 @@ def overdue(
 ) -> list[Overdue]:
     """The assets (of `assets`, else all) that are late at `now` by their policies.
 
-    Reads the store once (`latest_states` of the assets with a policy), none when no
-    asset has one.
+    Reads the store at most twice (see the module docstring), not at all when no asset
+    has a policy.
     """
     rows = policies(project, assets)
     if not rows:
         return []
-    latest = store.latest_states([name for name, _, _ in rows])
+    whole, keys = needed_reads(rows, now)
+    latest = store.latest_states(whole) if whole else {}
+    if keys:
+        latest.update(store.latest_states_of(keys))
     return evaluate(rows, latest, now)
