@@ -58,3 +58,23 @@ def overdue(
     if keys:
         latest.update(store.latest_states_of(keys))
     return evaluate(rows, latest, now)
+
+
+def late(
+    project: Project,
+    assets: Collection[str] | None = None,
+    *,
+    store: MetadataStore | None = None,
+    now: datetime | None = None,
+) -> list[Overdue]:
+    """`overdue` on the project's own store (opened for reading, only when one of
+    `assets` has a policy) at `now` (default: the clock's now): what `plan` shows."""
+    from datetime import UTC
+    from datetime import datetime as instant
+
+    from assetflow.services.stores import project_store
+
+    if not policies(project, assets):
+        return []
+    with project_store(project, store, reading=True) as opened:
+        return overdue(project, opened, now or instant.now(UTC), assets)

@@ -61,8 +61,9 @@ def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
-    """`plan --json`: the steps in run order with their reasons, and what is fresh."""
+def plan_document(plan: Plan, overdue: Iterable[Overdue] = ()) -> dict[str, Any]:
+    """`plan --json`: the steps in run order with their reasons, what is fresh, and
+    the selected assets that are late by their freshness or deadline."""
     from assetflow.planner import Status
 
     return {
@@ -81,6 +82,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             for step in plan.steps
         ],
         "fresh": [{"asset": v.asset, "partition": v.partition} for v in plan.fresh],
+        "overdue": [overdue_document(found, plan.created_at) for found in overdue],
     }
 
 

@@ -449,6 +449,19 @@ def status_table(
     return table(headers, rows)
 
 
+def late_lines(found: Sequence[Overdue], now: datetime | None = None) -> list[str]:
+    """The lines `plan` adds under the plan when selected assets are late: a blank line,
+    `Late:` and one line per asset (none when nothing is late)."""
+    if not found:
+        return []
+    by_asset: dict[str, list[Overdue]] = {}
+    for entry in found:
+        by_asset.setdefault(entry.asset, []).append(entry)
+    lines = ["", "Late:"]
+    lines += [f"  {asset}  {overdue_text(entries, now)}" for asset, entries in by_asset.items()]
+    return lines
+
+
 def overdue_text(found: Sequence[Overdue], now: datetime | None = None) -> str:
     """What one asset is late by, in one cell: `overdue by 2 h 14 min (freshness 6h)`;
     several partitions late by one deadline are one entry with their count."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -179,3 +180,26 @@ def test_a_deadline_without_daily_partitions_needs_a_schedule(make_project):
 def test_a_deadline_is_allowed_on_a_scheduled_asset(make_project):
     automation = load_automation(load(make_project(SCHEDULED, config=NIGHTLY)))
     assert automation.schedules[0].assets == ("daily_export", "monthly")
+
+
+def test_plan_and_status_commands_show_how_late(make_project):
+    from click.testing import CliRunner
+
+    from assetflow.cli import cli
+    from assetflow.services.stores import open_project_store
+
+    root = make_project(ASSETS.replace('@asset(freshness="6h")', '@asset(freshness="1s")'))
+    with open_project_store(load(root)) as opened:
+        opened.record([materialized("orders", datetime.now(UTC) - timedelta(hours=3))])
+    plan = CliRunner().invoke(cli, ["--project", str(root), "plan", "orders"])
+    assert plan.exit_code == 0, plan.output
+    assert plan.output.splitlines()[-2:] == ["Late:", plan.output.splitlines()[-1]]
+    assert plan.output.splitlines()[-1].startswith("  orders  overdue by 2 h 59 min (freshness 1s)")
+    document = CliRunner().invoke(cli, ["--project", str(root), "plan", "orders", "--json"])
+    assert json.loads(document.output)["overdue"][0]["rule"] == "freshness 1s"
+    status = CliRunner().invoke(cli, ["--project", str(root), "status", "orders"])
+    assert status.exit_code == 0, status.output
+    assert "LATE" in status.output
+    assert "overdue by 2 h 59 min (freshness 1s)" in status.output
+    quiet = CliRunner().invoke(cli, ["--project", str(root), "plan", "plain"])
+    assert "Late:" not in quiet.output
