@@ -287,3 +287,22 @@ def test_both_rules_report_on_their_own() -> None:
     policy = FreshnessPolicy(timedelta(hours=1), time(6), ZoneInfo("UTC"))
     late = evaluate([("a", policy, None)], {}, utc("2026-01-10 07:00"))
     assert [o.rule for o in late] == ["freshness 1h", "deadline 06:00 UTC"]
+
+
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"]
+
+
+@given(
+    st.sampled_from(ZONES),
+    st.dates(min_value=datetime(2021, 1, 2).date(), max_value=datetime(2030, 12, 31).date()),
+)
+def test_a_deadline_asks_for_the_previous_local_day_in_any_zone(zone_name: str, day) -> None:
+    zone = ZoneInfo(zone_name)
+    previous = (day - timedelta(days=1)).isoformat()
+    daily = DailyPartitions(start="2021-01-01", timezone=zone_name)
+    assert due_partitions(daily, day, zone) == (previous,)
+    hourly = HourlyPartitions(start="2021-01-01", timezone=zone_name)
+    hours = due_partitions(hourly, day, zone)
+    assert 23 <= len(hours) <= 24
+    assert all(key.startswith(previous + "-") for key in hours)
+    assert hours[0] == f"{previous}-00:00"
