@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from assetflow.errors import DefinitionError, display_path
+from assetflow.freshness import FreshnessPolicy, policy_of
 from assetflow.policies import AutomationPolicy, automation_policy, declared_at, parse_interval
 from assetflow.retries import make_policy
 
@@ -92,6 +93,9 @@ class AssetSettings:
     sensor: bool = False
     #: how often a source with `sensor=True` is observed
     sensor_interval: timedelta = DEFAULT_SENSOR_INTERVAL
+    #: when it must have materialized (`freshness=`, `deadline=`), or None; not part of
+    #: the code version (it says when, not what, the asset computes)
+    freshness_policy: FreshnessPolicy | None = None
 
 
 #: The settings of an asset declared without any.
@@ -168,6 +172,10 @@ class AssetSpec:
     @property
     def sensor_interval(self) -> timedelta:
         return self.settings.sensor_interval
+
+    @property
+    def freshness_policy(self) -> FreshnessPolicy | None:
+        return self.settings.freshness_policy
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -254,6 +262,9 @@ def asset(
     timeout: float | None = None,
     pool: str | None = None,
     automation: str | AutomationPolicy | None = None,
+    freshness: str | timedelta | None = None,
+    deadline: str | None = None,
+    timezone: str | None = None,
 ) -> Callable[[F], AssetSpec]: ...
 
 
@@ -278,6 +289,9 @@ def asset(
     timeout: float | None = None,
     pool: str | None = None,
     automation: str | AutomationPolicy | None = None,
+    freshness: str | timedelta | None = None,
+    deadline: str | None = None,
+    timezone: str | None = None,
 ) -> AssetSpec | Callable[[Callable[..., Any]], AssetSpec]:
     """Declare a function as an asset; its parameter names are its upstream assets.
 
@@ -311,12 +325,24 @@ def asset(
             "eager" (an upstream was updated and it is stale), "missing" (partitions
             due and never materialized) or `on_cron("0 * * * *")` (once per cron
             interval, after its upstreams were updated). Not part of the code version.
+        freshness: How recent its newest materialization must be: "6h", "30m", "1d",
+            "1h30m" or a timedelta. For a partitioned asset, some partition must have
+            materialized within it. `status`, `plan` and `health` show it overdue after.
+        deadline: A local time of day "HH:MM" by which it must be done. With daily or
+            hourly partitions: by HH:MM on day D, every partition that closed during
+            D-1 (the day's partition, the one a `partition = "previous"` schedule
+            builds at midnight; for hourly partitions each hour of D-1). Any other
+            asset must have materialized since local midnight of D by HH:MM, and needs
+            a schedule or an automation policy that runs it. Not part of the code version.
+        timezone: The IANA time zone the deadline is read in (default "UTC"); give
+            partitioned assets their partitions' timezone.
 
     Returns:
         The AssetSpec (or a decorator producing it).
 
     Raises:
-        DefinitionError: `automation` names no policy.
+        DefinitionError: `automation` names no policy; `freshness` is not a duration;
+            `deadline` is not a time of day HH:MM; `timezone` is not a time zone.
     """
 
     settings = AssetSettings(
@@ -336,9 +362,12 @@ def asset(
 
     def decorate(function: Callable[..., Any]) -> AssetSpec:
         chosen = settings
+        where = f"asset '{name or getattr(function, '__name__', '?')}' ({_where(function)})"
         if automation is not None:
-            where = f"asset '{name or getattr(function, '__name__', '?')}' ({_where(function)})"
-            chosen = replace(settings, automation=automation_policy(automation, where))
+            chosen = replace(chosen, automation=automation_policy(automation, where))
+        policy = policy_of(freshness, deadline, timezone, where)
+        if policy is not None:
+            chosen = replace(chosen, freshness_policy=policy)
         return make_spec(function, chosen, name=name, description=description)
 
     if fn is not None:

@@ -187,10 +187,11 @@ def load_automation(project: Project) -> Automation:
             targets.append(target)
     for spec in sensors:
         _check_selection(project, f"sensor '{spec.name}'", spec.select, spec.exclude, problems)
-    if problems:
-        raise DefinitionError(problems)
     graph = project.graph
     specs = [graph.spec(name) for name in graph.names]
+    problems.extend(_deadline_problems(project, specs, targets))
+    if problems:
+        raise DefinitionError(problems)
     return Automation(
         schedules=tuple(targets),
         sensors=tuple(sensors),
@@ -198,6 +199,44 @@ def load_automation(project: Project) -> Automation:
         policies={s.name: s.automation for s in specs if s.automation is not None},
         settings=location.config.scheduler,
     )
+
+
+def _deadline_problems(
+    project: Project, specs: Sequence[AssetSpec], targets: Sequence[ScheduleTarget]
+) -> list[Problem]:
+    """A deadline on an asset without daily or hourly partitions means "materialized
+    since local midnight by HH:MM", which only something that runs it daily can meet:
+    a schedule that selects it, or its own automation policy."""
+    from assetflow.asset import display_location
+    from assetflow.freshness import is_daily_or_finer
+
+    scheduled = {name for target in targets for name in target.assets}
+    problems = []
+    for spec in specs:
+        policy = spec.freshness_policy
+        if policy is None or policy.deadline is None or is_daily_or_finer(spec.partitions):
+            continue
+        if spec.name in scheduled or spec.automation is not None:
+            continue
+        kind = (
+            "no partitions"
+            if spec.partitions is None
+            else f"partitions that are not daily or hourly ({spec.partitions.describe()})"
+        )
+        problems.append(
+            Problem(
+                "",
+                0,
+                f"asset '{spec.name}' ({display_location(spec, project.location.root)}) has "
+                f'deadline="{policy.deadline.strftime("%H:%M")}" but {kind}, and no schedule '
+                'selects it. On such an asset a deadline means "materialized since local '
+                'midnight by that time", which only a daily schedule can meet. To fix '
+                'this, use freshness= instead (e.g. freshness="1d"), give it daily '
+                "partitions (a deadline then asks for the previous day's partition), or "
+                "select it in a schedule (docs/automation.md).",
+            )
+        )
+    return problems
 
 
 def _sensor_name_problems(

@@ -1,6 +1,7 @@
 """The `assetflow` command: parse arguments, call the services, print the result.
 
-One module per family of commands (``assets``, ``partitions``, ``runs``, ``show``);
+One module per family of commands (``assets``, ``partitions``, ``runs``, ``show``,
+``automation``, ``health``);
 ``base`` holds the group, its global options and how errors end a command. Everything beyond click
 is imported inside the commands, so `assetflow --help` answers without loading
 pandas, pyarrow, duckdb or networkx.
@@ -18,6 +19,7 @@ import click
 
 from assetflow.cli import assets as _assets  # noqa: F401  (registers its commands)
 from assetflow.cli import automation as _automation  # noqa: F401  (registers its commands)
+from assetflow.cli import health as _health  # noqa: F401  (registers its command)
 from assetflow.cli import partitions as _partitions  # noqa: F401  (registers its commands)
 from assetflow.cli import runs as _runs  # noqa: F401  (registers its commands)
 from assetflow.cli import show as _show  # noqa: F401  (registers its command)

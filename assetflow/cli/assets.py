@@ -218,14 +218,23 @@ def plan(
     """
     from assetflow.api import plan as make
     from assetflow.planner.explain import plan_text
+    from assetflow.services.freshness import late
     from assetflow.views.json import dumps, plan_document
+    from assetflow.views.text import late_lines
 
     project = options.load()
     request = run_request(
         selection, exclude, partition, first, last, force=force, redo=redo or None
     )
     result = make(project=project, request=request)
-    click.echo(dumps(plan_document(result)) if as_json else plan_text(result, project.graph))
+    names = {step.asset for step in result.steps} | {v.asset for v in result.fresh}
+    overdue = late(project, names, now=result.created_at)
+    if as_json:
+        click.echo(dumps(plan_document(result, overdue)))
+        return
+    click.echo(
+        "\n".join([plan_text(result, project.graph), *late_lines(overdue, result.created_at)])
+    )
 
 
 @cli.command()

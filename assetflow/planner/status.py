@@ -13,6 +13,7 @@ from assetflow.planner.staleness import Reason, ReasonKind, Snapshot, Status
 from assetflow.store.records import NOT_STARTED_ATTEMPT, EventKind
 
 if TYPE_CHECKING:
+    from assetflow.freshness import Overdue
     from assetflow.planner.plan import Plan
     from assetflow.store.records import CheckRecord, EventRecord, MaterializationState
 
@@ -114,6 +115,8 @@ class AssetStatus:
     checks: tuple[Any, ...] = ()
     #: how its last attempt ended (None: not looked up)
     attempt: Attempt | None = None
+    #: the freshness or deadline rules it is late by (empty: none, or not looked up)
+    overdue: tuple[Overdue, ...] = ()
 
 
 def asset_states(plan: Plan, snapshot: Snapshot) -> list[AssetStatus]:

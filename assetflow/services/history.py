@@ -18,6 +18,7 @@ from assetflow.services.stores import project_store, sweep_crashed
 
 if TYPE_CHECKING:
     from assetflow.clock import Clock
+    from assetflow.freshness import Overdue
     from assetflow.planner.status import AssetStatus
     from assetflow.project import Project
     from assetflow.request import RunRequest
@@ -294,13 +295,42 @@ def status(
         # is the materialization it holds, and a year of fresh partitions stays cheap.
         unsettled = [(s.asset, s.partition) for s in states if s.state is not AssetState.FRESH]
         events = opened.latest_attempts(unsettled) if unsettled else {}
+        late = _overdue_of(project, opened, states, clock)
     found = []
     for state in states:
         key = (state.asset, state.partition)
         checks = tuple(results.get(key, ()))
         event = None if state.state is AssetState.FRESH else events.get(key)
-        found.append(replace(state, checks=checks, attempt=attempt_of(event, state.last, checks)))
+        attempt = attempt_of(event, state.last, checks)
+        found.append(
+            replace(state, checks=checks, attempt=attempt, overdue=tuple(late.get(key, ())))
+        )
     return found
+
+
+def _overdue_of(
+    project: Project, store: MetadataStore, states: list[AssetStatus], clock: Clock | None
+) -> dict[tuple[str, str | None], list[Overdue]]:
+    """The freshness and deadline rules each row is late by: a rule about one partition
+    goes to that partition's row, others (and those whose row is not shown) to the
+    asset's first row. Reads nothing when no selected asset has a policy."""
+    from assetflow.clock import SystemClock
+    from assetflow.services.freshness import overdue, policies
+
+    names = {state.asset for state in states}
+    if not policies(project, names):
+        return {}
+    now = (clock or SystemClock()).now()
+    first: dict[str, tuple[str, str | None]] = {}
+    shown = set()
+    for state in states:
+        first.setdefault(state.asset, (state.asset, state.partition))
+        shown.add((state.asset, state.partition))
+    late: dict[tuple[str, str | None], list[Overdue]] = {}
+    for found in overdue(project, store, now, names):
+        key = (found.asset, found.partition or None)
+        late.setdefault(key if key in shown else first[found.asset], []).append(found)
+    return late
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from assetflow.freshness import Overdue
     from assetflow.graph import AssetGraph
     from assetflow.planner import Plan
     from assetflow.planner.staleness import Reason
     from assetflow.planner.status import AssetStatus, Attempt
     from assetflow.run_detail import EventRow, RunDetail
+    from assetflow.services.health import HealthReport
     from assetflow.services.history import (
         AssetHistory,
         AttemptRow,
@@ -46,6 +48,7 @@ CHECKS_JSON_VERSION = 1
 ASSETS_JSON_VERSION = 1
 LINEAGE_JSON_VERSION = 1
 WHY_JSON_VERSION = 1
+HEALTH_JSON_VERSION = 1
 SHOW_JSON_VERSION = 1
 
 
@@ -58,8 +61,9 @@ def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
-    """`plan --json`: the steps in run order with their reasons, and what is fresh."""
+def plan_document(plan: Plan, overdue: Iterable[Overdue] = ()) -> dict[str, Any]:
+    """`plan --json`: the steps in run order with their reasons, what is fresh, and
+    the selected assets that are late by their freshness or deadline."""
     from assetflow.planner import Status
 
     return {
@@ -78,6 +82,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             for step in plan.steps
         ],
         "fresh": [{"asset": v.asset, "partition": v.partition} for v in plan.fresh],
+        "overdue": [overdue_document(found, plan.created_at) for found in overdue],
     }
 
 
@@ -94,8 +99,10 @@ def reason_document(reason: Reason) -> dict[str, Any]:
     }
 
 
-def status_document(states: Iterable[AssetStatus]) -> dict[str, Any]:
-    """`status --json`: each asset-partition's state, newest materialization, reasons, checks."""
+def status_document(states: Iterable[AssetStatus], now: datetime | None = None) -> dict[str, Any]:
+    """`status --json`: each asset-partition's state, newest materialization, reasons,
+    checks, and the freshness or deadline rules it is late by at `now`."""
+    now = now or datetime.now(dt.UTC)
     return {
         "version": STATUS_JSON_VERSION,
         "assets": [
@@ -109,9 +116,23 @@ def status_document(states: Iterable[AssetStatus]) -> dict[str, Any]:
                 "reasons": [reason_document(reason) for reason in state.reasons],
                 "checks": [_check_brief(result) for result in state.checks],
                 "attempt": attempt_document(state.attempt),
+                "overdue": [overdue_document(found, now) for found in state.overdue],
             }
             for state in states
         ],
+    }
+
+
+def overdue_document(found: Overdue, now: datetime) -> dict[str, Any]:
+    """One rule an asset (or one partition of it) is late by, and how late at `now`."""
+    return {
+        "asset": found.asset,
+        "partition": found.partition or None,
+        "rule": found.rule,
+        "due_at": found.due_at.isoformat(),
+        "last_materialized_at": _time(found.last_materialized_at),
+        "overdue_by_s": round(found.overdue_by(now).total_seconds(), 3),
+        "text": found.describe(now),
     }
 
 
@@ -429,3 +450,34 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(item) for item in value]
     return str(value)
+
+
+def health_document(report: HealthReport) -> dict[str, Any]:
+    """`health --json`: the scheduler's heartbeat, stuck runs, overdue assets, verdict."""
+    scheduler = report.scheduler
+    return {
+        "version": HEALTH_JSON_VERSION,
+        "checked_at": report.checked_at.isoformat(),
+        "healthy": report.healthy,
+        "problems": report.problems(),
+        "scheduler": {
+            "needed": scheduler.needed,
+            "alive": scheduler.alive,
+            "holder": scheduler.holder,
+            "pid": scheduler.pid,
+            "host": scheduler.host,
+            "heartbeat_at": _time(scheduler.heartbeat_at),
+            "age_s": None if scheduler.age_s is None else round(scheduler.age_s, 3),
+        },
+        "stuck_runs": [
+            {
+                "run_id": run.run_id,
+                "started_at": run.started_at.isoformat(),
+                "pid": run.pid,
+                "host": run.host,
+                "reason": run.reason,
+            }
+            for run in report.stuck_runs
+        ],
+        "overdue": [overdue_document(found, report.checked_at) for found in report.overdue],
+    }

@@ -12,6 +12,7 @@ from assetflow.textwidth import cut, display_width, pad
 
 if TYPE_CHECKING:
     from assetflow.execution import StepResult
+    from assetflow.freshness import Overdue
     from assetflow.graph import AssetGraph
     from assetflow.planner import Step
     from assetflow.planner.status import AssetStatus, Attempt
@@ -393,11 +394,17 @@ def schema_changes(records: Sequence[MaterializationRecord]) -> list[str]:
     return changes
 
 
-def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None) -> str:
+def status_table(
+    states: Sequence[AssetStatus],
+    graph: AssetGraph | None = None,
+    now: datetime | None = None,
+) -> str:
     """The `status` output: one row per asset, not-fresh ones first.
 
     A partitioned asset's row shows its partitions as runs of one state, in
-    key order: `2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed`.
+    key order: `2026-01-01..2026-03-14 fresh (73) | 2026-03-15 failed`. When an
+    asset is late by its freshness or deadline, a LATE column says by how much at
+    `now` (default: the clock's now).
     """
     from assetflow.planner.explain import reasons_text
 
@@ -435,7 +442,47 @@ def status_table(states: Sequence[AssetStatus], graph: AssetGraph | None = None)
         for row, entries in zip(rows, by_asset.values(), strict=True):
             row.append(_attempts_summary(entries))
         headers.append("LAST ATTEMPT (UTC)")
+    if any(state.overdue for state in states):
+        for row, entries in zip(rows, by_asset.values(), strict=True):
+            row.append(overdue_text([o for e in entries for o in e.overdue], now) or "-")
+        headers.append("LATE")
     return table(headers, rows)
+
+
+def late_lines(found: Sequence[Overdue], now: datetime | None = None) -> list[str]:
+    """The lines `plan` adds under the plan when selected assets are late: a blank line,
+    `Late:` and one line per asset (none when nothing is late)."""
+    if not found:
+        return []
+    by_asset: dict[str, list[Overdue]] = {}
+    for entry in found:
+        by_asset.setdefault(entry.asset, []).append(entry)
+    lines = ["", "Late:"]
+    lines += [f"  {asset}  {overdue_text(entries, now)}" for asset, entries in by_asset.items()]
+    return lines
+
+
+def overdue_text(found: Sequence[Overdue], now: datetime | None = None) -> str:
+    """What one asset is late by, in one cell: `overdue by 2 h 14 min (freshness 6h)`;
+    several partitions late by one deadline are one entry with their count."""
+    from datetime import UTC
+
+    if not found:
+        return ""
+    now = now or datetime.now(UTC)
+    by_rule: dict[str, list[Overdue]] = {}
+    for entry in found:
+        by_rule.setdefault(entry.rule, []).append(entry)
+    parts = []
+    for entries in by_rule.values():
+        text = max(entries, key=lambda e: e.overdue_by(now)).describe(now)
+        keys = [e.partition for e in entries if e.partition]
+        if len(keys) == 1:
+            text = f"{keys[0]} {text}"
+        elif keys:
+            text = f"{len(keys)} partitions {text}"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def checks_summary(results: Sequence[CheckRecord]) -> str:

@@ -49,7 +49,16 @@ WORKED_EXAMPLE = Plan(
     fresh=(Verdict("raw_records", None, Status.FRESH),),
 )
 
-PLAN_KEYS = {"version", "selection", "created_at", "counts", "warnings", "steps", "fresh"}
+PLAN_KEYS = {
+    "version",
+    "selection",
+    "created_at",
+    "counts",
+    "warnings",
+    "steps",
+    "fresh",
+    "overdue",
+}
 STEP_KEYS = {"asset", "partition", "status", "reasons"}
 REASON_KEYS = {"kind", "upstream", "old", "new", "run_id", "details", "text"}
 STATUS_ASSET_KEYS = {
@@ -62,6 +71,7 @@ STATUS_ASSET_KEYS = {
     "reasons",
     "checks",
     "attempt",
+    "overdue",
 }
 
 
@@ -189,6 +199,7 @@ def test_status_json_layout_is_stable():
         "reasons": [CODE_JSON],
         "checks": [],
         "attempt": None,
+        "overdue": [],
     }
     assert second == {
         "asset": "c",
@@ -200,6 +211,7 @@ def test_status_json_layout_is_stable():
         "reasons": [],
         "checks": [],
         "attempt": None,
+        "overdue": [],
     }
     assert json.loads(_status_json([])) == {"version": 2, "assets": []}
 
