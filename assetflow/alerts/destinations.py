@@ -22,10 +22,11 @@ password) is replaced by ``***`` wherever it could appear.
 
 Webhook signatures: when `secret_env` is set, the request carries
 ``X-Assetflow-Timestamp: <unix seconds>`` and ``X-Assetflow-Signature:
-sha256=<hex>``, the HMAC-SHA256 of the exact body bytes under the key read from
-`secret_env`. The receiver computes the same HMAC over the raw body it received with
-the same key and compares with ``hmac.compare_digest``; it may refuse a timestamp
-too far from its clock.
+sha256=<hex>``, the HMAC-SHA256 of ``<timestamp>.<body>`` (the timestamp header's
+text, a dot, then the exact body bytes) under the key read from `secret_env`. The
+receiver computes the same HMAC over the timestamp header and the raw body it
+received with the same key, compares with ``hmac.compare_digest``, and refuses a
+timestamp too far from its clock (a replay).
 
 TLS: HTTPS and SMTP verify the server's certificate with
 ``ssl.create_default_context()`` (the system's CAs; OpenSSL also honours the
@@ -213,8 +214,11 @@ def _send_http(
 
 
 def signature_headers(body: bytes, key: str, timestamp: int) -> dict[str, str]:
-    """The webhook signature headers for a body: the HMAC-SHA256 of its exact bytes."""
-    digest = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    """The webhook signature headers for a body: the HMAC-SHA256 of the timestamp, a
+    dot and the body's exact bytes, so that neither can be changed (nor an old request
+    replayed under a new timestamp) without the key."""
+    signed = str(timestamp).encode() + b"." + body
+    digest = hmac.new(key.encode(), signed, hashlib.sha256).hexdigest()
     return {"X-Assetflow-Timestamp": str(timestamp), "X-Assetflow-Signature": f"sha256={digest}"}
 
 

@@ -29,19 +29,12 @@ from pydantic import (
 )
 
 from assetflow.errors import EXIT_USAGE, AssetflowError, ProjectError, did_you_mean, suggest
+
+# The events a destination can ask for: the store keeps them on each queued alert.
+from assetflow.store.alerts import ALERT_EVENTS as ALERT_EVENTS
+from assetflow.store.alerts import AlertEvent as AlertEvent
 from assetflow.timetext import parse_duration
 
-AlertEvent: TypeAlias = Literal[
-    "run_failed", "check_failed", "overdue", "scheduler_down", "recovered"
-]
-#: Every event a destination can ask for, in the order they are documented.
-ALERT_EVENTS: tuple[AlertEvent, ...] = (
-    "run_failed",
-    "check_failed",
-    "overdue",
-    "scheduler_down",
-    "recovered",
-)
 #: The kinds of destination, in the order they are documented.
 KINDS = ("slack", "webhook", "email", "command")
 

@@ -88,11 +88,17 @@ def test_webhook_signature_verifies_with_the_same_key(http_server: RecordingHTTP
     assert sent(dest, {"HOOK_KEY": HMAC_KEY}).outcome == "sent"
     [request] = http_server.requests
     assert before <= int(request.headers["X-Assetflow-Timestamp"]) <= time.time()
-    expected = hmac.new(HMAC_KEY.encode(), request.body, hashlib.sha256).hexdigest()
+    signed = request.headers["X-Assetflow-Timestamp"].encode() + b"." + request.body
+    expected = hmac.new(HMAC_KEY.encode(), signed, hashlib.sha256).hexdigest()
     signature = request.headers["X-Assetflow-Signature"]
     assert hmac.compare_digest(signature, f"sha256={expected}")
-    wrong = hmac.new(b"another key", request.body, hashlib.sha256).hexdigest()
+    wrong = hmac.new(b"another key", signed, hashlib.sha256).hexdigest()
     assert signature != f"sha256={wrong}"
+    # The timestamp is signed too: a replay with a new timestamp does not verify.
+    replayed = b"9999999999." + request.body
+    assert (
+        signature != "sha256=" + hmac.new(HMAC_KEY.encode(), replayed, hashlib.sha256).hexdigest()
+    )
 
 
 def test_500_is_retried_with_the_body_quoted() -> None:
