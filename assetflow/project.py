@@ -110,6 +110,10 @@ class ProjectConfig(BaseModel):
     schedules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: `[tool.assetflow.scheduler]`: how the scheduler process behaves
     scheduler: SchedulerSettings = Field(default_factory=lambda: SchedulerSettings())
+    #: `[tool.assetflow.alerts.NAME]` tables (alert destinations), as written:
+    #: `assetflow.alerts` validates them when a run, the scheduler or `assetflow alerts`
+    #: loads the project
+    alerts: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_store_setting(self) -> ProjectConfig:
