@@ -14,7 +14,7 @@ import contextlib
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from assetflow.clock import Clock
+    from assetflow.execution.listeners import RunListener
     from assetflow.planner import Plan
     from assetflow.project import Project
     from assetflow.store.automation import TickRecord
@@ -83,8 +84,11 @@ class Launcher:
         caps: Mapping[str, int],
         log: Log,
         wake: threading.Event,
+        listeners: Callable[[], Sequence[RunListener]] | None = None,
     ) -> None:
         self._project = project
+        #: more listeners for each run (the alerts' incident recorder), made per run
+        self._listeners = listeners
         self._run_clock = run_clock
         self._global_cap = global_cap
         self._caps = caps
@@ -152,7 +156,10 @@ class Launcher:
                 self._project,
                 request,
                 clock=self._run_clock,
-                listeners=[_Linker(tick, self._news, self._wake)],
+                listeners=[
+                    _Linker(tick, self._news, self._wake),
+                    *(self._listeners() if self._listeners is not None else ()),
+                ],
                 run_id=tick.run_id,
             )
             news = RunNews(tick, "finished", result.status.value)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from assetflow.errors import UsageError
 from assetflow.store.automation import OriginState, TickRecord
 
 if TYPE_CHECKING:
+    from assetflow.alerts.setup import Alerting
     from assetflow.asset import AssetSpec
     from assetflow.automation.loading import Automation
     from assetflow.clock import Clock
@@ -62,6 +64,10 @@ class CycleReport:
     next_due: datetime | None = None
 
 
+#: How often the scheduler looks for late assets and a lost leader, and delivers alerts.
+WATCH_INTERVAL_S = 10.0
+
+
 def _no_log(event: str, **fields: Any) -> None:
     pass
 
@@ -79,6 +85,7 @@ class Scheduler:
         run_clock: Clock | None = None,
         log: Log = _no_log,
         replay: bool = False,
+        alerting: Alerting | None = None,
     ) -> None:
         from assetflow.clock import SystemClock
 
@@ -90,6 +97,10 @@ class Scheduler:
         #: `--now`: evaluate as if it were the clock's instant, recording no first-seen
         #: time (see `states`)
         self.replay = replay
+        #: the project's alert destinations: the runs record their incidents, and each
+        #: cycle looks for late assets, watches the leader and delivers the outbox
+        self.alerting = alerting
+        self._watched: float | None = None
         self.holder = uuid.uuid4().hex
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -109,6 +120,7 @@ class Scheduler:
             caps={t.origin: t.schedule.max_concurrent_runs for t in automation.schedules},
             log=log,
             wake=self.wake,
+            listeners=(lambda: [alerting.recorder()]) if alerting is not None else None,
         )
 
     # -- one cycle ---------------------------------------------------------------
@@ -172,8 +184,51 @@ class Scheduler:
         self._sensors(now, report)
         self._automation(now, report)
         self.launcher.pump()
+        self.watch()
         report.next_due = self.next_due(now, states)
         return report
+
+    # -- alerts ------------------------------------------------------------------
+
+    def watch(self, lease: SchedulerLease | None = None, *, leading: bool = True) -> None:
+        """Alerts' share of a cycle: open or resolve `overdue` incidents (the leader),
+        `scheduler_down` (the leader resolves it; a standby opens it when the
+        leader's heartbeat is older than 5 minutes), then deliver the outbox. At most
+        once every `WATCH_INTERVAL_S`; never in a replay (`--now`), whose instant is
+        not now; an error is logged, never fatal."""
+        alerting = self.alerting
+        if alerting is None or self.replay:
+            return
+        moment = time.monotonic()
+        if self._watched is not None and moment - self._watched < WATCH_INTERVAL_S:
+            return
+        self._watched = moment
+        from assetflow.alerts.watch import sync_overdue, watch_scheduler
+
+        now = self.real_clock.now().astimezone(UTC)
+        try:
+            if leading:
+                from assetflow.services.freshness import overdue
+
+                late = overdue(self.project, self.store, now)
+                changes = sync_overdue(self.store, alerting.routes, late, now)
+                if changes.opened or changes.resolved:
+                    self.log("overdue", opened=len(changes.opened), resolved=len(changes.resolved))
+            # A leader cycling is the scheduler alive: it resolves `scheduler_down`.
+            down = watch_scheduler(self.store, alerting.routes, lease, now, needed=not leading)
+            if down.opened:
+                self.log("scheduler_down", heartbeat=lease.heartbeat_at if lease else None)
+            report = alerting.deliver(self.store, now=self.real_clock.now, budget_s=5.0)
+        except Exception as error:  # alerts must never stop the scheduler
+            self.log("alerts_failed", error=f"{type(error).__name__}: {error}")
+            return
+        if report.attempted:
+            self.log(
+                "alerts",
+                sent=report.sent,
+                retrying=report.retrying,
+                failed=report.failed + report.undeliverable,
+            )
 
     # -- declarative automation -------------------------------------------------
 
@@ -539,6 +594,7 @@ class Scheduler:
             lease = self.lease()
             if self.leads(lease):
                 break
+            self.watch(lease, leading=False)
             if not announced:
                 self.log(
                     "standby",

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 import click
 
+from assetflow.cli import alerts as _alerts  # noqa: F401  (registers its commands)
 from assetflow.cli import assets as _assets  # noqa: F401  (registers its commands)
 from assetflow.cli import automation as _automation  # noqa: F401  (registers its commands)
 from assetflow.cli import health as _health  # noqa: F401  (registers its command)

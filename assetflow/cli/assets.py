@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from assetflow.cli.alerts import deliver_after, no_alerts_option, run_listeners
 from assetflow.cli.base import (
     Options,
     cli,
@@ -99,6 +100,7 @@ def lineage(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object per event, for scripts."
 )
+@no_alerts_option
 @pass_options
 def materialize(
     options: Options,
@@ -116,6 +118,7 @@ def materialize(
     fail_fast: bool,
     quiet: bool,
     as_json: bool,
+    no_alerts: bool,
 ) -> None:
     """Materialize the stale assets of SELECTION (default: all), in dependency order.
 
@@ -157,15 +160,17 @@ def materialize(
         project, request.executor, request.workers, given_in="" if executor else setting
     )
     request = request.with_changes(executor=executor, workers=workers_used)
+    setup, alerting = run_listeners(project, no_alerts=no_alerts)
     reporter = _reporter(project, quiet=quiet, as_json=as_json, workers=workers_used)
     try:
-        result = running.materialize(project, request, listeners=[reporter])
+        result = running.materialize(project, request, listeners=[reporter, *alerting])
     except RunCancelled as cancelled:
         sys.exit(cancelled.exit_code)
     finally:
         stop = getattr(reporter, "stop", None)
         if stop is not None:
             stop()  # a live status line must not stay on screen after an error
+        deliver_after(project, setup)
     if not result.success:
         sys.exit(EXIT_FAILED)
 
@@ -291,6 +296,7 @@ def why(options: Options, asset: str, partition: str | None, as_json: bool) -> N
 @selection_options
 @partition_options
 @click.option("--json", "as_json", is_flag=True, help="Print the check run as JSON.")
+@no_alerts_option
 @pass_options
 def check_assets(
     options: Options,
@@ -300,6 +306,7 @@ def check_assets(
     first: str | None,
     last: str | None,
     as_json: bool,
+    no_alerts: bool,
 ) -> None:
     """Run the checks of SELECTION against what is stored, without rebuilding anything.
 
@@ -311,7 +318,11 @@ def check_assets(
 
     project = options.load()
     request = run_request(selection, exclude, partition, first, last, trigger="check")
-    done = running.check(project, request)
+    setup, alerting = run_listeners(project, no_alerts=no_alerts)
+    try:
+        done = running.check(project, request, listeners=alerting)
+    finally:
+        deliver_after(project, setup)
     click.echo(
         dumps(checks_document(done)) if as_json else checks_table(done.results, project.graph)
     )

@@ -293,12 +293,16 @@ def scheduler(
     if dry_run:
         _dry_run(project, automation, moment or datetime.now(UTC), count, as_json)
         return
+    from assetflow.alerts.setup import alerting
     from assetflow.automation.scheduler import Scheduler
 
+    setup = alerting(project)  # checked before the scheduler starts
     clock = _clock(moment)
     log = _Log(as_json)
     with _store(project) as store:
-        daemon = Scheduler(project, automation, store, clock, log=log, replay=moment is not None)
+        daemon = Scheduler(
+            project, automation, store, clock, log=log, replay=moment is not None, alerting=setup
+        )
         with _stop_on_signals(daemon):
             if once:
                 report = daemon.run_once()

@@ -37,6 +37,12 @@ class Options:
 
         project = load(self.project_dir)
         _resume_gc()
+        context = click.get_current_context(silent=True)
+        if context is not None and project.location.config.alerts:
+            from assetflow.cli.alerts import deliver_pending
+
+            # Whatever the command, what is due in the alert outbox goes out as it ends.
+            context.call_on_close(lambda: deliver_pending(project))
         # The keys of dynamic partitions, for what the command shows (a plan binds its own).
         return with_stored_keys(project)
 
