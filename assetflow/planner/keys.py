@@ -60,7 +60,7 @@ def keys_by_asset(
             result[name] = [None]
         elif definition == reference:
             result[name] = list(wanted)
-        elif span is not None and definition.window(definition.key_at(0)) is not None:
+        elif span is not None and _windowed(definition, now):
             result[name] = _overlapping(definition, span, now)
         else:
             result[name] = [key for key in wanted if definition.has_key(key)]
@@ -68,6 +68,12 @@ def keys_by_asset(
         if definitions.get(name) is not None:
             result[name] = [key]
     return result
+
+
+def _windowed(definition: PartitionsDefinition, now: datetime) -> bool:
+    """Whether a definition's keys are windows of time (a dynamic or static one without
+    keys yet has none to ask)."""
+    return definition.count(now) > 0 and definition.window(definition.key_at(0)) is not None
 
 
 def _every_key(definition: PartitionsDefinition | None, now: datetime) -> list[str | None]:

@@ -253,3 +253,18 @@ def test_a_static_key_that_no_asset_has_is_explained_by_the_first_definition():
     # 'per_region' comes first in dependency order (ties are broken by name).
     with pytest.raises(PartitionError, match="Did you mean 'us'"):
         keys_by_asset(graph, graph.names, PartitionRequest.one("uss"), NOW)
+
+
+def test_a_range_beside_dynamic_partitions_without_keys_plans_none_of_them():
+    from assetflow.partitions import DynamicPartitions
+
+    graph = build_graph(
+        [
+            make_spec(raw, AssetSettings(partitions=DAILY)),
+            make_spec(per_region, AssetSettings(partitions=DynamicPartitions("uploads").bind([]))),
+        ]
+    )
+    keys = keys_by_asset(
+        graph, ["raw", "per_region"], PartitionRequest("2026-03-02", "2026-03-03"), NOW
+    )
+    assert keys == {"raw": ["2026-03-02", "2026-03-03"], "per_region": []}
