@@ -1,5 +1,9 @@
 """Incidents nobody's run reports: an asset that is late, and a scheduler that stopped.
 
+`sync_crashed` opens (or joins) a `run_failed` incident for each step a crashed run
+left behind: a run killed outright records nothing itself; the crash sweep of the
+next process marks it crashed and its running steps failed, and the next look here
+tells of them (the scheduler's cycle, or any command's end).
 `sync_overdue` opens an `overdue` incident, once, for each asset (or day's
 partition) found late, and resolves those no longer late (a materialization
 resolves them first, in the run that made it; this catches a policy removed or
@@ -25,6 +29,11 @@ if TYPE_CHECKING:
     from assetflow.store import MetadataStore
     from assetflow.store.automation import SchedulerLease
 
+#: Where the crashed runs already told of are remembered (a cursor: the newest one's end).
+CRASHED_CURSOR = "alerts:crashed-runs"
+#: How far back crashed runs are looked for the first time.
+CRASHED_WINDOW = timedelta(days=7)
+
 #: The heartbeat age after which the scheduler counts as down.
 DOWN_AFTER = timedelta(minutes=5)
 #: The subject of the scheduler's incidents.
@@ -37,6 +46,66 @@ class Changes:
 
     opened: tuple[str, ...] = ()
     resolved: tuple[str, ...] = ()
+
+
+def sync_crashed(store: MetadataStore, routes: Routes, now: datetime) -> Changes:
+    """Open or join a `run_failed` incident for each step of a crashed run not told of
+    yet (runs that crashed after the cursor, within `CRASHED_WINDOW`), and move the
+    cursor, in one transaction. A crashed run with no step running is no incident: it
+    left nothing to rebuild."""
+    from assetflow.store.records import EventKind, RunQuery, RunStatus
+
+    cursor = store.sensor_cursor(CRASHED_CURSOR)
+    after = datetime.fromisoformat(cursor) if cursor else now - CRASHED_WINDOW
+    query = RunQuery(limit=200, statuses=(RunStatus.CRASHED,), since=now - CRASHED_WINDOW)
+    runs = [
+        run
+        for run in store.find_runs(query)
+        if run.finished_at is not None and run.finished_at > after
+    ]
+    if not runs:
+        return Changes()
+    opened: list[str] = []
+    with store.unit_of_work():
+        told = {run.run_id: store.run_events(run.run_id) for run in runs}
+        failed = [
+            e
+            for events in told.values()
+            for e in events
+            if e.asset is not None and e.kind is EventKind.FAILED
+        ]
+        # A step materialized since (by the run that swept the crash) is fine again.
+        latest = store.latest_states_of({(e.asset, e.partition) for e in failed if e.asset})
+        for run in sorted(runs, key=lambda r: r.finished_at or now):
+            events = told[run.run_id]
+            why = next((e.message for e in events if e.asset is None and e.message), "")
+            for event in events:
+                if event.asset is None or event.kind is not EventKind.FAILED:
+                    continue
+                since = latest.get((event.asset, event.partition))
+                if since is not None and since.finished_at >= event.at:
+                    continue
+                member = IncidentMember(
+                    partition=event.partition or "", opened_at=event.at, last_run_id=run.run_id
+                )
+                before = store.open_incident_for("run_failed", event.asset)
+                incident = open_or_join(
+                    store,
+                    routes,
+                    "run_failed",
+                    event.asset,
+                    [member],
+                    event.at,
+                    summary=f"run {run.run_id[:8]} crashed: {why}\n{event.message or ''}".strip(),
+                    run_id=run.run_id,
+                    known=before,
+                    looked=True,
+                )
+                if before is None and incident is not None:
+                    opened.append(incident.incident_id)
+        newest = max(run.finished_at or now for run in runs)
+        store.save_sensor_evaluation(CRASHED_CURSOR, newest.isoformat(), [])
+    return Changes(opened=tuple(opened))
 
 
 def sync_overdue(

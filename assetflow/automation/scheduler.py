@@ -191,7 +191,8 @@ class Scheduler:
     # -- alerts ------------------------------------------------------------------
 
     def watch(self, lease: SchedulerLease | None = None, *, leading: bool = True) -> None:
-        """Alerts' share of a cycle: open or resolve `overdue` incidents (the leader),
+        """Alerts' share of a cycle: tell of crashed runs' steps and open or resolve
+        `overdue` incidents (the leader),
         `scheduler_down` (the leader resolves it; a standby opens it when the
         leader's heartbeat is older than 5 minutes), then deliver the outbox. At most
         once every `WATCH_INTERVAL_S`; never in a replay (`--now`), whose instant is
@@ -203,13 +204,14 @@ class Scheduler:
         if self._watched is not None and moment - self._watched < WATCH_INTERVAL_S:
             return
         self._watched = moment
-        from assetflow.alerts.watch import sync_overdue, watch_scheduler
+        from assetflow.alerts.watch import sync_crashed, sync_overdue, watch_scheduler
 
         now = self.real_clock.now().astimezone(UTC)
         try:
             if leading:
                 from assetflow.services.freshness import overdue
 
+                sync_crashed(self.store, alerting.routes, now)
                 late = overdue(self.project, self.store, now)
                 changes = sync_overdue(self.store, alerting.routes, late, now)
                 if changes.opened or changes.resolved:

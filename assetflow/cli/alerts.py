@@ -37,7 +37,24 @@ def run_listeners(project: Project, *, no_alerts: bool) -> tuple[Alerting, list[
     from assetflow.alerts.setup import alerting
 
     setup = alerting(project)
+    if setup.destinations and not no_alerts:
+        _tell_of_crashes(project, setup)
     return setup, [setup.recorder(opens=not no_alerts)]
+
+
+def _tell_of_crashes(project: Project, setup: Alerting) -> None:
+    """Sweep runs left running by a process that died, and open their steps' incidents,
+    before this run: if it rebuilds one of those steps, it resolves that incident."""
+    from assetflow.alerts.watch import sync_crashed
+    from assetflow.errors import StoreError
+    from assetflow.services.stores import project_store, sweep_crashed
+
+    try:
+        with project_store(project) as store:
+            sweep_crashed(store, project, None)
+            sync_crashed(store, setup.routes, datetime.now(UTC))
+    except StoreError:
+        pass  # the run itself says what is wrong with the store
 
 
 #: Whether this process delivered the outbox already (a command that runs a run
@@ -53,10 +70,14 @@ def deliver_after(project: Project, setup: Alerting, *, quiet: bool = False) -> 
     if not setup.destinations:
         return
     _delivered = True
+    from assetflow.alerts.watch import sync_crashed
     from assetflow.services.stores import project_store
 
     try:
         with project_store(project) as store:
+            # A run killed outright is marked crashed by a later process's sweep: its
+            # steps' incidents open here, then their alerts go out with the rest.
+            sync_crashed(store, setup.routes, datetime.now(UTC))
             report = setup.deliver(store, budget_s=DELIVERY_BUDGET_S)
     except Exception as error:  # alerts must not change a run's outcome
         if not quiet:
@@ -227,9 +248,11 @@ def incidents(options: Options, as_json: bool, open_only: bool, limit: int) -> N
 
 
 def _look_for_overdue(project: Project, setup: Alerting, store: Any) -> None:
-    """Open (or resolve) the overdue incidents of `project` as of now."""
-    from assetflow.alerts.watch import sync_overdue
+    """Open (or resolve) the overdue incidents of `project` as of now, and those of the
+    steps of crashed runs not told of yet."""
+    from assetflow.alerts.watch import sync_crashed, sync_overdue
     from assetflow.services.freshness import overdue
 
     now = datetime.now(UTC)
+    sync_crashed(store, setup.routes, now)
     sync_overdue(store, setup.routes, overdue(project, store, now), now)

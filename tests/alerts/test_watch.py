@@ -114,3 +114,47 @@ def test_no_leader_counts_as_down_only_when_the_project_needs_a_scheduler(make_p
         assert len(opened) == 1
         [incident] = store.incidents()
     assert "no scheduler is running" in incident.summary
+
+
+def test_a_crashed_runs_steps_open_incidents_once(make_project):
+    from assetflow.alerts.watch import sync_crashed
+    from assetflow.store import (
+        EventKind,
+        EventRecord,
+        MaterializationRecord,
+        RunRecord,
+        RunStatus,
+    )
+
+    root = make_project(FRESH, config=BASE)
+    routes = alerting(assetflow.load(root)).routes
+    now = datetime.now(UTC)
+    with stored(root) as store:
+        for run_id, asset in (("gone-1", "orders"), ("gone-2", "plain")):
+            store.create_run(RunRecord(run_id=run_id, started_at=now - timedelta(minutes=5)))
+            step = EventRecord(
+                run_id=run_id, kind=EventKind.FAILED, at=now, asset=asset, message="interrupted"
+            )
+            assert store.finish_run_if_running(run_id, RunStatus.CRASHED, now, [step])
+        # `plain` was rebuilt since the crash: nothing to tell of it.
+        store.record(
+            materializations=[
+                MaterializationRecord(
+                    run_id="later",
+                    asset="plain",
+                    io="json",
+                    path="plain.json",
+                    started_at=now,
+                    finished_at=now + timedelta(seconds=1),
+                    duration_s=1.0,
+                    data_version="v",
+                )
+            ]
+        )
+        first = sync_crashed(store, routes, now + timedelta(seconds=2))
+        again = sync_crashed(store, routes, now + timedelta(seconds=3))
+        [incident] = store.incidents()
+    assert len(first.opened) == 1
+    assert again.opened == ()
+    assert (incident.subject, incident.run_id) == ("orders", "gone-1")
+    assert "run gone-1 crashed" in incident.summary

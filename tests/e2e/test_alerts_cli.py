@@ -218,3 +218,50 @@ def test_health_alert_says_scheduler_down_once_and_recovered_when_one_leads(make
     refused = cli(root, "health", "--alert", "--now", "2026-03-01T00:00:00Z")
     assert refused.returncode == 2
     assert "--alert and --now do not go together" in refused.stderr
+
+
+KILLED = """
+    import time
+    from pathlib import Path
+
+    from assetflow import asset
+
+    HERE = Path(__file__).parent
+
+    @asset
+    def slow() -> dict:
+        (HERE / "slow.started").touch()
+        if not (HERE / "quick").exists():
+            time.sleep(60)
+        return {"n": 1}
+"""
+
+
+def test_a_run_killed_outright_is_told_by_the_next_command(make_project):
+    import signal
+
+    from tests.e2e.processes import wait_for
+
+    with RecordingHTTPServer() as server:
+        config = BASE + f'[tool.assetflow.alerts.hook]\nkind = "webhook"\nurl = "{server.url}"\n'
+        root = make_project(KILLED, config=config)
+        process = subprocess.Popen(
+            assetflow(root, "materialize"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for(root / "slow.started")
+        os.killpg(process.pid, signal.SIGKILL)  # the OOM killer at 3am: nothing is recorded
+        process.wait(30)
+        assert server.requests == []
+        # The next command sweeps the run as crashed, and its step's incident opens.
+        (root / "quick").touch()
+        later = cli(root, "materialize")
+        assert later.returncode == 0, later.stderr
+        assert "Alerts: 2 sent" in later.stderr
+        bodies = [json.loads(r.body) for r in server.requests]
+        assert [b["event"] for b in bodies] == ["run_failed", "recovered"]
+        assert "crashed" in bodies[0]["error"]
+        assert cli(root, "status").returncode == 0
+        assert len(server.requests) == 2  # told once
