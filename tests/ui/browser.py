@@ -20,7 +20,9 @@ from selenium.webdriver.chrome.service import Service
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 #: Where the test run writes its screenshots of the main pages.
-SCREENSHOTS = Path(os.environ.get("ASSETFLOW_UI_SCREENSHOTS", REPOSITORY / "build" / "ui-screenshots"))
+SCREENSHOTS = Path(
+    os.environ.get("ASSETFLOW_UI_SCREENSHOTS", REPOSITORY / "build" / "ui-screenshots")
+)
 
 _FLAGS = (
     "--headless=new",
@@ -40,10 +42,10 @@ def chromium_paths() -> tuple[str, str]:
     """The browser and its driver; a clear failure when they are missing."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
-    assert browser and driver, (
-        "the UI tests need Debian's chromium and chromium-driver: "
-        "apt-get install chromium chromium-driver (.ci/run installs them)"
-    )
+    missing = "the UI tests need Debian's chromium and chromium-driver: apt-get install "
+    missing += "chromium chromium-driver (.ci/run installs them)"
+    assert browser, missing
+    assert driver, missing
     return browser, driver
 
 
