@@ -10,7 +10,9 @@ secret and a random id that the browser keeps in the cookie `assetflow_csrf`. A
 page from this server has it (`scope["csrf_token"]`, `csrf` in templates); a page
 of another site can neither read it nor send our cookies with its own value. A
 script that authenticated with the bearer header needs none: a browser cannot
-send that header cross-site.
+send that header cross-site. Without a token, only requests whose `Host` is a
+loopback name are served, so that another site cannot reach the server through
+a name of its own that resolves to 127.0.0.1 (DNS rebinding).
 
 Every response carries a Content-Security-Policy that allows only this server's
 own scripts, styles and images (so templates use no inline script or `style=`),
@@ -23,6 +25,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
@@ -59,6 +62,7 @@ SECURITY_HEADERS = {
 PUBLIC_PREFIXES = ("/static/",)
 LOGIN_PATH = "/login"
 CSRF_REFUSED = "missing or wrong CSRF token"
+_LOOPBACK_HOST = re.compile(r"(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?")
 
 
 def csrf_token(secret: str, browser: str) -> str:
@@ -115,6 +119,12 @@ class Guard:
         scope["csrf_token"] = csrf_token(self.state.secret, browser)
         send = _with_headers(send, new_cookies)
 
+        if self.state.token is None and not _loopback_host(headers.get("host", "")):
+            # A page of another site whose name was made to resolve to 127.0.0.1 (DNS
+            # rebinding) would be same-origin with this server: without a token, only
+            # the loopback names are served.
+            await _refuse(scope, receive, send, 400, "unknown host name")
+            return
         if _has_parent_segment(path):
             # No page is named with `..`; nothing is looked up for one.
             await _refuse(scope, receive, send, 404, "no such page")
@@ -161,6 +171,12 @@ class Guard:
             return True
         given = cookies.get(LOGIN_COOKIE, "")
         return hmac.compare_digest(given.encode(), login_digest(token).encode())
+
+
+def _loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine's loopback (`127.0.0.1:3000`,
+    `localhost:3000`, `[::1]:3000`)."""
+    return _LOOPBACK_HOST.fullmatch(host.lower()) is not None
 
 
 def _valid_browser_id(value: str) -> bool:

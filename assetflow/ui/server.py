@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import signal
 import socket
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -135,6 +137,23 @@ def check_store(project: Project) -> None:
         pass
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does) while the block runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(
     project: Project,
     host: str,
@@ -144,7 +163,7 @@ def serve(
     echo: Callable[[str], None],
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the UI of `project` until Ctrl-C or SIGTERM; then return.
+    """Serve the UI of `project` until Ctrl-C or SIGTERM; then return (exit 0).
 
     `echo` says where it serves; `on_listening(url)` runs once the socket listens
     (the `--open` of the command opens the browser there).
@@ -171,9 +190,9 @@ def serve(
         echo(f"Serving {project.root.name} at {address.url} (Ctrl-C stops)")
         if on_listening is not None:
             on_listening(address.url)
-        # uvicorn stops cleanly on Ctrl-C, then raises the signal again for whoever
-        # called it: here, stopping is what was asked, not an interruption.
-        with contextlib.suppress(KeyboardInterrupt):
+        # uvicorn stops cleanly on Ctrl-C or SIGTERM, then raises the signal again for
+        # whoever called it: here, stopping is what was asked, not an interruption.
+        with _terminate_as_interrupt(), contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[sock])
     finally:
         sock.close()

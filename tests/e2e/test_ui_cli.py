@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 
-from tests.e2e.processes import assetflow
+from tests.e2e.processes import assetflow, wait_for
 from tests.ui.serving import free_port
 
 ONE = """
@@ -58,6 +58,65 @@ def test_ui_serves_until_ctrl_c_and_stops_cleanly(make_project):
             process.wait(10)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_ui_stops_cleanly_on_sigterm_and_opens_the_browser_with_open(make_project, tmp_path):
+    root = make_project(ONE)
+    port = free_port()
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"
+    browser.write_text(
+        f"import sys, pathlib; pathlib.Path({str(opened)!r}).write_text(sys.argv[1])"
+    )
+    process = subprocess.Popen(
+        assetflow(root, "ui", "--port", str(port), "--open"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**_without_token(), "BROWSER": f"{sys.executable} {browser} %s"},
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Serving proj at")
+        wait_for(opened)
+        time.sleep(0.2)
+        assert opened.read_text() == f"http://127.0.0.1:{port}"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_ui_opens_no_browser_without_open(make_project, tmp_path):
+    root = make_project(ONE)
+    port = free_port()
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.py"
+    browser.write_text(
+        f"import sys, pathlib; pathlib.Path({str(opened)!r}).write_text(sys.argv[1])"
+    )
+    process = subprocess.Popen(
+        assetflow(root, "ui", "--port", str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**_without_token(), "BROWSER": f"{sys.executable} {browser} %s"},
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Serving proj at")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/", timeout=30):
+            pass
+        time.sleep(0.5)
+        assert not opened.exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
 
 
 def test_ui_refuses_a_port_in_use(make_project):

@@ -215,3 +215,23 @@ def test_no_url_path_reaches_a_file_but_the_static_ones(make_project, path):
         status, text = raw_get(url, "/static/..%2f..%2f..%2fsecret.txt")
         assert status == 404
         assert "TOP-SECRET" not in text
+
+
+def test_without_a_token_only_loopback_host_names_are_served(make_project):
+    root = make_project(ONE)
+    with serving(root) as url:
+        port = url.rsplit(":", 1)[1]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "localhost"):
+            status, _, _ = fetch(url + "/api/", headers={"Host": host})
+            assert status == 200, host
+        # A name of another site that resolves to 127.0.0.1 (DNS rebinding): refused.
+        for host in (f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", ""):
+            status, _, text = fetch(url + "/api/", headers={"Host": host})
+            assert (status, json.loads(text)) == (400, {"error": "unknown host name"}), host
+    with serving(root, token=TOKEN) as url:
+        # With a token, any name reaches the server (it is bound beyond loopback).
+        status, _, _ = fetch(
+            url + "/api/",
+            headers={"Host": "ui.example.org", "Authorization": f"Bearer {TOKEN}"},
+        )
+        assert status == 200
