@@ -151,7 +151,8 @@ class Guard:
             await _refuse(scope, receive, send, 413, "request body too large")
             return
         supplied = headers.get(CSRF_HEADER) or _form_field(headers, body, CSRF_FIELD)
-        if not supplied or not hmac.compare_digest(supplied, scope["csrf_token"]):
+        expected = scope["csrf_token"].encode()
+        if not supplied or not hmac.compare_digest(supplied.encode(), expected):
             await _refuse(scope, receive, send, 403, CSRF_REFUSED)
             return
         await self.app(scope, _replay(body), send)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 
 import pytest
 from starlette.requests import Request
@@ -235,3 +236,34 @@ def test_without_a_token_only_loopback_host_names_are_served(make_project):
             headers={"Host": "ui.example.org", "Authorization": f"Bearer {TOKEN}"},
         )
         assert status == 200
+
+
+def test_the_csrf_token_is_found_in_a_multipart_form_and_odd_values_are_refused(make_project):
+    root = make_project(ONE)
+    with serving(root, routes=PROBES) as url:
+        token, cookie = _csrf_of(url)
+        boundary = "b0undary"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="asset"\r\n\r\nonly\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
+            f"--{boundary}--\r\n"
+        ).encode()
+        request = urllib.request.Request(
+            url + "/probe",
+            data=body,
+            method="POST",
+            headers={
+                "Cookie": cookie,
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.loads(answer.read())["form"] == {"asset": "only", "csrf": token}
+        for odd in ("é" * 64, "", " "):
+            status, _, text = fetch(
+                url + "/api/probe",
+                method="POST",
+                form={"csrf": odd},
+                headers={"Cookie": cookie},
+            )
+            assert (status, json.loads(text)) == (403, {"error": "missing or wrong CSRF token"})
