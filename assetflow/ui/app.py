@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from assetflow.ui.rendering import HERE, page
@@ -30,6 +30,7 @@ def create_app(state: UiState) -> Starlette:
         *schedules.routes(),
         *incidents.routes(),
         *security.routes(),
+        Route("/api/", api_index, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(
@@ -39,6 +40,22 @@ def create_app(state: UiState) -> Starlette:
     )
     app.state.ui = state
     return app
+
+
+async def api_index(request: Request) -> Response:
+    """GET /api/: the API's endpoints (every route under /api/ but this one), with the
+    layout version, so that a script can see what this server answers."""
+    from assetflow.ui.rendering import api
+
+    endpoints = []
+    for route in request.app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/api/") or path == "/api/":
+            continue
+        methods = sorted((getattr(route, "methods", None) or {"GET"}) - {"HEAD"})
+        endpoints.append({"path": path, "methods": methods})
+    endpoints.sort(key=lambda endpoint: (endpoint["path"], endpoint["methods"]))
+    return api({"project": request.app.state.ui.project.root.name, "endpoints": endpoints})
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
