@@ -84,9 +84,14 @@ def row_state(row: AssetStatus, running: bool) -> str:
 
 
 def asset_states(
-    project: Project, rows: list[AssetStatus], leases: list[Lease], now: Any
+    project: Project,
+    rows: list[AssetStatus],
+    leases: list[Lease],
+    now: Any,
+    names: frozenset[str] | None = None,
 ) -> dict[str, AssetState]:
-    """Every asset's state from `history.status`'s rows and the store's leases held now."""
+    """The state of every asset (of `names`, when given) from `history.status`'s rows
+    and the store's leases held now."""
     live = {lease.key for lease in leases if lease.expires_at > now}
     running_assets = {asset for asset, _ in live}
     by_asset: dict[str, list[str]] = {}
@@ -96,6 +101,8 @@ def asset_states(
         )
     found = {}
     for spec in project.graph.specs():
+        if names is not None and spec.name not in names:
+            continue
         states = by_asset.get(spec.name, [])
         if spec.name in running_assets and "running" not in states:
             states.append("running")  # a partition not (yet) among the status rows
@@ -110,9 +117,13 @@ def asset_states(
     return found
 
 
-def read_states(state: UiState) -> dict[str, AssetState]:
-    """Every asset's state now, read through the services (`history.status`) and the
-    store's leases (`store.leases()`)."""
+def read_states(state: UiState, names: frozenset[str] | None = None) -> dict[str, AssetState]:
+    """Every asset's state now (or those of `names`), read through the services
+    (`history.status`) and the store's leases (`store.leases()`).
+
+    The states are always judged over the whole graph, as `assetflow status` does:
+    judged over a selection only, an asset whose stale upstream is left out would
+    show fresh rather than waiting, and its colour would change with the filter."""
     from assetflow.clock import SystemClock
     from assetflow.request import RunRequest
     from assetflow.services import history
@@ -121,7 +132,7 @@ def read_states(state: UiState) -> dict[str, AssetState]:
     with state.reading() as store:
         rows = history.status(state.project, RunRequest(trigger="ui"), store=store, clock=clock)
         leases = store.leases()
-    return asset_states(state.project, rows, leases, clock.now())
+    return asset_states(state.project, rows, leases, clock.now(), names)
 
 
 def selected(project: Project, query: str | None) -> frozenset[str] | None:
@@ -192,7 +203,7 @@ def lineage_page(request: Request) -> Response:
     }
     if names is not None or len(project.graph) <= LARGE:
         context["drawing"] = layout(project.graph, names)
-        context["states"] = read_states(state)
+        context["states"] = read_states(state, names)
     return page(request, "lineage.html", status_code=400 if error else 200, **context)
 
 
@@ -202,12 +213,13 @@ def graph_api(request: Request) -> Response:
     from assetflow.ui.layout import layout
 
     state = _ui(request)
+    query = request.query_params.get("select")
     try:
-        names = selected(state.project, request.query_params.get("select"))
+        names = selected(state.project, query)
     except SelectionError as problem:
         return api({"error": problem.format_message()}, status_code=400)
     drawing = layout(state.project.graph, names)
-    return api(graph_document(drawing, read_states(state)))
+    return api(graph_document(drawing, read_states(state, names)))
 
 
 def assets_api(request: Request) -> Response:
