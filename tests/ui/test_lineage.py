@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 
@@ -212,3 +213,79 @@ def test_worst_follows_the_order_of_severity():
     assert lineage.worst(["failed", "running"]) == "failed"
     assert lineage.worst(["waiting", "fresh"]) == "waiting"
     assert lineage.worst([]) == "missing"
+
+
+@pytest.fixture
+def browser():
+    """Headless chromium through selenium (the system's browser and driver)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1400,900")
+    # The system's driver, named outright: selenium would otherwise look one up online.
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_in_a_browser_search_highlights_zoom_pans_and_a_click_opens(root, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def names(css):
+        found = browser.find_elements(By.CSS_SELECTOR, css)
+        return {node.get_attribute("data-name") for node in found}
+
+    with serving(root) as url:
+        browser.get(url + "/")
+        assert names("#lineage .node") == set(EXPECTED)
+        failed = browser.find_element(By.CSS_SELECTOR, '.node[data-name="broken"] rect')
+        fill = failed.value_of_css_property("fill")
+        assert fill == "rgb(210, 66, 59)"  # --failed
+
+        search = browser.find_element(By.ID, "search-box")
+        search.send_keys("good+", Keys.ENTER)
+        WebDriverWait(browser, 10).until(lambda _: names(".node.hit"))
+        assert names(".node.hit") == {"good", "broken", "after", "report"}
+        assert names(".node.dim") == {"sneaky", "daily"}
+        launch = browser.find_element(By.ID, "materialize")
+        assert launch.get_attribute("data-selection") == "good+"
+        assert launch.is_enabled()
+
+        search.clear()
+        search.send_keys("good++(", Keys.ENTER)
+        error = browser.find_element(By.ID, "search-error")
+        WebDriverWait(browser, 10).until(lambda _: error.is_displayed())
+        assert "found '+'" in error.text
+
+        svg = browser.find_element(By.ID, "lineage")
+        before = svg.get_dom_attribute("viewBox")
+        browser.find_element(By.ID, "zoom-in").click()
+        zoomed = svg.get_dom_attribute("viewBox")
+        assert float(zoomed.split()[2]) < float(before.split()[2])
+        browser.execute_script(
+            "arguments[0].dispatchEvent(new WheelEvent('wheel',"
+            " {deltaY: 100, clientX: 300, clientY: 300, bubbles: true, cancelable: true}))",
+            svg,
+        )
+        assert float(svg.get_dom_attribute("viewBox").split()[2]) > float(zoomed.split()[2])
+
+        panned_from = svg.get_dom_attribute("viewBox").split()
+        drag = ActionChains(browser).move_to_element_with_offset(svg, 0, 60)
+        drag.click_and_hold().move_by_offset(-120, -40).release().perform()
+        panned_to = svg.get_dom_attribute("viewBox").split()
+        assert float(panned_to[0]) > float(panned_from[0])
+        assert panned_to[2] == panned_from[2]
+        assert browser.current_url == url + "/"
+
+        browser.find_element(By.ID, "zoom-fit").click()
+        browser.find_element(By.CSS_SELECTOR, '.node[data-name="good"] a').click()
+        WebDriverWait(browser, 10).until(lambda _: "/assets/" in browser.current_url)
+        assert browser.current_url == url + "/assets/good"
