@@ -159,6 +159,7 @@ def test_a_malformed_selection_is_the_clis_caret_message(root):
     assert "no asset is named 'goood'" in unknown
     assert "good" in unknown
     assert str(escape(unknown)) in text
+    assert 'id="materialize" data-selection=""' in text  # nothing to launch
     assert graph_status == 400
     assert graph["error"] == unknown
 
