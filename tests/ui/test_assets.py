@@ -1,0 +1,206 @@
+"""The asset page and its JSON twin, served for real, after a real materialization."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import assetflow
+from assetflow.partitions import DailyPartitions
+from assetflow.ui.pages.assets import PartitionRange, partition_ranges, type_text
+from tests.conftest import EXAMPLE_PROJECT
+from tests.ui.serving import get, get_json, serving
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example project after `materialize '*'`, run in this process."""
+    root = tmp_path_factory.mktemp("assets") / "example_project"
+    shutil.copytree(
+        EXAMPLE_PROJECT, root, ignore=shutil.ignore_patterns(".assetflow", "__pycache__")
+    )
+    result = assetflow.materialize("*", project=root, executor="inprocess")
+    assert result.success, result
+    return root
+
+
+def test_the_asset_page_of_a_partitioned_duckdb_asset(materialized):
+    with serving(materialized) as url:
+        status, body = get_json(url + "/api/assets/clean_records")
+        status_page, text = get(url + "/assets/clean_records")
+    assert status == 200
+    asset = body["asset"]
+    assert asset["name"] == "clean_records"
+    assert asset["io"] == "duckdb"
+    assert asset["state"] == "fresh"
+    assert asset["upstream"] == ["raw_records"]
+    assert set(asset["downstream"]) >= {"daily_totals", "top_customers", "rolling_revenue"}
+    assert "Order" in asset["returns"]
+    assert {"name": "customer_email"} in [{"name": c["name"]} for c in asset["schema"]]
+    assert asset["code_version"]
+    assert asset["code_version"] == asset["last_code_version"]
+    # 28 daily partitions, all fresh: one range, never one element per partition.
+    ranges = asset["partitions"]["ranges"]
+    assert ranges == [{"first": "2026-03-01", "last": "2026-03-28", "count": 28, "state": "fresh"}]
+    assert asset["partitions"]["count"] == 28
+    assert asset["history"]
+    assert asset["history"][0]["rows"] is not None
+    assert {"run_id", "bytes", "duration_s", "data_version"} <= set(asset["history"][0])
+    assert {c["check"] for c in asset["checks"]}
+    assert all(c["passed"] for c in asset["checks"])
+    assert asset["why"] is None
+    preview = asset["preview"]
+    assert preview["partition"] == "2026-03-28"  # the newest partition
+    assert 0 < len(preview["rows"]) <= 100
+    # The page: facts, links, the grid's ranges, history with run links, the preview.
+    assert status_page == 200
+    assert 'href="/assets/raw_records"' in text
+    assert 'id="partition-ranges"' in text
+    assert '"count": 28' in text
+    assert f'href="/runs/{asset["history"][0]["run_id"]}"' in text
+    assert text.count("<tr>", text.index("preview-table")) == len(preview["rows"]) + 1
+
+
+def test_a_partition_is_picked_with_the_query(materialized):
+    with serving(materialized) as url:
+        status, body = get_json(url + "/api/assets/clean_records?partition=2026-03-05")
+        missing, text = get(url + "/assets/clean_records?partition=1999-01-01")
+    assert status == 200
+    assert body["asset"]["preview"]["partition"] == "2026-03-05"
+    assert body["asset"]["partition"] == "2026-03-05"
+    assert missing == 404
+    assert "no partition of asset &#39;clean_records&#39; is named &#39;1999-01-01&#39;" in text
+
+
+def test_an_unpartitioned_asset_with_its_history_and_preview(materialized):
+    with serving(materialized) as url:
+        status, body = get_json(url + "/api/assets/daily_totals")
+        _, text = get(url + "/assets/daily_totals")
+    asset = body["asset"]
+    assert status == 200
+    assert asset["partitioned"] is False
+    assert asset["partitions"] is None
+    assert asset["state"] == "fresh"
+    assert asset["upstream"] == ["clean_records"]
+    assert len(asset["history"]) == 1
+    preview = asset["preview"]
+    assert preview["columns"]
+    assert len(preview["rows"]) <= 100
+    assert "partition-grid" not in text
+    assert "preview-table" in text
+
+
+def test_a_stale_asset_shows_why_and_the_code_diff(materialized, tmp_path):
+    root = tmp_path / "edited"
+    shutil.copytree(materialized, root, ignore=shutil.ignore_patterns("__pycache__"))
+    source = root / "assets.py"
+    text = source.read_text()
+    edited = text.replace("TOP_CUSTOMERS = 10", "TOP_CUSTOMERS = 11")
+    assert edited != text
+    source.write_text(edited)
+    with serving(root) as url:
+        status, body = get_json(url + "/api/assets/top_customers")
+        _, page = get(url + "/assets/top_customers")
+    asset = body["asset"]
+    assert status == 200
+    assert asset["state"] == "stale"
+    assert asset["code_version"] != asset["last_code_version"]
+    why = asset["why"]
+    assert why["asset"] == "top_customers"
+    assert any(item["code_diff"] for item in why["explained"])
+    assert "TOP_CUSTOMERS = 11" in page
+    assert "Why it is stale" in page
+
+
+def test_an_unknown_asset_is_a_404_with_did_you_mean(materialized):
+    with serving(materialized) as url:
+        status, text = get(url + "/assets/clean_record")
+        api_status, body = get_json(url + "/api/assets/clean_record")
+    assert status == 404
+    assert "no asset is named &#39;clean_record&#39;" in text
+    assert 'href="/assets/clean_records"' in text
+    assert api_status == 404
+    assert body["suggestions"][0] == "clean_records"
+
+
+XSS = '''
+    import pandas as pd
+    from assetflow import asset
+
+    @asset
+    def evil() -> pd.DataFrame:
+        """<script>alert('description')</script>"""
+        return pd.DataFrame({"<b>col</b>": ["<script>alert('cell')</script>", "a & b"]})
+'''
+
+
+def test_descriptions_and_cells_are_escaped(make_project):
+    root = make_project(XSS)
+    assetflow.materialize("*", project=root, executor="inprocess")
+    with serving(root) as url:
+        status, text = get(url + "/assets/evil")
+        _, body = get_json(url + "/api/assets/evil")
+    assert status == 200
+    assert "<script>alert" not in text
+    assert "&lt;script&gt;alert(&#39;description&#39;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&#39;cell&#39;)&lt;/script&gt;" in text
+    assert "&lt;b&gt;col&lt;/b&gt;" in text
+    assert "a &amp; b" in text
+    assert body["asset"]["preview"]["rows"][0]["<b>col</b>"] == "<script>alert('cell')</script>"
+
+
+TEN_YEARS = """
+    import pandas as pd
+    from assetflow import DailyPartitions, asset
+
+    @asset(partitions=DailyPartitions(start="2010-01-01", end="2020-01-01"))
+    def daily() -> pd.DataFrame:
+        return pd.DataFrame({"n": [1]})
+"""
+
+
+def test_ten_years_of_daily_partitions_are_a_handful_of_ranges(make_project):
+    root = make_project(TEN_YEARS)
+    with serving(root) as url:
+        status, body = get_json(url + "/api/assets/daily")
+        _, text = get(url + "/assets/daily")
+    assert status == 200
+    partitions = body["asset"]["partitions"]
+    assert partitions["count"] == 3652
+    assert partitions["ranges"] == [
+        {"first": "2010-01-01", "last": "2019-12-31", "count": 3652, "state": "missing"}
+    ]
+    # The page carries the ranges, not one element per partition.
+    assert len(re.findall("2015-06-0", text)) == 0
+    assert "Never materialized" in text
+
+
+def test_partition_ranges_split_on_state_and_gaps():
+    days = DailyPartitions(start="2026-01-01", end="2026-01-11")
+    keys = days.keys(datetime(2026, 2, 1, tzinfo=UTC))
+    states = {key: "fresh" for key in keys}
+    states["2026-01-04"] = "failed"
+    del states["2026-01-08"]
+    found = partition_ranges(days, reversed(list(states.items())))
+    assert found == [
+        PartitionRange("2026-01-01", "2026-01-03", 3, "fresh"),
+        PartitionRange("2026-01-04", "2026-01-04", 1, "failed"),
+        PartitionRange("2026-01-05", "2026-01-07", 3, "fresh"),
+        PartitionRange("2026-01-09", "2026-01-10", 2, "fresh"),
+    ]
+    assert partition_ranges(days, []) == []
+    assert partition_ranges(days, [("not-a-day", "fresh")]) == []
+
+
+def test_type_text_drops_module_paths():
+    import pandas as pd
+
+    assert type_text(pd.DataFrame) == "DataFrame"
+    assert type_text(dict[str, int]) == "dict[str, int]"
+    assert type_text(None) == "None"
+    assert html.escape(type_text(list[pd.DataFrame])) == "list[DataFrame]"
