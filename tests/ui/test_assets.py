@@ -12,6 +12,7 @@ import pytest
 
 import assetflow
 from assetflow.partitions import DailyPartitions
+from assetflow.request import PartitionRequest
 from assetflow.ui.pages.assets import PartitionRange, partition_ranges, type_text
 from tests.conftest import EXAMPLE_PROJECT
 from tests.ui.serving import get, get_json, serving
@@ -178,6 +179,46 @@ def test_ten_years_of_daily_partitions_are_a_handful_of_ranges(make_project):
     # The page carries the ranges, not one element per partition.
     assert len(re.findall("2015-06-0", text)) == 0
     assert "Never materialized" in text
+
+
+def test_a_materialized_stretch_is_one_range_and_the_rest_another(make_project):
+    root = make_project(TEN_YEARS)
+    stretch = PartitionRequest("2010-01-01", "2010-02-19")
+    result = assetflow.materialize("daily", project=root, executor="inprocess", partitions=stretch)
+    assert result.success
+    with serving(root) as url:
+        _, body = get_json(url + "/api/assets/daily")
+        _, text = get(url + "/assets/daily?partition=2010-02-01")
+    asset = body["asset"]
+    assert asset["partitions"]["ranges"] == [
+        {"first": "2010-01-01", "last": "2010-02-19", "count": 50, "state": "fresh"},
+        {"first": "2010-02-20", "last": "2019-12-31", "count": 3602, "state": "missing"},
+    ]
+    assert asset["states"] == {"fresh": 50, "missing": 3602}
+    assert asset["state"] == "missing"
+    # Why: the first partition that is not fresh.
+    assert asset["why"]["partition"] == "2010-02-20"
+    assert asset["preview"]["partition"] == "2010-02-19"
+    assert "Showing partition <strong>2010-02-01</strong>" in text
+
+
+def test_a_source_and_an_asset_never_materialized(example_copy):
+    with serving(example_copy) as url:
+        source_status, source = get_json(url + "/api/assets/api_response")
+        status, body = get_json(url + "/api/assets/summary_report")
+        page_status, text = get(url + "/assets/summary_report")
+    assert source_status == 200
+    assert source["asset"]["is_source"] is True
+    assert "is a source" in source["asset"]["preview"]["error"]
+    assert status == 200
+    asset = body["asset"]
+    assert asset["state"] == "missing"
+    assert asset["history"] == []
+    assert asset["schema"] == []
+    assert "never been materialized" in asset["preview"]["error"]
+    assert asset["why"]["asset"] == "summary_report"
+    assert page_status == 200
+    assert "Never materialized." in text
 
 
 def test_partition_ranges_split_on_state_and_gaps():
