@@ -245,3 +245,44 @@ def test_type_text_drops_module_paths():
     assert type_text(dict[str, int]) == "dict[str, int]"
     assert type_text(None) == "None"
     assert html.escape(type_text(list[pd.DataFrame])) == "list[DataFrame]"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through selenium (the system's chromium and chromium-driver)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        options.binary_location = chromium
+    driver_path = shutil.which("chromedriver")
+    service = Service(driver_path) if driver_path else Service()
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_window_size(1300, 1000)
+    yield driver
+    driver.quit()
+
+
+def test_the_browser_draws_the_partition_calendar_and_a_click_opens_a_partition(
+    materialized, browser
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with serving(materialized) as url:
+        browser.get(url + "/assets/clean_records")
+        cells = WebDriverWait(browser, 10).until(
+            lambda driver: driver.find_elements(By.CSS_SELECTOR, "#partition-grid .cell")
+        )
+        assert len(cells) == 28
+        assert {cell.get_attribute("class") for cell in cells} == {"cell fresh"}
+        assert cells[4].get_attribute("title") == "2026-03-05: fresh"
+        cells[4].click()
+        WebDriverWait(browser, 10).until(lambda driver: "partition=" in driver.current_url)
+        assert browser.current_url.endswith("/assets/clean_records?partition=2026-03-05")
+        assert "Showing partition 2026-03-05" in browser.find_element(By.TAG_NAME, "main").text

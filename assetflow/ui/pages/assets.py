@@ -152,7 +152,7 @@ def _document(
         "description": spec.description or "",
         "is_source": spec.is_source,
         "returns": type_text(spec.returns),
-        "defined_at": f"{spec.file}:{spec.line}" if spec.file else None,
+        "defined_at": _defined_at(project, spec.file, spec.line),
         "code_version": _code_version(project, name),
         "last_code_version": newest.code_version if newest is not None else None,
         "schema": [{"name": c.name, "type": c.type} for c in newest.columns] if newest else [],
@@ -176,6 +176,19 @@ def _document(
             "ranges": [r.to_json() for r in partition_ranges(definition, pairs)],
         }
     return document
+
+
+def _defined_at(project: Project, file: str, line: int) -> str | None:
+    """`assets.py:12`: where the asset is defined, relative to the project."""
+    from pathlib import Path
+
+    if not file:
+        return None
+    path = Path(file).resolve()
+    root = project.root.resolve()
+    if path.is_relative_to(root):
+        path = path.relative_to(root)
+    return f"{path.as_posix()}:{line}"
 
 
 def _code_version(project: Project, name: str) -> str | None:

@@ -29,30 +29,38 @@
 
   var daily = ranges.length > 0 && ranges.every(isDaily);
   var grid = document.createDocumentFragment();
-  var row = null, year = null;
+  var days = null, year = null;
+  function line(text) {
+    var row = document.createElement("div");
+    row.className = "year";
+    var label = document.createElement("span");
+    label.className = "label";
+    label.textContent = text;
+    row.appendChild(label);
+    days = document.createElement("div");
+    days.className = daily ? "days calendar" : "days";
+    row.appendChild(days);
+    grid.appendChild(row);
+  }
   ranges.forEach(function (r) {
     if (daily) {
       var start = dayOf(r.first);
       for (var i = 0; i < r.count; i++) {
-        var key = keyOf(start + i * MS);
-        var y = key.slice(0, 4);
-        if (y !== year) {  // one line per year: a year of daily partitions at a glance
-          year = y;
-          row = document.createElement("div");
-          row.className = "year";
-          var label = document.createElement("span");
-          label.className = "label";
-          label.textContent = y;
-          row.appendChild(label);
-          grid.appendChild(row);
+        var ms = start + i * MS;
+        var key = keyOf(ms);
+        var c = cell(r.state, key, key + ": " + r.state);
+        if (key.slice(0, 4) !== year) {  // a calendar per year: weeks across, Monday on top
+          year = key.slice(0, 4);
+          line(year);
+          c.style.gridRowStart = String((new Date(ms).getUTCDay() + 6) % 7 + 1);
         }
-        row.appendChild(cell(r.state, key, key + ": " + r.state));
+        days.appendChild(c);
       }
     } else {
       var title = (r.count === 1 ? r.first : r.first + " .. " + r.last + " (" + r.count + ")") + ": " + r.state;
-      if (!row) { row = document.createElement("div"); row.className = "year"; grid.appendChild(row); }
+      if (!days) { line(""); }
       for (var j = 0; j < r.count; j++) {
-        row.appendChild(cell(r.state, j === 0 ? r.first : (j === r.count - 1 ? r.last : null), title));
+        days.appendChild(cell(r.state, j === 0 ? r.first : (j === r.count - 1 ? r.last : null), title));
       }
     }
   });
