@@ -93,6 +93,8 @@ def test_an_unpartitioned_asset_with_its_history_and_preview(materialized):
     assert preview["columns"]
     assert len(preview["rows"]) <= 100
     assert "partition-grid" not in text
+    assert asset["freshness"] is None
+    assert "no freshness or deadline policy" in text
     assert "preview-table" in text
 
 
@@ -219,6 +221,38 @@ def test_a_source_and_an_asset_never_materialized(example_copy):
     assert asset["why"]["asset"] == "summary_report"
     assert page_status == 200
     assert "Never materialized." in text
+
+
+LATE = """
+    from assetflow import asset
+
+    @asset(freshness="6h", deadline="06:00", timezone="Europe/Berlin")
+    def late() -> dict:
+        return {"n": 1}
+
+    @asset(freshness="6h")
+    def on_time() -> dict:
+        return {"n": 1}
+"""
+
+
+def test_freshness_and_deadline_status(make_project):
+    root = make_project(LATE)
+    assert assetflow.materialize("on_time", project=root, executor="inprocess").success
+    with serving(root) as url:
+        _, late = get_json(url + "/api/assets/late")
+        _, on_time = get_json(url + "/api/assets/on_time")
+        _, text = get(url + "/assets/late")
+    freshness = late["asset"]["freshness"]
+    assert freshness["rules"] == ["freshness 6h", "deadline 06:00 Europe/Berlin"]
+    assert freshness["overdue"] is True
+    assert "never materialized (freshness 6h)" in [item["text"] for item in freshness["late"]]
+    assert on_time["asset"]["freshness"] == {
+        "rules": ["freshness 6h"],
+        "overdue": False,
+        "late": [],
+    }
+    assert '<span class="state overdue">overdue</span>' in text
 
 
 def test_partition_ranges_split_on_state_and_gaps():
