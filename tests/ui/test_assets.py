@@ -37,7 +37,7 @@ def test_the_asset_page_of_a_partitioned_duckdb_asset(materialized):
     assert status == 200
     asset = body["asset"]
     assert asset["name"] == "clean_records"
-    assert asset["io"] == "duckdb"
+    assert asset["kind"] == "duckdb"
     assert asset["state"] == "fresh"
     assert asset["upstream"] == ["raw_records"]
     assert set(asset["downstream"]) >= {"daily_totals", "top_customers", "rolling_revenue"}
@@ -136,6 +136,10 @@ XSS = '''
     from assetflow import asset
 
     @asset
+    def evil_value() -> dict:
+        return {"<i>key</i>": "<script>alert('value')</script>"}
+
+    @asset
     def evil() -> pd.DataFrame:
         """<script>alert('description')</script>"""
         return pd.DataFrame({"<b>col</b>": ["<script>alert('cell')</script>", "a & b"]})
@@ -148,6 +152,7 @@ def test_descriptions_and_cells_are_escaped(make_project):
     with serving(root) as url:
         status, text = get(url + "/assets/evil")
         _, body = get_json(url + "/api/assets/evil")
+        _, value_page = get(url + "/assets/evil_value")
     assert status == 200
     assert "<script>alert" not in text
     assert "&lt;script&gt;alert(&#39;description&#39;)&lt;/script&gt;" in text
@@ -155,6 +160,10 @@ def test_descriptions_and_cells_are_escaped(make_project):
     assert "&lt;b&gt;col&lt;/b&gt;" in text
     assert "a &amp; b" in text
     assert body["asset"]["preview"]["rows"][0]["<b>col</b>"] == "<script>alert('cell')</script>"
+    assert "<script>alert" not in value_page
+    assert (
+        "&#34;&lt;i&gt;key&lt;/i&gt;&#34;: &#34;&lt;script&gt;alert(&#39;value&#39;)" in value_page
+    )
 
 
 TEN_YEARS = """

@@ -147,7 +147,6 @@ def _document(
         "name": name,
         "group": spec.group,
         "kind": spec.kind,
-        "io": spec.io,
         "tags": sorted(spec.tags),
         "description": spec.description or "",
         "is_source": spec.is_source,
@@ -319,7 +318,12 @@ def _answer(request: Request, as_json: bool) -> Response:
         )
     if as_json:
         return api({"asset": document})
-    return page(request, "assets_page.html", asset=document)
+    import json
+
+    preview = document["preview"]
+    # A value (not a table) is shown as indented JSON text, escaped like any other text.
+    value_text = json.dumps(preview.get("value"), indent=2, ensure_ascii=False)
+    return page(request, "assets_page.html", asset=document, value_text=value_text)
 
 
 def asset_page(request: Request) -> Response:
