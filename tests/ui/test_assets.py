@@ -131,6 +131,22 @@ def test_an_unknown_asset_is_a_404_with_did_you_mean(materialized):
     assert body["suggestions"][0] == "clean_records"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assets/..%2F..%2Fpyproject.toml",
+        "/assets/%2e%2e",
+        "/api/assets/clean_records?partition=..%2F..%2Fwarehouse.duckdb",
+        "/api/assets/clean_records?partition=%2e%2e%2F2026-03-01",
+    ],
+)
+def test_paths_in_urls_reach_no_file(materialized, path):
+    with serving(materialized) as url:
+        status, text = get(url + path)
+    assert status == 404
+    assert "tool.assetflow" not in text
+
+
 XSS = '''
     import pandas as pd
     from assetflow import asset
