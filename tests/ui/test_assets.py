@@ -74,6 +74,7 @@ def test_a_partition_is_picked_with_the_query(materialized):
     assert status == 200
     assert body["asset"]["preview"]["partition"] == "2026-03-05"
     assert body["asset"]["partition"] == "2026-03-05"
+    assert [m["partition"] for m in body["asset"]["history"]] == ["2026-03-05"]
     assert missing == 404
     assert "no partition of asset &#39;clean_records&#39; is named &#39;1999-01-01&#39;" in text
 

@@ -65,6 +65,11 @@ def test_the_schedules_page_lists_schedules_sensors_and_ticks(materialized):
                 "schedule:nightly", at, at, "started", run_id=run_id, partition_keys=("2026-03-01",)
             )
         )
+        later = datetime(2026, 3, 2, 2, 5, tzinfo=UTC)
+        failed = TickRecord(
+            "sensor:new_refund_files", later, later, "failed", reason="it raised <OSError>"
+        )
+        store.save_sensor_evaluation("sensor:new_refund_files", None, [failed])
     with serving(root) as url:
         status, body = get_json(url + "/api/schedules")
         page_status, page = get(url + "/schedules")
@@ -78,12 +83,14 @@ def test_the_schedules_page_lists_schedules_sensors_and_ticks(materialized):
     assert nightly["last_tick"]["run_id"] == run_id
     assert nightly["last_tick"]["run_status"] == "success"
     assert [s["sensor"] for s in body["sensors"]] == ["new_refund_files"]
-    assert body["sensors"][0]["last_tick"] is None
-    assert [t["origin"] for t in body["ticks"]] == ["schedule:nightly"]
+    assert body["sensors"][0]["last_tick"]["status"] == "failed"
+    assert body["sensors"][0]["last_tick"]["evaluated_utc"] == "2026-03-02T02:05:00Z"
+    assert [t["origin"] for t in body["ticks"]] == ["sensor:new_refund_files", "schedule:nightly"]
     assert page_status == 200
     assert 'id="schedule-nightly" data-state="on"' in page
     assert f'href="/runs/{run_id}"' in page
     assert "new_refund_files" in page
+    assert "it raised &lt;OSError&gt;" in page
     assert 'action="/schedules/nightly/pause"' in page
 
 

@@ -138,7 +138,8 @@ def _document(
     now = (state.clock.now() if state.clock is not None else datetime.now(UTC)).astimezone(UTC)
     rows = history.status(project, RunRequest(name), store=store, clock=state.clock)
     rows = [row for row in rows if row.asset == name]
-    found = history.history(project, name, limit=HISTORY_ROWS, store=store)
+    # The history of the partition asked for, else of every partition (newest first).
+    found = history.history(project, name, partition=partition, limit=HISTORY_ROWS, store=store)
     past = history_document(found)
     newest = found.materializations[0] if found.materializations else None
     definition = spec.partitions
