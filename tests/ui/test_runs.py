@@ -66,7 +66,7 @@ def test_a_run_page_shows_steps_retries_logs_and_a_bar_per_attempt(make_project)
         assert status == 200
         svg = re.search(r"<svg class=\"timeline\".*?</svg>", html, re.S)
         assert svg is not None
-        assert svg.group(0).count("<g class=\"row") == 3
+        assert svg.group(0).count('<g class="row') == 3
         # a bar per attempt; a retried attempt records no duration: a mark at its end
         assert svg.group(0).count('<rect class="bar ') == 3
         assert svg.group(0).count('<rect class="mark retried"') == 1
@@ -78,7 +78,7 @@ def test_a_run_page_shows_steps_retries_logs_and_a_bar_per_attempt(make_project)
 
         status, fragment = get(f"{url}/runs/{run_id}/timeline")
         assert status == 200
-        assert fragment.count("<g class=\"row") == 3
+        assert fragment.count('<g class="row') == 3
         assert "<html" not in fragment
 
 
