@@ -166,3 +166,65 @@ def test_the_list_of_10000_runs_answers_within_budget(make_project):
         assert html.count("<tr data-run=") == 50
         # 200 ms is the target; the budget here leaves room for a loaded test machine.
         assert sorted(timings)[2] < 1.0
+
+
+WAITING = """
+    import time
+    from pathlib import Path
+
+    from assetflow import asset
+    from assetflow.partitions import StaticPartitions
+
+    @asset(partitions=StaticPartitions(["a", "b"]))
+    def waits(context) -> dict:
+        flag = Path(__file__).parent / f"go-{context.partition_key}"
+        while not flag.exists():
+            time.sleep(0.05)
+        return {"n": 1}
+"""
+
+
+def test_a_run_page_follows_the_run_live_in_a_browser(make_project):
+    import json
+    import shutil
+    import urllib.request
+
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    root = make_project(WAITING, config=INPROCESS)
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    with serving(root) as url:
+        _, html = get(url + "/runs")
+        token = re.search(r'name="csrf_token" value="([^"]*)"', html)
+        assert token is not None
+        request = urllib.request.Request(
+            url + "/api/runs",
+            data=json.dumps({"selection": "waits"}).encode(),
+            headers={"Content-Type": "application/json", "X-CSRF-Token": token.group(1)},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            run_id = json.loads(answer.read())["run_id"]
+        driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+        try:
+            driver.get(f"{url}/runs/{run_id}")
+            wait = WebDriverWait(driver, 30)
+            wait.until(lambda d: d.find_elements(By.ID, "timeline-empty"))
+            assert driver.find_element(By.ID, "run-status").text == "running"
+            (root / "go-a").write_text("go")
+            wait.until(
+                lambda d: d.find_elements(By.CSS_SELECTOR, 'g[data-step="waits[a]"].materialized')
+            )
+            assert driver.find_element(By.ID, "run-status").text == "running"
+            (root / "go-b").write_text("go")
+            wait.until(lambda d: d.find_element(By.ID, "run-status").text == "success")
+            bars = driver.find_elements(By.CSS_SELECTOR, "rect.bar.materialized")
+            assert len(bars) == 2
+        finally:
+            driver.quit()

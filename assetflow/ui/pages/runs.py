@@ -341,7 +341,8 @@ def read_one(request: Request, run_id: str) -> OneRun | Response:
         detail,
         logs,
         timeline(detail, clock.now()),
-        launch.state if launch else None,
+        # recorded: no longer starting
+        (launch.state if launch.state == "ended" else "running") if launch else None,
         launch.error if launch else None,
     )
 
