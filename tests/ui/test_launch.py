@@ -179,6 +179,10 @@ def test_a_launch_that_fails_in_planning_says_so_on_the_runs_page(make_project):
         status, html = get(f"{url}/runs/{run_id}")
         assert status == 200
         assert "The launch failed before the run was recorded" in html
+        token = csrf_of(url)
+        status, text, _ = post(f"{url}/api/runs/{run_id}/cancel", b"", {"X-CSRF-Token": token})
+        assert status == 409
+        assert "launch failed before it started" in json.loads(text)["error"]
 
 
 def test_a_slow_run_is_cancelled(make_project):

@@ -415,13 +415,29 @@ def _cancel(request: Request) -> str:
     return record.run_id
 
 
+def _unknown_to_cancel(request: Request) -> Response:
+    """The answer to cancelling a run not recorded: 404 with did-you-mean, or 409 for a
+    run this server launched that is still planning."""
+    found = _read(request)
+    if isinstance(found, Response):
+        return found
+    message = (
+        "this run has not started yet (it is being planned): cancel it once it runs."
+        if found.launch_error is None
+        else "this run's launch failed before it started: there is nothing to cancel."
+    )
+    if request.url.path.startswith("/api/"):
+        return api({"error": message}, status_code=409)
+    return page(request, "error.html", status_code=409, message=message)
+
+
 async def cancel_json(request: Request) -> Response:
     from assetflow.store.run_errors import UnknownRunError
 
     try:
         run_id = await run_in_threadpool(_cancel, request)
     except UnknownRunError:
-        return await run_in_threadpool(_read, request)  # type: ignore[arg-type]
+        return await run_in_threadpool(_unknown_to_cancel, request)
     except AssetflowError as failed:
         return api({"error": failed.format_message()}, status_code=409)
     return api({"run_id": run_id, "cancel_requested": True}, status_code=202)
@@ -433,7 +449,7 @@ async def cancel_form(request: Request) -> Response:
     try:
         run_id = await run_in_threadpool(_cancel, request)
     except UnknownRunError:
-        return await run_in_threadpool(_read, request)  # type: ignore[arg-type]
+        return await run_in_threadpool(_unknown_to_cancel, request)
     except AssetflowError as failed:
         return page(request, "error.html", status_code=409, message=failed.format_message())
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
