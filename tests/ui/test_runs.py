@@ -226,5 +226,7 @@ def test_a_run_page_follows_the_run_live_in_a_browser(make_project):
             wait.until(lambda d: d.find_element(By.ID, "run-status").text == "success")
             bars = driver.find_elements(By.CSS_SELECTOR, "rect.bar.materialized")
             assert len(bars) == 2
+            # green as the stylesheet's --fresh (#2e9d57), not the default grey
+            assert {bar.value_of_css_property("fill") for bar in bars} == {"rgb(46, 157, 87)"}
         finally:
             driver.quit()
