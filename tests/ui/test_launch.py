@@ -3,6 +3,7 @@ form on /runs, then the run as /api/runs/{id} and the runs list show it."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import re
 import time
@@ -40,11 +41,17 @@ INPROCESS = '[tool.assetflow]\nmodules = ["assets"]\nexecutor = "inprocess"\n'
 MULTIPROCESS = '[tool.assetflow]\nmodules = ["assets"]\nexecutor = "multiprocess"\nworkers = 1\n'
 
 
+#: The cookies of these tests' requests, as a browser keeps them (the CSRF cookie).
+COOKIES = http.cookiejar.CookieJar()
+
+
 def csrf_of(url: str) -> str:
-    """The CSRF token of the launch form (empty when this server does not set one)."""
-    status, html = get(url + "/runs")
-    assert status == 200
-    found = re.search(r'name="csrf_token" value="([^"]*)"', html)
+    """The CSRF token of the launch form, its cookie kept for the POSTs that follow."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(COOKIES))
+    with opener.open(url + "/runs", timeout=30) as answer:
+        assert answer.status == 200
+        html = answer.read().decode()
+    found = re.search(r'name="csrf" value="([^"]*)"', html)
     assert found is not None
     return found.group(1)
 
@@ -56,7 +63,7 @@ def post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str, dict
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPCookieProcessor(COOKIES))
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
         with opener.open(request, timeout=30) as answer:
@@ -113,7 +120,7 @@ def test_the_form_launches_and_redirects_to_the_run(make_project):
     with serving(root) as url:
         token = csrf_of(url)
         form = urllib.parse.urlencode(
-            [("csrf_token", token), ("selection", "first"), ("force", "on")]
+            [("csrf", token), ("selection", "first"), ("force", "on")]
         ).encode()
         status, _, headers = post(
             url + "/runs",
@@ -150,7 +157,7 @@ def test_a_malformed_selection_is_400_with_the_clis_caret_message(make_project):
         assert status == 400
         assert "'mising' is not one of" in body["error"]
         token = csrf_of(url)
-        form = urllib.parse.urlencode([("csrf_token", token), ("selection", "(first")])
+        form = urllib.parse.urlencode([("csrf", token), ("selection", "(first")])
         status, html, _ = post(
             url + "/runs",
             form.encode(),

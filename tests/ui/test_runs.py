@@ -185,9 +185,7 @@ WAITING = """
 
 
 def test_a_run_page_follows_the_run_live_in_a_browser(make_project):
-    import json
     import shutil
-    import urllib.request
 
     from selenium import webdriver
     from selenium.webdriver.common.by import By
@@ -200,17 +198,11 @@ def test_a_run_page_follows_the_run_live_in_a_browser(make_project):
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(flag)
     with serving(root) as url:
-        _, html = get(url + "/runs")
-        token = re.search(r'name="csrf_token" value="([^"]*)"', html)
-        assert token is not None
-        request = urllib.request.Request(
-            url + "/api/runs",
-            data=json.dumps({"selection": "waits"}).encode(),
-            headers={"Content-Type": "application/json", "X-CSRF-Token": token.group(1)},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            run_id = json.loads(answer.read())["run_id"]
+        from tests.ui.test_launch import launch
+
+        status, launched = launch(url, {"selection": "waits"})
+        assert status == 202, launched
+        run_id = launched["run_id"]
         driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
         try:
             driver.get(f"{url}/runs/{run_id}")
