@@ -12,6 +12,14 @@ Past 1,500 assets `/` asks for a selection first: for 5,000 the script times
 that page, a group's page (`?select=group:g0`) and the whole graph on demand
 (`?select=*`).
 
+Also: the server's start time (`assetflow ui` as a new process until its first
+page answers; target under 1 s), against a new process that only loads the same
+project (`assetflow list`); and the asset page of an asset with 10 years of
+daily partitions, all materialized (target under 300 ms), against
+`history.status` of that asset.
+
+The runs page with 10,000 runs is `bench/bench_ui_runs.py`.
+
     python bench/bench_ui.py [--sizes 1000,5000] [--repeat 5]
 """
 
@@ -133,12 +141,93 @@ def bench(work: Path, count: int, repeat: int) -> None:
             )
 
 
+TEN_YEARS = """
+from assetflow import DailyPartitions, asset
+
+days = DailyPartitions(start="2016-01-01", end="2026-01-01")
+
+
+@asset(partitions=days, io="json")
+def daily(context) -> dict:
+    return {"day": context.partition_key}
+"""
+
+
+def bench_start(work: Path, repeat: int) -> None:
+    """`assetflow ui` as a new process, from its start to its first answered page."""
+    import os
+    import subprocess
+    import sys
+
+    root = work / "start"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[tool.assetflow]\nmodules = ["one"]\n')
+    (root / "one.py").write_text(
+        "from assetflow import asset\n\n@asset\ndef one() -> dict:\n    return {}\n"
+    )
+    base = [sys.executable, "-m", "assetflow", "--project", str(root)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    def start() -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        process = subprocess.Popen(
+            [*base, "ui", "--port", str(port)], stdout=subprocess.DEVNULL, env=env
+        )
+        try:
+            while True:
+                try:
+                    fetch(f"http://127.0.0.1:{port}/")
+                    return
+                except OSError:
+                    time.sleep(0.01)
+        finally:
+            process.terminate()
+            process.wait(10)
+
+    def listing() -> None:
+        subprocess.run([*base, "list"], check=True, stdout=subprocess.DEVNULL, env=env)
+
+    start_s = best_of(repeat, start)
+    list_s = best_of(repeat, listing)
+    print(
+        f"server start to the first page: {start_s * 1000:.0f} ms (target < 1 s); baseline "
+        f"`assetflow list` of the same project: {list_s * 1000:.0f} ms; ratio "
+        f"{start_s / list_s:.2f}x"
+    )
+
+
+def bench_ten_years(work: Path, repeat: int) -> None:
+    """The asset page of 3,652 daily partitions, every one materialized."""
+    root = work / "ten-years"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[tool.assetflow]\nmodules = ["daily"]\n')
+    (root / "daily.py").write_text(TEN_YEARS)
+    project = assetflow.load(root)
+    started = time.perf_counter()
+    assert assetflow.materialize("*", project=project).success
+    print(f"10 years of daily partitions materialized in {time.perf_counter() - started:.1f} s")
+    status_s = best_of(repeat, lambda: history.status(project, RunRequest(selection="daily")))
+    with server(project) as url:
+        for path in ("/assets/daily", "/api/assets/daily"):
+            size = fetch(url + path)
+            took = best_of(repeat, functools.partial(fetch, url + path))
+            print(
+                f"  GET {path:<20} {took * 1000:6.0f} ms (target < 300 ms), "
+                f"{size / 1024:,.0f} KiB; baseline history.status of the asset "
+                f"{status_s * 1000:.0f} ms; ratio {took / status_s:.1f}x"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,5000")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
+        bench_start(Path(scratch), args.repeat)
+        bench_ten_years(Path(scratch), args.repeat)
         for count in (int(size) for size in args.sizes.split(",")):
             bench(Path(scratch), count, args.repeat)
 

@@ -46,6 +46,7 @@ LEGEND = {
     "damaged": "damaged output",
     "running": "running",
     "overdue": "overdue",
+    "source": "source (read, not built)",
 }
 _RANK = {state: rank for rank, state in enumerate(SEVERITY)}
 
@@ -107,10 +108,12 @@ def asset_states(
         if spec.name in running_assets and "running" not in states:
             states.append("running")  # a partition not (yet) among the status rows
         partitioned = spec.settings.partitions is not None
+        # A source is read, never built: `assetflow status` lists no state for it.
+        shown = "source" if spec.is_source and not states else worst(states)
         found[spec.name] = AssetState(
             spec.name,
             spec.group,
-            worst(states),
+            shown,
             spec.description,
             dict(Counter(states)) if partitioned else None,
         )
