@@ -145,3 +145,24 @@ def test_a_token_server_asks_the_browser_to_log_in(make_project):
         browser.get(url + "/api/assets")
         body = json.loads(browser.find_element(By.TAG_NAME, "body").text)
         assert [a["name"] for a in body["assets"]] == ["hostile"]
+
+
+def test_the_asset_page_launches_its_partition(example_copy):
+    assert assetflow.materialize("*", project=example_copy, executor="inprocess").success
+    with serving(example_copy) as url, chromium() as browser:
+        browser.get(url + "/assets/raw_records?partition=2026-03-05")
+        browser.find_element(By.CSS_SELECTOR, "#launch summary").click()
+        form = browser.find_element(By.CSS_SELECTOR, "#launch form")
+        assert form.find_element(By.NAME, "partition").get_attribute("value") == "2026-03-05"
+        form.find_element(By.NAME, "force").click()
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(browser, 10).until(lambda b: "/runs/" in b.current_url)
+        WebDriverWait(browser, 120).until(
+            lambda b: b.find_element(By.ID, "run-status").text == "success"
+        )
+        run_id = browser.current_url.rsplit("/", 1)[1]
+        status, run = get_json(f"{url}/api/runs/{run_id}")
+    assert status == 200
+    steps = {(s["asset"], s["partition"]) for s in run["steps"]}
+    assert steps == {("raw_records", "2026-03-05")}
+    assert run["run"]["trigger"] == "ui"
