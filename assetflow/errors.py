@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import os
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -255,3 +257,19 @@ class WriteError(AssetflowError):
     """An asset's output cannot be written (unsupported value, unwritable state dir)."""
 
     exit_code = EXIT_FAILED
+
+
+def as_written(value: Any) -> str:
+    """A setting's value as the user wrote it in TOML (near enough), for a message:
+    `true`, `"6h"`, `3`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def kind_of(value: Any) -> str:
+    """What a setting's value is, in a message's words: "a string", "a number"."""
+    words = {str: "a string", int: "a number", float: "a number", bool: "true or false"}
+    return words.get(type(value), type(value).__name__)

@@ -28,7 +28,15 @@ from pydantic import (
     model_validator,
 )
 
-from assetflow.errors import EXIT_USAGE, AssetflowError, ProjectError, did_you_mean, suggest
+from assetflow.errors import (
+    EXIT_USAGE,
+    AssetflowError,
+    ProjectError,
+    as_written,
+    did_you_mean,
+    kind_of,
+    suggest,
+)
 
 # The events a destination can ask for: the store keeps them on each queued alert.
 from assetflow.store.alerts import ALERT_EVENTS as ALERT_EVENTS
@@ -462,7 +470,7 @@ def _build(name: str, settings: Any, place: str) -> tuple[Destination | None, li
     """A destination, or None and every problem with its settings, each a sentence."""
     if not isinstance(settings, Mapping):
         return None, [
-            f"{place}: an alert destination is a table of settings, not {_kind_of(settings)}: "
+            f"{place}: an alert destination is a table of settings, not {kind_of(settings)}: "
             f'write [tool.assetflow.alerts.{name}] followed by lines such as kind = "slack"'
         ]
     if "name" in settings:
@@ -480,7 +488,7 @@ def _build(name: str, settings: Any, place: str) -> tuple[Destination | None, li
     if model is None:
         hint = did_you_mean(suggest(str(kind), KINDS))
         return None, [
-            f"{place}: kind = {_show(kind)} is not a kind of alert destination. "
+            f"{place}: kind = {as_written(kind)} is not a kind of alert destination. "
             + (hint + " " if hint else "")
             + "The kinds are: "
             + ", ".join(KINDS)
@@ -511,7 +519,7 @@ def _explain(item: Any, place: str, model: type[_Common]) -> str:
         hint = did_you_mean(suggest(location[-1], known))
         return (
             f"{place}: unknown setting '{location[-1]}' for a destination of kind "
-            f"{_show(model.model_fields['kind'].default)}. "
+            f"{as_written(model.model_fields['kind'].default)}. "
             + (hint + " " if hint else "")
             + "The settings are: "
             + ", ".join(known)
@@ -519,7 +527,7 @@ def _explain(item: Any, place: str, model: type[_Common]) -> str:
     if kind == "literal_error" and setting == "on":
         hint = did_you_mean(suggest(str(value), ALERT_EVENTS))
         return (
-            f"{place}: on has {_show(value)}, which is not an alert event. "
+            f"{place}: on has {as_written(value)}, which is not an alert event. "
             + (hint + " " if hint else "")
             + "The events are: "
             + ", ".join(ALERT_EVENTS)
@@ -528,30 +536,19 @@ def _explain(item: Any, place: str, model: type[_Common]) -> str:
         return f"{place}: the setting '{setting}' is missing"
     if kind in ("greater_than", "greater_than_equal", "less_than_equal"):
         limits = {"timeout": "more than 0 and at most 600 seconds", "smtp_port": "1 to 65535"}
-        return f"{place}: {setting} = {_show(value)} is out of range: use {limits[setting]}"
+        return f"{place}: {setting} = {as_written(value)} is out of range: use {limits[setting]}"
     if kind.startswith(("int", "float")):
-        return f"{place}: {setting} = {_show(value)} is not a number"
+        return f"{place}: {setting} = {as_written(value)} is not a number"
     if kind.startswith("bool"):
-        return f"{place}: {setting} = {_show(value)} is not true or false"
+        return f"{place}: {setting} = {as_written(value)} is not true or false"
     if kind.startswith("string"):
-        return f"{place}: {'.'.join(location)} = {_show(value)} is not a string: put it in quotes"
+        return (
+            f"{place}: {'.'.join(location)} = {as_written(value)} is not a string: put it in quotes"
+        )
     if kind in ("dict_type", "model_type"):
-        return f"{place}: {setting} = {_show(value)} is not a table, e.g. {setting} = {{ ... }}"
+        return (
+            f"{place}: {setting} = {as_written(value)} is not a table, e.g. {setting} = {{ ... }}"
+        )
     if kind in ("tuple_type", "list_type"):
-        return f"{place}: {setting} = {_show(value)} is not a list, e.g. {setting} = [...]"
-    return f"{place}: {setting} = {_show(value)} is not valid here"
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it in TOML (near enough)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(value)
-
-
-def _kind_of(value: Any) -> str:
-    return {str: "a string", int: "a number", float: "a number", bool: "true or false"}.get(
-        type(value), type(value).__name__
-    )
+        return f"{place}: {setting} = {as_written(value)} is not a list, e.g. {setting} = [...]"
+    return f"{place}: {setting} = {as_written(value)} is not valid here"

@@ -39,7 +39,7 @@ from assetflow.automation.cadence import (
 )
 from assetflow.automation.calendars import Calendar, make_calendar
 from assetflow.automation.errors import ScheduleError
-from assetflow.errors import did_you_mean, suggest
+from assetflow.errors import as_written, did_you_mean, kind_of, suggest
 
 #: What a schedule's name may be: it is part of tick origins and run triggers.
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
@@ -259,7 +259,7 @@ def schedules_from_table(table: Mapping[str, Any], source: str) -> list[Schedule
         where = f"[tool.assetflow.schedules.{name}] in {source}"
         if not isinstance(settings, Mapping):
             problems.append(
-                f"{where}: a schedule is a table of settings, not {_kind(settings)}: write "
+                f"{where}: a schedule is a table of settings, not {kind_of(settings)}: write "
                 f'[tool.assetflow.schedules.{name}] followed by lines such as cron = "0 3 * * *"'
             )
             continue
@@ -341,51 +341,37 @@ def _explain(item: Any, where: str) -> str:
             + ", ".join(known)
         )
     if kind == "literal_error":
-        return f"{where}: {setting} = {_show(value)} is not allowed: use " + str(
+        return f"{where}: {setting} = {as_written(value)} is not allowed: use " + str(
             item["ctx"]["expected"]
         ).replace(" or ", " or ")
     if kind == "greater_than_equal":
-        return f"{where}: {setting} = {_show(value)} is too small: it must be at least 1"
+        return f"{where}: {setting} = {as_written(value)} is too small: it must be at least 1"
     if kind.startswith("int"):
         return (
-            f"{where}: {setting} = {_show(value)} is not a whole number: write e.g. {setting} = 2"
+            f"{where}: {setting} = {as_written(value)} is not a whole number: "
+            f"write e.g. {setting} = 2"
         )
     if kind.startswith("bool"):
-        return f"{where}: {setting} = {_show(value)} is not true or false"
+        return f"{where}: {setting} = {as_written(value)} is not true or false"
     if kind.startswith("datetime"):
         return (
-            f"{where}: {setting} = {_show(value)} is not an instant: write an ISO date and time "
-            'with its offset, e.g. start = "2026-03-02T03:00:00+01:00"'
+            f"{where}: {setting} = {as_written(value)} is not an instant: write an ISO date and "
+            'time with its offset, e.g. start = "2026-03-02T03:00:00+01:00"'
         )
     if kind.startswith("date"):
         return (
-            f"{where}: {setting} = {_show(value)} is not a date: write ISO dates, e.g. "
+            f"{where}: {setting} = {as_written(value)} is not a date: write ISO dates, e.g. "
             'holidays = ["2026-12-24", "2026-12-31"]'
         )
     if kind.startswith("string"):
-        return f"{where}: {setting} = {_show(value)} is not a string: put it in quotes"
+        return f"{where}: {setting} = {as_written(value)} is not a string: put it in quotes"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"{where}: {setting} = {_show(value)} is not a table of settings"
+        return f"{where}: {setting} = {as_written(value)} is not a table of settings"
     if kind in ("tuple_type", "list_type"):
-        return f"{where}: {setting} = {_show(value)} is not a list"
+        return f"{where}: {setting} = {as_written(value)} is not a list"
     if kind == "missing":
         return f"{where}: the setting '{setting}' is missing"
-    return f"{where}: {setting} = {_show(value)} is not valid here"
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it in TOML (near enough)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(value)
-
-
-def _kind(value: Any) -> str:
-    return {str: "a string", int: "a number", float: "a number", bool: "true or false"}.get(
-        type(value), type(value).__name__
-    )
+    return f"{where}: {setting} = {as_written(value)} is not valid here"
 
 
 def _together(problems: Sequence[str], source: str) -> str:

@@ -166,10 +166,11 @@ def alerts_test(options: Options, name: str) -> None:
     destination = setup.destinations.get(name)
     if destination is None:
         known = sorted(setup.destinations)
+        close = suggest(name, known)
         raise UsageError(
             f"no alert destination is named '{name}'"
             + (f"; the project has {', '.join(known)}." if known else "; the project has none."),
-            hint=(f"Did you mean '{suggest(name, known)[0]}'? " if suggest(name, known) else "")
+            hint=(f"Did you mean '{close[0]}'? " if close else "")
             + "`assetflow alerts` lists them; docs/alerts.md shows how to add one.",
         )
     now = datetime.now(UTC)
