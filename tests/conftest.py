@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +12,7 @@ import pytest
 
 from assetflow.asset import asset
 from assetflow.graph import AssetGraph, build_graph
+from tests.postgres_server import PostgresServer, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_PROJECT = REPO / "example_project"
@@ -69,3 +70,23 @@ def example_copy(tmp_path: Path) -> Path:
         EXAMPLE_PROJECT, target, ignore=shutil.ignore_patterns(".assetflow", "__pycache__")
     )
     return target
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the whole session (see tests/postgres_server.py)."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database on the test server, dropped after the test."""
+    name = postgres_server.create_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.drop_database(name)
