@@ -19,6 +19,7 @@ from assetflow.store.records import (
     CheckRecord,
     EventKind,
     EventRecord,
+    Lease,
     RunRecord,
     RunStatus,
 )
@@ -76,6 +77,20 @@ class EventRow:
     duration_s: float | None = None
     #: the whole message: an error with the user's traceback, or a skip reason
     message: str = ""
+    #: when the attempt started (None for events of no attempt, and older records)
+    started_at: datetime | None = None
+    #: the machine and process the attempt ran in (its worker), when recorded
+    host: str | None = None
+    pid: int | None = None
+
+    def worker(self, run_host: str | None = None) -> str:
+        """`pid 4242`, or `host:4242` when it ran on another machine than ``run_host``;
+        empty when not recorded."""
+        if self.pid is None:
+            return ""
+        if self.host is None or self.host == run_host:
+            return f"pid {self.pid}"
+        return f"{self.host}:{self.pid}"
 
     @property
     def label(self) -> str:
@@ -113,7 +128,10 @@ def read_run(store: MetadataStore, prefix: str) -> RunDetail:
     run = find_run(store, prefix)
     events = store.run_events(run.run_id)
     checks = store.run_checks(run.run_id)
-    return RunDetail(run, event_rows(run, events, checks))
+    running: list[Lease] = []
+    if run.status is RunStatus.RUNNING:
+        running = [lease for lease in store.leases() if lease.run_id == run.run_id]
+    return RunDetail(run, event_rows(run, events, checks, running))
 
 
 _Key = tuple[str | None, str | None]
@@ -128,14 +146,19 @@ _STATE_BY_KIND = {
 
 
 def event_rows(
-    run: RunRecord, events: Sequence[EventRecord], checks: Sequence[CheckRecord]
+    run: RunRecord,
+    events: Sequence[EventRecord],
+    checks: Sequence[CheckRecord],
+    running: Sequence[Lease] = (),
 ) -> tuple[EventRow, ...]:
     """One row per event of a run, in time order, with check results folded in.
 
     A STARTED event is folded into the step's next event; one with none after
     it stays as a ``started`` row. A materialization whose blocking check failed
     is a ``check failed`` row; results of steps with no event (an `assetflow
-    check` run) are rows of their own.
+    check` run) are rows of their own. ``running`` are the leases the run holds
+    while it goes on: a step it holds and has not finished is a ``started`` row
+    (running since it was handed to the executor).
     """
     checks_by_key: dict[_Key, list[CheckRecord]] = {}
     for result in checks:
@@ -154,6 +177,17 @@ def event_rows(
             rows.append(_row(event, RowState.NOT_STARTED, event.message))
         else:
             rows.append(_row(event, _STATE_BY_KIND[event.kind], event.message))
+    ended = {(event.asset, event.partition) for event in events}
+    for lease in running:
+        if lease.key not in ended and lease.key not in started:
+            started[lease.key] = EventRow(
+                lease.asset,
+                lease.partition,
+                RowState.STARTED,
+                lease.acquired_at,
+                message=_unfinished(run),
+                started_at=lease.acquired_at,
+            )
     rows.extend(started.values())
     rows.extend(_checked(key, results) for key, results in checks_by_key.items())
     return tuple(sorted(rows, key=lambda row: row.at))  # stable: ties keep event order
@@ -161,7 +195,16 @@ def event_rows(
 
 def _row(event: EventRecord, state: RowState, message: str) -> EventRow:
     return EventRow(
-        event.asset, event.partition, state, event.at, event.attempt, event.duration_s, message
+        event.asset,
+        event.partition,
+        state,
+        event.at,
+        event.attempt,
+        event.duration_s,
+        message,
+        event.started_at,
+        event.host,
+        event.pid,
     )
 
 

@@ -23,6 +23,7 @@ from assetflow.store import (
     CheckRecord,
     EventKind,
     EventRecord,
+    Lease,
     MetadataStore,
     RunRecord,
     RunStatus,
@@ -206,3 +207,62 @@ def test_a_run_still_going_says_how_long_so_far(store: MetadataStore) -> None:
     text = run_detail(read_run(store, "r1"), now=at(75))
     assert "  duration   1m15s so far\n" in text
     assert text.endswith("No step events recorded.")
+
+
+def test_each_row_names_its_attempts_worker_and_start(store: MetadataStore) -> None:
+    store.create_run(RunRecord(run_id="r1", started_at=at(0), host="etl-1", pid=77))
+    store.record(
+        events=[
+            event(
+                EventKind.RETRIED,
+                "flaky",
+                2,
+                started_at=at(1),
+                duration_s=1.0,
+                host="etl-1",
+                pid=901,
+                message="raised ConnectionError",
+            ),
+            event(
+                EventKind.MATERIALIZED,
+                "flaky",
+                5,
+                attempt=2,
+                started_at=at(4),
+                duration_s=1.0,
+                host="etl-2",
+                pid=902,
+            ),
+            event(EventKind.SKIPPED, "after", 6, message="not needed"),
+        ]
+    )
+    store.finish_run("r1", RunStatus.SUCCESS, at(6))
+    detail = read_run(store, "r1")
+    assert [(row.state, row.started_at, row.worker("etl-1")) for row in detail.rows] == [
+        (RowState.RETRIED, at(1), "pid 901"),
+        (RowState.MATERIALIZED, at(4), "etl-2:902"),
+        (RowState.SKIPPED, None, ""),
+    ]
+    text = run_detail(detail)
+    assert "STEP   STATE         ATTEMPT  WORKER     DURATION  MESSAGE\n" in text
+    assert "flaky  retried       1        pid 901    1.0 s     raised ConnectionError\n" in text
+    assert "flaky  materialized  2        etl-2:902  1.0 s\n" in text
+    assert "after  skipped       1        -          -         not needed" in text
+
+
+def test_a_running_runs_leased_steps_are_started_rows(store: MetadataStore) -> None:
+    store.create_run(RunRecord(run_id="r1", started_at=at(0), pid=os.getpid()))
+    store.create_run(RunRecord(run_id="r2", started_at=at(0), pid=os.getpid()))
+    for run_id, asset in [("r1", "done"), ("r1", "going"), ("r2", "other")]:
+        lease = Lease(asset, "2026-03-01", run_id, os.getpid(), "etl-1", at(1), at(60))
+        assert store.acquire_lease(lease, now=at(1)) is None
+    store.record(events=[event(EventKind.MATERIALIZED, "done", 2, partition="2026-03-01")])
+    rows = read_run(store, "r1").rows
+    assert [(row.label, row.state, row.message) for row in rows] == [
+        ("going[2026-03-01]", RowState.STARTED, "running"),
+        ("done[2026-03-01]", RowState.MATERIALIZED, ""),
+    ]
+    assert rows[0].started_at == at(1)
+    # Once the run is over its leases say nothing (a crashed run's are not running).
+    store.finish_run("r1", RunStatus.CRASHED, at(9))
+    assert [row.label for row in read_run(store, "r1").rows] == ["done[2026-03-01]"]

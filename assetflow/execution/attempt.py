@@ -7,11 +7,14 @@ happened comes back as `Attempts` for the coordinator to record.
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assetflow.errors import AssetFailedError, AssetflowError, StoreError
 from assetflow.execution.inputs import ParamInput, load_inputs
@@ -21,7 +24,6 @@ from assetflow.execution.step import StepOutput, run_step
 from assetflow.typecheck import TypeCheckError
 
 if TYPE_CHECKING:
-    from datetime import datetime
     from pathlib import Path
 
     from assetflow.asset import AssetSpec
@@ -45,15 +47,42 @@ class Work:
     keep: bool = False
 
 
+class Worker(NamedTuple):
+    """The process a step's attempts ran in: a worker process, or the coordinator's own
+    for the in-process executor."""
+
+    host: str
+    pid: int
+
+
+def this_worker() -> Worker:
+    """The process this is called in, on this machine."""
+    return Worker(socket.gethostname(), os.getpid())
+
+
+class Retried(NamedTuple):
+    """One attempt that failed and was retried."""
+
+    attempt: int
+    started_at: datetime
+    failed_at: datetime
+    message: str
+
+
 @dataclass(frozen=True, slots=True)
 class Attempts:
     """How a step's attempts went: the last outcome, and each earlier failed attempt."""
 
     outcome: StepOutput | AssetflowError
-    #: (attempt number, when it failed, its error message) of each retried attempt
-    retried: tuple[tuple[int, datetime, str], ...] = ()
+    #: each retried attempt, in order
+    retried: tuple[Retried, ...] = ()
     #: what each attempt wrote (stdout, stderr, asset logs), in attempt order
     logs: tuple[str, ...] = ()
+    #: when the last attempt started; None when no attempt started (the step could not
+    #: be handed to a worker, or its worker was lost before it said)
+    started_at: datetime | None = None
+    #: where the attempts ran; None when that is not known
+    worker: Worker | None = None
 
     @property
     def count(self) -> int:
@@ -87,12 +116,14 @@ def run_attempts(
         StepCancelled: The run is being cancelled; nothing of this attempt was written.
     """
     policy = work.spec.retry
-    retried: list[tuple[int, datetime, str]] = []
+    retried: list[Retried] = []
     logs: list[str] = []
+    worker = this_worker()
     attempt = 1
     while True:
         if on_attempt is not None:
             on_attempt(attempt)
+        started_at = retrying.clock.now()
         log = StepLog()
         try:
             with log.capturing():
@@ -114,7 +145,7 @@ def run_attempts(
                     settings=settings,
                 )
             logs.append(log.text())
-            return Attempts(output, tuple(retried), tuple(logs))
+            return Attempts(output, tuple(retried), tuple(logs), started_at, worker)
         except AssetFailedError as error:
             logs.append(log.text())
             cause = error.__cause__
@@ -124,18 +155,21 @@ def run_attempts(
                 or isinstance(cause, AssetflowError)
                 or not policy.should_retry(cause, attempt)
             ):
-                return Attempts(error, tuple(retried), tuple(logs))
-            retried.append((attempt, retrying.clock.now(), error.format_message()))
+                return Attempts(error, tuple(retried), tuple(logs), started_at, worker)
+            retried.append(
+                Retried(attempt, started_at, retrying.clock.now(), error.format_message())
+            )
             with interruptible():
                 retrying.sleep(policy.delay(attempt, retrying.rng))
             attempt += 1
         except (StoreError, TypeCheckError) as error:
             logs.append(log.text())
-            return Attempts(error, tuple(retried), tuple(logs))
+            return Attempts(error, tuple(retried), tuple(logs), started_at, worker)
         except StepCancelled as cancelled:
             # What the step wrote before it was stopped is kept with the run.
             logs.append(log.text())
             cancelled.logs = tuple(logs)
+            cancelled.started_at = started_at
             raise
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from assetflow.context import RunContext
 from assetflow.errors import AssetflowError
 from assetflow.execution import leasing
-from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message
+from assetflow.execution.attempt import Attempts, Retrying, Work, Worker, failure_message
 from assetflow.execution.control import RunControl
 from assetflow.execution.executor import (
     EXECUTORS,
@@ -492,12 +492,20 @@ class _Runner:
             EventKind.CANCELLED,
             self.clock,
             message,
-            work.started_at,
+            attempts.started_at or work.started_at,
             attempt=attempts.count,
             logs=self._logs(step, attempts),
+            worker=attempts.worker,
         )
         return self._done(
-            step, StepResult(step.asset, step.partition, StepState.CANCELLED, message=message)
+            step,
+            StepResult(
+                step.asset,
+                step.partition,
+                StepState.CANCELLED,
+                message=message,
+                worker=attempts.worker,
+            ),
         )
 
     def _finish(self, work: Work, attempts: Attempts) -> StepResult:
@@ -505,18 +513,24 @@ class _Runner:
         outcome = attempts.outcome
         logs = self._logs(step, attempts)
         # The retried attempts are recorded in the same transaction as the last one.
+        worker = attempts.worker
         retried = [
             EventRecord(
                 run_id=self.run_id,
                 kind=EventKind.RETRIED,
-                at=at,
+                at=each.failed_at,
                 asset=step.asset,
                 partition=step.partition,
-                message=message,
-                attempt=number,
+                message=each.message,
+                attempt=each.attempt,
+                duration_s=(each.failed_at - each.started_at).total_seconds(),
+                started_at=each.started_at,
+                host=worker.host if worker else None,
+                pid=worker.pid if worker else None,
             )
-            for number, at, message in attempts.retried
+            for each in attempts.retried
         ]
+        started_at = attempts.started_at or work.started_at
         if isinstance(outcome, AssetflowError):
             message = failure_message(step, outcome)
             _record_event(
@@ -527,10 +541,11 @@ class _Runner:
                 EventKind.FAILED,
                 self.clock,
                 message,
-                work.started_at,
+                started_at,
                 attempt=attempts.count,
                 logs=logs,
                 before=retried,
+                worker=worker,
             )
             return self._done(
                 step,
@@ -540,6 +555,7 @@ class _Runner:
                     StepState.FAILED,
                     message=message,
                     attempts=attempts.count,
+                    worker=worker,
                 ),
             )
         stored = outcome.stored
@@ -581,6 +597,9 @@ class _Runner:
             partition=step.partition,
             duration_s=outcome.duration_s,
             attempt=attempts.count,
+            started_at=started_at,
+            host=worker.host if worker else None,
+            pid=worker.pid if worker else None,
         )
         checks = [
             CheckRecord(run_id=self.run_id, at=finished_at, **check.record_fields())
@@ -608,6 +627,7 @@ class _Runner:
                 message=message,
                 checks=check_summary(outcome.checks),
                 attempts=attempts.count,
+                worker=worker,
             ),
         )
 
@@ -651,7 +671,9 @@ def _record_event(
     attempt: int = 1,
     logs: list[LogRecord] | None = None,
     before: list[EventRecord] | None = None,
+    worker: Worker | None = None,
 ) -> None:
+    """Record how a step ended (``started_at``: when its attempt started, if it did)."""
     now = clock.now()
     duration = (now - started_at).total_seconds() if started_at else None
     event = EventRecord(
@@ -663,5 +685,8 @@ def _record_event(
         message=message,
         duration_s=duration,
         attempt=attempt,
+        started_at=started_at,
+        host=worker.host if worker else None,
+        pid=worker.pid if worker else None,
     )
     listener.record(store, Recorded(run_id, [*(before or ()), event]), logs or ())

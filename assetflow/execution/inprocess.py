@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from assetflow.execution.attempt import Attempts, Retrying, Work, run_attempts
+from assetflow.execution.attempt import Attempts, Retrying, Work, run_attempts, this_worker
 from assetflow.execution.executor import Event, cancelled_error, idle
 from assetflow.execution.interrupts import StepCancelled
 from assetflow.execution.step import io_settings
@@ -55,7 +55,13 @@ class InProcess:
                 settings=io_settings(self._project),
             )
         except StepCancelled as cancelled:
-            return [Event("cancelled", work, Attempts(cancelled_error(work), logs=cancelled.logs))]
+            attempts = Attempts(
+                cancelled_error(work),
+                logs=cancelled.logs,
+                started_at=cancelled.started_at,
+                worker=this_worker(),
+            )
+            return [Event("cancelled", work, attempts)]
         return [Event("done", work, attempts)]
 
     def cancel(self, grace: float) -> list[Event]:

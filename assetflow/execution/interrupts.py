@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class StepTimedOut(TimeoutError):
@@ -39,6 +40,8 @@ class StepCancelled(KeyboardInterrupt):
 
     #: what each attempt of the step wrote before it was stopped
     logs: tuple[str, ...] = ()
+    #: when the attempt that was stopped started, when known
+    started_at: datetime | None = None
 
 
 class CancelToken:

@@ -165,6 +165,31 @@ def crash_reason(
     return crash_message(run.pid)
 
 
+def running_leases(
+    store: MetadataStore,
+    now: datetime,
+    *,
+    host: str = HOST,
+    is_alive: Callable[[int], bool] = is_process_alive,
+) -> list[Lease]:
+    """The leases of steps being run now: unexpired, held by a run that is recorded
+    ``running`` and still looks alive (its process here, or its heartbeat elsewhere).
+
+    A crashed run's leases stay in the store until a sweep finishes the run (a
+    read-only store is never swept); they are not "running" for anyone asking.
+    """
+    held = [lease for lease in store.leases() if lease.expires_at > now]
+    runs = {run_id: store.get_run(run_id) for run_id in {lease.run_id for lease in held}}
+    alive = {
+        run_id
+        for run_id, run in runs.items()
+        if run is not None
+        and run.status is RunStatus.RUNNING
+        and crash_reason(run, now, host=host, is_alive=is_alive) is None
+    }
+    return [lease for lease in held if lease.run_id in alive]
+
+
 def sweep_orphaned_runs(
     store: MetadataStore,
     *,

@@ -35,7 +35,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from assetflow.execution.attempt import Attempts, Retrying, Work, failure_message, run_attempts
+from assetflow.execution.attempt import (
+    Attempts,
+    Retrying,
+    Work,
+    Worker,
+    failure_message,
+    run_attempts,
+    this_worker,
+)
 from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 from assetflow.execution.interrupts import CancelToken, StepCancelled, bound, interrupt_here
 from assetflow.execution.logs import capturing_run
@@ -172,7 +180,12 @@ class WorkerPool:
                 attempts = (
                     message[1]
                     if kind == "done"
-                    else Attempts(cancelled_error(work), logs=message[1])
+                    else Attempts(
+                        cancelled_error(work),
+                        logs=message[1],
+                        started_at=message[2],
+                        worker=self._identity(worker),
+                    )
                 )
                 events.append(Event(kind, work, attempts))
                 return events
@@ -194,7 +207,7 @@ class WorkerPool:
             hint="If the process ran out of memory, run fewer steps at once (--workers) "
             "or split the asset into partitions.",
         )
-        return Event("done", work, Attempts(error))
+        return Event("done", work, Attempts(error, worker=self._identity(worker)))
 
     def _kill_stuck(self, worker: _Worker) -> Event:
         work = worker.work
@@ -209,7 +222,7 @@ class WorkerPool:
             "was killed; nothing was written.",
             hint="If it needs longer, raise its @asset(timeout=...).",
         )
-        return Event("done", work, Attempts(error))
+        return Event("done", work, Attempts(error, worker=self._identity(worker)))
 
     def cancel(self, grace: float) -> list[Event]:
         """Stop every running step: each is asked to stop (SIGTERM), and killed if it has
@@ -226,8 +239,15 @@ class WorkerPool:
             if worker.work is not None:
                 work = worker.work
                 self._discard(worker)
-                events.append(Event("cancelled", work, Attempts(cancelled_error(work))))
+                attempts = Attempts(cancelled_error(work), worker=self._identity(worker))
+                events.append(Event("cancelled", work, attempts))
         return events
+
+    @staticmethod
+    def _identity(worker: _Worker) -> Worker | None:
+        """The host and pid of a worker process (None if it never started)."""
+        pid = worker.process.pid
+        return None if pid is None else Worker(this_worker().host, pid)
 
     def forget(self, keys: list[AssetPartition]) -> None:
         """No later step reads these outputs: their workers drop them from memory."""
@@ -373,7 +393,7 @@ def _size_of(value: Any) -> int:
 
 def _run(
     task: Work, project: Project, retrying: Retrying, conn: Connection, kept: _Kept
-) -> tuple[str, Any]:
+) -> tuple[Any, ...]:
     spec = project.graph.spec(task.step.asset)
     annotations = {param.name: param.annotation for param in spec.input_params()}
     work = dataclasses.replace(
@@ -401,7 +421,7 @@ def _run(
             settings=io_settings(project),
         )
     except StepCancelled as cancelled:
-        return ("cancelled", cancelled.logs)
+        return ("cancelled", cancelled.logs, cancelled.started_at)
     del work
     if task.keep and isinstance(attempts.outcome, StepOutput):
         kept.keep(task.step.key, attempts.outcome.value)

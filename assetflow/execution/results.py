@@ -47,6 +47,8 @@ class StepResult:
     checks: str = ""
     #: how many times the asset ran (more than 1 when retried)
     attempts: int = 1
+    #: the process (host, pid) its attempts ran in; None when it ran in none
+    worker: tuple[str, int] | None = None
 
     @property
     def key(self) -> AssetPartition:

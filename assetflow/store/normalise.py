@@ -183,7 +183,12 @@ def normalise_event(event: EventRecord) -> EventRecord:
             the asset name holds a NUL character.
     """
     where = f"{event.kind.value} event of run '{readable_text(event.run_id)}'"
-    texts = {"run_id": event.run_id, "asset": event.asset, "partition": event.partition}
+    texts = {
+        "run_id": event.run_id,
+        "asset": event.asset,
+        "partition": event.partition,
+        "host": event.host,
+    }
     _check_texts(where, texts)
     if event.asset is not None and "\x00" in event.asset:
         raise StoreError(
@@ -192,11 +197,16 @@ def normalise_event(event: EventRecord) -> EventRecord:
         )
     _check_integer(event.attempt, f"{where} attempt")
     _check_duration(event.duration_s, f"{where} duration_s")
+    if event.pid is not None:
+        _check_integer(event.pid, f"{where} pid")
     at = as_utc(event.at, f"{where} at")
+    started_at = (
+        None if event.started_at is None else as_utc(event.started_at, f"{where} started_at")
+    )
     message = readable_text(event.message)
-    if at is event.at and message is event.message:
+    if at is event.at and message is event.message and started_at is event.started_at:
         return event
-    return event.model_copy(update={"at": at, "message": message})
+    return event.model_copy(update={"at": at, "message": message, "started_at": started_at})
 
 
 def asset_filter(assets: Iterable[str] | None) -> frozenset[str] | None:

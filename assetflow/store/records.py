@@ -169,6 +169,12 @@ class EventRecord(_Record):
     message: str = ""
     attempt: int = 1
     duration_s: float | None = None
+    #: when this attempt started (None on events of no attempt, and on older records)
+    started_at: datetime | None = None
+    #: the machine and process the attempt ran in: the worker, or the coordinator for
+    #: the in-process executor (None where no worker ran it)
+    host: str | None = None
+    pid: int | None = None
 
 
 class LogRecord(_Record):

@@ -207,6 +207,8 @@ def _row(row: EventRow) -> dict[str, Any]:
         "attempt": row.attempt,
         "duration_s": row.duration_s,
         "message": row.message,
+        "started_at": _time(row.started_at),
+        "worker": {"host": row.host, "pid": row.pid} if row.pid is not None else None,
     }
 
 

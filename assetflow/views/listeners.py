@@ -183,6 +183,7 @@ class JsonReporter:
             attempts=result.attempts,
             checks=result.checks,
             message=result.message,
+            worker=({"host": result.worker[0], "pid": result.worker[1]} if result.worker else None),
         )
 
     def run_finished(self, result: RunResult) -> None:

@@ -211,17 +211,21 @@ def run_detail(detail: RunDetail, now: datetime | None = None) -> str:
     if not detail.rows:
         lines.append("\nNo step events recorded.")
         return "\n".join(lines)
+    # The worker column appears once a step recorded where it ran.
+    workers = any(row.pid is not None for row in detail.rows)
     rows = [
         [
             row.label,
             row.state.value,
             str(row.attempt) if row.attempt else "-",
+            *([row.worker(detail.run.host) or "-"] if workers else []),
             duration(row.duration_s),
             _cut(row.summary, MESSAGE_WIDTH),
         ]
         for row in detail.rows
     ]
-    lines += ["", table(["STEP", "STATE", "ATTEMPT", "DURATION", "MESSAGE"], rows)]
+    header = ["STEP", "STATE", "ATTEMPT", *(["WORKER"] if workers else []), "DURATION", "MESSAGE"]
+    lines += ["", table(header, rows)]
     # An error that the table shows whole (one short line) is not repeated.
     for row in (r for r in detail.errors if r.message.strip() != _cut(r.summary, MESSAGE_WIDTH)):
         lines += ["", f"{row.label} {row.state.value} (attempt {row.attempt}):"]

@@ -71,13 +71,16 @@ def test_runs_show_tells_the_failed_step_with_its_error_and_the_skipped_downstre
     assert "  selection  *" in lines
     assert "  steps      2 materialized, 1 failed, 1 skipped" in lines
     table = lines[lines.index("") + 1 :]
-    assert table[0].split() == ["STEP", "STATE", "ATTEMPT", "DURATION", "MESSAGE"]
+    assert table[0].split() == ["STEP", "STATE", "ATTEMPT", "WORKER", "DURATION", "MESSAGE"]
     rows = {line.split()[0]: line for line in table[1:5]}
     assert set(rows) == {"good", "broken", "after", "independent"}
-    assert rows["good"].split()[1:3] == ["materialized", "1"]
-    assert rows["broken"].split()[1:3] == ["failed", "1"]
+    assert rows["good"].split()[1:4] == ["materialized", "1", "pid"]
+    assert rows["broken"].split()[1:4] == ["failed", "1", "pid"]
+    # Each step names the worker process it ran in: not this one, which coordinated.
+    workers = {int(rows[name].split()[4]) for name in ("good", "broken")}
+    assert os.getpid() not in workers
     assert rows["broken"].endswith("asset 'broken' raised KeyError: 'missing'")
-    assert rows["after"].split()[1:3] == ["skipped", "1"]
+    assert rows["after"].split()[1:4] == ["skipped", "1", "-"]
     assert rows["after"].endswith("upstream failed: broken")
     # The full error follows the table, with the user's traceback.
     details = shown.output.split("broken failed (attempt 1):\n", 1)[1]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,6 +175,35 @@ def test_a_failed_attempt_is_retried_as_its_policy_says(make_project, clock, exe
     assert "the first call fails" in retried[0].message
 
 
+def test_each_attempt_records_when_it_started_and_its_worker(make_project, clock, executor):
+    root = make_project(FLAKY)
+    made = EXECUTORS.get(executor).create(ExecutorSetup(load_project(root), 1, Retrying(clock)))
+    isolates_steps = made.isolates_steps
+    made.close()
+    result = run(root, clock, executor)
+    with store_of(root) as store:
+        events = [e for e in store.run_events(result.run_id) if e.asset is not None]
+    events.sort(key=lambda e: (e.asset, e.attempt))
+    assert [(e.asset, e.kind, e.attempt) for e in events] == [
+        ("broken", EventKind.FAILED, 1),
+        ("flaky", EventKind.RETRIED, 1),
+        ("flaky", EventKind.MATERIALIZED, 2),
+    ]
+    for each in events:
+        assert each.started_at is not None
+        assert each.host == socket.gethostname()
+        assert each.pid is not None
+        # Steps in worker processes name the worker; in-process ones, this process.
+        assert (each.pid != os.getpid()) is isolates_steps
+    retried, materialized = (e for e in events if e.asset == "flaky")
+    assert retried.pid == materialized.pid  # the retry runs where the step runs
+    # A retried attempt is a span: from its start to its failure, before the next one.
+    assert retried.started_at is not None
+    assert materialized.started_at is not None
+    assert retried.started_at <= retried.at <= materialized.started_at
+    assert retried.duration_s == (retried.at - retried.started_at).total_seconds()
+
+
 TIMED = """
     import time
 
@@ -279,6 +310,10 @@ def test_a_worker_that_dies_fails_only_its_step(make_project, clock, executor):
     steps = by_asset(result)
     assert steps["killed"].state is StepState.FAILED
     assert "was killed by SIGKILL" in steps["killed"].message
+    with store_of(root) as store:
+        (died,) = [e for e in store.run_events(result.run_id) if e.asset == "killed"]
+    assert died.pid is not None
+    assert died.pid != os.getpid()  # the worker that died
     assert steps["fine"].state is StepState.MATERIALIZED
     assert steps["after_fine"].state is StepState.MATERIALIZED
 

@@ -20,10 +20,12 @@ from assetflow.execution.liveness import (
     INTERRUPTED_STEP,
     heartbeating,
     is_process_alive,
+    running_leases,
     sweep_orphaned_runs,
 )
 from assetflow.store import (
     EventKind,
+    Lease,
     MemoryStore,
     MetadataStore,
     RunRecord,
@@ -332,3 +334,30 @@ def test_the_heartbeat_thread_beats_and_reports_a_cancel_once(tmp_path: Path) ->
             time.sleep(5 * interval.total_seconds())  # more beats: no second call
         assert calls == ["cancel"]
         assert store.get_run("r-1").heartbeat_at == at(50)  # type: ignore[union-attr]
+
+
+# -- the steps being run now -------------------------------------------------------------
+
+
+def test_running_leases_are_those_of_live_running_runs(store: MetadataStore) -> None:
+    store.create_run(running("alive", LIVE))
+    store.create_run(running("dead", DEAD))  # not swept yet (a read-only store never is)
+    store.create_run(RunRecord(run_id="far", started_at=at(0), host="etl-9", heartbeat_at=at(1)))
+    store.create_run(running("done", LIVE))
+    for run_id, asset, expires in [
+        ("alive", "a", 60),
+        ("alive", "expired", 5),
+        ("dead", "b", 60),
+        ("far", "c", 60),
+        ("done", "d", 60),
+    ]:
+        lease = Lease(asset, None, run_id, LIVE, "here", at(0), at(expires))
+        assert store.acquire_lease(lease, now=at(0)) is None
+    store.finish_run("done", RunStatus.SUCCESS, at(2))
+
+    def names(now: float) -> list[str]:
+        found = running_leases(store, at(now), host="here", is_alive=only_live)
+        return sorted(lease.asset for lease in found)
+
+    assert names(10) == ["a", "c"]  # the other host's heartbeat is 9 s old
+    assert names(30) == ["a"]  # now 29 s old: that run is taken as crashed

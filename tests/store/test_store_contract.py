@@ -144,6 +144,23 @@ def test_run_events_are_in_time_order_and_of_that_run_only(store: MetadataStore)
     assert store.run_events("run-3") == []
 
 
+def test_an_attempt_keeps_its_start_and_the_worker_it_ran_on(store: MetadataStore) -> None:
+    retried = event(
+        EventKind.RETRIED, "a", time=3, started_at=at(1), host="worker-2", pid=31337, attempt=1
+    )
+    final = event(EventKind.MATERIALIZED, "a", time=7, started_at=at(4), host="worker-2", pid=4)
+    plain = event(EventKind.SKIPPED, "b", time=8)
+    store.record(events=[retried, final, plain])
+    assert store.run_events("run-1") == [retried, final, plain]
+    assert (plain.started_at, plain.host, plain.pid) == (None, None, None)
+    assert store.latest_attempts([("a", None)])[("a", None)] == final
+    paris = timezone(timedelta(hours=1))
+    store.record(events=[event(EventKind.FAILED, "c", time=9, started_at=at(8).astimezone(paris))])
+    (failed,) = store.attempts("c")
+    assert failed.started_at is not None
+    assert (failed.started_at, failed.started_at.utcoffset()) == (at(8), timedelta(0))
+
+
 def test_asset_history_is_newest_first_by_partition(store: MetadataStore) -> None:
     day1_old = materialization("clean", "2026-03-01", finished=10)
     day1_new = materialization("clean", "2026-03-01", finished=30)
@@ -239,6 +256,8 @@ def test_naive_times_are_refused_everywhere(store: MetadataStore) -> None:
     store.create_run(run("r-1"))
     with pytest.raises(StoreError, match="run 'r-1' finished_at is a naive datetime"):
         store.finish_run("r-1", RunStatus.SUCCESS, naive)
+    with pytest.raises(StoreError, match="failed event of run 'run-1' started_at is a naive"):
+        store.record(events=[event(EventKind.FAILED, "a", started_at=naive)])
 
 
 def test_times_in_other_timezones_come_back_in_utc(store: MetadataStore) -> None:

@@ -3,7 +3,9 @@ timeline, and the 404 of an unknown run, on a real server."""
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -61,20 +63,27 @@ def test_a_run_page_shows_steps_retries_logs_and_a_bar_per_attempt(make_project)
         rows = {row["asset"]: row for row in body["timeline"]["rows"]}
         assert set(rows) == {"first", "flaky", "broken"}
         assert [a["state"] for a in rows["flaky"]["attempts"]] == ["retried", "materialized"]
+        here = {"host": socket.gethostname(), "pid": os.getpid()}  # the in-process executor
+        assert [a["worker"] for a in rows["flaky"]["attempts"]] == [here, here]
+        retry, last = rows["flaky"]["attempts"]
+        assert retry["start"] <= retry["end"] <= last["start"] <= last["end"]
+        assert {s["worker"]["pid"] for s in body["steps"] if s["asset"]} == {os.getpid()}
 
         status, html = get(f"{url}/runs/{run_id}")
         assert status == 200
         svg = re.search(r"<svg class=\"timeline\".*?</svg>", html, re.S)
         assert svg is not None
         assert svg.group(0).count('<g class="row') == 3
-        # a bar per attempt; a retried attempt records no duration: a mark at its end
-        assert svg.group(0).count('<rect class="bar ') == 3
-        assert svg.group(0).count('<rect class="mark retried"') == 1
+        # a bar per attempt, the retried one a span of its own, each naming its worker
+        assert svg.group(0).count('<rect class="bar ') == 4
+        assert svg.group(0).count('<rect class="bar retried"') == 1
+        assert svg.group(0).count(f'data-worker="pid {os.getpid()}"') == 4
         assert 'data-step="flaky"' in svg.group(0)
         assert "broken &lt;b&gt;on purpose&lt;/b&gt;" in html
         assert "<b>on purpose" not in html
         assert "hello from first" in html
-        assert "Worker" in html
+        assert f"Workers: pid {os.getpid()}" in html
+        assert f'<td class="worker">pid {os.getpid()}</td>' in html
 
         status, fragment = get(f"{url}/runs/{run_id}/timeline")
         assert status == 200
@@ -207,7 +216,12 @@ def test_a_run_page_follows_the_run_live_in_a_browser(make_project):
         try:
             driver.get(f"{url}/runs/{run_id}")
             wait = WebDriverWait(driver, 30)
-            wait.until(lambda d: d.find_elements(By.ID, "timeline-empty"))
+            # The partition being run is a bar that grows until it ends.
+            wait.until(
+                lambda d: d.find_elements(
+                    By.CSS_SELECTOR, 'g[data-step="waits[a]"].started rect.bar'
+                )
+            )
             assert driver.find_element(By.ID, "run-status").text == "running"
             (root / "go-a").write_text("go")
             wait.until(

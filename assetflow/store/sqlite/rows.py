@@ -48,7 +48,10 @@ MATERIALIZATION_COLUMNS = (
     "started_at, finished_at, duration_s, code_version, data_version, input_versions_json, "
     "file_mtime, file_digest"
 )
-EVENT_COLUMNS = "run_id, kind, occurred_at, asset, partition_key, message, attempt, duration_s"
+EVENT_COLUMNS = (
+    "run_id, kind, occurred_at, asset, partition_key, message, attempt, duration_s, "
+    "started_at, host, pid"
+)
 CHECK_COLUMNS = (
     "run_id, asset, partition_key, check_name, passed, severity, blocking, message, "
     "metadata_json, occurred_at"
@@ -151,6 +154,9 @@ def event_row(event: EventRecord) -> Row:
         event.message,
         event.attempt,
         event.duration_s,
+        None if event.started_at is None else time_text(event.started_at),
+        event.host,
+        event.pid,
     )
 
 
@@ -242,9 +248,24 @@ def events_from_rows(rows: Sequence[Row]) -> list[EventRecord]:
                 "message": message,
                 "attempt": attempt,
                 "duration_s": duration_s,
+                "started_at": _time(started_at),
+                "host": host,
+                "pid": pid,
             }
         )
-        for run_id, kind, occurred_at, asset, partition, message, attempt, duration_s in rows
+        for (
+            run_id,
+            kind,
+            occurred_at,
+            asset,
+            partition,
+            message,
+            attempt,
+            duration_s,
+            started_at,
+            host,
+            pid,
+        ) in rows
     ]
 
 

@@ -356,6 +356,14 @@ _VERSION_14 = (
     "CREATE INDEX alert_attempts_by_alert ON alert_attempts (alert_id, id)",
 )
 
+# Each attempt's start and the process (host, pid) it ran in: the run timeline draws
+# retried attempts as spans and names each step's worker.
+_VERSION_15 = (
+    "ALTER TABLE events ADD COLUMN started_at TEXT",
+    "ALTER TABLE events ADD COLUMN host TEXT",
+    "ALTER TABLE events ADD COLUMN pid INTEGER",
+)
+
 
 def _relative_output_path(path: str, asset: str, partition: str | None, io: str) -> str | None:
     """The part of an absolute output path that lies in the state directory, or None.
@@ -424,6 +432,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         13, "scheduler ticks, origin states, sensor cursors and leader lease", *_VERSION_13
     ),
     sql_migration(14, "incidents, the alert outbox and delivery attempts", *_VERSION_14),
+    sql_migration(15, "when each attempt started, and the worker it ran on", *_VERSION_15),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -122,20 +122,22 @@ def asset_states(
 
 def read_states(state: UiState, names: frozenset[str] | None = None) -> dict[str, AssetState]:
     """Every asset's state now (or those of `names`), read through the services
-    (`history.status`) and the store's leases (`store.leases()`).
+    (`history.status`) and the leases of runs still running (a crashed run's are not).
 
     The states are always judged over the whole graph, as `assetflow status` does:
     judged over a selection only, an asset whose stale upstream is left out would
     show fresh rather than waiting, and its colour would change with the filter."""
     from assetflow.clock import SystemClock
+    from assetflow.execution.liveness import running_leases
     from assetflow.request import RunRequest
     from assetflow.services import history
 
     clock = state.clock or SystemClock()
     with state.reading() as store:
         rows = history.status(state.project, RunRequest(trigger="ui"), store=store, clock=clock)
-        leases = store.leases()
-    return asset_states(state.project, rows, leases, clock.now(), names)
+        now = clock.now()
+        leases = running_leases(store, now)
+    return asset_states(state.project, rows, leases, now, names)
 
 
 def selected(project: Project, query: str | None) -> frozenset[str] | None:

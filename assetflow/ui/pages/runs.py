@@ -472,6 +472,10 @@ class Bar:
     duration_s: float | None
     #: a mark (a step with no duration: skipped, not started) rather than a bar
     is_mark: bool = False
+    #: the process it ran in (`pid 4242`, or `host:4242` on another machine), if recorded
+    worker: str = ""
+    host: str | None = None
+    pid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,8 +501,14 @@ class Timeline:
     end: datetime
     rows: tuple[TimelineRow, ...]
     ticks: tuple[tuple[float, str], ...]
-    #: the machine the run ran on, when recorded (steps do not record theirs)
+    #: the machine the run ran on, when recorded (each attempt records its own worker)
     host: str | None
+
+    @property
+    def workers(self) -> tuple[str, ...]:
+        """The workers the attempts ran in, in order of first use."""
+        seen = dict.fromkeys(bar.worker for row in self.rows for bar in row.bars if bar.worker)
+        return tuple(seen)
 
     @property
     def width(self) -> int:
@@ -525,6 +535,9 @@ class Timeline:
                             "start": bar.start.isoformat(),
                             "end": bar.end.isoformat() if bar.end else None,
                             "duration_s": bar.duration_s,
+                            "worker": (
+                                {"host": bar.host, "pid": bar.pid} if bar.pid is not None else None
+                            ),
                         }
                         for bar in row.bars
                     ],
@@ -545,7 +558,9 @@ def timeline(detail: RunDetail, now: datetime) -> Timeline:
         if row.asset is None:
             continue
         if row.state is RowState.STARTED:
-            start, end = row.at, None  # still going (or never told its end)
+            start, end = row.started_at or row.at, None  # still going (or never told its end)
+        elif row.started_at is not None:
+            start, end = min(row.started_at, row.at), row.at
         elif row.duration_s is not None:
             from datetime import timedelta
 
@@ -569,7 +584,11 @@ def timeline(detail: RunDetail, now: datetime) -> Timeline:
         bars = []
         for start, end, row in items:
             drawn_end = end or last
-            is_mark = row.duration_s is None and row.state is not RowState.STARTED
+            is_mark = (
+                row.duration_s is None
+                and row.started_at is None
+                and row.state is not RowState.STARTED
+            )
             bars.append(
                 Bar(
                     x=round(x_of(start), 2),
@@ -580,6 +599,9 @@ def timeline(detail: RunDetail, now: datetime) -> Timeline:
                     end=end,
                     duration_s=row.duration_s,
                     is_mark=is_mark,
+                    worker=row.worker(run.host),
+                    host=row.host,
+                    pid=row.pid,
                 )
             )
         label = asset if partition is None else f"{asset}[{partition}]"

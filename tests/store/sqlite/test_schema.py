@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from assetflow.errors import StoreError
-from assetflow.store import Lease, SqliteStore, open_store
+from assetflow.store import EventKind, Lease, SqliteStore, open_store
 from assetflow.store.sqlite.schema import MIGRATIONS, Migration, sql_migration
-from tests.store.builders import at, materialization, run
+from tests.store.builders import at, event, materialization, run
 from tests.store.sqlite.files import connect, query
 
 # A migration as later work would append one: a column for partition ranges,
@@ -303,3 +303,22 @@ def test_version_11_looks_attempts_up_by_asset_and_partition(store_path: Path) -
     finally:
         connection.close()
     assert any("events_by_asset" in row[-1] for row in plan), plan
+
+
+def test_a_version_14_store_gains_attempt_starts_and_workers(store_path: Path) -> None:
+    SqliteStore(store_path, migrations=MIGRATIONS[:14]).close()
+    query(
+        store_path,
+        "INSERT INTO events (run_id, kind, occurred_at, asset, partition_key, message, attempt, "
+        "duration_s) VALUES ('r-1', 'failed', ?, 'a', NULL, 'boom', 1, 2.5)",
+        (at(9).isoformat(timespec="microseconds"),),
+    )
+    with open_store("sqlite", store_path) as store:
+        (old,) = store.run_events("r-1")
+        assert (old.message, old.duration_s) == ("boom", 2.5)
+        assert (old.started_at, old.host, old.pid) == (None, None, None)
+        new = event(EventKind.MATERIALIZED, "a", time=20, started_at=at(12), host="w", pid=7)
+        store.record(events=[new])
+        assert store.run_events("run-1") == [new]
+    assert _versions(store_path)[14] == (15, "when each attempt started, and the worker it ran on")
+    assert _columns(store_path, "events")[-3:] == ["started_at", "host", "pid"]
