@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 #: How many launched runs may go on at once in one UI server.
 MAX_RUNNING = 4
+#: How many ended launches a server remembers (their pages then read the store alone).
+KEEP_ENDED = 200
+#: How long a stopping server waits for the runs it launched to cancel.
+STOP_WAIT_S = 30.0
 #: How long an alert delivery after a launched run may take (as after a CLI run).
 DELIVERY_BUDGET_S = 10.0
 
@@ -158,6 +162,40 @@ class Launcher:
             self._deliver(setup)
             with self._lock:
                 self._launches[run_id] = Launch(run_id, request, "ended", error)
+                self._threads.pop(run_id, None)
+                self._forget_old()
+
+    def _forget_old(self) -> None:
+        """Keep the newest `KEEP_ENDED` ended launches (dicts keep launch order)."""
+        ended = [key for key, launch in self._launches.items() if launch.state == "ended"]
+        for key in ended[: max(0, len(ended) - KEEP_ENDED)]:
+            del self._launches[key]
+
+    def stop(self, wait_s: float = STOP_WAIT_S) -> list[str]:
+        """Cancel the launched runs still going, as `assetflow runs cancel` does, and wait
+        up to `wait_s` for them to end; the ids of those that had not ended by then.
+
+        A run still being planned is asked again once it is recorded."""
+        import time
+
+        from assetflow.errors import AssetflowError
+        from assetflow.services import running
+
+        asked: set[str] = set()
+        until = time.monotonic() + wait_s
+        while True:
+            going = self.going()
+            if not going or time.monotonic() >= until:
+                return going
+            for run_id in going:
+                if run_id in asked:
+                    continue
+                try:
+                    running.cancel(self.project, run_id, clock=self.clock)
+                    asked.add(run_id)
+                except AssetflowError:
+                    pass  # not recorded yet (still planning), or it just ended
+            time.sleep(0.1)
 
     def _deliver(self, setup: object) -> None:
         """Deliver the alerts the run queued, as a CLI run does as it ends."""

@@ -29,7 +29,7 @@ import re
 import secrets
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -141,7 +141,13 @@ class Guard:
             if _is_api(path) or scope["method"] not in ("GET", "HEAD"):
                 await _refuse(scope, receive, send, 401, "unauthorized")
             else:
-                await RedirectResponse(LOGIN_PATH, status_code=303)(scope, receive, send)
+                # Back to this page once logged in.
+                query = scope.get("query_string", b"").decode("latin-1")
+                wanted = path + (f"?{query}" if query else "")
+                target = LOGIN_PATH
+                if wanted != "/":
+                    target += "?" + urlencode({"next": wanted})
+                await RedirectResponse(target, status_code=303)(scope, receive, send)
             return
         if scope["method"] in ("GET", "HEAD", "OPTIONS") or by_bearer:
             await self.app(scope, receive, send)
@@ -271,30 +277,49 @@ def _plain_page(message: str) -> str:
     )
 
 
+def local_target(value: object) -> str:
+    """Where to go after logging in: ``value`` if it is a path of this server, else `/`.
+
+    Only a path that starts with one `/` is followed, so that a link to the login
+    page cannot send the browser on to another site (`//evil.example`, `/\\evil`,
+    `https://...`)."""
+    if not isinstance(value, str) or len(value) > 2000:
+        return "/"
+    if not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F or char == "\\" for char in value):
+        return "/"
+    return value
+
+
 async def login_form(request: Request) -> Response:
-    """GET /login: the form that asks for the token."""
-    return _login_page(request, error=None, status_code=200)
+    """GET /login: the form that asks for the token (and where to go next)."""
+    return _login_page(
+        request, error=None, status_code=200, next=local_target(request.query_params.get("next"))
+    )
 
 
 async def login(request: Request) -> Response:
-    """POST /login: the token right sets the login cookie and goes to the lineage."""
+    """POST /login: the token right sets the login cookie and goes to the page that asked
+    for it (the form's `next`), or the lineage."""
     state: UiState = request.app.state.ui
     form = await request.form()
     given = form.get("token")
     given = given if isinstance(given, str) else ""
+    target = local_target(form.get("next"))
     if state.token is None:
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(target, status_code=303)
     if not hmac.compare_digest(given.encode(), state.token.encode()):
-        return _login_page(request, error="wrong token", status_code=401)
-    response = RedirectResponse("/", status_code=303)
+        return _login_page(request, error="wrong token", status_code=401, next=target)
+    response = RedirectResponse(target, status_code=303)
     response.headers.append("set-cookie", _cookie(LOGIN_COOKIE, login_digest(state.token)))
     return response
 
 
-def _login_page(request: Request, *, error: str | None, status_code: int) -> Response:
+def _login_page(request: Request, *, error: str | None, status_code: int, next: str) -> Response:
     from assetflow.ui.rendering import page
 
-    return page(request, "login.html", status_code=status_code, error=error)
+    return page(request, "login.html", status_code=status_code, error=error, next=next)
 
 
 def routes() -> list[BaseRoute]:

@@ -194,5 +194,24 @@ def serve(
         # whoever called it: here, stopping is what was asked, not an interruption.
         with _terminate_as_interrupt(), contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[sock])
+        _stop_launched(app, echo)
     finally:
         sock.close()
+
+
+def _stop_launched(app: object, echo: Callable[[str], None]) -> None:
+    """Cancel the runs this server launched that still go (the same clean cancellation
+    as Ctrl-C), so that stopping the server leaves no run behind it."""
+    from assetflow.ui.launching import STOP_WAIT_S, Launcher
+
+    launcher = getattr(getattr(app, "state", None), "launcher", None)
+    if not isinstance(launcher, Launcher) or not launcher.going():
+        return
+    going = launcher.going()
+    ids = ", ".join(run_id[:8] for run_id in going)
+    echo(f"Cancelling {len(going)} run(s) launched from the UI: {ids}")
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C stops waiting
+        left = launcher.stop()
+        if left:
+            ids = ", ".join(run_id[:8] for run_id in left)
+            echo(f"Still going after {STOP_WAIT_S:g} s: {ids} (`assetflow runs` shows them).")

@@ -205,3 +205,52 @@ def test_help_loads_nothing_of_the_ui_server():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "  ui " in done.stdout
+
+
+SLOW = """
+    import time
+    from pathlib import Path
+
+    from assetflow import asset
+
+    @asset
+    def slow() -> dict:
+        (Path(__file__).parent / "slow.started").touch()
+        while not (Path(__file__).parent / "go").exists():
+            time.sleep(0.05)
+        return {"n": 1}
+"""
+
+
+def test_stopping_the_ui_cancels_the_runs_it_launched(make_project):
+    from tests.ui.test_launch import launch
+
+    root = make_project(SLOW)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        assetflow(root, "ui", "--port", str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_without_token(),
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Serving proj at ")
+        status, body = launch(url, {"selection": "slow"})
+        assert status == 202, body
+        run_id = body["run_id"]
+        wait_for(root / "slow.started", timeout=60)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 0, err
+    assert f"Cancelling 1 run(s) launched from the UI: {run_id[:8]}" in out
+    assert "Traceback" not in err
+    with sqlite3.connect(root / ".assetflow" / "metadata.sqlite") as db:
+        (status_now,) = db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    assert status_now == "cancelled"

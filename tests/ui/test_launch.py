@@ -221,3 +221,22 @@ def test_cancelling_an_unknown_run_is_404(make_project):
         status, text, _ = post(f"{url}/api/runs/nosuch/cancel", b"", {"X-CSRF-Token": token})
         assert status == 404
         assert "no run is named 'nosuch'" in json.loads(text)["error"]
+
+
+def test_a_launcher_remembers_a_bounded_number_of_ended_launches(make_project, monkeypatch):
+    import assetflow
+    from assetflow.request import RunRequest
+    from assetflow.ui import launching
+
+    monkeypatch.setattr(launching, "KEEP_ENDED", 2)
+    root = make_project(SMALL, config=INPROCESS)
+    launcher = launching.Launcher(assetflow.load(root))
+    ids = [launcher.launch(RunRequest("first", trigger="ui")) for _ in range(3)]
+    launcher.wait()
+    deadline = time.monotonic() + 30
+    while any(launcher.get(i) and launcher.get(i).state != "ended" for i in ids[1:]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert launcher.get(ids[0]) is None  # forgotten: its page reads the store alone
+    assert [launcher.get(i).state for i in ids[1:]] == ["ended", "ended"]
+    assert launcher.going() == []

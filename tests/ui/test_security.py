@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from urllib.parse import quote
 
 import pytest
 from starlette.requests import Request
@@ -77,8 +78,10 @@ def test_with_a_token_every_request_needs_it_but_static_files(make_project):
     with serving(root, token=TOKEN) as url:
         status, _, text = fetch(url + "/api/")
         assert (status, json.loads(text)) == (401, {"error": "unauthorized"})
-        status, headers, _ = fetch(url + "/runs")
+        status, headers, _ = fetch(url + "/runs?status=failed")
         assert status == 303
+        assert headers["location"] == ["/login?next=%2Fruns%3Fstatus%3Dfailed"]
+        status, headers, _ = fetch(url + "/")
         assert headers["location"] == ["/login"]
         status, _, text = fetch(url + "/api/", headers={"Authorization": f"Bearer {TOKEN}x"})
         assert (status, json.loads(text)) == (401, {"error": "unauthorized"})
@@ -117,6 +120,27 @@ def test_the_login_form_sets_a_cookie_that_then_opens_every_page(make_project):
         forged = f"assetflow_ui={login_digest('another-token-of-enough-length')}"
         status, _, _ = fetch(url + "/api/", headers={"Cookie": forged})
         assert status == 401
+
+
+def test_logging_in_goes_back_to_the_page_that_asked_and_never_off_site(make_project):
+    root = make_project(ONE)
+    with serving(root, token=TOKEN) as url:
+        status, _, text = fetch(url + "/login?next=%2Fruns%3Fstatus%3Dfailed")
+        assert status == 200
+        assert '<input type="hidden" name="next" value="/runs?status=failed">' in text
+        form = {"token": TOKEN, "next": "/runs?status=failed"}
+        status, headers, _ = fetch(url + "/login", method="POST", form=form)
+        assert (status, headers["location"]) == (303, ["/runs?status=failed"])
+        # A wrong token keeps where to go in the form it shows again.
+        status, _, text = fetch(url + "/login", method="POST", form={**form, "token": "x"})
+        assert status == 401
+        assert 'value="/runs?status=failed"' in text
+        for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example", "runs"):
+            form = {"token": TOKEN, "next": elsewhere}
+            status, headers, _ = fetch(url + "/login", method="POST", form=form)
+            assert (status, headers["location"]) == (303, ["/"]), elsewhere
+        status, _, text = fetch(url + "/login?next=" + quote('/"><script>x</script>'))
+        assert "<script>x" not in text
 
 
 def test_a_post_without_the_csrf_token_is_refused(make_project):
