@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from assetflow.clock import Clock
     from assetflow.project import Project
     from assetflow.store.base import MetadataStore
+    from assetflow.store.copying import CopyResult
 
 #: The embedded metadata store's file name under the state dir.
 METADATA_FILE = "metadata.sqlite"
@@ -35,15 +36,10 @@ def open_project_store(project: Project, environ: Mapping[str, str] | None = Non
         ProjectError: `store_env` names a variable that is unset or empty.
         StoreError: The URL is not one assetflow opens, or the store is unusable.
     """
-    import os
-
-    from assetflow.store import open_store, sqlite_url
+    from assetflow.store import open_store
 
     ensure_state_dir(project.state_dir)
-    url = project.location.config.store_url(os.environ if environ is None else environ)
-    if url is None:
-        url = sqlite_url(project.state_dir / METADATA_FILE)
-    return open_store(url, root=project.root)
+    return open_store(project_store_url(project, environ), root=project.root)
 
 
 class ReadOnlyStoreWarning(UserWarning):
@@ -164,3 +160,57 @@ def sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None = 
         data = project.state_dir / DATA_DIR
         if data.is_dir():
             remove_orphaned_temp_files(data, is_process_alive)
+
+
+def project_store_url(project: Project, environ: Mapping[str, str] | None = None) -> str:
+    """The URL of the project's metadata store (see `open_project_store`).
+
+    Raises:
+        ProjectError: `store_env` names a variable that is unset or empty.
+    """
+    import os
+
+    from assetflow.store import sqlite_url
+
+    url = project.location.config.store_url(os.environ if environ is None else environ)
+    return url if url is not None else sqlite_url(project.state_dir / METADATA_FILE)
+
+
+def copy_history(
+    project: Project, to_url: str, *, from_url: str | None = None
+) -> tuple[CopyResult, str, str]:
+    """Copy every record of the project's store (or the one ``from_url`` names) into the
+    empty store ``to_url``, in one transaction on the target, checked by counts.
+
+    Returns:
+        What was copied, and the source's and the target's URLs as shown (no password).
+
+    Raises:
+        StoreError: A store cannot be opened or copied, the target is not empty, or
+            the counts differ (nothing is then kept in the target).
+        ProjectError: `store_env` names a variable that is unset or empty.
+    """
+    from assetflow.errors import StoreError
+    from assetflow.store import open_store, redact_url
+    from assetflow.store.copying import copy_store
+
+    source_url = from_url if from_url is not None else project_store_url(project)
+    source_shown, target_shown = redact_url(source_url), redact_url(to_url)
+    if from_url is None:
+        ensure_state_dir(project.state_dir)
+    with (
+        open_store(source_url, root=project.root) as source,
+        open_store(to_url, root=project.root) as target,
+    ):
+        if _same_store(source, target):
+            raise StoreError(
+                f"the source and the target of the copy are the same store ({target_shown}).",
+                hint="Name another store with --to.",
+            )
+        result = copy_store(source, target, source_shown=source_shown, target_shown=target_shown)
+    return result, source_shown, target_shown
+
+
+def _same_store(source: MetadataStore, target: MetadataStore) -> bool:
+    path = getattr(source, "path", None)
+    return path is not None and path == getattr(target, "path", None)

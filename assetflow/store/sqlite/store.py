@@ -93,6 +93,7 @@ from assetflow.store.run_errors import (
     UnknownRunError,
     ambiguous_run_error,
 )
+from assetflow.store.sqlite import tables
 from assetflow.store.sqlite.connection import (
     BUSY_TIMEOUT_S,
     LOCK_RETRY_DELAYS_S,
@@ -1583,6 +1584,26 @@ class SqliteStore:
     def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:
         with self._db.transaction() as (connection, is_nested):
             yield SqliteUnitOfWork(self._db, connection, is_nested)
+
+    # -- copying the whole history (`store copy`; see assetflow.store.copying) ----------
+
+    def table_columns(self, table: str) -> tuple[str, ...]:
+        return tables.table_columns(self._db, table)
+
+    def count_rows(self, table: str) -> int:
+        return tables.count_rows(self._db, table)
+
+    def read_rows(self, table: str, columns: Sequence[str]) -> Sequence[Sequence[object]]:
+        return tables.read_rows(self._db, table, columns)
+
+    def load_rows(
+        self,
+        rows: Mapping[str, tuple[tuple[str, ...], Iterable[Sequence[object]]]],
+        expected: Mapping[str, int],
+    ) -> dict[str, int]:
+        loaded = tables.load_rows(self._db, rows, expected)
+        self._saved_code_versions.clear()
+        return loaded
 
     def close(self) -> None:
         self._db.close()
