@@ -33,7 +33,7 @@ def load_project(location: ProjectLocation | str | Path | None = None) -> Projec
     definitions = read_definitions(location)
     problems: list[Problem] = []
     try:
-        graph = build_graph(definitions.specs, root=location.root)
+        graph = build_graph(definitions.specs, root=location.root, io_names=location.config.io)
     except DefinitionError as error:
         problems.extend(error.problems)
         graph = None
