@@ -118,7 +118,14 @@ class PostgresIO:
                 '(e.g. pd.DataFrame(records)), or store the value as JSON (io="json").\n'
                 + SUPPORTED,
             )
-        table = to_arrow_table(value, asset=asset)
+        try:
+            table = to_arrow_table(value, asset=asset)
+        except WriteError:
+            import pandas as pd
+
+            if isinstance(value, pd.DataFrame):
+                _columns(value, asset, partition)  # a column PostgreSQL cannot hold says so
+            raise
         version = table_version(table)
         frame = _as_frame(value, table)
         columns = _columns(frame, asset, partition)
@@ -366,10 +373,16 @@ def _pool(server: _Server) -> ConnectionPool[Any]:
 
             for stale in [k for k in _POOLS if k[0] != key[0]]:
                 del _POOLS[stale]  # inherited across a fork: the parent's sockets
-            kwargs: dict[str, Any] = {"autocommit": True}
+            # No prepared statements: a table swapped in changes what a query returns.
+            kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
             if server.statement_timeout is not None:
                 milliseconds = max(int(server.statement_timeout * 1000), 1)
                 kwargs["options"] = f"-c statement_timeout={milliseconds}"
+            # One connection first, directly: a server that is down or a wrong password
+            # fails here at once with the server's reason, not after the pool's wait.
+            import psycopg
+
+            psycopg.connect(server.url, connect_timeout=10, **kwargs).close()
             pool = ConnectionPool(
                 server.url,
                 min_size=1,
@@ -492,8 +505,9 @@ def _replace_partition(
             copied = _evolve(connection, server, asset, partition, stored, columns)
         connection.execute(f"DELETE FROM {target} WHERE {PARTITION_COLUMN} = %s", (partition,))
         _copy(connection, target, frame, copied, partition)
-        kept = [c for c in copied if c.is_commented and (stored is None or not c.is_all_null)]
-        _comment(connection, target, kept)
+        # An all-missing object column's dtype is pandas' guess: the stored one stays.
+        kept = [c for c in copied if c.is_commented and not (c.is_all_null and c.dtype == "object")]
+        _comment(connection, target, kept if stored is not None else copied)
 
 
 def _evolve(
