@@ -71,6 +71,11 @@ def test_a_second_duckdb_file_through_named_settings(make_project: Callable[...,
     assert (root / "old.duckdb").is_file()
     back = assetflow.read_asset("orders", project=root)
     pd.testing.assert_frame_equal(back, pd.DataFrame({"id": pd.array([1, 2], dtype="Int64")}))
+    assert not assetflow.plan("orders", project=root).steps  # verified through its settings
+    (root / "old.duckdb").unlink()
+    steps = assetflow.plan("orders", project=root).steps
+    assert [step.asset for step in steps] == ["orders"]
+    assert "output missing" in str(steps[0])
 
 
 @pytest.mark.parametrize(
