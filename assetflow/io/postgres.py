@@ -22,21 +22,16 @@ bare ``io="postgres"``, from the environment variable ``ASSETFLOW_POSTGRES_URL``
 - The data version is computed from the DataFrame as for Parquet, never by
   reading the table back.
 
-Connections come from one small pool per process and URL, made when first used
-(never inherited across a fork), and every checkout is scoped.
+Connections come from one small pool per process and URL (``assetflow.io.pgserver``),
+made when first used (never inherited across a fork), and every checkout is scoped.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import logging
-import os
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from assetflow.datahash import table_version
 from assetflow.errors import AssetflowError, StoreError, WriteError
@@ -49,6 +44,7 @@ from assetflow.io.base import (
     StoredOutput,
     WriteTarget,
 )
+from assetflow.io.pgserver import Server
 from assetflow.io.pgtypes import (
     CANONICAL,
     ColumnType,
@@ -62,32 +58,18 @@ from assetflow.io.pgtypes import (
     widens,
 )
 from assetflow.io.values import POSTGRES, SUPPORTED, is_table, type_name
-from assetflow.urls import redact_url
 
 if TYPE_CHECKING:
     import pandas as pd
     import psycopg
     import pyarrow as pa
-    from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger(__name__)
 
-#: The variable a bare ``io="postgres"`` (no named settings) reads the server's URL from.
-DEFAULT_URL_ENV = "ASSETFLOW_POSTGRES_URL"
 #: The column of a partitioned asset's table that holds each row's partition key.
 PARTITION_COLUMN = "partition_key"
-DEFAULT_SCHEMA = "public"
-DEFAULT_POOL_SIZE = 4
 #: The suffix of the table an unpartitioned asset's new rows are copied into.
 _NEW_SUFFIX = "__assetflow_new"
-_SETTINGS_HINT = (
-    "Name the server in the project configuration, e.g.\n\n"
-    "    [tool.assetflow.io.warehouse]\n"
-    '    kind = "postgres"\n'
-    '    url_env = "WAREHOUSE_URL"\n\n'
-    'and use @asset(io="warehouse"); or, for a bare io="postgres", set '
-    f"{DEFAULT_URL_ENV}. See docs/postgres.md."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +206,8 @@ class PostgresIO:
     def _io_name(self) -> str:
         return self.settings.name or POSTGRES
 
-    def _server(self) -> _Server:
-        return _Server.of(self.settings)
+    def _server(self) -> Server:
+        return Server.of(self.settings)
 
     def _read(
         self, asset: str, keys: list[str] | None, as_type: object, *, limit: int | None
@@ -246,172 +228,6 @@ class PostgresIO:
 
             return pa.Table.from_pandas(frame, preserve_index=False), total
         return frame, total
-
-
-# --- the server ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Server:
-    """Where the tables are: the URL (never shown), the schema, and the pool's settings."""
-
-    url: str
-    #: the URL as messages show it (no password)
-    shown: str
-    #: where the URL came from, for messages (`url_env = "X"`...)
-    origin: str
-    schema: str
-    pool_size: int
-    statement_timeout: float | None
-
-    @staticmethod
-    def of(settings: IOSettings) -> _Server:
-        options: Mapping[str, object] = settings.options
-        name = settings.name or POSTGRES
-        url = options.get("url")
-        url_env = options.get("url_env")
-        if url is None:
-            variable = str(url_env) if url_env is not None else DEFAULT_URL_ENV
-            url = os.environ.get(variable, "").strip()
-            origin = f"the environment variable {variable}"
-            if not url:
-                state = "empty" if variable in os.environ else "not set"
-                if url_env is None and settings.name is None:
-                    raise WriteError(
-                        'io="postgres" needs a PostgreSQL server, and none is named: there '
-                        f"are no [tool.assetflow.io.NAME] settings for it and {variable} "
-                        f"is {state}.",
-                        hint=_SETTINGS_HINT,
-                    )
-                raise WriteError(
-                    f'the PostgreSQL server of io "{name}" comes from the environment '
-                    f"variable {variable} (`url_env` of [tool.assetflow.io.{name}]), which "
-                    f"is {state}.",
-                    hint=f"Set it to the server's URL, e.g. export {variable}="
-                    "postgresql://user@host/database (the password in ~/.pgpass or "
-                    "PGPASSWORD, or in the variable's URL).",
-                )
-        else:
-            origin = f"`url` of [tool.assetflow.io.{name}]"
-        timeout = options.get("statement_timeout")
-        return _Server(
-            url=str(url),
-            shown=redact_url(str(url)),
-            origin=origin,
-            schema=str(options.get("schema") or DEFAULT_SCHEMA),
-            pool_size=int(str(options.get("pool_size") or DEFAULT_POOL_SIZE)),
-            statement_timeout=float(str(timeout)) if timeout is not None else None,
-        )
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection checked out of this process's pool for the URL, returned on leaving."""
-        pool = _pool(self)
-        with pool.connection() as connection:
-            yield connection
-
-    def failure(self, error: BaseException, what: str, *, written: bool = True) -> AssetflowError:
-        """The error to raise for a psycopg (or pool) failure, without the password."""
-        import psycopg
-        import psycopg.errors
-        import psycopg_pool
-
-        error_type: type[AssetflowError] = StoreError if written else WriteError
-        nothing = "" if written else " Nothing was written: the transaction was rolled back."
-        where = f"the PostgreSQL server {self.shown} (from {self.origin})"
-        if isinstance(error, psycopg.errors.QueryCanceled):
-            limit = f"{self.statement_timeout:g} s" if self.statement_timeout else "the server's"
-            return error_type(
-                f"{what}: the statement ran longer than the statement timeout ({limit}) on "
-                f"{where} and was cancelled.{nothing}",
-                hint="Raise `statement_timeout` in the io's [tool.assetflow.io.NAME] table "
-                "(seconds), or find what holds the table's locks (pg_stat_activity) and "
-                "re-run.",
-            )
-        if isinstance(error, psycopg_pool.PoolTimeout | psycopg.OperationalError):
-            detail = redact_url(str(error).strip()).replace(self.url, self.shown)
-            lost = (
-                "the connection was lost"
-                if "consuming input" in detail or "terminat" in detail or "closed" in detail
-                else "cannot connect"
-            )
-            return error_type(
-                f"{what}: {lost} ({_connection_text(self.url)}): {detail}.{nothing}",
-                hint="Check that the server is up and reachable, and the user and password "
-                f"(never shown here) in {self.origin}, then re-run.",
-            )
-        return error_type(
-            f"{what} on {where}: {type(error).__name__}: "
-            f"{redact_url(str(error).strip())}.{nothing}",
-            hint="If the table was changed by hand, drop it and materialize the asset again "
-            "(with --force).",
-        )
-
-
-def _connection_text(url: str) -> str:
-    """The host, port, database and user of a URL, for messages (no password)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    database = parts.path.lstrip("/") or "(default database)"
-    user = parts.username or "(default user)"
-    return f"host {host}{port}, database {database}, user {user}"
-
-
-_POOLS: dict[tuple[int, str, float | None, int], ConnectionPool[Any]] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(server: _Server) -> ConnectionPool[Any]:
-    """This process's pool for the server's URL, made when first used; a pool made
-    before a fork belongs to the parent and is never used (nor closed) by the child."""
-    key = (os.getpid(), server.url, server.statement_timeout, server.pool_size)
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            from psycopg_pool import ConnectionPool
-
-            for stale in [k for k in _POOLS if k[0] != key[0]]:
-                del _POOLS[stale]  # inherited across a fork: the parent's sockets
-            # No prepared statements: a table swapped in changes what a query returns.
-            kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
-            if server.statement_timeout is not None:
-                milliseconds = max(int(server.statement_timeout * 1000), 1)
-                kwargs["options"] = f"-c statement_timeout={milliseconds}"
-            # One connection first, directly: a server that is down or a wrong password
-            # fails here at once with the server's reason, not after the pool's wait.
-            import psycopg
-
-            psycopg.connect(server.url, connect_timeout=10, **kwargs).close()
-            pool = ConnectionPool(
-                server.url,
-                min_size=1,
-                max_size=max(server.pool_size, 1),
-                kwargs=kwargs,
-                configure=_configure,
-                check=ConnectionPool.check_connection,
-                timeout=30.0,
-                open=False,
-                name=f"assetflow-{server.shown}",
-            )
-            pool.open(wait=False)
-            _POOLS[key] = pool
-        return pool
-
-
-def _configure(connection: psycopg.Connection[Any]) -> None:
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute("SET synchronize_seqscans = off")  # scans start at the first row
-
-
-@atexit.register
-def _close_pools() -> None:
-    with _POOLS_LOCK:
-        for (pid, *_), pool in list(_POOLS.items()):
-            if pid == os.getpid():
-                with contextlib.suppress(Exception):
-                    pool.close(timeout=1.0)
-        _POOLS.clear()
 
 
 # --- the SQL ------------------------------------------------------------------------------
@@ -479,7 +295,7 @@ def _replace_table(
 
 def _replace_partition(
     connection: psycopg.Connection[Any],
-    server: _Server,
+    server: Server,
     asset: str,
     frame: pd.DataFrame,
     columns: list[ColumnType],
@@ -512,7 +328,7 @@ def _replace_partition(
 
 def _evolve(
     connection: psycopg.Connection[Any],
-    server: _Server,
+    server: Server,
     asset: str,
     partition: str,
     stored: dict[str, tuple[str, str | None]],
@@ -632,7 +448,7 @@ def _comment(connection: psycopg.Connection[Any], target: str, columns: list[Col
 
 def _select(
     connection: psycopg.Connection[Any],
-    server: _Server,
+    server: Server,
     asset: str,
     keys: list[str] | None,
     limit: int | None,
