@@ -183,6 +183,27 @@ def _object_type(name: str, series: pd.Series, where: str) -> str:
     )
 
 
+_UNITS = ("s", "ms", "us", "ns")
+
+
+def with_finer_unit(column: ColumnType, stored_dtype: str | None) -> ColumnType:
+    """``column`` with the finer of its timestamp unit and the stored column's: the
+    other partitions' values keep their precision (an empty frame's timestamps are in
+    seconds, say, when its rows are in microseconds)."""
+    new, stored = _unit(column.dtype), _unit(stored_dtype or "")
+    if new is None or stored is None or _UNITS.index(stored) <= _UNITS.index(new):
+        return column
+    dtype = column.dtype.replace(f"[{new}", f"[{stored}", 1)
+    return ColumnType(column.name, column.sql, column.copy, dtype, column.is_all_null)
+
+
+def _unit(dtype: str) -> str | None:
+    if not dtype.startswith("datetime64["):
+        return None
+    unit = dtype[len("datetime64[") :].split(",")[0].rstrip("]")
+    return unit if unit in _UNITS else None
+
+
 def widens(source: str, target: str) -> bool:
     """Whether every value of the PostgreSQL type ``source`` fits ``target`` unchanged."""
     return source == target or target in _WIDER.get(source, ())

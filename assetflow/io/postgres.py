@@ -56,6 +56,7 @@ from assetflow.io.pgtypes import (
     dtype_of_comment,
     to_series,
     widens,
+    with_finer_unit,
 )
 from assetflow.io.values import POSTGRES, SUPPORTED, is_table, type_name
 
@@ -218,15 +219,13 @@ class PostgresIO:
         _check_name(asset, StoreError)
         try:
             with server.connection() as connection:
-                frame, total = _select(connection, server, asset, keys, limit)
+                frame, total, sql_by_name = _select(connection, server, asset, keys, limit)
         except AssetflowError:
             raise
         except Exception as error:
             raise server.failure(error, f"cannot read the output of asset '{asset}'") from error
         if _wants_arrow_table(as_type):
-            import pyarrow as pa
-
-            return pa.Table.from_pandas(frame, preserve_index=False), total
+            return _arrow(frame, sql_by_name), total
         return frame, total
 
 
@@ -357,7 +356,7 @@ def _evolve(
             continue
         stored_sql, stored_dtype = found
         if stored_sql == column.sql:
-            copied.append(column)
+            copied.append(with_finer_unit(column, stored_dtype))
             continue
         if widens(column.sql, stored_sql):
             copied.append(_as(column, stored_sql, stored_dtype))
@@ -452,9 +451,9 @@ def _select(
     asset: str,
     keys: list[str] | None,
     limit: int | None,
-) -> tuple[pd.DataFrame, int]:
-    """The asset's rows (of ``keys``, in their order), at most ``limit`` of them, and
-    how many there are in all."""
+) -> tuple[pd.DataFrame, int, dict[str, str]]:
+    """The asset's rows (of ``keys``, in their order), at most ``limit`` of them, how
+    many there are in all, and each column's PostgreSQL type."""
     import pandas as pd
 
     stored = _stored_columns(connection, server.schema, asset)
@@ -492,7 +491,7 @@ def _select(
         counted = connection.execute(f"SELECT count(*) FROM {target}{where}", parameters).fetchone()
         total = int(counted[0]) if counted is not None else len(rows)
     if not names:
-        return pd.DataFrame(index=range(len(rows))), total
+        return pd.DataFrame(index=range(len(rows))), total, {}
     by_column = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     series = {
         name: to_series(
@@ -503,7 +502,22 @@ def _select(
         )
         for name, values in zip(names, by_column, strict=True)
     }
-    return pd.DataFrame(series, columns=names), total
+    sql_by_name = {name: stored[name][0] for name in names}
+    return pd.DataFrame(series, columns=names), total, sql_by_name
+
+
+def _arrow(frame: pd.DataFrame, sql_by_name: dict[str, str]) -> pa.Table:
+    """The rows as Arrow: an object column with no value (the first rows of a column
+    that has values further on, say) typed from its PostgreSQL type, not as null."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    known = {"text": pa.string(), "date": pa.date32(), "boolean": pa.bool_()}
+    for position, column in enumerate(table.schema):
+        wanted = known.get(sql_by_name.get(column.name, ""))
+        if pa.types.is_null(column.type) and wanted is not None:
+            table = table.set_column(position, column.name, pa.nulls(table.num_rows, wanted))
+    return table
 
 
 def _stored_columns(

@@ -433,3 +433,14 @@ def test_a_writer_killed_mid_load_leaves_the_old_rows(
     assert read(io, partition)["id"].tolist() == [1, 2]
     write(io, pd.DataFrame({"id": [3], "amount": [1.0]}), partition)  # nothing left locked
     assert read(io, partition)["id"].tolist() == [3]
+
+
+def test_a_coarser_timestamp_unit_never_truncates_other_partitions(postgres_url: str) -> None:
+    io = manager(postgres_url)
+    at = pd.DatetimeIndex(["2000-01-01 00:00:00.000001"]).as_unit("us").tz_localize("UTC")
+    write(io, pd.DataFrame({"at": at}), "a")
+    empty = pd.DataFrame({"at": pd.DatetimeIndex([]).as_unit("s").tz_localize("UTC")})
+    write(io, empty, "b")  # an empty frame's timestamps come in seconds
+    back = read(io, "a")
+    assert back["at"].iloc[0] == at[0]
+    assert str(back["at"].dtype) == "datetime64[us, UTC]"
