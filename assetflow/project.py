@@ -82,7 +82,7 @@ class SchedulerSettings(BaseModel):
     automation_interval: PositiveFloat = 30.0
 
 
-#: The options each built-in kind takes in `[tool.assetflow.io.NAME]`, besides `kind`.
+# The options each built-in kind takes in `[tool.assetflow.io.NAME]`, besides `kind`.
 class _PostgresOptions(BaseModel):
     """`[tool.assetflow.io.NAME]` with `kind = "postgres"`: the server and how to use it."""
 
@@ -127,7 +127,8 @@ class _NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_OPTIONS_BY_KIND: dict[str, type[BaseModel]] = {
+#: Every built-in storage kind (as `assetflow.io.registry.BUILTIN_KINDS`) and its options.
+OPTIONS_BY_KIND: dict[str, type[BaseModel]] = {
     "postgres": _PostgresOptions,
     "duckdb": _DuckDBOptions,
     "parquet": _NoOptions,
@@ -145,15 +146,9 @@ class NamedIOConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_kind_and_options(self) -> NamedIOConfig:
-        from assetflow.io.registry import BUILTIN_KINDS, is_io_kind, known_kinds
-
-        if self.kind not in BUILTIN_KINDS and not is_io_kind(self.kind):
-            hint = did_you_mean(suggest(self.kind, known_kinds()))
-            raise ValueError(
-                f"kind {self.kind!r} is not a storage kind. {hint} The kinds are: "
-                f"{', '.join(known_kinds())}".replace(". . ", ". ").replace("  ", " ")
-            )
-        model = _OPTIONS_BY_KIND.get(self.kind)
+        # A kind that is not built in may be one a package registers: the loader looks
+        # it up (the definitions import no io), so only built-in kinds are checked here.
+        model = OPTIONS_BY_KIND.get(self.kind)
         if model is None:
             return self  # a registered kind validates its own options
         known = [field.alias or name for name, field in model.model_fields.items()]
@@ -217,10 +212,8 @@ class ProjectConfig(BaseModel):
 
     @model_validator(mode="after")
     def _io_names_are_not_kinds(self) -> ProjectConfig:
-        from assetflow.io.registry import BUILTIN_KINDS
-
         for name in self.io:
-            if name in BUILTIN_KINDS or name == "auto":
+            if name in OPTIONS_BY_KIND or name == "auto":
                 raise ValueError(
                     f"[tool.assetflow.io.{name}] is named as a built-in storage kind; a "
                     "named io needs a name of its own (e.g. [tool.assetflow.io.warehouse] "

@@ -17,8 +17,9 @@ from assetflow.io import io_manager
 from assetflow.io.base import NamedIO
 from assetflow.io.duckdbio import DuckDBIO
 from assetflow.io.postgres import PostgresIO
+from assetflow.io.registry import BUILTIN_KINDS
 from assetflow.loader import load_project
-from assetflow.project import find_project
+from assetflow.project import OPTIONS_BY_KIND, find_project
 
 ASSETS = """
     import pandas as pd
@@ -82,10 +83,6 @@ def test_a_second_duckdb_file_through_named_settings(make_project: Callable[...,
     ("table", "message"),
     [
         (
-            '[tool.assetflow.io.warehouse]\nkind = "postgress"\nurl_env = "X"\n',
-            r"io\.warehouse: kind 'postgress' is not a storage kind\. Did you mean 'postgres'\?",
-        ),
-        (
             '[tool.assetflow.io.warehouse]\nkind = "postgres"\nurl_env = "X"\nshema = "a"\n',
             r"io\.warehouse: 'shema' is not an option of kind 'postgres'\. Did you mean "
             r"'schema'\? Besides `kind`, it takes: url, url_env, schema, statement_timeout, "
@@ -128,6 +125,24 @@ def test_bad_named_settings_say_what_and_how(
     with pytest.raises(ProjectError, match=message) as caught:
         find_project(root)
     assert "pw@" not in caught.value.format_message()
+
+
+def test_an_unknown_kind_suggests_the_one_meant(make_project: Callable[..., Path]) -> None:
+    root = make_project(
+        ASSETS, config=config('[tool.assetflow.io.warehouse]\nkind = "postgress"\nurl_env = "X"\n')
+    )
+    with pytest.raises(
+        ProjectError,
+        match=r"io\.warehouse: kind 'postgress' is not a storage kind\. Did you mean 'postgres'\?",
+    ) as caught:
+        load_project(root)
+    assert "The storage kinds are: parquet, duckdb, json, none, postgres" in str(
+        caught.value.format_message()
+    )
+
+
+def test_the_configuration_knows_the_options_of_every_built_in_kind() -> None:
+    assert set(OPTIONS_BY_KIND) == set(BUILTIN_KINDS)
 
 
 def test_an_asset_may_name_a_named_io_but_not_an_unknown_one(
