@@ -120,12 +120,16 @@ class AssetGraph:
         return sorted(n for n in self._digraph if self._digraph.in_degree(n) == 0)
 
 
-def build_graph(specs: Iterable[AssetSpec], root: Path | None = None) -> AssetGraph:
+def build_graph(
+    specs: Iterable[AssetSpec], root: Path | None = None, io_names: Iterable[str] = ()
+) -> AssetGraph:
     """Validate a project's specs and build its graph.
 
     Args:
         specs: Every asset of the project (each spec object once).
         root: The project directory; locations in messages are shown relative to it.
+        io_names: The project's named io settings (`[tool.assetflow.io.NAME]`), which
+            assets may name in `io=` as they name a kind.
 
     Returns:
         The graph.
@@ -134,10 +138,11 @@ def build_graph(specs: Iterable[AssetSpec], root: Path | None = None) -> AssetGr
         DefinitionError: With every problem found, sorted by file and line.
     """
     specs = list(specs)
+    named = frozenset(io_names)
     problems: list[Problem] = []
     by_name: dict[str, AssetSpec] = {}
     for spec in specs:
-        problems.extend(_spec_problems(spec, root))
+        problems.extend(_spec_problems(spec, root, named))
         other = by_name.get(spec.name)
         if other is not None:
             problems.append(_duplicate_problem(spec, other, root))
@@ -183,7 +188,9 @@ def _problem(spec: AssetSpec, root: Path | None, message: str) -> Problem:
     return Problem(display_location(spec, root).rsplit(":", 1)[0], spec.line, message)
 
 
-def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
+def _spec_problems(
+    spec: AssetSpec, root: Path | None, named: frozenset[str] = frozenset()
+) -> list[Problem]:
     where = display_location(spec, root)
     problems = []
     if not spec.name.isidentifier() or keyword.iskeyword(spec.name):
@@ -207,13 +214,14 @@ def _spec_problems(spec: AssetSpec, root: Path | None) -> list[Problem]:
                 "To fix this, rename the function or pass @asset(name=...).",
             )
         )
-    if spec.io != AUTO_IO and not (isinstance(spec.io, str) and is_io_kind(spec.io)):
+    if spec.io != AUTO_IO and not (isinstance(spec.io, str) and is_io_kind(spec.io, named)):
+        accepted = (AUTO_IO, *sorted(named))
         problems.append(
             _problem(
                 spec,
                 root,
                 f"asset '{spec.name}' ({where}) has io={spec.io!r}, which is not a storage "
-                f"kind.\n\n{describe_unknown_kind(str(spec.io), also=(AUTO_IO,))}",
+                f"kind.\n\n{describe_unknown_kind(str(spec.io), also=accepted)}",
             )
         )
     if spec.code_version is not None and not isinstance(spec.code_version, str):

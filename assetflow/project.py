@@ -82,6 +82,98 @@ class SchedulerSettings(BaseModel):
     automation_interval: PositiveFloat = 30.0
 
 
+# The options each built-in kind takes in `[tool.assetflow.io.NAME]`, besides `kind`.
+class _PostgresOptions(BaseModel):
+    """`[tool.assetflow.io.NAME]` with `kind = "postgres"`: the server and how to use it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the server's URL (discouraged when it holds a password: use `url_env`)
+    url: str | None = Field(default=None, min_length=1)
+    #: the NAME of an environment variable holding the URL
+    url_env: str | None = Field(default=None, min_length=1)
+    #: the schema the asset tables live in (created if missing)
+    schema_name: str = Field(default="public", alias="schema", min_length=1, max_length=63)
+    #: seconds a statement may run before the server cancels it; none: the server's
+    statement_timeout: PositiveFloat | None = None
+    #: connections each process keeps to the server at most
+    pool_size: PositiveInt = 4
+
+    @model_validator(mode="after")
+    def _one_url_setting(self) -> _PostgresOptions:
+        if (self.url is None) == (self.url_env is None):
+            # Said without the URL itself, which may hold a password.
+            raise ValueError(
+                "set one of `url_env` (the name of an environment variable holding the "
+                'server\'s URL, e.g. url_env = "WAREHOUSE_URL") and `url` (the URL itself)'
+            )
+        return self
+
+
+class _DuckDBOptions(BaseModel):
+    """`[tool.assetflow.io.NAME]` with `kind = "duckdb"`: another DuckDB file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the DuckDB file, relative to the project directory
+    database: str | None = Field(default=None, min_length=1)
+    #: seconds to wait while another program holds the file (default: `duckdb_wait`)
+    wait: NonNegativeFloat | None = None
+
+
+class _NoOptions(BaseModel):
+    """`[tool.assetflow.io.NAME]` of a kind that takes no options (parquet, json, none)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: Every built-in storage kind (as `assetflow.io.registry.BUILTIN_KINDS`) and its options.
+OPTIONS_BY_KIND: dict[str, type[BaseModel]] = {
+    "postgres": _PostgresOptions,
+    "duckdb": _DuckDBOptions,
+    "parquet": _NoOptions,
+    "json": _NoOptions,
+    "none": _NoOptions,
+}
+
+
+class NamedIOConfig(BaseModel):
+    """One `[tool.assetflow.io.NAME]` table: a `kind` and that kind's options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    kind: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_kind_and_options(self) -> NamedIOConfig:
+        # A kind that is not built in may be one a package registers: the loader looks
+        # it up (the definitions import no io), so only built-in kinds are checked here.
+        model = OPTIONS_BY_KIND.get(self.kind)
+        if model is None:
+            return self  # a registered kind validates its own options
+        known = [field.alias or name for name, field in model.model_fields.items()]
+        for key in self.options():
+            if key not in known:
+                hint = did_you_mean(suggest(key, known))
+                takes = f"it takes: {', '.join(known)}" if known else "it takes none"
+                raise ValueError(
+                    f"{key!r} is not an option of kind {self.kind!r}. {hint} "
+                    f"Besides `kind`, {takes}".replace("  ", " ")
+                )
+        try:
+            model.model_validate(self.options())
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            text = first["ctx"]["error"] if first["type"] == "value_error" else first["msg"]
+            raise ValueError(f"{where + ': ' if where else ''}{text}") from None
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The table's keys besides `kind`, as written."""
+        return dict(self.model_extra or {})
+
+
 class ProjectConfig(BaseModel):
     """The `[tool.assetflow]` table (or the top of `assetflow.toml`)."""
 
@@ -114,6 +206,25 @@ class ProjectConfig(BaseModel):
     #: `assetflow.alerts` validates them when a run, the scheduler or `assetflow alerts`
     #: loads the project
     alerts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: `[tool.assetflow.io.NAME]` tables: named io settings, `@asset(io="NAME")` builds
+    #: their `kind` with their options (a PostgreSQL server, another DuckDB file)
+    io: dict[str, NamedIOConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _io_names_are_not_kinds(self) -> ProjectConfig:
+        for name in self.io:
+            if name in OPTIONS_BY_KIND or name == "auto":
+                raise ValueError(
+                    f"[tool.assetflow.io.{name}] is named as a built-in storage kind; a "
+                    "named io needs a name of its own (e.g. [tool.assetflow.io.warehouse] "
+                    f'with kind = "{self.io[name].kind}")'
+                )
+            if not name.isidentifier():
+                raise ValueError(
+                    f"[tool.assetflow.io.{name}]: an io name is a Python identifier "
+                    "(letters, digits, '_'), as written in @asset(io=...)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _one_store_setting(self) -> ProjectConfig:

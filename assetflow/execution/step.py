@@ -37,10 +37,19 @@ class StepOutput:
 
 
 def io_settings(project: Project) -> IOSettings:
-    """What the storage kinds are built with for ``project``: its `duckdb_wait`."""
+    """What the storage kinds are built with for ``project``: its `duckdb_wait`, and its
+    named io settings (`[tool.assetflow.io.NAME]`), their DuckDB files made absolute."""
     from assetflow.io import IOSettings
+    from assetflow.io.base import NamedIO
 
-    return IOSettings(lock_timeout=project.location.config.duckdb_wait)
+    config = project.location.config
+    named = {}
+    for name, entry in config.io.items():
+        options = entry.options()
+        if entry.kind == "duckdb" and options.get("database") is not None:
+            options["database"] = str(project.root / str(options["database"]))
+        named[name] = NamedIO(entry.kind, options)
+    return IOSettings(lock_timeout=config.duckdb_wait, named=named)
 
 
 def run_step(
@@ -97,6 +106,7 @@ def run_step(
             state_dir / DATA_DIR,
             partition=partition,
             lock_timeout=lock_timeout,
+            settings=settings,
         )
     except AssetflowError as error:
         raise AssetFailedError(spec.name, partition, error.format_message()) from error

@@ -13,8 +13,8 @@ This module imports no data library: every kind imports its own when used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -95,6 +95,15 @@ class OutputHead:
 
 
 @dataclass(frozen=True, slots=True)
+class NamedIO:
+    """One ``[tool.assetflow.io.NAME]`` table: the kind it builds, and that kind's options."""
+
+    kind: str
+    #: The table's other keys, validated for a built-in kind (``url_env``, ``schema``...).
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class IOSettings:
     """The settings every kind is built with (each uses those it needs)."""
 
@@ -102,6 +111,13 @@ class IOSettings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S
     #: The DuckDB file; None means ``<state_dir>/warehouse.duckdb``, beside the data directory.
     database: Path | None = None
+    #: The project's named io settings by name: ``@asset(io="warehouse")`` builds the
+    #: kind that ``named["warehouse"]`` says, with its options (see the registry).
+    named: Mapping[str, NamedIO] = field(default_factory=dict)
+    #: The name the kind was built for (a key of ``named``), or None for a bare kind.
+    name: str | None = None
+    #: The options of that name (empty for a bare kind): what the kind connects to.
+    options: Mapping[str, object] = field(default_factory=dict)
 
 
 @runtime_checkable

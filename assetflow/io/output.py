@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from assetflow.errors import StoreError
@@ -45,6 +46,7 @@ def write_output(
     partition: str | None = None,
     database: Path | None = None,
     lock_timeout: float = DUCKDB_LOCK_TIMEOUT_S,
+    settings: IOSettings | None = None,
 ) -> StoredOutput:
     """Store an asset's return value atomically and durably, and compute its data version.
 
@@ -69,6 +71,10 @@ def write_output(
             ``directory.parent / "warehouse.duckdb"``, i.e. ``<state_dir>/warehouse.duckdb``.
         lock_timeout: For kind ``"duckdb"``: how many seconds to wait, retrying
             with backoff, while another process holds the DuckDB file.
+        settings: The project's io settings (``lock_timeout`` and ``database`` are then
+            taken from them); ``kind`` may name one of their named io settings, whose
+            name the stored output then records as its kind, so that it is read back
+            with the same settings.
 
     Returns:
         The stored output: kind, path, rows, bytes, columns and data version
@@ -81,8 +87,13 @@ def write_output(
             nothing is written then.
         StoreError: ``kind`` is not a storage kind.
     """
-    manager = io_manager(kind, IOSettings(lock_timeout=lock_timeout, database=database))
-    return manager.write(value, WriteTarget(asset, partition, Path(directory)))
+    if settings is None:
+        settings = IOSettings(lock_timeout=lock_timeout, database=database)
+    manager = io_manager(kind, settings)
+    stored = manager.write(value, WriteTarget(asset, partition, Path(directory)))
+    if kind in settings.named and stored.kind != kind:
+        stored = replace(stored, kind=kind)
+    return stored
 
 
 def read_output(

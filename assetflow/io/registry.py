@@ -3,8 +3,8 @@
 The built-in kinds are written once, in ``BUILTIN_KINDS``, as ``module:Class``
 so that naming a kind imports only its own module (and its data library). A
 kind that is not built in is looked up, only then, in the entry-point group
-``assetflow.io``: a package registers ``postgres = my_package.io:PostgresIO``
-and assets use ``@asset(io="postgres")`` (see docs/io-kinds.md).
+``assetflow.io``: a package registers ``snowflake = my_package.io:SnowflakeIO``
+and assets use ``@asset(io="snowflake")`` (see docs/io-kinds.md).
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ import functools
 import importlib
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, cast
 
 from assetflow.errors import ProjectError, StoreError, did_you_mean, suggest
-from assetflow.io.base import IOManager, IOSettings, OutputRef, OutputStat
-from assetflow.io.values import DUCKDB, JSON, NONE, PARQUET
+from assetflow.io.base import IOManager, IOSettings, NamedIO, OutputRef, OutputStat
+from assetflow.io.values import DUCKDB, JSON, NONE, PARQUET, POSTGRES
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -35,6 +37,7 @@ BUILTIN_KINDS = MappingProxyType(
         DUCKDB: "assetflow.io.duckdbio:DuckDBIO",
         JSON: "assetflow.io.jsonfile:JsonIO",
         NONE: "assetflow.io.nothing:NothingIO",
+        POSTGRES: "assetflow.io.postgres:PostgresIO",
     }
 )
 
@@ -65,16 +68,41 @@ def io_manager(kind: str, settings: IOSettings | None = None) -> IOManager:
         ProjectError: The package that registers the kind fails to import, or
             its entry point is not an IOManager.
     """
-    return _factory(kind)(settings or IOSettings())
+    settings = settings or IOSettings()
+    named = settings.named.get(kind)
+    if named is not None:
+        return _factory(named.kind)(_named_settings(kind, named, settings))
+    return _factory(kind)(settings)
 
 
-def is_io_kind(kind: str) -> bool:
-    """Whether ``kind`` names a built-in or a registered storage kind.
+def resolve_kind(name: str, settings: IOSettings | None = None) -> str:
+    """The kind an io name builds: the ``kind`` of its named settings, else the name itself."""
+    named = settings.named.get(name) if settings is not None else None
+    return named.kind if named is not None else name
+
+
+def _named_settings(name: str, named: NamedIO, settings: IOSettings) -> IOSettings:
+    """``settings`` for the kind of a named io: its name and options, and the options
+    every kind reads from the settings themselves (a DuckDB ``database`` file, a ``wait``)."""
+    database = named.options.get("database")
+    wait = named.options.get("wait")
+    return replace(
+        settings,
+        name=name,
+        options=named.options,
+        database=Path(str(database)) if database is not None else settings.database,
+        lock_timeout=float(cast(float, wait)) if wait is not None else settings.lock_timeout,
+    )
+
+
+def is_io_kind(kind: str, named: Iterable[str] = ()) -> bool:
+    """Whether ``kind`` names a built-in or a registered storage kind, or one of ``named``
+    (the project's ``[tool.assetflow.io.NAME]`` tables).
 
     Raises:
         ProjectError: More than one installed package registers ``kind``.
     """
-    if kind in BUILTIN_KINDS:
+    if kind in BUILTIN_KINDS or kind in named:
         return True
     try:
         _entry_point(kind)

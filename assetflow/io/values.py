@@ -25,6 +25,8 @@ PARQUET = "parquet"
 DUCKDB = "duckdb"
 JSON = "json"
 NONE = "none"
+#: A table in a PostgreSQL database (``io="postgres"`` or a named io of that kind).
+POSTGRES = "postgres"
 
 #: Libraries whose types are named by their public top-level name (pandas.Series,
 #: not pandas.core.series.Series).

@@ -261,6 +261,7 @@ def _make_plan(
     from dataclasses import replace
 
     from assetflow.clock import SystemClock
+    from assetflow.execution.step import io_settings
     from assetflow.planner import plan_run
     from assetflow.planner.keys import keys_by_asset
     from assetflow.planner.plan import source_partitions
@@ -293,7 +294,7 @@ def _make_plan(
         observed=observations.versions,
         unavailable=observations.errors,
         # Outputs verified before they are called fresh: a deleted or changed one is stale.
-        broken=verify_outputs(stored.latest, project.state_dir),
+        broken=verify_outputs(stored.latest, project.state_dir, io_settings(project)),
     )
     fingerprints = fingerprints_of(project, selected)
     code_versions = {name: fp.version for name, fp in fingerprints.items()}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from assetflow.planner.staleness import Reason, ReasonKind
 
 if TYPE_CHECKING:
-    from assetflow.io.base import OutputStat
+    from assetflow.io.base import IOSettings, OutputStat
     from assetflow.keys import AssetPartition
     from assetflow.store.records import MaterializationState
 
@@ -29,13 +29,17 @@ VERIFY_LOCK_TIMEOUT_S = 2.0
 
 
 def verify_outputs(
-    latest: Mapping[AssetPartition, MaterializationState], root: Path
+    latest: Mapping[AssetPartition, MaterializationState],
+    root: Path,
+    project_settings: IOSettings | None = None,
 ) -> dict[AssetPartition, Reason]:
     """The recorded outputs that are missing or changed, each with its reason.
 
     Args:
         latest: The newest materialization of each asset-partition.
         root: The project's state directory, which recorded paths are relative to.
+        project_settings: The project's io settings, for outputs recorded under a named
+            io (`[tool.assetflow.io.NAME]`); their wait is cut to the verifying one.
 
     Returns:
         The reason (`output missing` or `output damaged`) by asset-partition; outputs
@@ -43,6 +47,7 @@ def verify_outputs(
         be looked at now (a DuckDB file locked past the wait) are left out.
     """
     import os
+    from dataclasses import replace
 
     from assetflow.errors import AssetflowError
     from assetflow.io.base import IOSettings
@@ -53,7 +58,7 @@ def verify_outputs(
     for state in latest.values():
         if state.path is not None:
             groups.setdefault(state.io, {}).setdefault(state.asset, []).append(state)
-    settings = IOSettings(lock_timeout=VERIFY_LOCK_TIMEOUT_S)
+    settings = replace(project_settings or IOSettings(), lock_timeout=VERIFY_LOCK_TIMEOUT_S)
     found: dict[AssetPartition, Reason] = {}
     prefix = str(root) + os.sep
     for kind, by_asset in groups.items():

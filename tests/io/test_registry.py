@@ -110,7 +110,7 @@ def install_package(
 
 
 def test_the_built_in_kinds_are_known() -> None:
-    assert tuple(BUILTIN_KINDS) == ("parquet", "duckdb", "json", "none")
+    assert tuple(BUILTIN_KINDS) == ("parquet", "duckdb", "json", "none", "postgres")
     for kind in BUILTIN_KINDS:
         manager = io_manager(kind)
         assert isinstance(manager, IOManager)

@@ -1,0 +1,24 @@
+"""Connection URLs as messages may show them: the password replaced by ``***``.
+
+Any layer may need to name a server in a message (the metadata store, an io kind
+that loads into a database), and none may show its password; this is the one
+rule for both, below them all.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: What a password is shown as.
+REDACTED = "***"
+
+_AUTHORITY_PASSWORD = re.compile(
+    r"^(?P<head>(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://)?[^/?#:@]*):[^/?#@]*@"
+)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its authority or query replaced by ``***``."""
+    shown = _AUTHORITY_PASSWORD.sub(rf"\g<head>:{REDACTED}@", url, count=1)
+    return _QUERY_PASSWORD.sub(rf"\g<head>{REDACTED}", shown)
