@@ -77,6 +77,7 @@ from assetflow.alerts.settings import (
     is_http_url,
     resolve_secret,
 )
+from assetflow.urls import REDACTED  # what a detail shows in place of a secret
 
 Outcome = Literal["sent", "retry", "failed", "undeliverable"]
 
@@ -84,8 +85,6 @@ Outcome = Literal["sent", "retry", "failed", "undeliverable"]
 BODY_QUOTE = 200
 #: What every HTTP request says it is.
 USER_AGENT = f"assetflow/{__version__}"
-#: What a detail shows in place of a secret.
-REDACTED = "***"
 
 
 @dataclass(frozen=True, slots=True)

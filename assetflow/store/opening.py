@@ -26,9 +26,17 @@ from urllib.parse import quote, unquote
 from assetflow.errors import StoreError, did_you_mean, suggest
 from assetflow.store.base import MetadataStore
 from assetflow.store.sqlite import SqliteStore
+from assetflow.urls import REDACTED, redact_url
 
-#: What a URL's password is shown as.
-REDACTED = "***"
+__all__ = [
+    "OPENERS",
+    "REDACTED",
+    "StoreUrl",
+    "open_store",
+    "parse_store_url",
+    "redact_url",
+    "sqlite_url",
+]
 
 _URL_EXAMPLES = (
     "A metadata store is named by a URL: sqlite:///abs/path/metadata.sqlite (an absolute "
@@ -36,12 +44,6 @@ _URL_EXAMPLES = (
     "(in memory, for tests)."
 )
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-# A password in the authority (user:password@host, even with the scheme left out)
-# or in a query (?password=...).
-_AUTHORITY_PASSWORD = re.compile(
-    r"^(?P<head>(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://)?[^/?#:@]*):[^/?#@]*@"
-)
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +60,6 @@ class StoreUrl:
 
 #: Opens the store a URL names; ``root`` is the directory relative paths start from.
 StoreOpener = Callable[[StoreUrl, Path | None], MetadataStore]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of its authority or query replaced by ``***``."""
-    shown = _AUTHORITY_PASSWORD.sub(rf"\g<head>:{REDACTED}@", url, count=1)
-    return _QUERY_PASSWORD.sub(rf"\g<head>{REDACTED}", shown)
 
 
 def sqlite_url(path: str | Path) -> str:
