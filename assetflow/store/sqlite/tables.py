@@ -34,8 +34,17 @@ def count_rows(db: SqliteConnection, table: str) -> int:
 def read_rows(
     db: SqliteConnection, table: str, columns: Sequence[str]
 ) -> Sequence[Sequence[object]]:
+    """The rows in the order they were written (rowid order, which is what orders ties
+    such as dynamic partition keys and incidents opened in the same instant), so that
+    a copy writes them in the same order."""
     names = ", ".join(_quoted(column) for column in columns)
-    return db.select("read a table to copy it", f"SELECT {names} FROM {_known(table)}")
+    (definition,) = db.select(
+        "read a table's definition",
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+        (_known(table),),
+    )[0]
+    order = "" if "WITHOUT ROWID" in str(definition).upper() else " ORDER BY rowid"
+    return db.select("read a table to copy it", f"SELECT {names} FROM {table}{order}")
 
 
 def load_rows(
