@@ -72,6 +72,12 @@ _CREDENTIALS_HINT = {
     "AZURE_STORAGE_ACCOUNT_KEY, or a service principal's AZURE_TENANT_ID, AZURE_CLIENT_ID "
     "and AZURE_CLIENT_SECRET.",
 }
+#: How to create a bucket (or container), for the message when it does not exist.
+_CREATE_BUCKET = {
+    "s3": "aws s3 mb s3://{bucket}",
+    "gcs": "gcloud storage buckets create gs://{bucket}",
+    "azure": "az storage container create --name {bucket}",
+}
 #: Environment variables that decide which credentials and endpoint a client uses: a
 #: filesystem is built anew when they change (their values are hashed, never kept).
 _ENVIRONMENT_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_", "GCS")
@@ -115,9 +121,9 @@ def storage_problem(url: str) -> str | None:
     if "@" in authority or ":" in authority:
         return (
             f"{_SETTING} holds credentials or a port in its URL ({protocol}://...@...); "
-            "credentials come from the environment only "
-            f"({_CREDENTIALS_HINT[EXTRA_BY_PROTOCOL[protocol]]}) and an S3-compatible "
-            "server's address from AWS_ENDPOINT_URL"
+            f"write it as {protocol}://BUCKET/prefix: credentials come from the environment "
+            "only, and an S3-compatible server's address from AWS_ENDPOINT_URL. "
+            + _CREDENTIALS_HINT[EXTRA_BY_PROTOCOL[protocol]].rstrip(".")
         )
     if not authority:
         return f"{_SETTING} names no bucket: write it as {protocol}://BUCKET/prefix"
@@ -293,11 +299,12 @@ class RemoteStorage:
         except FileNotFoundError as raised:
             if asset is None and not _names_bucket(raised):
                 raise
+            create = _CREATE_BUCKET.get(EXTRA_BY_PROTOCOL.get(self.protocol, ""), "")
+            example = f" (e.g. `{create.format(bucket=self.bucket)}`)" if create else ""
             raise error(
                 f"cannot {self._what(action, key, asset)}: the bucket '{self.bucket}' does "
                 f"not exist ({_SETTING} is {self.url}).",
-                hint=f"Create the bucket (e.g. `aws s3 mb s3://{self.bucket}`), or point "
-                "`storage` at one that exists.",
+                hint=f"Create the bucket{example}, or point `storage` at one that exists.",
             ) from raised
         except AssetflowError:
             raise
