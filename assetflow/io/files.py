@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from stat import S_ISREG
 
-from assetflow.errors import StoreError
-from assetflow.io.base import IOSettings, OutputRef, OutputStat
-from assetflow.io.storage import RemoteStorage, remote_storage
+from assetflow.errors import StoreError, WriteError
+from assetflow.io.base import IOSettings, OutputRef, OutputStat, WriteTarget
+from assetflow.io.paths import output_path
+from assetflow.io.storage import RemoteStorage, remote_storage, unique_path
 
 
 def file_stat(ref: OutputRef) -> OutputStat | None:
@@ -23,6 +24,29 @@ def file_stat(ref: OutputRef) -> OutputStat | None:
     if not S_ISREG(status.st_mode):  # one system call, not a second for isfile()
         return None
     return OutputStat(bytes=status.st_size, modified_at=status.st_mtime)
+
+
+def new_object(
+    remote: RemoteStorage, target: WriteTarget, kind: str, version: str
+) -> tuple[Path, str]:
+    """A key no other write uses for the target's output, and the path that stands for
+    it (the one recorded): ``<data>/orders.<version>.<random>.parquet``.
+
+    Raises:
+        WriteError: The target's directory is not under the state directory, so no
+            path can stand for a key under the storage root.
+    """
+    path = unique_path(output_path(target.directory, target.asset, kind, target.partition), version)
+    path = path.absolute()
+    key = remote.key(path)
+    if key is None:
+        raise WriteError(
+            f"cannot place the output of asset '{target.asset}' under {remote.url}: "
+            f"'{target.directory}' is outside the project's state directory.",
+            hint="Write outputs to the state directory's data directory, which "
+            "`storage` stands in for.",
+        )
+    return path, key
 
 
 def remote_or_file_stat(settings: IOSettings, ref: OutputRef) -> OutputStat | None:

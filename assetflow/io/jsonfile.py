@@ -24,6 +24,7 @@ from assetflow.io.base import (
 )
 from assetflow.io.files import (
     missing_output_error,
+    new_object,
     one_file,
     partition_files,
     quick_digest,
@@ -33,7 +34,7 @@ from assetflow.io.files import (
     unreadable_error,
 )
 from assetflow.io.paths import output_path
-from assetflow.io.storage import RemoteStorage, local_directory, remote_storage, unique_path
+from assetflow.io.storage import RemoteStorage, local_directory, remote_storage
 from assetflow.io.values import JSON, is_table, to_json_value, type_name
 
 logger = logging.getLogger(__name__)
@@ -70,10 +71,8 @@ class JsonIO:
         remote = remote_storage(self.settings)
         if remote is not None:
             # A key of its own for every write: see assetflow.io.storage.
-            path = unique_path(
-                output_path(target.directory, asset, JSON, target.partition), version
-            ).absolute()
-            remote.put(remote.key(path) or str(path), data, asset=asset)
+            path, key = new_object(remote, target, JSON, version)
+            remote.put(key, data, asset=asset)
             return StoredOutput(JSON, path, rows, len(data), (), version)
         directory = local_directory(self.settings, target.directory)
         path = output_path(directory, asset, JSON, target.partition)

@@ -33,6 +33,7 @@ from assetflow.io.base import (
 )
 from assetflow.io.files import (
     missing_output_error,
+    new_object,
     one_file,
     partition_files,
     quick_digest,
@@ -42,12 +43,7 @@ from assetflow.io.files import (
     unreadable_error,
 )
 from assetflow.io.paths import output_path
-from assetflow.io.storage import (
-    RemoteStorage,
-    local_directory,
-    remote_storage,
-    unique_path,
-)
+from assetflow.io.storage import RemoteStorage, local_directory, remote_storage
 from assetflow.io.values import PARQUET, unsupported_value_error
 
 if TYPE_CHECKING:
@@ -103,8 +99,10 @@ class ParquetIO:
         key = remote.key(path) if remote is not None else None
         try:
             if remote is not None and key is not None:
-                with remote.errors(key, "read"):
-                    return read_table(key, as_type, filesystem=remote.filesystem())
+                # One request for the whole object: reading it by ranges costs a round
+                # trip for the footer and another per column chunk.
+                data = remote.read_bytes(key)
+                return read_table(pa.BufferReader(data), as_type, shown=remote.shown(key))
             return read_table(path, as_type)
         except FileNotFoundError as error:
             raise missing_output_error(_shown(remote, key, path)) from error
@@ -137,10 +135,12 @@ class ParquetIO:
         path = one_file(ref, PARQUET)
         remote = remote_storage(self.settings)
         key = remote.key(path) if remote is not None else None
+        opened = None
         try:
             if remote is not None and key is not None:
                 with remote.errors(key, "read"):
-                    parquet_file = pq.ParquetFile(remote.open(key))
+                    opened = remote.open(key)
+                    parquet_file = pq.ParquetFile(opened)
             else:
                 parquet_file = pq.ParquetFile(path)
             batches = []
@@ -156,6 +156,9 @@ class ParquetIO:
             raise missing_output_error(_shown(remote, key, path)) from error
         except (pa.ArrowException, OSError) as error:
             raise unreadable_error("Parquet", _shown(remote, key, path), error) from error
+        finally:
+            if opened is not None:
+                opened.close()
         return OutputHead(table, parquet_file.metadata.num_rows)
 
     def stat_files(self, paths: Sequence[str]) -> list[OutputStat | None]:
@@ -167,22 +170,12 @@ def _write_remote(
     remote: RemoteStorage, table: pa.Table, version: str, target: WriteTarget
 ) -> StoredOutput:
     """Write the table to a new object of its own; its stand-in path is what is recorded."""
-    path = unique_path(
-        output_path(target.directory, target.asset, PARQUET, target.partition), version
-    )
-    key = remote.key(path.absolute())
-    if key is None:  # pragma: no cover - the data directory is under the state directory
-        raise WriteError(
-            f"cannot place the output of asset '{target.asset}' under {remote.url}: "
-            f"'{target.directory}' is outside the project's state directory."
-        )
+    path, key = new_object(remote, target, PARQUET, version)
     sink = pa.BufferOutputStream()
     write_table(table, sink, asset=target.asset)
     data = sink.getvalue().to_pybytes()
     remote.put(key, data, asset=target.asset)
-    return StoredOutput(
-        PARQUET, path.absolute(), table.num_rows, len(data), column_types(table), version
-    )
+    return StoredOutput(PARQUET, path, table.num_rows, len(data), column_types(table), version)
 
 
 def _shown(remote: RemoteStorage | None, key: str | None, path: Path) -> Path | str:
@@ -319,16 +312,18 @@ def write_table(table: pa.Table, path: Path | BinaryIO, *, asset: str = "") -> N
         ) from error
 
 
-def read_table(path: Path | str, as_type: object = None, *, filesystem: object = None) -> object:
+def read_table(
+    path: Path | pa.BufferReader, as_type: object = None, *, shown: object = None
+) -> object:
     """Read a Parquet output as a pandas DataFrame, or as a pyarrow Table when asked.
 
     Args:
-        path: The Parquet file (a key, when ``filesystem`` is given).
+        path: The Parquet file, or its bytes.
+        shown: What messages call it (the object's URL, for bytes); default ``path``.
         as_type: The reader's annotation. ``pyarrow.Table`` (also as text, or
             inside ``Annotated``) gives a Table; anything else a DataFrame.
             Checking the annotation is the type checker's job, not the reader's.
 
-        filesystem: The fsspec filesystem ``path`` is on; None for the local disk.
 
     Returns:
         The stored table.
@@ -338,12 +333,12 @@ def read_table(path: Path | str, as_type: object = None, *, filesystem: object =
         StoreError: The file cannot be read as Parquet.
     """
     try:
-        table = pq.read_table(path, filesystem=filesystem)
+        table = pq.read_table(path)
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as error:
         raise StoreError(
-            f"cannot read the Parquet output '{path}': {error}",
+            f"cannot read the Parquet output '{shown or path}': {error}",
             hint="The file is damaged or was not written by assetflow: materialize the "
             "asset again (with --force).",
         ) from error
