@@ -24,13 +24,13 @@ from assetflow.io.base import (
 )
 from assetflow.io.files import (
     missing_output_error,
+    missing_partitions_error,
     new_object,
     one_file,
     partition_files,
     quick_digest,
     remote_or_file_stat,
     remote_or_file_stats,
-    remote_partition_keys,
     unreadable_error,
 )
 from assetflow.io.paths import output_path
@@ -95,13 +95,12 @@ class JsonIO:
         whole mapping (e.g. ``dict[str, int]``)."""
         remote = remote_storage(self.settings)
         if remote is not None and refs and all(remote.key(ref.path) for ref in refs):
-            remote_partition_keys(remote, asset, refs)  # every missing one named at once
-            paths = [Path(ref.path or "") for ref in refs]
+            values = _load_remote(remote, asset, refs)
         else:
             paths = partition_files(asset, refs)
-        values = {
-            ref.partition or "": _load(path, remote) for ref, path in zip(refs, paths, strict=True)
-        }
+            values = {
+                ref.partition or "": _load(path) for ref, path in zip(refs, paths, strict=True)
+            }
         keys = list(values)
         return validate_as(values, as_type, f"the JSON outputs of asset '{asset}' ({keys!r})")
 
@@ -157,6 +156,27 @@ def validate_as(value: object, as_type: object, subject: str) -> object:
             hint="The input's annotation differs from what the upstream asset stored: "
             "change the annotation, or materialize the upstream asset again.",
         ) from error
+
+
+def _load_remote(remote: RemoteStorage, asset: str, refs: Sequence[OutputRef]) -> dict[str, object]:
+    """``{partition: value}`` of objects on object storage, fetched concurrently.
+
+    Raises:
+        StoreError: Objects are missing (each partition is named), or one is not JSON.
+    """
+    keys = [remote.key(ref.path) or "" for ref in refs]
+    found = remote.read_many(keys)
+    missing = [ref for ref, key in zip(refs, keys, strict=True) if found[key] is None]
+    if missing:
+        gone = next(key for key in keys if found[key] is None)
+        raise missing_partitions_error(asset, missing, example=remote.shown(gone))
+    values: dict[str, object] = {}
+    for ref, key in zip(refs, keys, strict=True):
+        try:
+            values[ref.partition or ""] = json.loads(found[key] or b"")
+        except ValueError as error:
+            raise unreadable_error("JSON", remote.shown(key), error) from error
+    return values
 
 
 def _load(path: Path, remote: RemoteStorage | None = None) -> object:

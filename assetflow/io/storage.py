@@ -251,6 +251,28 @@ class RemoteStorage:
             data: bytes = self.filesystem().cat_file(key)
         return data
 
+    def read_many(self, keys: Sequence[str]) -> dict[str, bytes | None]:
+        """Many whole objects, fetched concurrently: ``{key: bytes}``, None where missing.
+
+        Raises:
+            StoreError: As for ``read_bytes``.
+        """
+        if not keys:
+            return {}
+        with self.errors(keys[0], "read"):
+            fetched = self.filesystem().cat(list(keys), on_error="return")
+        found: dict[str, bytes | None] = {}
+        for key in keys:
+            value = fetched.get(key)
+            if isinstance(value, FileNotFoundError) and not _names_bucket(value):
+                found[key] = None
+            elif isinstance(value, BaseException):
+                with self.errors(key, "read"):
+                    raise value
+            else:
+                found[key] = value
+        return found
+
     def open(self, key: str) -> Any:
         """The object as a seekable binary file (read in ranges as it is read).
 

@@ -209,3 +209,23 @@ def test_a_missing_partition_is_named_with_its_url(on_s3: tuple[IOSettings, Path
     message = raised.value.format_message()
     assert "4 partition(s) whose stored output is missing: 'b', 'c', 'd', 'e'" in message
     assert "s3://" in message
+
+
+def test_json_partitions_are_fetched_together_and_the_missing_ones_named(
+    on_s3: tuple[IOSettings, Path],
+) -> None:
+    settings, state = on_s3
+    manager = io_manager("json", settings)
+    stored = [
+        manager.write({"day": n}, WriteTarget("notes", f"d{n}", state / "data")) for n in range(6)
+    ]
+    refs = [OutputRef("notes", f"d{n}", s.path) for n, s in enumerate(stored)]
+    assert manager.read_partitions("notes", refs) == {f"d{n}": {"day": n} for n in range(6)}
+    remote = remote_storage(settings)
+    assert remote is not None
+    remote.filesystem().rm(remote.key(stored[4].path))
+    with pytest.raises(StoreError) as raised:
+        manager.read_partitions("notes", refs)
+    message = raised.value.format_message()
+    assert "1 partition(s) whose stored output is missing: 'd4'" in message
+    assert f"s3://{remote.key(stored[4].path)}" in message
