@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import fsspec  # type: ignore[import-untyped]
 import numpy as np
 import pandas as pd
 from timing import best_of
@@ -77,10 +78,22 @@ def s3_server() -> Iterator[str]:
 
 
 def make_bucket(name: str) -> str:
-    import fsspec  # type: ignore[import-untyped]
-
     fsspec.filesystem("s3", skip_instance_cache=True).mkdir(name)
     return name
+
+
+def round_trip_ms(bucket: str, repeats: int) -> float:
+    """The server's floor: one PUT and one GET of a 2 KB object by the bare client, in ms."""
+    filesystem = fsspec.filesystem("s3", skip_instance_cache=True)
+    data = os.urandom(2048)
+
+    def once() -> None:
+        for n in range(50):
+            filesystem.pipe_file(f"{bucket}/floor/{n}", data)
+            filesystem.cat_file(f"{bucket}/floor/{n}")
+
+    once()  # the client's connections opened
+    return best_of(repeats, once) / 50 * 1000
 
 
 def chain_project(root: Path, storage: str | None) -> Path:
@@ -150,6 +163,8 @@ def main() -> None:
         bucket = make_bucket("bench-outputs")
         local_first, local_again = chain(work / "local", None, repeats)
         s3_first, s3_again = chain(work / "s3", f"s3://{bucket}/chain", repeats)
+        floor = round_trip_ms(bucket, repeats)
+        print(f"server floor: one PUT + one GET of 2 KB by the bare client: {floor:.2f} ms")
         print(f"chain of {CHAIN} Parquet assets (ms per asset; best of {repeats}):")
         print(
             f"  first run     local {local_first:6.2f}   s3 {s3_first:6.2f}   "
