@@ -211,18 +211,9 @@ class ProjectConfig(BaseModel):
     io: dict[str, NamedIOConfig] = Field(default_factory=dict)
     #: where Parquet and JSON outputs are kept: a directory (relative to the project, e.g. a
     #: shared filesystem's mount) or an fsspec URL (`s3://bucket/prefix`, `gs://...`,
-    #: `az://...`); default: `<state_dir>/data` (see docs/storage.md)
-    storage: str | None = None
-
-    @model_validator(mode="after")
-    def _storage_is_usable(self) -> ProjectConfig:
-        if self.storage is not None:
-            from assetflow.io.storage import storage_problem
-
-            problem = storage_problem(self.storage)
-            if problem is not None:
-                raise ValueError(problem)
-        return self
+    #: `az://...`); default: `<state_dir>/data` (see docs/storage.md). The io layer checks
+    #: it (protocol, installed package) when a command first needs the outputs.
+    storage: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _io_names_are_not_kinds(self) -> ProjectConfig:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assetflow.errors import AssetflowError, StoreError, WriteError
+from assetflow.errors import AssetflowError, ProjectError, StoreError, WriteError
 from assetflow.io.base import IOSettings, OutputStat, StorageSettings
 
 #: An fsspec filesystem (fsspec ships no type information).
@@ -148,11 +148,22 @@ def missing_package(protocol: str) -> str | None:
 
 def storage_settings(url: str, project_root: Path, state_dir: Path) -> StorageSettings:
     """The settings for a project's ``storage``: a relative directory is taken from the
-    project's root, a ``file://`` URL is its path, and a remote URL loses any trailing ``/``."""
+    project's root, a ``file://`` URL is its path, and a remote URL loses any trailing ``/``.
+
+    Raises:
+        ProjectError: The setting cannot be used (see ``storage_problem``).
+    """
+    problem = storage_problem(url)
+    if problem is not None:
+        raise ProjectError(
+            f"the project's configuration cannot be used: {problem}.",
+            hint="Fix `storage` in the project's configuration (see docs/storage.md), or "
+            "remove it to keep outputs in the state directory.",
+        )
     protocol, rest = split_protocol(url.strip())
     if protocol is None or protocol in LOCAL_PROTOCOLS:
         directory = Path(rest).expanduser()
-        return StorageSettings(str((project_root / directory).absolute()), state_dir)
+        return StorageSettings(str((project_root / directory).resolve()), state_dir)
     return StorageSettings(f"{protocol}://{rest.strip('/')}", state_dir)
 
 

@@ -43,7 +43,7 @@ def run(
 
 def test_an_unknown_protocol_names_the_ones_there_are(make_project: Callable[..., Path]) -> None:
     root = make_project(ASSETS, config=config("ftp://files.example.com/outputs"))
-    result = run(root, {}, "list")
+    result = run(root, {}, "plan")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "`storage` in [tool.assetflow] uses the protocol 'ftp'" in result.stderr
     assert "s3://, gs://, az://" in result.stderr
@@ -72,7 +72,7 @@ def test_a_protocol_whose_package_is_missing_names_the_extra(
         )
     )
     root = make_project(ASSETS, config=config("gs://analytics-bucket/shop"))
-    result = run(root, {}, "list", path=(str(blocker),))
+    result = run(root, {}, "plan", path=(str(blocker),))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "the package that reads it (gcsfs) is not installed" in result.stderr
     assert "pip install 'assetflow[gcs]'" in result.stderr
@@ -83,7 +83,7 @@ def test_credentials_in_the_url_are_refused_without_showing_them(
     make_project: Callable[..., Path],
 ) -> None:
     root = make_project(ASSETS, config=config(f"s3://{ACCESS_KEY}:{SECRET_KEY}@bucket/p"))
-    result = run(root, {}, "list")
+    result = run(root, {}, "plan")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "write it as s3://BUCKET/prefix: credentials come from the environment" in (
         result.stderr

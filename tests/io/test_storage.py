@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from assetflow.errors import StoreError, WriteError
+from assetflow.errors import ProjectError, StoreError, WriteError
 from assetflow.io import IOSettings, OutputRef, WriteTarget, io_manager
 from assetflow.io.base import StorageSettings
 from assetflow.io.stats import stat_assets
@@ -20,7 +20,6 @@ from assetflow.io.storage import (
     storage_problem,
     storage_settings,
 )
-from assetflow.project import ProjectConfig
 
 
 @pytest.mark.parametrize(
@@ -47,21 +46,21 @@ def test_a_usable_storage_setting_has_no_problem(url: str) -> None:
         ("s3://key:secret@bucket/p", "holds credentials or a port in its URL (s3://...@...)"),
     ],
 )
-def test_a_bad_storage_setting_is_refused_when_the_configuration_is_read(
-    url: str, said: str
+def test_a_bad_storage_setting_is_refused_before_any_output_is_touched(
+    url: str, said: str, tmp_path: Path
 ) -> None:
     problem = storage_problem(url)
     assert problem is not None
     assert said in problem
     assert "secret" not in problem
-    with pytest.raises(ValueError, match="storage"):
-        ProjectConfig(modules=("assets",), storage=url)
+    with pytest.raises(ProjectError, match="storage"):
+        storage_settings(url, tmp_path, tmp_path / ".assetflow")
 
 
 def test_settings_resolve_a_relative_directory_against_the_project(tmp_path: Path) -> None:
     state = tmp_path / "proj" / ".assetflow"
     local = storage_settings("../shared", tmp_path / "proj", state)
-    assert Path(local.url) == (tmp_path / "proj" / ".." / "shared").absolute()
+    assert Path(local.url) == (tmp_path / "shared").resolve()
     assert storage_settings("file:///mnt/x", tmp_path, state).url == "/mnt/x"
     assert storage_settings("s3://bucket/prefix/", tmp_path, state).url == "s3://bucket/prefix"
     settings = IOSettings(storage=local)
