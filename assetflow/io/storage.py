@@ -380,10 +380,11 @@ class RemoteStorage:
                 f"installed ({raised}).",
                 hint=f"Install it with `pip install 'assetflow[{extra}]'`.",
             )
+        endpoint = " (and AWS_ENDPOINT_URL, for an S3-compatible server)" if extra == "s3" else ""
         return error(
             f"cannot {what}: {type(raised).__name__}: {raised}",
-            hint=f"Check that the storage at {self.url} is reachable from this machine "
-            "(and AWS_ENDPOINT_URL, for an S3-compatible server), then run again.",
+            hint=f"Check that the storage at {self.url} is reachable from this machine"
+            f"{endpoint}, then run again.",
         )
 
 

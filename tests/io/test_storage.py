@@ -184,7 +184,13 @@ def test_many_outputs_are_looked_at_with_one_listing(on_s3: tuple[IOSettings, Pa
     assert calls == ["list_objects_v2"]
     assert [stat is not None for stat in found["orders"]] == [True, True, True, False]
     assert [stat.bytes for stat in found["refunds"] if stat] == [s.bytes for s in stored["refunds"]]
-    one = manager.stat(OutputRef("orders", "k0", stored["orders"][0].path))
+    calls.clear()
+    filesystem._call_s3 = counted
+    try:
+        one = manager.stat(OutputRef("orders", "k0", stored["orders"][0].path))
+    finally:
+        del filesystem._call_s3
+    assert calls == ["head_object"]  # one request for one output
     assert one is not None
     assert one.bytes == stored["orders"][0].bytes
     assert one.modified_at is not None
