@@ -8,8 +8,10 @@ import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from moto.server import ThreadedMotoServer
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 #: Credentials the server accepts (any are accepted; these are not secrets).
 ACCESS_KEY = "assetflow-test-key"
@@ -59,6 +61,8 @@ class S3Server:
 
 def start_server() -> S3Server:
     """Start moto's S3 server on a free port of 127.0.0.1."""
+    from moto.server import ThreadedMotoServer  # imported by the tests that use it only
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
