@@ -123,3 +123,47 @@ def test_a_shared_directory_holds_the_outputs_of_a_project(
     assert not (root / ".assetflow" / "data").exists()
     planned = run(root, {}, "plan")
     assert "Nothing to do" in planned.stdout, planned.stdout + planned.stderr
+
+
+KILLED = """
+    import os
+    import signal
+
+    import pandas as pd
+
+    from assetflow import asset, check
+
+    @asset
+    def orders() -> pd.DataFrame:
+        return pd.DataFrame({"n": [int(os.environ["ORDERS_N"])]})
+
+    @check(asset="orders")
+    def dies_after_the_write(orders: pd.DataFrame) -> bool:
+        # Checks run after the write and before the run records it: dying here is a
+        # crash between the object's upload and the metadata commit.
+        if os.environ.get("DIE_AFTER_WRITE"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return True
+"""
+
+
+def test_a_run_killed_between_write_and_commit_leaves_an_orphan_and_the_old_output_current(
+    make_project: Callable[..., Path], s3_server: S3Server, s3_bucket: str
+) -> None:
+    settings = f'{config(f"s3://{s3_bucket}/shop")}executor = "inprocess"\n'
+    root = make_project(KILLED, config=settings)
+    environ = s3_server.environ()
+    first = run(root, {**environ, "ORDERS_N": "1"}, "materialize", "*")
+    assert first.returncode == 0, first.stdout + first.stderr
+    killed = run(
+        root, {**environ, "ORDERS_N": "2", "DIE_AFTER_WRITE": "1"}, "materialize", "*", "--force"
+    )
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    objects = fsspec.filesystem("s3", skip_instance_cache=True).find(s3_bucket)
+    assert len(objects) == 2  # the current output and the orphan the killed run left
+
+    frame = assetflow.read_asset("orders", project=root)
+    assert frame["n"].tolist() == [1]  # the recorded object, not the newer orphan
+    planned = run(root, {**environ, "ORDERS_N": "1"}, "plan")
+    assert planned.returncode == 0, planned.stderr
+    assert "orders  stale    last run failed" in planned.stdout  # rebuilt by the next run
