@@ -10,7 +10,8 @@ from stat import S_ISREG
 from assetflow.errors import StoreError, WriteError
 from assetflow.io.base import IOSettings, OutputRef, OutputStat, WriteTarget
 from assetflow.io.paths import output_path
-from assetflow.io.storage import RemoteStorage, remote_storage, unique_path
+from assetflow.io.remote import RemoteStorage
+from assetflow.io.storage import remote_storage, unique_path
 
 
 def file_stat(ref: OutputRef) -> OutputStat | None:

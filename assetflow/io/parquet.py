@@ -43,7 +43,8 @@ from assetflow.io.files import (
     unreadable_error,
 )
 from assetflow.io.paths import output_path
-from assetflow.io.storage import RemoteStorage, local_directory, remote_storage
+from assetflow.io.remote import RemoteStorage
+from assetflow.io.storage import local_directory, remote_storage
 from assetflow.io.values import PARQUET, unsupported_value_error
 
 if TYPE_CHECKING:
