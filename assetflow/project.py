@@ -209,6 +209,11 @@ class ProjectConfig(BaseModel):
     #: `[tool.assetflow.io.NAME]` tables: named io settings, `@asset(io="NAME")` builds
     #: their `kind` with their options (a PostgreSQL server, another DuckDB file)
     io: dict[str, NamedIOConfig] = Field(default_factory=dict)
+    #: where Parquet and JSON outputs are kept: a directory (relative to the project, e.g. a
+    #: shared filesystem's mount) or an fsspec URL (`s3://bucket/prefix`, `gs://...`,
+    #: `az://...`); default: `<state_dir>/data` (see docs/storage.md). The io layer checks
+    #: it (protocol, installed package) when a command first needs the outputs.
+    storage: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _io_names_are_not_kinds(self) -> ProjectConfig:

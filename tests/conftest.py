@@ -13,6 +13,8 @@ import pytest
 from assetflow.asset import asset
 from assetflow.graph import AssetGraph, build_graph
 from tests.postgres_server import PostgresServer, start_server
+from tests.s3_server import S3Server
+from tests.s3_server import start_server as start_s3_server
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_PROJECT = REPO / "example_project"
@@ -90,3 +92,21 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server (moto's) on 127.0.0.1 for the whole session."""
+    server = start_s3_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the test S3 server, with AWS_* pointing this process at it."""
+    for name, value in s3_server.environ().items():
+        monkeypatch.setenv(name, value)
+    return s3_server.create_bucket()

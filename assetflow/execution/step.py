@@ -38,7 +38,8 @@ class StepOutput:
 
 def io_settings(project: Project) -> IOSettings:
     """What the storage kinds are built with for ``project``: its `duckdb_wait`, and its
-    named io settings (`[tool.assetflow.io.NAME]`), their DuckDB files made absolute."""
+    named io settings (`[tool.assetflow.io.NAME]`), their DuckDB files made absolute, and
+    where the file kinds keep outputs (`storage`)."""
     from assetflow.io import IOSettings
     from assetflow.io.base import NamedIO
 
@@ -49,7 +50,12 @@ def io_settings(project: Project) -> IOSettings:
         if entry.kind == "duckdb" and options.get("database") is not None:
             options["database"] = str(project.root / str(options["database"]))
         named[name] = NamedIO(entry.kind, options)
-    return IOSettings(lock_timeout=config.duckdb_wait, named=named)
+    storage = None
+    if config.storage is not None:
+        from assetflow.io.storage import storage_settings
+
+        storage = storage_settings(config.storage, project.root, project.state_dir)
+    return IOSettings(lock_timeout=config.duckdb_wait, named=named, storage=storage)
 
 
 def run_step(

@@ -104,6 +104,24 @@ class NamedIO:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """Where the file kinds (Parquet, JSON) keep outputs: ``[tool.assetflow] storage``.
+
+    ``url`` is a local directory (a shared filesystem's mount) or an fsspec URL
+    (``s3://bucket/prefix``, ``gs://...``, ``az://...``). For a local directory, outputs
+    go to ``<url>/data`` and their absolute paths are recorded. For object storage, a
+    path under ``local_root`` stands for the object key at the same place under ``url``
+    (``<local_root>/data/orders.<version>.parquet`` is ``<url>/data/orders.<version>.parquet``),
+    so the recorded path stays relative to the state directory as it is on local disk.
+    """
+
+    #: The storage root: an absolute local path, or ``protocol://bucket/prefix``.
+    url: str
+    #: The project's state directory, whose paths stand for keys under ``url``.
+    local_root: Path
+
+
+@dataclass(frozen=True, slots=True)
 class IOSettings:
     """The settings every kind is built with (each uses those it needs)."""
 
@@ -118,6 +136,8 @@ class IOSettings:
     name: str | None = None
     #: The options of that name (empty for a bare kind): what the kind connects to.
     options: Mapping[str, object] = field(default_factory=dict)
+    #: Where the file kinds keep outputs; None: ``WriteTarget.directory`` on local disk.
+    storage: StorageSettings | None = None
 
 
 @runtime_checkable

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from stat import S_ISREG
 
-from assetflow.errors import StoreError
-from assetflow.io.base import OutputRef, OutputStat
+from assetflow.errors import StoreError, WriteError
+from assetflow.io.base import IOSettings, OutputRef, OutputStat, WriteTarget
+from assetflow.io.paths import output_path
+from assetflow.io.remote import RemoteStorage
+from assetflow.io.storage import remote_storage, unique_path
 
 
 def file_stat(ref: OutputRef) -> OutputStat | None:
@@ -22,6 +25,73 @@ def file_stat(ref: OutputRef) -> OutputStat | None:
     if not S_ISREG(status.st_mode):  # one system call, not a second for isfile()
         return None
     return OutputStat(bytes=status.st_size, modified_at=status.st_mtime)
+
+
+def new_object(
+    remote: RemoteStorage, target: WriteTarget, kind: str, version: str
+) -> tuple[Path, str]:
+    """A key no other write uses for the target's output, and the path that stands for
+    it (the one recorded): ``<data>/orders.<version>.<random>.parquet``.
+
+    Raises:
+        WriteError: The target's directory is not under the state directory, so no
+            path can stand for a key under the storage root.
+    """
+    path = unique_path(output_path(target.directory, target.asset, kind, target.partition), version)
+    path = path.absolute()
+    key = remote.key(path)
+    if key is None:
+        raise WriteError(
+            f"cannot place the output of asset '{target.asset}' under {remote.url}: "
+            f"'{target.directory}' is outside the project's state directory.",
+            hint="Write outputs to the state directory's data directory, which "
+            "`storage` stands in for.",
+        )
+    return path, key
+
+
+def remote_or_file_stat(settings: IOSettings, ref: OutputRef) -> OutputStat | None:
+    """``file_stat``, or the object's size and time when ``ref`` is on object storage."""
+    remote = remote_storage(settings)
+    key = remote.key(ref.path) if remote is not None else None
+    if remote is not None and key is not None:
+        return remote.stat(key)
+    return file_stat(ref)
+
+
+def remote_or_file_stats(settings: IOSettings, paths: Sequence[str]) -> list[OutputStat | None]:
+    """``file_stats``, with the paths that stand for objects looked at on the object
+    storage together (one listing, for many; see ``RemoteStorage.stats``)."""
+    remote = remote_storage(settings)
+    if remote is None:
+        return file_stats(paths)
+    keys = [remote.key(path) for path in paths]
+    found: list[OutputStat | None] = [None] * len(paths)
+    remote_at = [n for n, key in enumerate(keys) if key is not None]
+    local_at = [n for n, key in enumerate(keys) if key is None]
+    for n, stat in zip(remote_at, remote.stats([keys[n] or "" for n in remote_at]), strict=True):
+        found[n] = stat
+    for n, stat in zip(local_at, file_stats([paths[n] for n in local_at]), strict=True):
+        found[n] = stat
+    return found
+
+
+def remote_partition_keys(
+    remote: RemoteStorage, asset: str, refs: Sequence[OutputRef]
+) -> list[str]:
+    """The object key of each ref, in order, after checking that every one is there.
+
+    Raises:
+        StoreError: Objects are missing: every missing partition is named.
+    """
+    keys = [remote.key(ref.path) or "" for ref in refs]
+    stats = remote.stats(keys)
+    missing = [ref for ref, stat in zip(refs, stats, strict=True) if stat is None]
+    if missing:
+        gone = [key for key, stat in zip(keys, stats, strict=True) if stat is None]
+        shown = remote.shown(gone[0])
+        raise missing_partitions_error(asset, missing, example=shown)
+    return keys
 
 
 def file_stats(paths: Sequence[str]) -> list[OutputStat | None]:
@@ -139,7 +209,7 @@ def one_file(ref: OutputRef, kind: str) -> Path:
     return Path(ref.path)
 
 
-def missing_output_error(path: Path) -> StoreError:
+def missing_output_error(path: Path | str) -> StoreError:
     """The error for a stored file that is gone."""
     return StoreError(
         f"the stored output '{path}' is missing.",
@@ -148,10 +218,14 @@ def missing_output_error(path: Path) -> StoreError:
     )
 
 
-def missing_partitions_error(asset: str, missing: Sequence[OutputRef]) -> StoreError:
-    """The error for partitions whose files are gone (or were never written)."""
+def missing_partitions_error(
+    asset: str, missing: Sequence[OutputRef], *, example: str | None = None
+) -> StoreError:
+    """The error for partitions whose files are gone (or were never written); ``example``
+    names one where it is not the ref's path (an object's URL)."""
     shown = ", ".join(repr(ref.partition or "") for ref in missing)
-    example = next((str(ref.path) for ref in missing if ref.path is not None), None)
+    if example is None:
+        example = next((str(ref.path) for ref in missing if ref.path is not None), None)
     where = f" (e.g. '{example}')" if example else ""
     return StoreError(
         f"asset '{asset}' has {len(missing)} partition(s) whose stored output is "
@@ -161,7 +235,7 @@ def missing_partitions_error(asset: str, missing: Sequence[OutputRef]) -> StoreE
     )
 
 
-def unreadable_error(kind: str, path: Path, error: Exception) -> StoreError:
+def unreadable_error(kind: str, path: Path | str, error: Exception) -> StoreError:
     """The error for a stored file that exists but cannot be read as ``kind``."""
     return StoreError(
         f"cannot read the {kind} output '{path}': {error}",

@@ -23,15 +23,19 @@ from assetflow.io.base import (
     WriteTarget,
 )
 from assetflow.io.files import (
-    file_stat,
-    file_stats,
     missing_output_error,
+    missing_partitions_error,
+    new_object,
     one_file,
     partition_files,
     quick_digest,
+    remote_or_file_stat,
+    remote_or_file_stats,
     unreadable_error,
 )
 from assetflow.io.paths import output_path
+from assetflow.io.remote import RemoteStorage
+from assetflow.io.storage import local_directory, remote_storage
 from assetflow.io.values import JSON, is_table, to_json_value, type_name
 
 logger = logging.getLogger(__name__)
@@ -60,13 +64,20 @@ class JsonIO:
                 '(io="parquet"); JSON holds dicts, lists, strings, numbers, booleans, None '
                 "and pydantic models.",
             )
-        path = output_path(target.directory, asset, JSON, target.partition)
         json_value = to_json_value(value, asset=asset)
         version = json_version(json_value)
         text = json.dumps(json_value, ensure_ascii=False, indent=_JSON_INDENT, allow_nan=False)
         data = (text + "\n").encode("utf-8")
-        write_bytes_atomically(path, data, asset=asset)
         rows = len(json_value) if isinstance(json_value, list) else None
+        remote = remote_storage(self.settings)
+        if remote is not None:
+            # A key of its own for every write: see assetflow.io.storage.
+            path, key = new_object(remote, target, JSON, version)
+            remote.put(key, data, asset=asset)
+            return StoredOutput(JSON, path, rows, len(data), (), version)
+        directory = local_directory(self.settings, target.directory)
+        path = output_path(directory, asset, JSON, target.partition)
+        write_bytes_atomically(path, data, asset=asset)
         logger.debug("wrote %s: %d bytes, version %s", path, len(data), version)
         mtime = os.stat(path).st_mtime
         return StoredOutput(JSON, path, rows, len(data), (), version, mtime, quick_digest(path))
@@ -75,27 +86,34 @@ class JsonIO:
         """The stored values, validated into ``as_type`` by pydantic when it is a type (a
         model, ``list[Model]``, ``dict[str, int]``, ...); as stored for None or ``Any``."""
         path = one_file(ref, JSON)
-        return validate_as(_load(path), as_type, f"the JSON output '{path}'")
+        remote = remote_storage(self.settings)
+        return validate_as(_load(path, remote), as_type, f"the JSON output '{path}'")
 
     def read_partitions(
         self, asset: str, refs: Sequence[OutputRef], as_type: object = None
     ) -> object:
         """``{partition: value}`` in the order of ``refs``; ``as_type`` describes that
         whole mapping (e.g. ``dict[str, int]``)."""
-        paths = partition_files(asset, refs)
-        values = {ref.partition or "": _load(path) for ref, path in zip(refs, paths, strict=True)}
+        remote = remote_storage(self.settings)
+        if remote is not None and refs and all(remote.key(ref.path) for ref in refs):
+            values = _load_remote(remote, asset, refs)
+        else:
+            paths = partition_files(asset, refs)
+            values = {
+                ref.partition or "": _load(path) for ref, path in zip(refs, paths, strict=True)
+            }
         keys = list(values)
         return validate_as(values, as_type, f"the JSON outputs of asset '{asset}' ({keys!r})")
 
     def stat(self, ref: OutputRef) -> OutputStat | None:
         """The file's size and modification time; None if it is missing."""
-        return file_stat(ref)
+        return remote_or_file_stat(self.settings, ref)
 
     def head(self, ref: OutputRef, limit: int) -> OutputHead:
         """The value as stored, a top-level list cut to its first ``limit`` items and a
         dict to its first ``limit`` keys (the whole file is read: JSON has no index to
         seek by, and JSON outputs are small values)."""
-        value = _load(one_file(ref, JSON))
+        value = _load(one_file(ref, JSON), remote_storage(self.settings))
         if isinstance(value, list):
             return OutputHead(value[: max(limit, 0)], len(value))
         if isinstance(value, dict):
@@ -105,7 +123,7 @@ class JsonIO:
 
     def stat_files(self, paths: Sequence[str]) -> list[OutputStat | None]:
         """``stat`` of many outputs by their files' paths (see ``assetflow.io.stats``)."""
-        return file_stats(paths)
+        return remote_or_file_stats(self.settings, paths)
 
 
 def validate_as(value: object, as_type: object, subject: str) -> object:
@@ -141,10 +159,37 @@ def validate_as(value: object, as_type: object, subject: str) -> object:
         ) from error
 
 
-def _load(path: Path) -> object:
+def _load_remote(remote: RemoteStorage, asset: str, refs: Sequence[OutputRef]) -> dict[str, object]:
+    """``{partition: value}`` of objects on object storage, fetched concurrently.
+
+    Raises:
+        StoreError: Objects are missing (each partition is named), or one is not JSON.
+    """
+    keys = [remote.key(ref.path) or "" for ref in refs]
+    found = remote.read_many(keys)
+    missing = [ref for ref, key in zip(refs, keys, strict=True) if found[key] is None]
+    if missing:
+        gone = next(key for key in keys if found[key] is None)
+        raise missing_partitions_error(asset, missing, example=remote.shown(gone))
+    values: dict[str, object] = {}
+    for ref, key in zip(refs, keys, strict=True):
+        try:
+            values[ref.partition or ""] = json.loads(found[key] or b"")
+        except ValueError as error:
+            raise unreadable_error("JSON", remote.shown(key), error) from error
+    return values
+
+
+def _load(path: Path, remote: RemoteStorage | None = None) -> object:
+    """The value in a JSON file, or in the object its path stands for."""
+    key = remote.key(path) if remote is not None else None
+    shown: Path | str = path
     try:
+        if remote is not None and key is not None:
+            shown = remote.shown(key)
+            return json.loads(remote.read_bytes(key))
         return json.loads(path.read_bytes())
     except FileNotFoundError as error:
-        raise missing_output_error(path) from error
+        raise missing_output_error(shown) from error
     except (OSError, ValueError) as error:
-        raise unreadable_error("JSON", path, error) from error
+        raise unreadable_error("JSON", shown, error) from error

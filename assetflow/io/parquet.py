@@ -32,15 +32,19 @@ from assetflow.io.base import (
     WriteTarget,
 )
 from assetflow.io.files import (
-    file_stat,
-    file_stats,
     missing_output_error,
+    new_object,
     one_file,
     partition_files,
     quick_digest,
+    remote_or_file_stat,
+    remote_or_file_stats,
+    remote_partition_keys,
     unreadable_error,
 )
 from assetflow.io.paths import output_path
+from assetflow.io.remote import RemoteStorage
+from assetflow.io.storage import local_directory, remote_storage
 from assetflow.io.values import PARQUET, unsupported_value_error
 
 if TYPE_CHECKING:
@@ -63,10 +67,15 @@ class ParquetIO:
     partitions_share_path: bool = False
 
     def write(self, value: object, target: WriteTarget) -> StoredOutput:
-        """Write the table to its file atomically (see ``assetflow.io.atomic``)."""
-        path = output_path(target.directory, target.asset, PARQUET, target.partition)
+        """Write the table to its file atomically (see ``assetflow.io.atomic``), or on
+        object storage to a key of its own (see ``assetflow.io.storage``)."""
         table = to_arrow_table(value, asset=target.asset)
         version = table_version(table)
+        remote = remote_storage(self.settings)
+        if remote is not None:
+            return _write_remote(remote, table, version, target)
+        directory = local_directory(self.settings, target.directory)
+        path = output_path(directory, target.asset, PARQUET, target.partition)
 
         def write(handle: BinaryIO) -> None:
             write_table(table, handle, asset=target.asset)
@@ -87,10 +96,17 @@ class ParquetIO:
     def read(self, ref: OutputRef, as_type: object = None) -> object:
         """Read the file as a DataFrame (a Table if ``as_type`` asks for ``pyarrow.Table``)."""
         path = one_file(ref, PARQUET)
+        remote = remote_storage(self.settings)
+        key = remote.key(path) if remote is not None else None
         try:
+            if remote is not None and key is not None:
+                # One request for the whole object: reading it by ranges costs a round
+                # trip for the footer and another per column chunk.
+                data = remote.read_bytes(key)
+                return read_table(pa.BufferReader(data), as_type, shown=remote.shown(key))
             return read_table(path, as_type)
         except FileNotFoundError as error:
-            raise missing_output_error(path) from error
+            raise missing_output_error(_shown(remote, key, path)) from error
 
     def read_partitions(
         self, asset: str, refs: Sequence[OutputRef], as_type: object = None
@@ -98,21 +114,36 @@ class ParquetIO:
         """Read the files as one dataset, concatenated in order; no partition column is
         added. A column missing from some partitions is null there; types are promoted
         where pyarrow can (int32 and int64 give int64)."""
+        remote = remote_storage(self.settings)
+        if remote is not None and refs and all(remote.key(ref.path) for ref in refs):
+            keys = remote_partition_keys(remote, asset, refs)
+            if not keys:
+                return empty_table(as_type)
+            with remote.errors(keys[0], "read"):
+                return _read_dataset(asset, keys, as_type, filesystem=remote.filesystem())
         paths = partition_files(asset, refs)
         if not paths:
             return empty_table(as_type)
-        return _read_dataset(asset, paths, as_type)
+        return _read_dataset(asset, [str(path.absolute()) for path in paths], as_type)
 
     def stat(self, ref: OutputRef) -> OutputStat | None:
         """The file's size and modification time; None if it is missing."""
-        return file_stat(ref)
+        return remote_or_file_stat(self.settings, ref)
 
     def head(self, ref: OutputRef, limit: int) -> OutputHead:
         """The first ``limit`` rows, read batch by batch from the first row groups only;
         the total comes from the file's footer."""
         path = one_file(ref, PARQUET)
+        remote = remote_storage(self.settings)
+        key = remote.key(path) if remote is not None else None
+        opened = None
         try:
-            parquet_file = pq.ParquetFile(path)
+            if remote is not None and key is not None:
+                with remote.errors(key, "read"):
+                    opened = remote.open(key)
+                    parquet_file = pq.ParquetFile(opened)
+            else:
+                parquet_file = pq.ParquetFile(path)
             batches = []
             taken = 0
             if limit > 0:
@@ -123,14 +154,34 @@ class ParquetIO:
                         break
             table = pa.Table.from_batches(batches, schema=parquet_file.schema_arrow)
         except FileNotFoundError as error:
-            raise missing_output_error(path) from error
+            raise missing_output_error(_shown(remote, key, path)) from error
         except (pa.ArrowException, OSError) as error:
-            raise unreadable_error("Parquet", path, error) from error
+            raise unreadable_error("Parquet", _shown(remote, key, path), error) from error
+        finally:
+            if opened is not None:
+                opened.close()
         return OutputHead(table, parquet_file.metadata.num_rows)
 
     def stat_files(self, paths: Sequence[str]) -> list[OutputStat | None]:
         """``stat`` of many outputs by their files' paths (see ``assetflow.io.stats``)."""
-        return file_stats(paths)
+        return remote_or_file_stats(self.settings, paths)
+
+
+def _write_remote(
+    remote: RemoteStorage, table: pa.Table, version: str, target: WriteTarget
+) -> StoredOutput:
+    """Write the table to a new object of its own; its stand-in path is what is recorded."""
+    path, key = new_object(remote, target, PARQUET, version)
+    sink = pa.BufferOutputStream()
+    write_table(table, sink, asset=target.asset)
+    data = sink.getvalue().to_pybytes()
+    remote.put(key, data, asset=target.asset)
+    return StoredOutput(PARQUET, path, table.num_rows, len(data), column_types(table), version)
+
+
+def _shown(remote: RemoteStorage | None, key: str | None, path: Path) -> Path | str:
+    """What a message names: the object's URL, or the local file."""
+    return remote.shown(key) if remote is not None and key is not None else path
 
 
 def empty_table(as_type: object) -> object:
@@ -143,15 +194,23 @@ def empty_table(as_type: object) -> object:
     return pd.DataFrame()
 
 
-def _read_dataset(asset: str, paths: list[Path], as_type: object) -> object:
-    """The Parquet files, read as one dataset (in their order) with a unified schema."""
+def _read_dataset(
+    asset: str, paths: list[str], as_type: object, *, filesystem: object = None
+) -> object:
+    """The Parquet files (absolute paths, or keys on an fsspec ``filesystem``), read as
+    one dataset (in their order) with a unified schema."""
     import pyarrow.dataset as ds
     from pyarrow import fs
 
     try:
+        files = (
+            fs.LocalFileSystem()
+            if filesystem is None
+            else fs.PyFileSystem(fs.FSSpecHandler(filesystem))
+        )
         factory = ds.FileSystemDatasetFactory(
-            fs.LocalFileSystem(),
-            [str(path.absolute()) for path in paths],
+            files,
+            paths,
             ds.ParquetFileFormat(),
             ds.FileSystemFactoryOptions(),
         )
@@ -254,14 +313,18 @@ def write_table(table: pa.Table, path: Path | BinaryIO, *, asset: str = "") -> N
         ) from error
 
 
-def read_table(path: Path, as_type: object = None) -> object:
+def read_table(
+    path: Path | pa.BufferReader, as_type: object = None, *, shown: object = None
+) -> object:
     """Read a Parquet output as a pandas DataFrame, or as a pyarrow Table when asked.
 
     Args:
-        path: The Parquet file.
+        path: The Parquet file, or its bytes.
+        shown: What messages call it (the object's URL, for bytes); default ``path``.
         as_type: The reader's annotation. ``pyarrow.Table`` (also as text, or
             inside ``Annotated``) gives a Table; anything else a DataFrame.
             Checking the annotation is the type checker's job, not the reader's.
+
 
     Returns:
         The stored table.
@@ -276,7 +339,7 @@ def read_table(path: Path, as_type: object = None) -> object:
         raise
     except (pa.ArrowException, OSError) as error:
         raise StoreError(
-            f"cannot read the Parquet output '{path}': {error}",
+            f"cannot read the Parquet output '{shown or path}': {error}",
             hint="The file is damaged or was not written by assetflow: materialize the "
             "asset again (with --force).",
         ) from error

@@ -51,9 +51,23 @@ def stat_outputs(
 def stat_assets(
     manager: IOManager, outputs: Mapping[str, tuple[Sequence[str | None], Sequence[str]]]
 ) -> dict[str, list[OutputStat | None]]:
-    """``stat_outputs`` of several assets of one kind: {asset: (partitions, paths)}."""
+    """``stat_outputs`` of several assets of one kind: {asset: (partitions, paths)}.
+
+    A kind with ``stat_files`` is asked once for every asset's files together, so that
+    outputs on object storage are looked at with one listing, not one request each.
+    """
+    files = getattr(manager, "stat_files", None)
+    if files is not None:
+        every = [path for _, paths in outputs.values() for path in paths]
+        looked: list[OutputStat | None] = list(files(every))
+        found_by_asset: dict[str, list[OutputStat | None]] = {}
+        start = 0
+        for asset, (_, paths) in outputs.items():
+            found_by_asset[asset] = looked[start : start + len(paths)]
+            start += len(paths)
+        return found_by_asset
     many = getattr(manager, "stat_assets", None)
-    if many is None or getattr(manager, "stat_files", None) is not None:
+    if many is None:
         return {
             asset: stat_outputs(manager, asset, partitions, paths)
             for asset, (partitions, paths) in outputs.items()

@@ -30,6 +30,7 @@ from assetflow.io import (
     output_exists,
     stat_output,
 )
+from assetflow.io.base import StorageSettings
 
 # Run again in CI against the oldest supported pandas (see .ci/run).
 pytestmark = pytest.mark.oldest_pandas
@@ -39,8 +40,21 @@ pytestmark = pytest.mark.oldest_pandas
 EXAMPLES = 25
 PARTITIONS = [None, "2026-03-01"]
 
+#: The file kinds again, with outputs on object storage (a real S3-compatible server):
+#: ``<kind>-on-s3`` is ``<kind>`` built with ``storage = "s3://<a fresh bucket>"``.
+ON_S3 = "-on-s3"
+FILE_KINDS = ["parquet", "json"]
 TABLE_KINDS = [kind for kind in known_kinds() if io_manager(kind).holds == "tables"]
 VALUE_KINDS = [kind for kind in known_kinds() if io_manager(kind).holds == "values"]
+TABLE_KINDS += [kind + ON_S3 for kind in FILE_KINDS if kind in TABLE_KINDS]
+VALUE_KINDS += [kind + ON_S3 for kind in FILE_KINDS if kind in VALUE_KINDS]
+
+
+def base_kind(kind: str) -> str:
+    """The registered kind a test parameter builds (``parquet`` for ``parquet-on-s3``)."""
+    return kind.removesuffix(ON_S3)
+
+
 STORING_KINDS = TABLE_KINDS + VALUE_KINDS
 
 CONTRACT = settings(
@@ -152,11 +166,21 @@ def kind_settings(kind: str, request: pytest.FixtureRequest) -> IOSettings:
     """What ``kind`` is built with: for postgres, a fresh database on the test server."""
     if kind == "postgres":
         return IOSettings(options={"url": request.getfixturevalue("postgres_url")})
+    if kind.endswith(ON_S3):
+        # Every local path stands for a key in the bucket: the tests' directories vary.
+        bucket = request.getfixturevalue("s3_bucket")
+        return IOSettings(storage=StorageSettings(f"s3://{bucket}/outputs", Path("/")))
     return IOSettings()
 
 
 def _wipe_database(settings: IOSettings) -> None:
-    """Drop every table of a postgres kind's database (as wiping the state dir does files)."""
+    """Drop every table of a postgres kind's database, or every object of a kind on object
+    storage (as wiping the state dir does files)."""
+    if settings.storage is not None:
+        import fsspec  # type: ignore[import-untyped]
+
+        fsspec.filesystem("s3", skip_instance_cache=True).rm(settings.storage.url, recursive=True)
+        return
     url = settings.options.get("url")
     if url is None:
         return
@@ -188,9 +212,9 @@ def test_a_table_reads_back_as_written(
 ) -> None:
     assume(fits(kind, frame))
     root = tmp_path_factory.mktemp(kind)
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     stored = _write(manager, root, frame, partition)
-    assert stored.kind == kind
+    assert stored.kind == base_kind(kind)
     assert stored.rows == len(frame)
     assert [name for name, _ in stored.columns][: len(frame.columns)] == list(frame.columns)
     assert_same_table(manager.read(_ref(stored, partition)), frame)
@@ -207,9 +231,9 @@ def test_a_value_reads_back_as_written(
     tmp_path_factory: pytest.TempPathFactory,
     kind_settings: IOSettings,
 ) -> None:
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     stored = _write(manager, tmp_path_factory.mktemp(kind), value, partition)
-    assert stored.kind == kind
+    assert stored.kind == base_kind(kind)
     assert_same_value(manager.read(_ref(stored, partition)), value)
 
 
@@ -227,7 +251,7 @@ def test_rewriting_a_partition_replaces_exactly_it(
     # combine into one table (a StoreError that says so).
     assume(fits(kind, first, second))
     root = tmp_path_factory.mktemp(kind)
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     neighbour = first.iloc[::-1]
     beside = _write(manager, root, neighbour, "2026-03-02")
     _write(manager, root, first, "2026-03-01")
@@ -250,7 +274,7 @@ def test_rewriting_a_value_replaces_it(
     kind_settings: IOSettings,
 ) -> None:
     root = tmp_path_factory.mktemp(kind)
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     _write(manager, root, first, "2026-03-01")
     stored = _write(manager, root, second, "2026-03-01")
     assert_same_value(manager.read(_ref(stored, "2026-03-01")), second)
@@ -263,13 +287,13 @@ def test_rewriting_a_value_replaces_it(
 def test_stat_matches_what_was_written(
     kind: str, partition: str | None, tmp_path: Path, kind_settings: IOSettings
 ) -> None:
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     value: object = pd.DataFrame({"id": [1, 2, 3]}) if kind in TABLE_KINDS else [1, 2, 3]
     stored = _write(manager, tmp_path, value, partition)
     stat = manager.stat(_ref(stored, partition))
     assert stat is not None
-    assert stat == stat_output(kind, _ref(stored, partition), kind_settings)
-    assert output_exists(kind, _ref(stored, partition), kind_settings)
+    assert stat == stat_output(base_kind(kind), _ref(stored, partition), kind_settings)
+    assert output_exists(base_kind(kind), _ref(stored, partition), kind_settings)
     assert stat.bytes is not None or stat.rows is not None  # something to compare with
     if stat.bytes is not None:
         assert stat.bytes == stored.bytes
@@ -286,7 +310,7 @@ def test_stat_matches_what_was_written(
 
 
 DELETING_KINDS = [
-    kind for kind in STORING_KINDS if callable(getattr(io_manager(kind), "delete", None))
+    kind for kind in STORING_KINDS if callable(getattr(io_manager(base_kind(kind)), "delete", None))
 ]
 
 
@@ -295,7 +319,7 @@ def test_deleting_a_partition_deletes_exactly_it(
     kind: str, tmp_path: Path, kind_settings: IOSettings
 ) -> None:
     """What `partitions remove --prune` does with a kind that shares one file."""
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     table = kind in TABLE_KINDS
     kept = _write(manager, tmp_path, pd.DataFrame({"id": [1, 2]}) if table else [1, 2], "a")
     gone = _write(manager, tmp_path, pd.DataFrame({"id": [3]}) if table else [3], "b")
@@ -324,14 +348,14 @@ def test_a_missing_output_is_reported_missing(
     kind_settings: IOSettings,
 ) -> None:
     """The state directory was wiped after the write: stat, exists and read all say so."""
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     value: object = pd.DataFrame({"id": [1]}) if kind in TABLE_KINDS else {"id": 1}
     stored = _write(manager, tmp_path / "state", value, partition)
     shutil.rmtree(tmp_path / "state", ignore_errors=True)  # postgres writes no file
     _wipe_database(kind_settings)
     ref = _ref(stored, partition)
     assert manager.stat(ref) is None
-    assert not output_exists(kind, ref, kind_settings)
+    assert not output_exists(base_kind(kind), ref, kind_settings)
     with pytest.raises(StoreError, match=r"missing(.|\n)*materialize"):
         manager.read(ref)
     with pytest.raises(StoreError, match=r"missing(.|\n)*materialize"):
@@ -357,7 +381,7 @@ def test_the_head_of_a_table_is_its_first_rows(
     import pyarrow as pa
 
     assume(fits(kind, frame))
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     root = tmp_path_factory.mktemp(kind)
     if partition is not None:
         _write(manager, root, frame.iloc[::-1], "2026-03-02")  # a neighbour is left out
@@ -392,7 +416,7 @@ def test_the_head_of_a_value_cuts_a_list_or_dict(
     tmp_path: Path,
     kind_settings: IOSettings,
 ) -> None:
-    manager = io_manager(kind, kind_settings)
+    manager = io_manager(base_kind(kind), kind_settings)
     stored = _write(manager, tmp_path, value, None)
     head = manager.head(_ref(stored, None), limit)
     assert head.value == expected
@@ -408,18 +432,20 @@ def test_the_head_of_nothing_is_none() -> None:
 @pytest.mark.parametrize("kind", TABLE_KINDS)
 def test_a_table_kind_refuses_a_value(kind: str, tmp_path: Path, kind_settings: IOSettings) -> None:
     with pytest.raises(WriteError, match=r"asset 'orders'"):
-        _write(io_manager(kind, kind_settings), tmp_path, {"not": "a table"}, None)
+        _write(io_manager(base_kind(kind), kind_settings), tmp_path, {"not": "a table"}, None)
 
 
 @pytest.mark.parametrize("kind", VALUE_KINDS)
 def test_a_value_kind_refuses_a_table(kind: str, tmp_path: Path, kind_settings: IOSettings) -> None:
     with pytest.raises(WriteError, match=r"asset 'orders'"):
-        _write(io_manager(kind, kind_settings), tmp_path, pd.DataFrame({"id": [1]}), None)
+        _write(
+            io_manager(base_kind(kind), kind_settings), tmp_path, pd.DataFrame({"id": [1]}), None
+        )
 
 
 @pytest.mark.parametrize("kind", STORING_KINDS)
 def test_no_partitions_read_as_empty(kind: str, kind_settings: IOSettings) -> None:
-    back = io_manager(kind, kind_settings).read_partitions("orders", [])
+    back = io_manager(base_kind(kind), kind_settings).read_partitions("orders", [])
     if kind in TABLE_KINDS:
         assert isinstance(back, pd.DataFrame)
         assert back.empty
