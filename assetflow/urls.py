@@ -8,6 +8,7 @@ rule for both, below them all.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 #: What a password is shown as.
 REDACTED = "***"
@@ -22,3 +23,17 @@ def redact_url(url: str) -> str:
     """``url`` with the password of its authority or query replaced by ``***``."""
     shown = _AUTHORITY_PASSWORD.sub(rf"\g<head>:{REDACTED}@", url, count=1)
     return _QUERY_PASSWORD.sub(rf"\g<head>{REDACTED}", shown)
+
+
+def connection_text(url: str) -> str:
+    """The host, port, database and user a PostgreSQL URL names, for messages (no password):
+    ``host db.example.com:5432, database meta, user assetflow``."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    database = parts.path.lstrip("/") or "(default database)"
+    user = parts.username or "(default user)"
+    return f"host {host}{port}, database {database}, user {user}"
