@@ -1,0 +1,9 @@
+"""The PostgreSQL metadata store: the store of a team or a cluster, shared by many machines.
+
+``connection`` holds the URL, the pool and transactions; ``schema`` the tables,
+migrations and the use lock; ``rows`` the mapping between records and rows;
+``core`` runs, events, materializations and leases; ``automation``, ``alerts``
+and ``copying`` the scheduler's records, alerting's and `store copy`.
+"""
+
+from __future__ import annotations
