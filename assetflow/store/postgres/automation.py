@@ -2,9 +2,9 @@
 scheduler's leader lease (the AutomationStore protocol), with their tables.
 
 The tables keep SQLite's column names (``store copy`` moves rows between the two).
-Texts that users and sensors fill freely (a tick's reason, run id, run key and
-selection; a sensor's cursor) may hold NUL characters, which a PostgreSQL ``text``
-refuses: they are ``bytea`` holding UTF-8. Races are settled by PostgreSQL itself:
+Texts that users and sensors fill freely (a tick's reason, run key and selection; a
+sensor's cursor) may hold NUL characters, which the connection's text adapter
+escapes (see ``connection.escape_text``). Races are settled by PostgreSQL itself:
 a tick is claimed by ``INSERT ... ON CONFLICT DO NOTHING`` on its unique
 ``(origin, scheduled_at)``, a run key by a partial unique index, and the scheduler
 lease by a row lock on its one row.
@@ -53,11 +53,11 @@ AUTOMATION_DDL: Final[tuple[str, ...]] = (
         scheduled_at timestamptz NOT NULL,
         evaluated_at timestamptz NOT NULL,
         status text NOT NULL,
-        reason bytea,
-        run_id bytea,
-        run_key bytea,
+        reason text,
+        run_id text,
+        run_key text,
         partition_keys_json text,
-        selection bytea,
+        selection text,
         request_json text
     )""",
     # Serves claiming (the uniqueness), get_tick, one origin's history and
@@ -78,7 +78,7 @@ AUTOMATION_DDL: Final[tuple[str, ...]] = (
     )""",
     """CREATE TABLE sensor_cursors (
         origin text PRIMARY KEY,
-        cursor bytea
+        cursor text
     )""",
     """CREATE TABLE scheduler_lease (
         name text PRIMARY KEY CHECK (name = 'scheduler'),
@@ -113,16 +113,6 @@ CROSS JOIN LATERAL (
 _BINARY: Final = 'COLLATE "C"'
 
 
-def encoded(text: str | None) -> bytes | None:
-    """A text kept as ``bytea`` (UTF-8), or None."""
-    return None if text is None else text.encode("utf-8")
-
-
-def decoded(value: bytes | memoryview | None) -> str | None:
-    """A ``bytea`` column read back as the text it holds, or None."""
-    return None if value is None else bytes(value).decode("utf-8")
-
-
 def _tick_row(tick: TickRecord, request_json: str | None) -> tuple[object, ...]:
     """The values of _INSERT_TICK for a normalised ``tick`` and its request as JSON."""
     return (
@@ -130,13 +120,13 @@ def _tick_row(tick: TickRecord, request_json: str | None) -> tuple[object, ...]:
         tick.scheduled_at,
         tick.evaluated_at,
         tick.status,
-        encoded(tick.reason),
-        encoded(tick.run_id),
-        encoded(tick.run_key),
+        tick.reason,
+        tick.run_id,
+        tick.run_key,
         json.dumps(list(tick.partition_keys), ensure_ascii=False, separators=(",", ":"))
         if tick.partition_keys
         else None,
-        encoded(tick.selection),
+        tick.selection,
         request_json,
     )
 
@@ -149,11 +139,11 @@ def _ticks_from_rows(rows: Iterable[Sequence[Any]]) -> list[TickRecord]:
             scheduled_at,
             evaluated_at,
             check_status(status, f"tick '{origin}' at {scheduled_at.isoformat()}"),
-            decoded(reason),
-            decoded(run_id),
-            decoded(run_key),
+            reason,
+            run_id,
+            run_key,
             tuple(json.loads(partition_keys)) if partition_keys else (),
-            decoded(selection),
+            selection,
             json.loads(request) if request is not None else None,
         )
         for (
@@ -186,7 +176,7 @@ def _key_holder(
     found = connection.execute(
         "SELECT origin, scheduled_at FROM ticks "
         "WHERE run_key = %s AND status IN ('claimed', 'started') LIMIT 1",
-        (encoded(run_key),),
+        (run_key,),
     ).fetchone()
     if found is not None:
         return "tick " + tick_name(found[0], found[1])
@@ -194,7 +184,7 @@ def _key_holder(
         return None
     run = connection.execute(
         "SELECT run_id FROM runs WHERE run_key = %s ORDER BY started_at DESC, id DESC LIMIT 1",
-        (encoded(run_key),),
+        (run_key,),
     ).fetchone()
     return None if run is None else f"run {run[0]}"
 
@@ -239,7 +229,7 @@ class AutomationMixin:
     ) -> bool:
         """Record ``tick`` as skipped, its run key being held by ``holder``; always False."""
         assert tick.run_key is not None
-        reason = encoded(run_key_reason(tick.run_key, holder))
+        reason = run_key_reason(tick.run_key, holder)
         connection.execute(_INSERT_TICK, (*row[:3], "skipped", reason, None, *row[6:]))
         return False
 
@@ -286,7 +276,7 @@ class AutomationMixin:
             )
             if found is None:
                 raise unknown_tick_error(where, f"the metadata store {self._db.shown}")
-            tick_id, run_key = found[0], decoded(found[1])
+            tick_id, run_key = found[0], found[1]
             if changes.status in KEY_HOLDING_STATUSES and run_key is not None:
                 held = connection.execute(
                     "SELECT origin, scheduled_at FROM ticks WHERE run_key = %s "
@@ -303,8 +293,8 @@ class AutomationMixin:
                     changes.status,
                     changes.evaluated_at,
                     changes.status in RUNLESS_STATUSES,  # such a tick has no run: clear its id
-                    encoded(changes.run_id),
-                    encoded(changes.reason),
+                    changes.run_id,
+                    changes.reason,
                     tick_id,
                 ),
             )
@@ -373,7 +363,7 @@ class AutomationMixin:
             rows = connection.execute(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE run_key = %s "
                 "ORDER BY started_at DESC, id DESC LIMIT 1",
-                (encoded(run_key),),
+                (run_key,),
             ).fetchall()
         return runs_from_rows(rows)[0] if rows else None
 
@@ -431,7 +421,7 @@ class AutomationMixin:
             row = connection.execute(
                 "SELECT cursor FROM sensor_cursors WHERE origin = %s", (origin,)
             ).fetchone()
-        return None if row is None else decoded(row[0])
+        return None if row is None else row[0]
 
     def save_sensor_evaluation(
         self, origin: str, cursor: str | None, ticks: Sequence[TickRecord]
@@ -442,7 +432,7 @@ class AutomationMixin:
             connection.execute(
                 "INSERT INTO sensor_cursors (origin, cursor) VALUES (%s, %s) "
                 "ON CONFLICT (origin) DO UPDATE SET cursor = excluded.cursor",
-                (origin, encoded(cursor)),
+                (origin, cursor),
             )
             return [self._claim(connection, tick, row) for tick, row in rows]
 
