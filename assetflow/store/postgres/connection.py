@@ -145,8 +145,12 @@ def parse_pg_url(url: str) -> PgUrl:
                 shown, f"has the option {name!r}, which neither assetflow nor libpq knows. {hint}"
             )
         kept.append((name, value))
-    if not any(name == "connect_timeout" for name, _ in kept):
+    given = {name for name, _ in kept}
+    if "connect_timeout" not in given:
         kept.append(("connect_timeout", str(DEFAULT_CONNECT_TIMEOUT_S)))
+    if "application_name" not in given:
+        # Names the sessions in pg_stat_activity (and in `store migrate`'s refusal).
+        kept.append(("application_name", "assetflow"))
     pool_min = int(_number(shown, "pool_min", own.get("pool_min", "1"), integer=True, least=0))
     pool_max = int(_number(shown, "pool_max", own.get("pool_max", "4"), integer=True, least=1))
     if pool_min > pool_max:
