@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from assetflow.errors import StoreError
 from assetflow.store.copying import TABLES, Rows, check_counts
 
 if TYPE_CHECKING:
@@ -149,6 +150,13 @@ class CopyingMixin:
             ).fetchone()
         except psycopg.Error as error:
             raise self._db.failure(error, f"copy the table {table}") from error
+        except (ValueError, TypeError) as error:
+            raise StoreError(
+                f"cannot copy the table {table} into {self._db.shown}: a row holds a value "
+                f"its column cannot take ({error}), so nothing was kept.",
+                hint="The source store holds a value assetflow never writes (edited by hand?): "
+                "fix or delete that row in the source, then copy again.",
+            ) from error
         return 0 if counted is None else int(counted[0])
 
     @staticmethod
