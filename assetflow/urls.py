@@ -8,7 +8,7 @@ rule for both, below them all.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 #: What a password is shown as.
 REDACTED = "***"
@@ -27,13 +27,15 @@ def redact_url(url: str) -> str:
 
 def connection_text(url: str) -> str:
     """The host, port, database and user a PostgreSQL URL names, for messages (no password):
-    ``host db.example.com:5432, database meta, user assetflow``."""
+    ``host db.example.com:5432, database meta, user assetflow``. Query options
+    (``?host=...&user=...``) count as libpq reads them."""
     parts = urlsplit(url)
-    host = parts.hostname or "localhost"
+    query = dict(parse_qsl(parts.query))
+    host = query.get("host") or parts.hostname or "localhost"
     try:
-        port = f":{parts.port}" if parts.port else ""
+        port = query.get("port") or (str(parts.port) if parts.port else "")
     except ValueError:
         port = ""
-    database = parts.path.lstrip("/") or "(default database)"
-    user = parts.username or "(default user)"
-    return f"host {host}{port}, database {database}, user {user}"
+    database = query.get("dbname") or unquote(parts.path.lstrip("/")) or "(default database)"
+    user = query.get("user") or (unquote(parts.username) if parts.username else "(default user)")
+    return f"host {host}{':' + port if port else ''}, database {database}, user {user}"

@@ -1,4 +1,8 @@
-"""Store fixtures: an empty store of every backend, and a path for a SQLite file."""
+"""Store fixtures: an empty store of every backend, and a path for a SQLite file.
+
+The PostgreSQL store runs on one database per test session, migrated once; every
+table is emptied (identities restarted) before each test that uses it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,63 @@ from pathlib import Path
 import pytest
 
 from assetflow.store import MetadataStore, open_store
+from tests.postgres_server import PostgresServer
+
+BACKENDS = ["memory", "sqlite", "postgresql"]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def migrated_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a database with the store's schema, shared by the session's tests."""
+    from assetflow.store.postgres.connection import PgDatabase
+    from assetflow.store.postgres.schema import migrate
+
+    name = postgres_server.create_database("store")
+    url = postgres_server.url(name)
+    database = PgDatabase(url)
+    try:
+        migrate(database)
+    finally:
+        database.close()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
+def empty_postgres_store(url: str) -> None:
+    """Delete every row of every table of the store at ``url`` but its schema version."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SET lock_timeout = '10s'")
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename <> 'schema_version'"
+            ).fetchall()
+        ]
+        names = ", ".join(f'"{table}"' for table in tables)
+        connection.execute(f"TRUNCATE {names} RESTART IDENTITY")
+
+
+@pytest.fixture
+def fresh_postgres_url(request: pytest.FixtureRequest) -> str:
+    """The session's migrated database, emptied for this test."""
+    url: str = request.getfixturevalue("migrated_postgres_url")
+    empty_postgres_store(url)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
     """An empty store of each backend, closed after the test."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("fresh_postgres_url")
+        with open_store(url) as opened:
+            yield opened
+        return
     with open_store(request.param, tmp_path / "meta.sqlite") as opened:
         yield opened
 

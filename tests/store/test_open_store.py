@@ -82,12 +82,17 @@ def test_a_url_without_a_scheme_says_how_to_write_one() -> None:
         open_store("/tmp/x.sqlite")
 
 
-def test_postgresql_says_it_is_not_available_yet() -> None:
-    with pytest.raises(
-        StoreError, match=r"the PostgreSQL metadata store .* is not available yet"
-    ) as caught:
-        open_store("postgresql://assetflow@db.example.com/assetflow")
-    assert "sqlite:///abs/path/metadata.sqlite" in caught.value.hint
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_postgresql_urls_open_the_postgresql_store(scheme: str) -> None:
+    # Port 1 on this machine refuses at once: the store connects when it is opened.
+    with pytest.raises(StoreError) as caught:
+        open_store(f"{scheme}://deploy:secret@127.0.0.1:1/meta")
+    message = str(caught.value)
+    assert message.startswith(
+        "cannot connect to the PostgreSQL metadata store "
+        "(host 127.0.0.1:1, database meta, user deploy): "
+    )
+    assert "secret" not in message
 
 
 @pytest.mark.parametrize(

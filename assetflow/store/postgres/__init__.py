@@ -7,3 +7,5 @@ and ``copying`` the scheduler's records, alerting's and `store copy`.
 """
 
 from __future__ import annotations
+
+from assetflow.store.postgres.store import PostgresStore as PostgresStore

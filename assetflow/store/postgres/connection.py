@@ -261,9 +261,9 @@ class PgDatabase:
         return StoreError(
             f"cannot connect to the PostgreSQL metadata store ({connection_text(self._libpq)}): "
             f"{reason}",
-            hint="Check that the server is up and reachable from here, and the user, "
-            "password (never shown) and database in the store URL (`store` or the "
-            "variable `store_env` names in [tool.assetflow]).",
+            hint=f"Check that the server is up and reachable from here, and the user, "
+            f"password and database of {self.shown} (`store` in [tool.assetflow], or the "
+            "variable `store_env` names).",
         )
 
     def _usable_pool(self) -> ConnectionPool[Any]:
