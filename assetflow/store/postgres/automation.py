@@ -415,7 +415,7 @@ class AutomationMixin:
         return _origin_states_from_rows(rows)[origin]
 
     def sensor_cursor(self, origin: str) -> str | None:
-        if not isinstance(origin, str) or "\x00" in origin:
+        if "\x00" in origin:  # no stored origin holds one
             return None
         with self._db.reading("read a sensor cursor") as connection:
             row = connection.execute(
@@ -479,8 +479,6 @@ class AutomationMixin:
     def renew_scheduler_lease(self, holder: str, now: datetime, ttl: timedelta) -> bool:
         where = f"scheduler lease of '{holder}'"
         now = check_ttl(as_utc(now, f"the time of renewing the {where}"), ttl, where)
-        if "\x00" in holder:
-            return False
         with self._db.transaction("renew the scheduler lease") as connection:
             renewed = connection.execute(
                 "UPDATE scheduler_lease SET heartbeat_at = %s, expires_at = %s WHERE holder = %s",
@@ -489,8 +487,6 @@ class AutomationMixin:
         return renewed > 0
 
     def release_scheduler_lease(self, holder: str) -> None:
-        if "\x00" in holder:
-            return
         with self._db.transaction("release the scheduler lease") as connection:
             connection.execute("DELETE FROM scheduler_lease WHERE holder = %s", (holder,))
 
