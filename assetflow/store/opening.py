@@ -37,6 +37,7 @@ __all__ = [
     "open_store",
     "parse_store_url",
     "redact_url",
+    "sqlite_path",
     "sqlite_url",
 ]
 
@@ -149,6 +150,15 @@ def _open_kind(kind: str, location: str | Path | None) -> MetadataStore:
 
 
 def _open_sqlite(url: StoreUrl, root: Path | None) -> MetadataStore:
+    return SqliteStore(sqlite_path(url, root))
+
+
+def sqlite_path(url: StoreUrl, root: Path | None) -> Path:
+    """The file a ``sqlite:`` URL names (a relative path starts at ``root``).
+
+    Raises:
+        StoreError: The URL names a host, has options, or names no file.
+    """
     rest = url.rest
     if rest.startswith("//"):
         host, slash, after_host = rest[2:].partition("/")
@@ -178,7 +188,7 @@ def _open_sqlite(url: StoreUrl, root: Path | None) -> MetadataStore:
         )
     if not path.is_absolute() and root is not None:
         path = root / path
-    return SqliteStore(path)
+    return path
 
 
 def _open_memory(url: StoreUrl, root: Path | None) -> MetadataStore:

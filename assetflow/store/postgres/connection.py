@@ -233,6 +233,18 @@ class PgDatabase:
         #: the connection made on opening, held for the store's lifetime
         self.session: psycopg.Connection[Any] = self.connect()
 
+    @property
+    def database_key(self) -> tuple[str, str, str]:
+        """(host, port, database) as libpq reads the URL: two stores with the same key are
+        one database."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        params = conninfo_to_dict(self._libpq)
+        host = str(params.get("host") or "localhost")
+        port = str(params.get("port") or "5432")
+        database = str(params.get("dbname") or params.get("user") or "")
+        return host, port, database
+
     def _connection_kwargs(self) -> dict[str, Any]:
         options = "-c TimeZone=UTC"
         if self.options.statement_timeout is not None:

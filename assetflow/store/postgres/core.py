@@ -235,6 +235,11 @@ class PostgresCoreStore:
         except psycopg.Error as error:
             raise self._db.failure(error, action) from error
 
+    @property
+    def database_key(self) -> tuple[str, str, str]:
+        """(host, port, database): stores with the same key are one database."""
+        return self._db.database_key
+
     def _records(self, convert: Callable[[list[Row]], list[_R]], rows: list[Row]) -> list[_R]:
         try:
             return convert(rows)
