@@ -7,6 +7,7 @@ table is emptied (identities restarted) before each test that uses it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,23 +18,32 @@ from tests.postgres_server import PostgresServer
 BACKENDS = ["memory", "sqlite", "postgresql"]
 
 
-@pytest.fixture(scope="session")
-def migrated_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """The URL of a database with the store's schema, shared by the session's tests."""
+#: The migrated database of each test server (one per session), by the server's port.
+_MIGRATED: dict[int, str] = {}
+
+
+def migrated_database(server: PostgresServer) -> str:
+    """The URL of a database on ``server`` with the store's schema, made on first use and
+    shared by the session's tests (it goes with the server)."""
     from assetflow.store.postgres.connection import PgDatabase
     from assetflow.store.postgres.schema import migrate
 
-    name = postgres_server.create_database("store")
-    url = postgres_server.url(name)
-    database = PgDatabase(url)
-    try:
-        migrate(database)
-    finally:
-        database.close()
-    try:
-        yield url
-    finally:
-        postgres_server.drop_database(name)
+    url = _MIGRATED.get(server.port)
+    if url is None:
+        url = server.url(server.create_database("store"))
+        database = PgDatabase(url)
+        try:
+            migrate(database)
+        finally:
+            database.close()
+        _MIGRATED[server.port] = url
+    return url
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of the session's database with the store's schema (not emptied)."""
+    return migrated_database(postgres_server)
 
 
 def empty_postgres_store(url: str) -> None:
@@ -54,22 +64,30 @@ def empty_postgres_store(url: str) -> None:
 
 
 @pytest.fixture
-def fresh_postgres_url(request: pytest.FixtureRequest) -> str:
+def fresh_postgres_url(postgres_server: PostgresServer) -> str:
     """The session's migrated database, emptied for this test."""
-    url: str = request.getfixturevalue("migrated_postgres_url")
+    url = migrated_database(postgres_server)
     empty_postgres_store(url)
     return url
+
+
+@contextmanager
+def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    """An empty store of the backend ``request.param`` names (one of BACKENDS)."""
+    if request.param == "postgresql":
+        url = migrated_database(request.getfixturevalue("postgres_server"))
+        empty_postgres_store(url)
+        with open_store(url) as opened:
+            yield opened
+        return
+    with open_store(request.param, tmp_path / "meta.sqlite") as opened:
+        yield opened
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
     """An empty store of each backend, closed after the test."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("fresh_postgres_url")
-        with open_store(url) as opened:
-            yield opened
-        return
-    with open_store(request.param, tmp_path / "meta.sqlite") as opened:
+    with open_backend(request, tmp_path) as opened:
         yield opened
 
 
