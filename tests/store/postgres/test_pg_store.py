@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import psycopg
@@ -13,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from assetflow.errors import StoreError
 from assetflow.services.planning import read_snapshot
-from assetflow.store import MaterializationRecord, RunRecord, open_store
+from assetflow.store import Lease, MaterializationRecord, RunRecord, RunStatus, open_store
 from assetflow.store.postgres import PostgresStore
 from assetflow.store.postgres.connection import PgDatabase, escape_text, parse_pg_url
 from assetflow.store.postgres.schema import LATEST_VERSION, migrate
@@ -341,3 +343,65 @@ def test_a_planner_read_of_6000_states_is_three_statements(
     assert whole_read == 3
     assert keyed_read == 1
     assert snapshot.latest[("asset_0", partitions[-1])].finished_at == at(299)
+
+
+# -- races settled by the server -----------------------------------------------------------------
+
+RACERS = 4
+ATTEMPTS_PER_RACER = 15
+CONTESTED = ("clean", "2026-03-01")
+
+
+def test_racing_stores_never_hold_one_lease_at_once(migrated_url: str) -> None:
+    start = threading.Barrier(RACERS)
+    holds: list[tuple[int, int]] = []
+    refused: list[int] = []
+    errors: list[str] = []
+
+    def racer(worker: int) -> None:
+        run_id = f"racer-{worker}"
+        try:
+            with open_store(migrated_url) as store:
+                store.create_run(RunRecord(run_id=run_id, started_at=datetime.now(UTC), pid=1))
+                start.wait(30)
+                for _ in range(ATTEMPTS_PER_RACER):
+                    now = datetime.now(UTC)
+                    wanted = Lease(*CONTESTED, run_id, 1, "here", now, now + timedelta(minutes=1))
+                    if store.acquire_lease(wanted, now=now) is None:
+                        began = time.monotonic_ns()
+                        time.sleep(0.002)
+                        holds.append((began, time.monotonic_ns()))
+                        store.release_leases(run_id, [CONTESTED])
+                    else:
+                        refused.append(worker)
+        except StoreError as error:
+            errors.append(error.message)
+
+    threads = [threading.Thread(target=racer, args=(worker,)) for worker in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    ordered = sorted(holds)
+    assert [(a, b) for a, b in pairwise(ordered) if b[0] < a[1]] == []
+    assert len(holds) + len(refused) == RACERS * ATTEMPTS_PER_RACER
+    assert refused  # the race was real
+
+
+def test_two_stores_finishing_one_run_finish_it_once(migrated_url: str) -> None:
+    with open_store(migrated_url) as first, open_store(migrated_url) as second:
+        first.create_run(RunRecord(run_id="r1", started_at=at(0)))
+        start = threading.Barrier(2)
+        outcomes: list[bool] = []
+
+        def finish(store: Any) -> None:
+            start.wait(10)
+            outcomes.append(store.finish_run_if_running("r1", RunStatus.CRASHED, at(5)))
+
+        threads = [threading.Thread(target=finish, args=(s,)) for s in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == [False, True]
