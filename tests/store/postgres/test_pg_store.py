@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from assetflow.errors import StoreError
 from assetflow.services.planning import read_snapshot
@@ -296,6 +297,37 @@ def test_any_record_round_trips(
         assert store.get_run(run.run_id) == run
         store.save_code(code, code + "\x00source")
         assert store.get_code(code) == code + "\x00source"
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(materializations=st.lists(MATERIALIZATIONS, max_size=8), in_one_batch=st.booleans())
+def test_latest_is_the_newest_of_each_asset_partition(
+    migrated_postgres_url: str,
+    materializations: list[MaterializationRecord],
+    in_one_batch: bool,
+) -> None:
+    empty_postgres_store(migrated_postgres_url)
+    with open_store(migrated_postgres_url) as store:
+        if in_one_batch:
+            store.record(materializations)
+        else:
+            for one in materializations:
+                store.record([one])
+        # The model: the last written of the latest finish time, per key.
+        expected: dict[tuple[str, str | None], MaterializationRecord] = {}
+        for one in materializations:
+            key = (one.asset, one.partition)
+            if key not in expected or one.finished_at >= expected[key].finished_at:
+                expected[key] = one
+        assert store.latest_materializations() == expected
+        states = store.latest_states_of(expected)
+        assert {key: state.run_id for key, state in states.items()} == {
+            key: one.run_id for key, one in expected.items()
+        }
 
 
 # -- statements per planner read ----------------------------------------------------------------
