@@ -262,7 +262,7 @@ class PgDatabase:
 
         try:
             connection = psycopg.connect(self._libpq, **self._connection_kwargs())
-        except psycopg.Error as error:
+        except (psycopg.Error, UnicodeEncodeError) as error:
             raise self._connect_error(error) from None
         _register_text_adapters(connection)
         return connection
@@ -318,7 +318,7 @@ class PgDatabase:
         try:
             with pool.connection() as connection:
                 yield connection
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+        except (psycopg.Error, psycopg_pool.PoolTimeout, UnicodeEncodeError) as error:
             raise self.failure(error, action) from error
 
     @contextmanager
@@ -337,7 +337,7 @@ class PgDatabase:
             try:
                 with unit.connection.transaction():
                     yield unit.connection
-            except psycopg.Error as error:
+            except (psycopg.Error, UnicodeEncodeError) as error:
                 raise self.failure(error, action) from error
             return
         with self._checkout(action) as connection, connection.transaction():
@@ -357,7 +357,7 @@ class PgDatabase:
         if unit is not None:
             try:
                 yield unit.connection
-            except psycopg.Error as error:
+            except (psycopg.Error, UnicodeEncodeError) as error:
                 raise self.failure(error, action) from error
             return
         with self._checkout(action) as connection:
@@ -399,7 +399,7 @@ class PgDatabase:
 
         try:
             yield
-        except psycopg.Error as error:
+        except (psycopg.Error, UnicodeEncodeError) as error:
             raise self.failure(error, "commit a unit of work") from error
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -419,6 +419,14 @@ class PgDatabase:
 
         if isinstance(error, StoreError):
             return error
+        if isinstance(error, UnicodeEncodeError):
+            # Records are checked before writing: this is a lookup with bad text.
+            return StoreError(
+                f"cannot {action} in the PostgreSQL metadata store {self.shown}: "
+                f"{error.object!r} is not valid Unicode text.",
+                hint="Pass valid text (a lone surrogate usually comes from bytes "
+                "decoded with errors='surrogateescape').",
+            )
         detail = redact_url(str(error).strip()).replace(self._libpq, self.shown)
         detail = " ".join(detail.split())
         if isinstance(error, psycopg.errors.QueryCanceled):

@@ -273,6 +273,15 @@ def test_nul_and_its_escape_character_round_trip(migrated_url: str) -> None:
     assert sorted(tricky) == sorted(tricky, key=escape_text)
 
 
+def test_a_lookup_with_invalid_text_is_a_store_error(migrated_url: str) -> None:
+    with open_store(migrated_url) as store:
+        with pytest.raises(StoreError, match=r"cannot look up a run in the PostgreSQL") as caught:
+            store.get_run("caf\udce9")
+        assert "is not valid Unicode text" in str(caught.value)
+        with store.unit_of_work(), pytest.raises(StoreError, match="not valid Unicode"):
+            store.latest_states(["caf\udce9"])
+
+
 @settings(
     max_examples=40,
     deadline=None,
