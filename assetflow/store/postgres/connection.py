@@ -81,6 +81,9 @@ class PgOptions:
     pool_max: int = DEFAULT_POOL_MAX
     #: seconds; None leaves the server's setting
     statement_timeout: float | None = None
+    #: libpq's ``options`` from the URL (server settings, ``-c search_path=...``), kept
+    #: apart so that the store's own settings join them rather than replace them
+    server_options: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ def parse_pg_url(url: str) -> PgUrl:
     kept: list[tuple[str, str]] = []
     libpq_options: frozenset[str] | None = None
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in OWN_OPTIONS:
+        if name in OWN_OPTIONS or name == "options":
             own[name] = value
             continue
         libpq_options = libpq_options or _libpq_options()
@@ -162,7 +165,7 @@ def parse_pg_url(url: str) -> PgUrl:
         else _number(shown, "statement_timeout", timeout, integer=False, least=0.001)
     )
     libpq = urlunsplit(parts._replace(query=urlencode(kept)))
-    return PgUrl(libpq, PgOptions(pool_min, pool_max, seconds), shown)
+    return PgUrl(libpq, PgOptions(pool_min, pool_max, seconds, own.get("options", "")), shown)
 
 
 def _register_text_adapters(connection: psycopg.Connection[Any]) -> None:
@@ -246,7 +249,7 @@ class PgDatabase:
         return host, port, database
 
     def _connection_kwargs(self) -> dict[str, Any]:
-        options = "-c TimeZone=UTC"
+        options = f"{self.options.server_options} -c TimeZone=UTC".strip()
         if self.options.statement_timeout is not None:
             milliseconds = max(round(self.options.statement_timeout * 1000), 1)
             options += f" -c statement_timeout={milliseconds}"

@@ -109,6 +109,17 @@ def test_libpq_options_reach_the_server(migrated_url: str) -> None:
         assert "nightly-report" in {name for _, name in _sessions(migrated_url)}
 
 
+def test_server_options_in_the_url_join_the_stores_own(migrated_url: str) -> None:
+    url = f"{migrated_url}?options=-c%20work_mem%3D5MB&statement_timeout=7"
+    with PostgresStore(url) as store, store.unit_of_work() as unit:
+        settings = unit.execute(
+            "read settings",
+            "SELECT current_setting('work_mem'), current_setting('statement_timeout'), "
+            "current_setting('TimeZone')",
+        )
+    assert settings == [("5MB", "7s", "UTC")]
+
+
 # -- connecting --------------------------------------------------------------------------------
 
 
