@@ -52,6 +52,8 @@ OWN_OPTIONS = {
 DEFAULT_POOL_MIN = 1
 DEFAULT_POOL_MAX = 4
 DEFAULT_CONNECT_TIMEOUT_S = 10
+#: The advisory lock an outermost unit of work holds until it ends (see ``unit_of_work``).
+UNIT_LOCK_KEY = 0x61667375
 #: How long a checkout waits for a free connection of the pool.
 POOL_TIMEOUT_S = 30.0
 
@@ -368,7 +370,9 @@ class PgDatabase:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[tuple[psycopg.Connection[Any], bool]]:
-        """One transaction for the block on this thread; nested units join it.
+        """One transaction for the block on this thread; nested units join it. Outermost
+        units take turns across threads and processes (an advisory lock held until the
+        unit ends).
 
         Yields:
             The unit's connection, and whether this unit joined an outer one.
@@ -390,6 +394,10 @@ class PgDatabase:
             self._local.unit = unit
             try:
                 with self._commit_errors(), connection.transaction():
+                    # Units queue for each other, across processes, as SQLite's do: a
+                    # unit's reads and its writes are then one step (writes outside
+                    # units are settled by row locks and do not wait).
+                    connection.execute("SELECT pg_advisory_xact_lock(%s)", (UNIT_LOCK_KEY,))
                     yield connection, False
             finally:
                 self._local.unit = None

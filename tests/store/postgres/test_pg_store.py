@@ -457,3 +457,25 @@ def test_two_stores_finishing_one_run_finish_it_once(migrated_url: str) -> None:
         for thread in threads:
             thread.join()
         assert sorted(outcomes) == [False, True]
+
+
+def test_units_of_work_take_turns_across_stores(migrated_url: str) -> None:
+    with open_store(migrated_url) as first, open_store(migrated_url) as second:
+        inside = threading.Event()
+        moments: dict[str, float] = {}
+
+        def slow_unit() -> None:
+            with first.unit_of_work():
+                first.create_run(RunRecord(run_id="first", started_at=at(0)))
+                inside.set()
+                time.sleep(0.5)
+                moments["first ends"] = time.monotonic()
+
+        thread = threading.Thread(target=slow_unit)
+        thread.start()
+        inside.wait(10)
+        with second.unit_of_work():
+            moments["second begins"] = time.monotonic()
+            assert second.get_run("first") is not None  # committed before it began
+        thread.join()
+    assert moments["second begins"] >= moments["first ends"]
