@@ -169,6 +169,10 @@ _LEASE_HOLDER = (
     "WHERE l.asset = %s AND l.partition_key = %s"
 )
 _RELEASE_LEASES = "DELETE FROM leases WHERE run_id = %s"
+_INSERT_FREE_LEASE = (
+    f"INSERT INTO leases ({LEASE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (asset, partition_key) DO NOTHING"
+)
 
 
 def _limit(limit: int) -> int:
@@ -753,8 +757,10 @@ class PostgresCoreStore:
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s || chr(31) || %s))",
                 (LEASE_LOCK_CLASS, *key),
             )
+            if connection.execute(_INSERT_FREE_LEASE, row).rowcount:
+                return None  # it was free
             found = connection.execute(_LEASE_HOLDER, key).fetchone()
-            if found is None:
+            if found is None:  # released since
                 connection.execute(UPSERT_LEASE, row)
                 return None
             holder = self._records(leases_from_rows, [tuple(found[:-1])])[0]
