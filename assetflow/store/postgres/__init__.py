@@ -2,7 +2,8 @@
 
 ``connection`` holds the URL, the pool and transactions; ``schema`` the tables,
 migrations and the use lock; ``rows`` the mapping between records and rows;
-``core`` runs, events, materializations and leases; ``automation``, ``alerts``
+``core`` opening and writing runs, events and materializations, ``reading`` the
+reads, ``leasing`` leases, heartbeats and cancels; ``automation``, ``alerts``
 and ``copying`` the scheduler's records, alerting's and `store copy`.
 """
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -479,3 +480,23 @@ def test_units_of_work_take_turns_across_stores(migrated_url: str) -> None:
             assert second.get_run("first") is not None  # committed before it began
         thread.join()
     assert moments["second begins"] >= moments["first ends"]
+
+
+def _use_after_fork(store: PostgresStore, results: Any) -> None:
+    store.create_run(RunRecord(run_id="child", started_at=at(1)))
+    results.put(sorted(run.run_id for run in store.list_runs()))
+
+
+def test_a_forked_child_makes_its_own_connections(migrated_url: str) -> None:
+    context = multiprocessing.get_context("fork")
+    with PostgresStore(migrated_url) as store:
+        store.create_run(RunRecord(run_id="parent", started_at=at(0)))
+        results = context.Queue()
+        child = context.Process(target=_use_after_fork, args=(store, results))
+        child.start()
+        assert results.get(timeout=30) == ["child", "parent"]
+        child.join(30)
+        assert child.exitcode == 0
+        # The parent's own connections were left alone by the child.
+        store.create_run(RunRecord(run_id="parent-again", started_at=at(2)))
+        assert len(store.list_runs()) == 3
