@@ -27,6 +27,8 @@ import math
 import os
 import re
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +56,9 @@ DEFAULT_POOL_MAX = 4
 DEFAULT_CONNECT_TIMEOUT_S = 10
 #: The advisory lock an outermost unit of work holds until it ends (see ``unit_of_work``).
 UNIT_LOCK_KEY = 0x61667375
+#: A pooled connection idle for longer is checked (an empty statement) before it is lent,
+#: so that one closed by a server restart or an idle timeout is replaced, not failed on.
+IDLE_CHECK_S = 30.0
 #: How long a checkout waits for a free connection of the pool.
 POOL_TIMEOUT_S = 30.0
 
@@ -235,6 +240,10 @@ class PgDatabase:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._closed = False
+        # When each pooled connection was last given back (see IDLE_CHECK_S).
+        self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
         #: the connection made on opening, held for the store's lifetime
         self.session: psycopg.Connection[Any] = self.connect()
 
@@ -301,6 +310,7 @@ class PgDatabase:
                     max_size=self.options.pool_max,
                     kwargs=self._connection_kwargs(),
                     configure=_register_text_adapters,
+                    check=self._check_idle,
                     timeout=POOL_TIMEOUT_S,
                     open=False,
                     name=f"assetflow-store-{self.shown}",
@@ -308,6 +318,12 @@ class PgDatabase:
                 self._pool.open(wait=False)
                 self._pool_pid = pid
             return self._pool
+
+    def _check_idle(self, connection: psycopg.Connection[Any]) -> None:
+        """The pool's check before lending ``connection``: a round trip, if it was idle long."""
+        returned_at = self._returned_at.get(connection)
+        if returned_at is None or time.monotonic() - returned_at > IDLE_CHECK_S:
+            connection.execute("")
 
     def _unit(self) -> _Unit | None:
         unit: _Unit | None = getattr(self._local, "unit", None)
@@ -322,7 +338,10 @@ class PgDatabase:
         pool = self._usable_pool()
         try:
             with pool.connection() as connection:
-                yield connection
+                try:
+                    yield connection
+                finally:
+                    self._returned_at[connection] = time.monotonic()
         except (psycopg.Error, psycopg_pool.PoolTimeout, UnicodeEncodeError) as error:
             raise self.failure(error, action) from error
 

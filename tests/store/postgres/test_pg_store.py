@@ -355,7 +355,8 @@ def test_latest_is_the_newest_of_each_asset_partition(
 
 
 class _StatementCounter:
-    """Counts the statements psycopg sends (every execute, executemany and copy)."""
+    """Counts the statements psycopg sends (every execute, executemany and copy), but the
+    empty statement the pool checks an idle connection with."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
@@ -364,9 +365,10 @@ class _StatementCounter:
             monkeypatch.setattr(psycopg.Cursor, name, self._counting(original))
 
     def _counting(self, original: Any) -> Any:
-        def counted(cursor: Any, *args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return original(cursor, *args, **kwargs)
+        def counted(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            if query != "":  # the pool's check of a connection that was idle or new
+                self.count += 1
+            return original(cursor, query, *args, **kwargs)
 
         return counted
 
@@ -500,3 +502,19 @@ def test_a_forked_child_makes_its_own_connections(migrated_url: str) -> None:
         # The parent's own connections were left alone by the child.
         store.create_run(RunRecord(run_id="parent-again", started_at=at(2)))
         assert len(store.list_runs()) == 3
+
+
+def test_a_connection_the_server_closed_is_replaced_after_idling(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assetflow.store.postgres import connection as pg_connection
+
+    with open_store(migrated_url) as store:
+        store.create_run(RunRecord(run_id="r1", started_at=at(0)))
+        with psycopg.connect(migrated_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        monkeypatch.setattr(pg_connection, "IDLE_CHECK_S", 0.0)  # every connection is idle
+        assert [run.run_id for run in store.list_runs()] == ["r1"]
