@@ -114,7 +114,7 @@ class PostgresCoreStore(LeasingMixin):
         self._saved_code_versions: set[str] = set()
         try:
             with self._session("open the metadata store") as session:
-                hold_use_lock(session)
+                hold_use_lock(session, self.shown)
                 check_schema(session, self.shown)
         except BaseException:
             self._db.close()

@@ -16,6 +16,7 @@ holders) unless asked to wait.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     import psycopg
 
     from assetflow.store.postgres.connection import PgDatabase
+
+logger = logging.getLogger(__name__)
 
 #: The advisory lock every open store holds shared and ``migrate`` exclusively
 #: (below 2**32, so pg_locks shows it as classid 0, objid KEY).
@@ -246,9 +249,17 @@ def check_schema(connection: psycopg.Connection[Any], shown: str) -> int:
     )
 
 
-def hold_use_lock(connection: psycopg.Connection[Any]) -> None:
-    """Take the use lock shared on ``connection`` for as long as it stays open (waits
-    while a migration holds it)."""
+def hold_use_lock(connection: psycopg.Connection[Any], shown: str) -> None:
+    """Take the use lock shared on ``connection`` for as long as it stays open; while a
+    migration holds it, say so (a warning) and wait for it to end."""
+    taken = connection.execute("SELECT pg_try_advisory_lock_shared(%s)", (USE_LOCK_KEY,)).fetchone()
+    if taken and taken[0]:
+        return
+    logger.warning(
+        "the PostgreSQL metadata store %s is being migrated by another process: "
+        "waiting for the migration to end",
+        shown,
+    )
     connection.execute("SELECT pg_advisory_lock_shared(%s)", (USE_LOCK_KEY,))
 
 

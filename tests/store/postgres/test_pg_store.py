@@ -20,7 +20,7 @@ from assetflow.services.planning import read_snapshot
 from assetflow.store import Lease, MaterializationRecord, RunRecord, RunStatus, open_store
 from assetflow.store.postgres import PostgresStore
 from assetflow.store.postgres.connection import PgDatabase, escape_text, parse_pg_url
-from assetflow.store.postgres.schema import LATEST_VERSION, migrate
+from assetflow.store.postgres.schema import LATEST_VERSION, USE_LOCK_KEY, migrate
 from tests.postgres_server import PostgresServer
 from tests.store.builders import at, materialization
 from tests.store.conftest import empty_postgres_store
@@ -518,3 +518,18 @@ def test_a_connection_the_server_closed_is_replaced_after_idling(
             )
         monkeypatch.setattr(pg_connection, "IDLE_CHECK_S", 0.0)  # every connection is idle
         assert [run.run_id for run in store.list_runs()] == ["r1"]
+
+
+def test_opening_waits_for_a_migration_and_says_so(
+    migrated_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    migrating = psycopg.connect(migrated_url, autocommit=True)
+    migrating.execute("SELECT pg_advisory_lock(%s)", (USE_LOCK_KEY,))
+    releaser = threading.Timer(0.5, migrating.close)
+    releaser.start()
+    started = time.monotonic()
+    with open_store(migrated_url) as store:
+        assert store.list_runs() == []
+    releaser.join()
+    assert time.monotonic() - started >= 0.4
+    assert "is being migrated by another process: waiting for the migration to end" in (caplog.text)
