@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,19 @@ def test_an_unknown_kind_in_the_older_form_names_the_known_ones() -> None:
 def test_sqlite_needs_a_location() -> None:
     with pytest.raises(StoreError, match="the sqlite metadata store needs a location"):
         open_store("sqlite")
+
+
+def test_sqlite_users_and_help_never_import_psycopg(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from assetflow.cli import cli\n"
+        "from assetflow.store import open_store\n"
+        "assert CliRunner().invoke(cli, ['--help']).exit_code == 0\n"
+        f"open_store('sqlite:{tmp_path}/m.sqlite').close()\n"
+        "print(sorted(name for name in sys.modules if name.startswith('psycopg')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

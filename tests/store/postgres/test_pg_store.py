@@ -533,3 +533,18 @@ def test_opening_waits_for_a_migration_and_says_so(
     releaser.join()
     assert time.monotonic() - started >= 0.4
     assert "is being migrated by another process: waiting for the migration to end" in (caplog.text)
+
+
+def test_an_older_schema_says_to_migrate(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assetflow.store.postgres import schema
+
+    monkeypatch.setattr(schema, "LATEST_VERSION", LATEST_VERSION + 1)
+    with pytest.raises(StoreError) as caught:
+        open_store(migrated_url)
+    assert (
+        f"has schema version {LATEST_VERSION} and this assetflow needs version "
+        f"{LATEST_VERSION + 1}: run `assetflow store migrate` to upgrade it."
+    ) in str(caught.value)
+    assert "--wait" in caught.value.hint
