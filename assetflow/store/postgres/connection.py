@@ -368,6 +368,22 @@ class PgDatabase:
             yield connection
 
     @contextmanager
+    def statement(self, action: str) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for a write of ONE statement: on its own it commits by itself
+        (no BEGIN and COMMIT round trips); inside a unit of work it is ``transaction``'s
+        savepoint, so that its failure leaves the unit going.
+
+        Raises:
+            StoreError: As ``transaction``.
+        """
+        if self._unit() is not None:
+            with self.transaction(action) as connection:
+                yield connection
+            return
+        with self._checkout(action) as connection:
+            yield connection
+
+    @contextmanager
     def reading(self, action: str) -> Iterator[psycopg.Connection[Any]]:
         """A connection to read on (each statement on its own); inside an open unit of
         work on this thread, the unit's, so that the unit sees its own writes.

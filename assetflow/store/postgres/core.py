@@ -139,7 +139,7 @@ class PostgresCoreStore(LeasingMixin):
     def create_run(self, run: RunRecord) -> None:
         run = normalise_run(run)
         row = run_row(run)
-        with self._db.transaction("create a run") as connection:
+        with self._db.statement("create a run") as connection:
             inserted = connection.execute(
                 INSERT_RUN + " ON CONFLICT (run_id) DO NOTHING", row
             ).rowcount
@@ -265,7 +265,7 @@ class PostgresCoreStore(LeasingMixin):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
-        with self._db.transaction("add partition keys") as connection:
+        with self._db.statement("add partition keys") as connection:
             # A row comes back for each key inserted or revived, not for one already live.
             rows = connection.execute(
                 "INSERT INTO dynamic_partitions (name, key, added_at) "
@@ -284,7 +284,7 @@ class PostgresCoreStore(LeasingMixin):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return []
-        with self._db.transaction("remove partition keys") as connection:
+        with self._db.statement("remove partition keys") as connection:
             rows = connection.execute(
                 "UPDATE dynamic_partitions SET removed_at = %s "
                 "WHERE name = %s AND key = ANY(%s) AND removed_at IS NULL RETURNING key",

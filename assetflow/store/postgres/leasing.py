@@ -92,7 +92,7 @@ class LeasingMixin(ReadingMixin):
 
     def release_leases(self, run_id: str, keys: Iterable[AssetPartition] | None = None) -> None:
         if keys is None:
-            with self._db.transaction("release leases") as connection:
+            with self._db.statement("release leases") as connection:
                 connection.execute(RELEASE_LEASES, (run_id,))
             return
         # An empty partition key names no lease (they are refused), not the
@@ -100,7 +100,7 @@ class LeasingMixin(ReadingMixin):
         pairs = [(asset, lease_key(p)) for asset, p in keys if p != ""]
         if not pairs:
             return
-        with self._db.transaction("release leases") as connection:
+        with self._db.statement("release leases") as connection:
             connection.execute(
                 "DELETE FROM leases WHERE run_id = %s AND (asset, partition_key) IN "
                 "(SELECT * FROM unnest(%s::text[], %s::text[]))",
@@ -109,7 +109,7 @@ class LeasingMixin(ReadingMixin):
 
     def renew_leases(self, run_id: str, expires_at: datetime) -> None:
         values = (as_utc(expires_at, f"leases of run '{run_id}' expires_at"), run_id)
-        with self._db.transaction("renew leases") as connection:
+        with self._db.statement("renew leases") as connection:
             connection.execute("UPDATE leases SET expires_at = %s WHERE run_id = %s", values)
 
     def leases(self) -> list[Lease]:
@@ -120,7 +120,7 @@ class LeasingMixin(ReadingMixin):
 
     def heartbeat(self, run_id: str, at: datetime) -> bool:
         values = (as_utc(at, f"the heartbeat of run '{run_id}'"), run_id)
-        with self._db.transaction("record a heartbeat") as connection:
+        with self._db.statement("record a heartbeat") as connection:
             found = connection.execute(
                 "UPDATE runs SET heartbeat_at = %s WHERE run_id = %s "
                 "RETURNING cancel_requested_at IS NOT NULL",
