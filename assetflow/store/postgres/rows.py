@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from assetflow.store.records import (
@@ -382,9 +381,3 @@ def leases_from_rows(rows: Iterable[Row]) -> list[Lease]:
         Lease(asset, partition or None, run_id, pid, host, acquired_at, expires_at)
         for asset, partition, run_id, pid, host, acquired_at, expires_at in rows
     ]
-
-
-def as_datetime(value: object) -> datetime:
-    """A timestamptz value as read (for mypy: psycopg returns datetimes)."""
-    assert isinstance(value, datetime)
-    return value
