@@ -174,6 +174,16 @@ class NamedIOConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class DaskSettings(BaseModel):
+    """The `[tool.assetflow.dask]` table: the Dask cluster `--executor dask` sends steps to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the scheduler's address (`tcp://host:8786`); `--dask-address` overrides it; none:
+    #: a local cluster of `workers` processes, started for the run
+    address: str | None = Field(default=None, min_length=1)
+
+
 class ProjectConfig(BaseModel):
     """The `[tool.assetflow]` table (or the top of `assetflow.toml`)."""
 
@@ -209,6 +219,8 @@ class ProjectConfig(BaseModel):
     #: `[tool.assetflow.io.NAME]` tables: named io settings, `@asset(io="NAME")` builds
     #: their `kind` with their options (a PostgreSQL server, another DuckDB file)
     io: dict[str, NamedIOConfig] = Field(default_factory=dict)
+    #: `[tool.assetflow.dask]`: where `--executor dask` runs steps
+    dask: DaskSettings = Field(default_factory=lambda: DaskSettings())
 
     @model_validator(mode="after")
     def _io_names_are_not_kinds(self) -> ProjectConfig:

@@ -210,6 +210,25 @@ def _multiprocess(setup: ExecutorSetup) -> Executor:
     return WorkerPool(setup.project, setup.workers)
 
 
+def _dask(setup: ExecutorSetup) -> Executor:
+    reason = _no_dask()
+    if reason is not None:
+        raise UsageError(f"the Dask executor cannot run here: {reason}.")
+    from assetflow.execution.dask.executor import DaskExecutor
+
+    return DaskExecutor(setup.project, setup.workers, setup.project.location.config.dask.address)
+
+
+def _no_dask() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return "Dask is not installed: pip install 'assetflow[dask]'"
+    from assetflow.execution.multiprocess import can_fork
+
+    return None if can_fork() else "steps are run in forked processes"
+
+
 def _cannot_fork() -> str | None:
     from assetflow.execution.multiprocess import can_fork
 
@@ -225,6 +244,13 @@ EXECUTORS = ExecutorRegistry(
             "steps run in worker processes, several at once",
             unavailable=_cannot_fork,
             fallback=DEFAULT_EXECUTOR,
+        ),
+        ExecutorKind(
+            "dask",
+            _dask,
+            "steps run on a Dask cluster (--dask-address), or a local one for the run",
+            unavailable=_no_dask,
+            label="Dask",
         ),
         ExecutorKind(
             DEFAULT_EXECUTOR,
