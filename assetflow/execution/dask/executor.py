@@ -176,7 +176,7 @@ class DaskExecutor:
         if not self._running:
             return []
         with contextlib.suppress(Exception):
-            self._client.run(cancel_run, self._token, wait=False)
+            self._client.run(cancel_run, self._token)
         events: list[Event] = []
         until = time.monotonic() + grace
         while self._running and time.monotonic() < until:
@@ -193,7 +193,7 @@ class DaskExecutor:
     def kill(self) -> None:
         """Stop everything at once (a second Ctrl-C)."""
         with contextlib.suppress(Exception):
-            self._client.run(cancel_run, self._token, wait=False)
+            self._client.run(cancel_run, self._token)
             self._client.cancel(list(self._running))  # type: ignore[no-untyped-call]
         self._running.clear()
 
