@@ -226,7 +226,7 @@ def _no_dask() -> str | None:
         return "Dask is not installed: pip install 'assetflow[dask]'"
     from assetflow.execution.multiprocess import can_fork
 
-    return None if can_fork() else "steps are run in forked processes"
+    return None if can_fork() else "its steps run in processes forked on each Dask worker"
 
 
 def _cannot_fork() -> str | None:
@@ -246,18 +246,18 @@ EXECUTORS = ExecutorRegistry(
             fallback=DEFAULT_EXECUTOR,
         ),
         ExecutorKind(
-            "dask",
-            _dask,
-            "steps run on a Dask cluster (--dask-address), or a local one for the run",
-            unavailable=_no_dask,
-            label="Dask",
-        ),
-        ExecutorKind(
             DEFAULT_EXECUTOR,
             _in_process,
             "one step at a time in this process, for debugging with pdb",
             one_at_a_time=True,
             label="in-process",
+        ),
+        ExecutorKind(
+            "dask",
+            _dask,
+            "steps run on a Dask cluster (--dask-address), or a local one for the run",
+            unavailable=_no_dask,
+            label="Dask",
         ),
     )
 )
