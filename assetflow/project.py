@@ -182,6 +182,8 @@ class DaskSettings(BaseModel):
     #: the scheduler's address (`tcp://host:8786`); `--dask-address` overrides it; none:
     #: a local cluster of `workers` processes, started for the run
     address: str | None = Field(default=None, min_length=1)
+    #: seconds to keep trying to reach the scheduler before saying it cannot be reached
+    connect_timeout: PositiveFloat = 10.0
 
 
 class ProjectConfig(BaseModel):

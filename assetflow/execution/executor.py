@@ -216,7 +216,7 @@ def _dask(setup: ExecutorSetup) -> Executor:
         raise UsageError(f"the Dask executor cannot run here: {reason}.")
     from assetflow.execution.dask.executor import DaskExecutor
 
-    return DaskExecutor(setup.project, setup.workers, setup.project.location.config.dask.address)
+    return DaskExecutor(setup.project, setup.workers, setup.project.location.config.dask)
 
 
 def _no_dask() -> str | None:

@@ -58,12 +58,16 @@ def executor(request: pytest.FixtureRequest) -> Iterator[str]:
         return
     # The Dask executor runs on the module's cluster rather than one started per run.
     from assetflow.execution.dask.executor import DaskExecutor
+    from assetflow.project import DaskSettings
 
     address = request.getfixturevalue("dask_cluster")
     registered = EXECUTORS.get(name)
     EXECUTORS.register(
         dataclasses.replace(
-            registered, create=lambda setup: DaskExecutor(setup.project, setup.workers, address)
+            registered,
+            create=lambda setup: DaskExecutor(
+                setup.project, setup.workers, DaskSettings(address=address)
+            ),
         )
     )
     try:

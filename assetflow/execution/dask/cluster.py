@@ -13,15 +13,15 @@ from assetflow.errors import UsageError
 if TYPE_CHECKING:
     from assetflow.project import Project
 
-#: How long the client tries to reach a scheduler before saying it cannot.
-CONNECT_TIMEOUT_S = 10.0
 #: How long a run waits for a reachable scheduler to have at least one worker.
 WORKERS_TIMEOUT_S = 30.0
 
 
-def connect(address: str | None, workers: int) -> tuple[Client, LocalCluster | None]:
-    """A client of the scheduler at `address`, or of a local cluster of `workers`
-    single-threaded worker processes started for this run (closed with it).
+def connect(
+    address: str | None, workers: int, timeout: float
+) -> tuple[Client, LocalCluster | None]:
+    """A client of the scheduler at `address` (tried for `timeout` seconds), or of a local
+    cluster of `workers` single-threaded worker processes started for this run.
 
     A local cluster's scheduler never reschedules a task whose worker died
     (`allowed-failures` 0): a lost step is one failed attempt, for assetflow's policy.
@@ -42,7 +42,7 @@ def connect(address: str | None, workers: int) -> tuple[Client, LocalCluster | N
         return client, cluster
     try:
         client = Client(  # type: ignore[no-untyped-call]
-            address, timeout=CONNECT_TIMEOUT_S, set_as_default=False
+            address, timeout=timeout, set_as_default=False
         )
     except (OSError, TimeoutError, ValueError) as error:
         raise UsageError(

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from assetflow.execution.attempt import Work
     from assetflow.keys import AssetPartition
-    from assetflow.project import Project
+    from assetflow.project import DaskSettings, Project
 
 
 class DaskExecutor:
@@ -50,14 +50,15 @@ class DaskExecutor:
     keeps_values = False  # outputs travel through storage
     isolates_steps = True  # each step runs in a process of its own on its worker
 
-    def __init__(self, project: Project, workers: int, address: str | None) -> None:
+    def __init__(self, project: Project, workers: int, settings: DaskSettings) -> None:
+        address = settings.address
         if address is not None:
             refuse_duckdb(project, address)
         self._project = project
         self._address = address
         self._client: Client
         self._cluster: LocalCluster | None
-        self._client, self._cluster = connect(address, workers)
+        self._client, self._cluster = connect(address, workers, settings.connect_timeout)
         self._token = uuid.uuid4().hex
         self._counter = itertools.count(1)
         self._running: dict[Future[Any], Work] = {}
