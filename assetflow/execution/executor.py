@@ -216,7 +216,8 @@ def _dask(setup: ExecutorSetup) -> Executor:
         raise UsageError(f"the Dask executor cannot run here: {reason}.")
     from assetflow.execution.dask.executor import DaskExecutor
 
-    return DaskExecutor(setup.project, setup.workers, setup.project.location.config.dask)
+    config = setup.project.location.config
+    return DaskExecutor(setup.project, setup.workers, config.dask, setup.retrying)
 
 
 def _no_dask() -> str | None:

@@ -42,7 +42,7 @@ def dask_cluster() -> Iterator[str]:
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
     try:
         yield cluster.scheduler_address

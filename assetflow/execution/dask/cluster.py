@@ -35,7 +35,7 @@ def connect(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never a clash with 8787
                 silence_logs=logging.ERROR,
             )
         client = Client(cluster, set_as_default=False)  # type: ignore[no-untyped-call]

@@ -23,7 +23,7 @@ from distributed import Future
 from distributed.client import FutureCancelledError
 
 from assetflow.errors import UsageError
-from assetflow.execution.attempt import Attempts, Worker
+from assetflow.execution.attempt import Attempts, Retried, Retrying, Worker
 from assetflow.execution.dask.cluster import connect, refuse_duckdb, threads
 from assetflow.execution.dask.worker import (
     KILL_GRACE_S,
@@ -36,6 +36,8 @@ from assetflow.execution.dask.worker import (
 from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from distributed import Client, LocalCluster
 
     from assetflow.execution.attempt import Work
@@ -44,14 +46,28 @@ if TYPE_CHECKING:
 
 
 class DaskExecutor:
-    """Runs a run's steps as tasks of a Dask cluster, as many at once as it has threads."""
+    """Runs a run's steps as tasks of a Dask cluster, as many at once as it has threads.
+
+    A step whose process or Dask worker is lost before it reports has had one failed
+    attempt: it is submitted again (with a new key) if its retry policy allows, after
+    the policy's delay, else it fails with that attempt's error.
+    """
 
     runs_on_coordinator_thread = False
     keeps_values = False  # outputs travel through storage
     isolates_steps = True  # each step runs in a process of its own on its worker
 
-    def __init__(self, project: Project, workers: int, settings: DaskSettings) -> None:
+    def __init__(
+        self,
+        project: Project,
+        workers: int,
+        settings: DaskSettings,
+        retrying: Retrying | None = None,
+    ) -> None:
+        from assetflow.clock import SystemClock
+
         address = settings.address
+        self._retrying = retrying or Retrying(SystemClock())
         if address is not None:
             refuse_duckdb(project, address)
         self._project = project
@@ -63,6 +79,12 @@ class DaskExecutor:
         self._counter = itertools.count(1)
         self._running: dict[Future[Any], Work] = {}
         self._done: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
+        #: when each running step's current submission was made
+        self._submitted_at: dict[AssetPartition, datetime] = {}
+        #: each step's attempts lost so far (their processes or workers died)
+        self._lost: dict[AssetPartition, list[Retried]] = {}
+        #: steps to submit again after a lost attempt: (when, work)
+        self._again: list[tuple[float, Work]] = []
         try:
             self._client.register_plugin(
                 RunPlugin(project.location, self._token), name=plugin_name(self._token)
@@ -87,7 +109,7 @@ class DaskExecutor:
 
     @property
     def busy(self) -> int:
-        return len(self._running)
+        return len(self._running) + len(self._again)
 
     def submit(self, work: Work) -> None:
         """Send a step to the cluster as a task of its own key."""
@@ -108,18 +130,22 @@ class DaskExecutor:
                 f"asset '{work.step.asset}' could not be sent to the Dask cluster: {error}"
             ) from error
         self._running[future] = work
+        self._submitted_at[work.step.key] = self._retrying.clock.now()
         future.add_done_callback(self._done.put)  # type: ignore[no-untyped-call]
 
     def wait(self, timeout: float | None) -> list[Event]:
         """How the steps that ended within `timeout` seconds ended."""
+        events = self._submit_again()
+        if self._again:
+            due = max(0.0, min(when for when, _ in self._again) - time.monotonic())
+            timeout = due if timeout is None else min(timeout, due)
         if not self._running:
             idle(timeout)
-            return []
+            return [*events, *self._submit_again()]
         try:
             first = self._done.get(timeout=timeout)
         except queue.Empty:
-            return []
-        events: list[Event] = []
+            return events
         future: Future[Any] | None = first
         while future is not None:
             event = self._event(future)
@@ -140,12 +166,12 @@ class DaskExecutor:
         except FutureCancelledError:
             return Event("cancelled", work, Attempts(cancelled_error(work)))
         except ProjectNotLoaded as error:
-            return Event("done", work, Attempts(StepLost(str(error))))
+            return Event("done", work, self._with_lost(work, Attempts(StepLost(str(error)))))
         except Exception as error:  # the worker was lost (KilledWorker), or Dask failed
-            return Event("done", work, Attempts(self._lost_worker(work, error)))
+            return self._lost_attempt(work, self._lost_worker(work, error), None)
         kind = message[0]
         if kind == "done":
-            return Event("done", work, message[1])
+            return Event("done", work, self._with_lost(work, message[1]))
         if kind == "cancelled":
             attempts = Attempts(
                 cancelled_error(work),
@@ -155,10 +181,45 @@ class DaskExecutor:
             )
             return Event("cancelled", work, attempts)
         if kind == "lost":
-            return Event(
-                "done", work, Attempts(_died(work, message[1]), worker=Worker(*message[2]))
-            )
-        return Event("done", work, Attempts(_stuck(work), worker=Worker(*message[1])))
+            return self._lost_attempt(work, _died(work, message[1]), Worker(*message[2]))
+        return self._lost_attempt(work, _stuck(work), Worker(*message[1]))
+
+    def _lost_attempt(self, work: Work, error: StepLost, worker: Worker | None) -> Event | None:
+        """An attempt whose process or worker was lost: submitted again if the step's
+        policy retries it (no event yet), else the step's last attempt."""
+        key = work.step.key
+        lost = self._lost.setdefault(key, [])
+        attempt = len(lost) + 1
+        policy = work.spec.retry
+        if policy is None or not policy.should_retry(error, attempt):
+            return Event("done", work, self._with_lost(work, Attempts(error, worker=worker)))
+        started_at = self._submitted_at.get(key) or self._retrying.clock.now()
+        lost.append(Retried(attempt, started_at, self._retrying.clock.now(), str(error)))
+        delay = policy.delay(attempt, self._retrying.rng)
+        self._again.append((time.monotonic() + delay, work))
+        return None
+
+    def _with_lost(self, work: Work, attempts: Attempts) -> Attempts:
+        """The attempts of a step's last submission, after its lost ones (renumbered)."""
+        lost = self._lost.pop(work.step.key, [])
+        self._submitted_at.pop(work.step.key, None)
+        if not lost:
+            return attempts
+        later = tuple(each._replace(attempt=each.attempt + len(lost)) for each in attempts.retried)
+        return dataclasses.replace(attempts, retried=(*lost, *later))
+
+    def _submit_again(self) -> list[Event]:
+        """Submit the lost steps whose retry delay is over; those that cannot be, failed."""
+        now = time.monotonic()
+        due = [work for when, work in self._again if when <= now]
+        self._again = [(when, work) for when, work in self._again if when > now]
+        events = []
+        for work in due:
+            try:
+                self.submit(work)
+            except StepLost as error:
+                events.append(Event("done", work, self._with_lost(work, Attempts(error))))
+        return events
 
     def _lost_worker(self, work: Work, error: BaseException) -> StepLost:
         text = str(error).strip() or type(error).__name__
@@ -174,11 +235,12 @@ class DaskExecutor:
     def cancel(self, grace: float) -> list[Event]:
         """Stop every running step: each worker is told, its step process asked to stop
         (SIGTERM) and killed if it has not within `grace` seconds."""
+        events = [Event("cancelled", w, Attempts(cancelled_error(w))) for _, w in self._again]
+        self._again.clear()
         if not self._running:
-            return []
+            return events
         with contextlib.suppress(Exception):
             self._client.run(cancel_run, self._token)
-        events: list[Event] = []
         until = time.monotonic() + grace
         while self._running and time.monotonic() < until:
             events.extend(self.wait(max(0.0, until - time.monotonic())))
