@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from distributed import Future
 from distributed.client import FutureCancelledError
+from distributed.scheduler import KilledWorker
 
 from assetflow.errors import UsageError
 from assetflow.execution.attempt import Attempts, Retried, Retrying, Worker
@@ -167,8 +168,15 @@ class DaskExecutor:
             return Event("cancelled", work, Attempts(cancelled_error(work)))
         except ProjectNotLoaded as error:
             return Event("done", work, self._with_lost(work, Attempts(StepLost(str(error)))))
-        except Exception as error:  # the worker was lost (KilledWorker), or Dask failed
+        except KilledWorker as error:  # its Dask worker died (or left) while it ran
             return self._lost_attempt(work, self._lost_worker(work, error), None)
+        except Exception as error:  # Dask could not run the task at all
+            failed = StepLost(
+                f"the Dask cluster could not run {_named(work)}: {error}",
+                hint="The scheduler and every worker need assetflow and the project's "
+                "packages installed, at versions that match this machine's.",
+            )
+            return Event("done", work, self._with_lost(work, Attempts(failed)))
         kind = message[0]
         if kind == "done":
             return Event("done", work, self._with_lost(work, message[1]))

@@ -155,6 +155,8 @@ def run_step(token: str, task: Work) -> tuple[Any, ...]:
     plugin = dask_worker.plugins.get(plugin_name(token))
     if not isinstance(plugin, RunPlugin) or not hasattr(plugin, "project"):
         raise ProjectNotLoaded(f"{_where(dask_worker)}has not loaded the run's project")
+    if plugin.cancelled.is_set():  # a step that waited in the cluster: it never starts
+        return ("cancelled", (), None, this_worker())
     runner = plugin.take()
     worker = (this_worker().host, runner.pid)
     try:
