@@ -17,6 +17,7 @@ import itertools
 import queue
 import time
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from distributed import Future
@@ -31,10 +32,12 @@ from assetflow.execution.dask.worker import (
     ProjectNotLoaded,
     RunPlugin,
     cancel_run,
+    drop_outputs,
     plugin_name,
     run_step,
 )
 from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
+from assetflow.execution.step import StepOutput
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -55,7 +58,7 @@ class DaskExecutor:
     """
 
     runs_on_coordinator_thread = False
-    keeps_values = False  # outputs travel through storage
+    keeps_values = False  # a worker keeps outputs for the steps it runs next
     isolates_steps = True  # each step runs in a process of its own on its worker
 
     def __init__(
@@ -86,6 +89,8 @@ class DaskExecutor:
         self._lost: dict[AssetPartition, list[Retried]] = {}
         #: steps to submit again after a lost attempt: (when, work)
         self._again: list[tuple[float, Work]] = []
+        #: which Dask worker keeps which step's output in memory, for the steps reading it
+        self._holders: dict[AssetPartition, str] = {}
         try:
             self._client.register_plugin(
                 RunPlugin(project.location, self._token), name=plugin_name(self._token)
@@ -118,13 +123,21 @@ class DaskExecutor:
             work,
             spec=None,  # type: ignore[arg-type]  # the worker has the project
             checks=(),
-            keep=False,
             params=tuple(dataclasses.replace(param, annotation=None) for param in work.params),
         )
         key = f"assetflow-{work.step.asset}-{self._token[:8]}-{next(self._counter)}"
+        # A step goes where its inputs are kept in memory, if that worker is there.
+        holders = Counter(self._holders[k] for k in work.step.inputs if k in self._holders)
+        where = [holders.most_common(1)[0][0]] if holders else None
         try:
             future = self._client.submit(
-                run_step, self._token, task, key=key, pure=False, retries=0
+                run_step,
+                self._token,
+                task,
+                key=key,
+                pure=False,
+                retries=0,
+                **({"workers": where, "allow_other_workers": True} if where else {}),
             )
         except Exception as error:  # an unpicklable source value, a closed client
             raise StepLost(
@@ -179,6 +192,8 @@ class DaskExecutor:
             return Event("done", work, self._with_lost(work, Attempts(failed)))
         kind = message[0]
         if kind == "done":
+            if work.keep and isinstance(message[1].outcome, StepOutput):
+                self._holders[work.step.key] = message[2]
             return Event("done", work, self._with_lost(work, message[1]))
         if kind == "cancelled":
             attempts = Attempts(
@@ -259,7 +274,15 @@ class DaskExecutor:
         return events
 
     def forget(self, keys: list[AssetPartition]) -> None:
-        pass  # no output is kept in memory: steps read their inputs from storage
+        """No later step reads these outputs: the workers keeping them drop them."""
+        by_worker: dict[str, list[AssetPartition]] = {}
+        for key in keys:
+            address = self._holders.pop(key, None)
+            if address is not None:
+                by_worker.setdefault(address, []).append(key)
+        for address, held in by_worker.items():
+            with contextlib.suppress(Exception):  # a worker gone has dropped them already
+                self._client.run(drop_outputs, self._token, held, workers=[address])
 
     def kill(self) -> None:
         """Stop everything at once (a second Ctrl-C)."""

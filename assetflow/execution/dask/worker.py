@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 from distributed import WorkerPlugin, get_worker
 
 from assetflow.execution.attempt import this_worker
+from assetflow.execution.step import StepOutput
 
 if TYPE_CHECKING:
     from distributed import Worker
 
     from assetflow.execution.attempt import Work
+    from assetflow.keys import AssetPartition
     from assetflow.project import Project, ProjectLocation
 
 #: How often a waiting Dask task looks at its step's process and at a cancel request.
@@ -59,6 +61,10 @@ class _Runner:
 
     pid: int
     conn: Connection
+    #: the outputs it keeps in memory for later steps (see multiprocess._Kept)
+    holds: set[AssetPartition] = field(default_factory=set)
+    #: outputs to drop, said to it before its next step
+    drops: list[AssetPartition] = field(default_factory=list)
 
 
 class RunPlugin(WorkerPlugin):
@@ -110,11 +116,17 @@ class RunPlugin(WorkerPlugin):
         if hasattr(self, "_forker"):
             self._forker.shutdown(wait=False)
 
-    def take(self) -> _Runner:
-        """An idle step process of this run, forked if none is idle."""
+    def take(self, inputs: tuple[AssetPartition, ...] = ()) -> _Runner:
+        """An idle step process of this run, the one keeping most of `inputs` in memory;
+        forked if none is idle."""
         with self._lock:
             if self._idle:
-                return self._idle.pop()
+                self._idle.sort(key=lambda each: sum(key in each.holds for key in inputs))
+                runner = self._idle.pop()
+                for key in runner.drops:
+                    runner.conn.send(("drop", key))
+                runner.drops.clear()
+                return runner
         runner = self._forker.submit(_fork, self.project).result()
         with self._lock:
             self._all.append(runner)
@@ -123,6 +135,19 @@ class RunPlugin(WorkerPlugin):
     def give_back(self, runner: _Runner) -> None:
         with self._lock:
             self._idle.append(runner)
+
+    def drop_outputs(self, keys: list[AssetPartition]) -> None:
+        """No later step reads these outputs: the processes keeping them let them go."""
+        with self._lock:
+            for runner in self._all:
+                gone = runner.holds.intersection(keys)
+                runner.holds -= gone
+                if runner in self._idle:
+                    for key in gone:
+                        with contextlib.suppress(OSError):
+                            runner.conn.send(("drop", key))
+                else:
+                    runner.drops.extend(gone)
 
     def drop(self, runner: _Runner) -> None:
         """Forget a step process that died or was killed."""
@@ -144,10 +169,18 @@ def cancel_run(token: str, dask_worker: Worker) -> None:
         plugin.cancelled.set()
 
 
+def drop_outputs(token: str, keys: list[AssetPartition], dask_worker: Worker) -> None:
+    """Let this worker's step processes drop outputs no later step reads (`Client.run`)."""
+    plugin = dask_worker.plugins.get(plugin_name(token))
+    if isinstance(plugin, RunPlugin) and hasattr(plugin, "project"):
+        plugin.drop_outputs(keys)
+
+
 def run_step(token: str, task: Work) -> tuple[Any, ...]:
     """Run one step on this Dask worker, in a process of the run (the Dask task).
 
-    Returns one of ``("done", Attempts)``, ``("cancelled", logs, started_at, worker)``,
+    Returns one of ``("done", Attempts, address)`` (this Dask worker's, where the
+    output stays in memory when `task.keep`), ``("cancelled", logs, started_at, worker)``,
     ``("lost", exit_code, worker)`` (the step's process died before it reported) or
     ``("stuck", worker)`` (past its timeout and grace, so its process was killed).
     """
@@ -157,7 +190,7 @@ def run_step(token: str, task: Work) -> tuple[Any, ...]:
         raise ProjectNotLoaded(f"{_where(dask_worker)}has not loaded the run's project")
     if plugin.cancelled.is_set():  # a step that waited in the cluster: it never starts
         return ("cancelled", (), None, this_worker())
-    runner = plugin.take()
+    runner = plugin.take(task.step.inputs)
     worker = (this_worker().host, runner.pid)
     try:
         runner.conn.send(task)
@@ -182,8 +215,10 @@ def run_step(token: str, task: Work) -> tuple[Any, ...]:
                 plugin.drop(runner)
                 _reap(runner.pid, wait=True)
                 return ("cancelled", message[1], message[2], worker)
+            if task.keep and isinstance(message[1].outcome, StepOutput):
+                runner.holds.add(task.step.key)
             plugin.give_back(runner)
-            return tuple(message)
+            return (*message, dask_worker.address)
         now = time.monotonic()
         if stopping_until is None and (plugin.cancelled.is_set() or _released(dask_worker, key)):
             # The run was cancelled (or this task was, by a coordinator that stopped
