@@ -30,7 +30,13 @@ def connect(
         UsageError: The scheduler cannot be reached, or has no worker.
     """
     if address is None:
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        local = {
+            "distributed.scheduler.allowed-failures": 0,
+            # A worker is given no more tasks than it has threads: the others wait on the
+            # scheduler, so a worker that dies takes no waiting step down with it.
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+        with dask.config.set(local):
             cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers,
                 threads_per_worker=1,

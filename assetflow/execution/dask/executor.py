@@ -35,6 +35,7 @@ from assetflow.execution.dask.worker import (
     drop_outputs,
     plugin_name,
     run_step,
+    started_topic,
 )
 from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 from assetflow.execution.step import StepOutput
@@ -47,6 +48,11 @@ if TYPE_CHECKING:
     from assetflow.execution.attempt import Work
     from assetflow.keys import AssetPartition
     from assetflow.project import DaskSettings, Project
+
+
+#: How many times a step whose worker died before it started is submitted again (no
+#: attempt of it ran) before that counts as a lost attempt.
+RESUBMITS = 3
 
 
 class DaskExecutor:
@@ -91,6 +97,8 @@ class DaskExecutor:
         self._again: list[tuple[float, Work]] = []
         #: which Dask worker keeps which step's output in memory, for the steps reading it
         self._holders: dict[AssetPartition, str] = {}
+        #: how many times each step was submitted again because its worker died first
+        self._resubmits: dict[AssetPartition, int] = {}
         try:
             self._client.register_plugin(
                 RunPlugin(project.location, self._token), name=plugin_name(self._token)
@@ -107,7 +115,11 @@ class DaskExecutor:
         except BaseException:
             self.close()
             raise
-        self._capacity = workers if address is None else threads(self._client)
+        # On its own local cluster, as many steps more wait on the scheduler as there are
+        # workers, so that a worker finishing one starts the next without a round trip to
+        # this process (pools still hold: the coordinator counts submitted steps; and an
+        # attempt's timeout starts where it runs).
+        self._capacity = 2 * workers if address is None else threads(self._client)
 
     @property
     def capacity(self) -> int:
@@ -181,7 +193,9 @@ class DaskExecutor:
             return Event("cancelled", work, Attempts(cancelled_error(work)))
         except ProjectNotLoaded as error:
             return Event("done", work, self._with_lost(work, Attempts(StepLost(str(error)))))
-        except KilledWorker as error:  # its Dask worker died (or left) while it ran
+        except KilledWorker as error:  # its Dask worker died (or left)
+            if not self._had_started(future.key) and self._resubmit(work):
+                return None  # it was waiting on that worker: nothing of it ran
             return self._lost_attempt(work, self._lost_worker(work, error), None)
         except Exception as error:  # Dask could not run the task at all
             failed = StepLost(
@@ -206,6 +220,23 @@ class DaskExecutor:
         if kind == "lost":
             return self._lost_attempt(work, _died(work, message[1]), Worker(*message[2]))
         return self._lost_attempt(work, _stuck(work), Worker(*message[1]))
+
+    def _had_started(self, key: object) -> bool:
+        """Whether a task had started on its worker (each says so as it starts)."""
+        try:
+            events = self._client.get_events(started_topic(self._token))
+        except Exception:  # the scheduler cannot say: count the attempt
+            return True
+        return any(message == key for _, message in events)
+
+    def _resubmit(self, work: Work) -> bool:
+        """Submit again a step whose worker died before it started, a few times."""
+        count = self._resubmits.get(work.step.key, 0)
+        if count >= RESUBMITS:
+            return False
+        self._resubmits[work.step.key] = count + 1
+        self._again.append((time.monotonic(), work))
+        return True
 
     def _lost_attempt(self, work: Work, error: StepLost, worker: Worker | None) -> Event | None:
         """An attempt whose process or worker was lost: submitted again if the step's

@@ -25,7 +25,7 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from distributed import WorkerPlugin, get_worker
+from distributed import WorkerPlugin, get_client, get_worker
 
 from assetflow.execution.attempt import this_worker
 from assetflow.execution.step import StepOutput
@@ -53,6 +53,11 @@ class ProjectNotLoaded(Exception):  # travels back to the client as is
 def plugin_name(token: str) -> str:
     """The name of a run's plugin on the workers."""
     return f"assetflow-run-{token}"
+
+
+def started_topic(token: str) -> str:
+    """The scheduler's event topic where a run's tasks say they started (their keys)."""
+    return f"assetflow-started-{token}"
 
 
 @dataclass(eq=False)
@@ -190,6 +195,10 @@ def run_step(token: str, task: Work) -> tuple[Any, ...]:
         raise ProjectNotLoaded(f"{_where(dask_worker)}has not loaded the run's project")
     if plugin.cancelled.is_set():  # a step that waited in the cluster: it never starts
         return ("cancelled", (), None, this_worker())
+    key = _task_key()
+    # Said to the scheduler before the step starts, and waited for: if this worker dies,
+    # the coordinator knows whether the step had started (an attempt) or not (none).
+    get_client().log_event(started_topic(token), key)
     runner = plugin.take(task.step.inputs)
     worker = (this_worker().host, runner.pid)
     try:
@@ -197,7 +206,6 @@ def run_step(token: str, task: Work) -> tuple[Any, ...]:
     except OSError:  # it died while idle
         plugin.drop(runner)
         return ("lost", _reap(runner.pid, wait=True), worker)
-    key = _task_key()
     deadline: float | None = None
     stopping_until: float | None = None
     while True:
