@@ -3,9 +3,11 @@ processes on 127.0.0.1, and the errors a user meets on the way."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +24,8 @@ from tests.e2e.processes import assetflow
 
 #: How long the scheduler and its workers get to start.
 START_TIMEOUT_S = 60
+#: How long the scheduler and its workers get to stop before they are killed.
+STOP_TIMEOUT_S = 5
 
 
 def free_port() -> int:
@@ -49,7 +53,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs = tmp_path_factory.mktemp("dask")
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    common = {"stderr": subprocess.STDOUT, "env": {**os.environ, "PYTHONUNBUFFERED": "1"}}
+    common = {
+        "stderr": subprocess.STDOUT,
+        "env": {**os.environ, "PYTHONUNBUFFERED": "1"},
+        "start_new_session": True,  # its own process group: stopped with its children
+    }
     with (logs / "scheduler.log").open("w") as out_s, (logs / "worker.log").open("w") as out_w:
         scheduler = subprocess.Popen(
             [
@@ -76,13 +84,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             yield Cluster(address, pids)
         finally:
             for process in (worker, scheduler):
-                process.terminate()
-            for process in (worker, scheduler):
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process started in a session of its own, and the processes it started."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(STOP_TIMEOUT_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 WHERE = """
@@ -216,3 +229,32 @@ def test_dask_address_with_another_executor_is_refused(make_project):
     code, _, err, _ = run_cli(root, "--executor", "inprocess", "--dask-address", "tcp://x:1")
     assert code == 2
     assert "--dask-address applies to --executor dask, not --executor inprocess" in err
+
+
+KILLS_ITS_WORKER = """
+    import os
+    import signal
+    from pathlib import Path
+
+    from assetflow import asset
+
+    @asset
+    def doomed() -> dict:
+        with (Path(__file__).parent / "doomed.ran").open("a") as ran:
+            ran.write("x")
+        os.kill(os.getppid(), signal.SIGKILL)  # the Dask worker it runs on
+        return {}
+"""
+
+
+def test_dask_never_runs_again_a_step_whose_worker_died(make_project, cluster):
+    # `dask scheduler` runs a task again when its worker dies (allowed-failures, 3 by
+    # default): assetflow refuses that rerun and counts one lost attempt.
+    root = make_project(KILLS_ITS_WORKER)
+    code, out, err, _ = run_cli(root, "--dask-address", cluster.address, "--json")
+    assert code == 1, err
+    (step,) = [e for e in map(json.loads, out.splitlines()) if e["event"] == "step_finished"]
+    assert step["state"] == "failed"
+    assert step["attempts"] == 1
+    assert "the Dask worker running asset 'doomed' was lost" in step["message"]
+    assert (root / "doomed.ran").read_text() == "x"

@@ -31,6 +31,7 @@ from assetflow.execution.dask.worker import (
     KILL_GRACE_S,
     ProjectNotLoaded,
     RunPlugin,
+    allowed_failures,
     cancel_run,
     drop_outputs,
     plugin_name,
@@ -120,6 +121,8 @@ class DaskExecutor:
         # this process (pools still hold: the coordinator counts submitted steps; and an
         # attempt's timeout starts where it runs).
         self._capacity = 2 * workers if address is None else threads(self._client)
+        #: the scheduler runs again a task whose worker died: tasks refuse such reruns
+        self._refuse_reruns = address is not None and _reruns(self._client)
 
     @property
     def capacity(self) -> int:
@@ -146,6 +149,7 @@ class DaskExecutor:
                 run_step,
                 self._token,
                 task,
+                self._refuse_reruns,
                 key=key,
                 pure=False,
                 retries=0,
@@ -217,6 +221,8 @@ class DaskExecutor:
                 worker=Worker(*message[3]),
             )
             return Event("cancelled", work, attempts)
+        if kind == "rerun":  # Dask ran it again after its first worker died
+            return self._lost_attempt(work, self._lost_worker(work, None), None)
         if kind == "lost":
             return self._lost_attempt(work, _died(work, message[1]), Worker(*message[2]))
         return self._lost_attempt(work, _stuck(work), Worker(*message[1]))
@@ -275,13 +281,13 @@ class DaskExecutor:
                 events.append(Event("done", work, self._with_lost(work, Attempts(error))))
         return events
 
-    def _lost_worker(self, work: Work, error: BaseException) -> StepLost:
-        text = str(error).strip() or type(error).__name__
+    def _lost_worker(self, work: Work, error: BaseException | None) -> StepLost:
+        why = ""
+        if error is not None:
+            why = f" ({type(error).__name__}: {str(error).strip() or type(error).__name__})"
         return StepLost(
-            f"the Dask worker running asset '{work.step.asset}'"
-            + (f" [{work.step.partition}]" if work.step.partition else "")
-            + f" was lost before the step reported ({type(error).__name__}: {text}); nothing "
-            "of its attempt was recorded.",
+            f"the Dask worker running {_named(work)} was lost before the step reported{why}; "
+            "nothing of its attempt was recorded.",
             hint="A Dask worker is lost when its process dies (out of memory: see the "
             "worker's log) or its machine leaves the cluster.",
         )
@@ -335,6 +341,15 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 self._cluster.close()
         del self._client
+
+
+def _reruns(client: Client) -> bool:
+    """Whether the scheduler runs again a task whose worker died (its `allowed-failures`
+    above 0, Dask's default being 3); when it cannot say, assume it does."""
+    try:
+        return int(client.run_on_scheduler(allowed_failures)) > 0  # type: ignore[no-untyped-call]
+    except Exception:
+        return True
 
 
 def _named(work: Work) -> str:

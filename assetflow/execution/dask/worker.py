@@ -181,8 +181,17 @@ def drop_outputs(token: str, keys: list[AssetPartition], dask_worker: Worker) ->
         plugin.drop_outputs(keys)
 
 
-def run_step(token: str, task: Work) -> tuple[Any, ...]:
+def allowed_failures(dask_scheduler: Any) -> int:
+    """How many times the scheduler runs again a task whose worker died (run by
+    `Client.run_on_scheduler`)."""
+    return int(dask_scheduler.allowed_failures)
+
+
+def run_step(token: str, task: Work, refuse_reruns: bool = False) -> tuple[Any, ...]:
     """Run one step on this Dask worker, in a process of the run (the Dask task).
+
+    With `refuse_reruns` (a scheduler that runs again a task whose worker died), a task
+    that had started before does not run: it returns ``("rerun", worker)``.
 
     Returns one of ``("done", Attempts, address)`` (this Dask worker's, where the
     output stays in memory when `task.keep`), ``("cancelled", logs, started_at, worker)``,
@@ -196,9 +205,14 @@ def run_step(token: str, task: Work) -> tuple[Any, ...]:
     if plugin.cancelled.is_set():  # a step that waited in the cluster: it never starts
         return ("cancelled", (), None, this_worker())
     key = _task_key()
+    client = get_client()
+    if refuse_reruns and any(
+        message == key for _, message in client.get_events(started_topic(token))
+    ):
+        return ("rerun", this_worker())
     # Said to the scheduler before the step starts, and waited for: if this worker dies,
     # the coordinator knows whether the step had started (an attempt) or not (none).
-    get_client().log_event(started_topic(token), key)
+    client.log_event(started_topic(token), key)
     runner = plugin.take(task.step.inputs)
     worker = (this_worker().host, runner.pid)
     try:
