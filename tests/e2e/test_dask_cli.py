@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
-from tests.e2e.processes import assetflow
+from tests.e2e.processes import assetflow, wait_for
 
 #: How long the scheduler and its workers get to start.
 START_TIMEOUT_S = 60
@@ -258,3 +258,53 @@ def test_dask_never_runs_again_a_step_whose_worker_died(make_project, cluster):
     assert step["attempts"] == 1
     assert "the Dask worker running asset 'doomed' was lost" in step["message"]
     assert (root / "doomed.ran").read_text() == "x"
+
+
+SLOW = """
+    import os
+    import time
+    from pathlib import Path
+
+    from assetflow import asset
+
+    @asset
+    def slow() -> dict:
+        print("slow: starting the long part")
+        (Path(__file__).parent / "slow.pid").write_text(str(os.getpid()))
+        time.sleep(60)
+        return {}
+"""
+
+
+def test_ctrl_c_stops_the_steps_on_the_cluster_and_cancels_the_run(make_project, cluster):
+    root = make_project(SLOW)
+    process = subprocess.Popen(
+        assetflow(root, "materialize", "--dask-address", cluster.address),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(root / "slow.pid", timeout=60)
+    step_pid = int((root / "slow.pid").read_text())
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert time.monotonic() - interrupted < 10  # not the 60 s the step sleeps
+    listed = subprocess.run(
+        assetflow(root, "runs", "--status", "cancelled"), capture_output=True, text=True
+    ).stdout
+    assert "cancelled" in listed
+    assert not (root / ".assetflow" / "data" / "slow.json").exists()
+    # The step's process on the Dask worker stopped with it.
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{step_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{step_pid}").exists() or "Z" in _state(step_pid)
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (Z: exited, not yet reaped)."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][:1]
+    return ""
