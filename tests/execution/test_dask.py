@@ -4,6 +4,7 @@ per run, the local cluster of a run, and Dask never imported unless asked for.""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -181,3 +182,53 @@ def test_without_an_address_a_run_has_a_local_cluster_of_its_own(make_project):
     result = materialize(project=root, clock=FixedClock(T0), executor="dask", workers=2)
     assert result.success
     assert {r.worker for r in result.results if r.worker} != set()
+
+
+CHAIN = """
+    from assetflow import asset
+
+    @asset
+    def made() -> dict:
+        return {"pair": (1, 2)}  # a tuple in memory, a list once stored as JSON
+
+    @asset
+    def reads_made(made: dict) -> dict:
+        return {"seen_as": type(made["pair"]).__name__}
+"""
+
+
+def stored(root, name: str):
+    return json.loads((root / ".assetflow" / "data" / f"{name}.json").read_text())
+
+
+def test_an_output_stays_in_memory_on_its_worker_for_the_step_reading_it(make_project, on_cluster):
+    root = make_project(CHAIN)
+    result = materialize(project=root, clock=FixedClock(T0), executor=on_cluster, workers=2)
+    assert result.success
+    assert stored(root, "reads_made") == {"seen_as": "tuple"}  # not read back from made.json
+    made, reads = sorted(result.results, key=lambda r: r.asset)
+    assert made.worker == reads.worker  # sent where the output was kept
+    again = materialize(
+        "reads_made", project=root, clock=FixedClock(T0), executor=on_cluster, force=True
+    )
+    assert again.success
+    assert stored(root, "reads_made") == {"seen_as": "list"}  # alone, it reads storage
+
+
+SOURCED = """
+    from assetflow import asset, source
+
+    @source
+    def api_version() -> str:
+        return "v7"
+
+    @asset
+    def uses_source(api_version: str) -> dict:
+        return {"version": api_version}
+"""
+
+
+def test_source_values_travel_with_the_task(make_project, on_cluster):
+    root = make_project(SOURCED)
+    assert materialize(project=root, clock=FixedClock(T0), executor=on_cluster).success
+    assert stored(root, "uses_source") == {"version": "v7"}

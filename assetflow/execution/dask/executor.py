@@ -5,8 +5,9 @@ Each step is one task with a key of its own (`pure=False`, no Dask retries):
 Dask runs it once, on one worker, and assetflow alone decides about retries.
 The task carries the step's `Work` without its spec or checks (the worker has
 the project, loaded once per run by `worker.RunPlugin`) and without input
-values: the worker reads inputs from storage, as multiprocess workers do.
-Only this side writes metadata: the task returns what happened.
+values: the worker reads inputs from storage, or from the memory of its step
+process that made them, as multiprocess workers do. Only this side writes
+metadata: the task returns what happened.
 """
 
 from __future__ import annotations
@@ -81,8 +82,6 @@ class DaskExecutor:
         self._retrying = retrying or Retrying(SystemClock())
         if address is not None:
             refuse_duckdb(project, address)
-        self._project = project
-        self._address = address
         self._client: Client
         self._cluster: LocalCluster | None
         self._client, self._cluster = connect(address, workers, settings.connect_timeout)
