@@ -18,6 +18,7 @@ import itertools
 import queue
 import time
 import uuid
+from asyncio import CancelledError
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,10 @@ if TYPE_CHECKING:
 RESUBMITS = 3
 
 
+#: Steps submitted beyond the cluster's threads, per thread (see DaskExecutor.__init__).
+WAITING_PER_THREAD = 1
+
+
 class DaskExecutor:
     """Runs a run's steps as tasks of a Dask cluster, as many at once as it has threads.
 
@@ -88,7 +93,8 @@ class DaskExecutor:
         self._token = uuid.uuid4().hex
         self._counter = itertools.count(1)
         self._running: dict[Future[Any], Work] = {}
-        self._done: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
+        #: finished tasks and what each returned (or raised), fetched off this thread
+        self._done: queue.SimpleQueue[tuple[Future[Any], Any]] = queue.SimpleQueue()
         #: when each running step's current submission was made
         self._submitted_at: dict[AssetPartition, datetime] = {}
         #: each step's attempts lost so far (their processes or workers died)
@@ -115,11 +121,12 @@ class DaskExecutor:
         except BaseException:
             self.close()
             raise
-        # On its own local cluster, as many steps more wait on the scheduler as there are
-        # workers, so that a worker finishing one starts the next without a round trip to
-        # this process (pools still hold: the coordinator counts submitted steps; and an
-        # attempt's timeout starts where it runs).
-        self._capacity = 2 * workers if address is None else threads(self._client)
+        # As many steps more wait in the cluster as it has threads, so that a worker
+        # finishing one starts the next without a round trip to this process. Pools still
+        # hold (the coordinator counts submitted steps), an attempt's timeout starts where
+        # it runs, and a step waiting on a worker that dies is submitted again (no attempt).
+        slots = workers if address is None else threads(self._client)
+        self._capacity = slots * (1 + WAITING_PER_THREAD)
         #: the scheduler runs again a task whose worker died: tasks refuse such reruns
         self._refuse_reruns = address is not None and _reruns(self._client)
 
@@ -160,7 +167,16 @@ class DaskExecutor:
             ) from error
         self._running[future] = work
         self._submitted_at[work.step.key] = self._retrying.clock.now()
-        future.add_done_callback(self._done.put)  # type: ignore[no-untyped-call]
+        future.add_done_callback(self._fetch)  # type: ignore[no-untyped-call]
+
+    def _fetch(self, future: Future[Any]) -> None:
+        """Bring a finished task's result here (on Dask's callback thread, so that the
+        coordinator's loop does not wait for each one in turn)."""
+        try:
+            outcome = future.result()
+        except BaseException as error:
+            outcome = error
+        self._done.put((future, outcome))
 
     def wait(self, timeout: float | None) -> list[Event]:
         """How the steps that ended within `timeout` seconds ended."""
@@ -175,24 +191,26 @@ class DaskExecutor:
             first = self._done.get(timeout=timeout)
         except queue.Empty:
             return events
-        future: Future[Any] | None = first
-        while future is not None:
-            event = self._event(future)
+        done: tuple[Future[Any], Any] | None = first
+        while done is not None:
+            event = self._event(*done)
             if event is not None:
                 events.append(event)
             try:
-                future = self._done.get_nowait()
+                done = self._done.get_nowait()
             except queue.Empty:
-                future = None
+                done = None
         return events
 
-    def _event(self, future: Future[Any]) -> Event | None:
+    def _event(self, future: Future[Any], outcome: Any) -> Event | None:
         work = self._running.pop(future, None)
         if work is None:  # one cancel() already accounted for
             return None
         try:
-            message: tuple[Any, ...] = future.result()
-        except FutureCancelledError:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            message: tuple[Any, ...] = outcome
+        except (FutureCancelledError, CancelledError):
             return Event("cancelled", work, Attempts(cancelled_error(work)))
         except ProjectNotLoaded as error:
             return Event("done", work, self._with_lost(work, Attempts(StepLost(str(error)))))
