@@ -20,7 +20,6 @@ the cluster's address is the project's `[tool.assetflow.dask] address`.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import tempfile
 import time
@@ -28,13 +27,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import dask
 from bench_execution import sleepers_module, trivial_module
 from bench_pipeline import MODULE as PIPELINE_MODULE
 from bench_pipeline import SEED
-from distributed import LocalCluster
 
 import assetflow.api
+from assetflow.execution.dask.cluster import start_local_cluster
 
 TARGET_MS_PER_STEP = 10.0
 TARGET_SLEEP_S = 2.5
@@ -53,16 +51,9 @@ def make_project(root: Path, assets: str, address: str | None = None) -> Path:
 
 @contextmanager
 def cluster(workers: int) -> Iterator[str]:
-    """A local cluster of `workers` single-threaded processes; its scheduler's address."""
+    """The local cluster the dask executor starts for a run, started once; its address."""
     started = time.perf_counter()
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        local = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        )
+    local = start_local_cluster(workers)
     print(f"  (a {workers}-worker local cluster started in {time.perf_counter() - started:.2f} s)")
     try:
         yield local.scheduler_address

@@ -27,13 +27,9 @@ T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 def dask_cluster() -> Iterator[str]:
     """A cluster of two single-threaded worker processes whose scheduler never reschedules
     a task whose worker died (as the executor's own local cluster is)."""
-    import dask
-    from distributed import LocalCluster
+    from assetflow.execution.dask.cluster import start_local_cluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+    cluster = start_local_cluster(2)
     try:
         yield cluster.scheduler_address
     finally:

@@ -37,13 +37,9 @@ BEAT_S = 0.2
 def dask_cluster() -> Iterator[str]:
     """The address of a Dask cluster of two single-threaded worker processes, started once
     for the module (a scheduler that never reschedules a task whose worker died)."""
-    import dask
-    from distributed import LocalCluster
+    from assetflow.execution.dask.cluster import start_local_cluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+    cluster = start_local_cluster(2)
     try:
         yield cluster.scheduler_address
     finally:

@@ -23,27 +23,13 @@ def connect(
     """A client of the scheduler at `address` (tried for `timeout` seconds), or of a local
     cluster of `workers` single-threaded worker processes started for this run.
 
-    A local cluster's scheduler never reschedules a task whose worker died
-    (`allowed-failures` 0): a lost step is one failed attempt, for assetflow's policy.
+    See `start_local_cluster` for the local one.
 
     Raises:
         UsageError: The scheduler cannot be reached, or has no worker.
     """
     if address is None:
-        local = {
-            "distributed.scheduler.allowed-failures": 0,
-            # A worker is given no more tasks than it has threads: the others wait on the
-            # scheduler, so a worker that dies takes no waiting step down with it.
-            "distributed.scheduler.worker-saturation": 1.0,
-        }
-        with dask.config.set(local):
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # any free port: never a clash with 8787
-                silence_logs=logging.ERROR,
-            )
+        cluster = start_local_cluster(workers)
         client = Client(cluster, set_as_default=False)  # type: ignore[no-untyped-call]
         return client, cluster
     try:
@@ -68,6 +54,25 @@ def connect(
             hint=f"Start workers with `dask worker {address}`.",
         ) from None
     return client, None
+
+
+def start_local_cluster(workers: int) -> LocalCluster:
+    """A cluster on this machine of `workers` single-threaded worker processes, whose
+    scheduler never runs a task again when its worker dies (`allowed-failures` 0) and
+    gives a worker no more tasks than it has threads (the others wait on the scheduler,
+    so a worker that dies takes no waiting step down with it)."""
+    settings = {
+        "distributed.scheduler.allowed-failures": 0,
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+    with dask.config.set(settings):
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: never a clash with 8787
+            silence_logs=logging.ERROR,
+        )
 
 
 def threads(client: Client) -> int:
