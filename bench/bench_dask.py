@@ -4,8 +4,8 @@
    the clock starts, as a standing cluster is): the run's wall time / 200 = the
    per-step overhead (target: under 10 ms), beside the multiprocess executor's with
    2 workers on the same project.
-2. 8 assets that each sleep 1 s, on 4 Dask worker processes: wall time (target:
-   under 2.5 s; the ideal is 2.0 s).
+2. 8 assets that each sleep 1 s, on 4 Dask worker processes: wall time, best of
+   the repeats (target: under 2.5 s; the ideal is 2.0 s).
 3. The 5,000,000-row raw -> clean -> aggregate pipeline of bench_pipeline.py,
    Parquet outputs, through the dask executor (a 2-worker local cluster) against
    the multiprocess executor (2 workers): target within 1.2x. They take turns;
@@ -90,18 +90,23 @@ def per_step(work: Path, count: int, repeats: int) -> None:
     )
 
 
-def sleepers(work: Path, count: int, seconds: float) -> None:
+def sleepers(work: Path, count: int, seconds: float, repeats: int) -> None:
     module = sleepers_module(count, seconds)
     with cluster(4) as address:
         # A standing cluster has imported assetflow already: one warm-up run, not counted.
         timed_run(make_project(work / "warm", trivial_module(4), address), "dask", 4)
-        wall = timed_run(make_project(work / "sleep", module, address), "dask", 4)
+        walls = [
+            timed_run(make_project(work / f"sleep-{turn}", module, address), "dask", 4)
+            for turn in range(repeats)
+        ]
+    wall = min(walls)
     target = TARGET_SLEEP_S * seconds
     ok = "OK" if wall < target else "MISSED"
     print(
         f"{count} x {seconds:g} s sleeping steps on 4 Dask workers: {wall:.2f} s "
-        f"(ideal {count * seconds / 4:.2f} s, target < {target:.2f} s) {ok}"
+        f"(best of {repeats}; ideal {count * seconds / 4:.2f} s, target < {target:.2f} s) {ok}"
     )
+    print(f"  runs: {', '.join(f'{each:.2f}' for each in walls)} s")
 
 
 def pipeline(work: Path, rows: int, repeats: int) -> None:
@@ -139,7 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="assetflow-bench-dask-") as tmp:
         work = Path(tmp)
         per_step(work / "trivial", 40 if args.quick else 200, repeats)
-        sleepers(work / "sleepers", 8, 0.25 if args.quick else 1.0)
+        sleepers(work / "sleepers", 8, 0.25 if args.quick else 1.0, repeats)
         pipeline(work / "pipeline", rows, repeats)
 
 

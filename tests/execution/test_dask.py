@@ -7,6 +7,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -228,3 +229,38 @@ def test_source_values_travel_with_the_task(make_project, on_cluster):
     root = make_project(SOURCED)
     assert materialize(project=root, clock=FixedClock(T0), executor=on_cluster).success
     assert stored(root, "uses_source") == {"version": "v7"}
+
+
+STUCK = """
+    import time
+
+    from assetflow import asset
+
+    @asset(timeout=0.5)
+    def stuck() -> dict:
+        while True:  # swallows the timeout, as code stuck in C would never see it
+            try:
+                time.sleep(10)
+            except BaseException:
+                pass
+
+    @asset
+    def fine() -> dict:
+        return {"ok": True}
+"""
+
+
+def test_a_step_that_does_not_stop_after_its_timeout_has_its_process_killed(
+    make_project, on_cluster
+):
+    root = make_project(STUCK)
+    started = time.monotonic()
+    result = materialize(project=root, clock=FixedClock(T0), executor=on_cluster, workers=2)
+    assert time.monotonic() - started < 20
+    steps = by_asset(result)
+    assert steps["stuck"].state is StepState.FAILED
+    assert "ran past its timeout of 0.5 s and did not stop within 5 s more" in (
+        steps["stuck"].message
+    )
+    assert "its process was killed; nothing was written" in steps["stuck"].message
+    assert steps["fine"].state is StepState.MATERIALIZED
