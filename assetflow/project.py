@@ -174,6 +174,18 @@ class NamedIOConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class DaskSettings(BaseModel):
+    """The `[tool.assetflow.dask]` table: the Dask cluster `--executor dask` sends steps to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the scheduler's address (`tcp://host:8786`); `--dask-address` overrides it; none:
+    #: a local cluster of `workers` processes, started for the run
+    address: str | None = Field(default=None, min_length=1)
+    #: seconds to keep trying to reach the scheduler before saying it cannot be reached
+    connect_timeout: PositiveFloat = 10.0
+
+
 class ProjectConfig(BaseModel):
     """The `[tool.assetflow]` table (or the top of `assetflow.toml`)."""
 
@@ -214,6 +226,8 @@ class ProjectConfig(BaseModel):
     #: `az://...`); default: `<state_dir>/data` (see docs/storage.md). The io layer checks
     #: it (protocol, installed package) when a command first needs the outputs.
     storage: str | None = Field(default=None, min_length=1)
+    #: `[tool.assetflow.dask]`: where `--executor dask` runs steps
+    dask: DaskSettings = Field(default_factory=lambda: DaskSettings())
 
     @model_validator(mode="after")
     def _io_names_are_not_kinds(self) -> ProjectConfig:

@@ -90,8 +90,16 @@ def lineage(
     type=click.Choice(executor_names()),
     default=None,
     help="multiprocess: steps run in worker processes; inprocess: one at a time in this "
-    "process, for debugging with pdb [default: `executor` in the configuration, else "
-    "multiprocess].",
+    "process, for debugging with pdb; dask: steps run on a Dask cluster (--dask-address) "
+    "[default: `executor` in the configuration, else multiprocess].",
+)
+@click.option(
+    "--dask-address",
+    default=None,
+    metavar="URL",
+    help="With --executor dask: the Dask scheduler to run steps on (tcp://host:8786) "
+    "[default: `address` in [tool.assetflow.dask], else a local cluster for the run, "
+    "sized by --workers].",
 )
 @click.option("--max-parallel", type=click.IntRange(min=1), default=None, hidden=True)
 @click.option("--newest-first", is_flag=True, help="Start the newest partitions first.")
@@ -113,6 +121,7 @@ def materialize(
     redo: tuple[str, ...],
     workers: int | None,
     executor: str | None,
+    dask_address: str | None,
     max_parallel: int | None,
     newest_first: bool,
     fail_fast: bool,
@@ -140,6 +149,9 @@ def materialize(
     project = options.load()
     if quiet and as_json:
         raise click.UsageError("give either --quiet or --json, not both.")
+    if dask_address is not None:
+        project = _on_dask_cluster(project, executor, dask_address)
+        executor = "dask"
     request = run_request(
         selection,
         exclude,
@@ -173,6 +185,21 @@ def materialize(
         deliver_after(project, setup)
     if not result.success:
         sys.exit(EXIT_FAILED)
+
+
+def _on_dask_cluster(project: Project, executor: str | None, address: str) -> Project:
+    """The project, its Dask scheduler's address set to `address` (--dask-address)."""
+    import dataclasses
+
+    if executor not in (None, "dask"):
+        raise click.UsageError(
+            f"--dask-address applies to --executor dask, not --executor {executor}."
+        )
+    location = project.location
+    config = location.config.model_copy(
+        update={"dask": location.config.dask.model_copy(update={"address": address})}
+    )
+    return dataclasses.replace(project, location=dataclasses.replace(location, config=config))
 
 
 def _reporter(project: Project, *, quiet: bool, as_json: bool, workers: int) -> Any:

@@ -210,6 +210,26 @@ def _multiprocess(setup: ExecutorSetup) -> Executor:
     return WorkerPool(setup.project, setup.workers)
 
 
+def _dask(setup: ExecutorSetup) -> Executor:
+    reason = _no_dask()
+    if reason is not None:
+        raise UsageError(f"the Dask executor cannot run here: {reason}.")
+    from assetflow.execution.dask.executor import DaskExecutor
+
+    config = setup.project.location.config
+    return DaskExecutor(setup.project, setup.workers, config.dask, setup.retrying)
+
+
+def _no_dask() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return "Dask is not installed: pip install 'assetflow[dask]'"
+    from assetflow.execution.multiprocess import can_fork
+
+    return None if can_fork() else "its steps run in processes forked on each Dask worker"
+
+
 def _cannot_fork() -> str | None:
     from assetflow.execution.multiprocess import can_fork
 
@@ -232,6 +252,13 @@ EXECUTORS = ExecutorRegistry(
             "one step at a time in this process, for debugging with pdb",
             one_at_a_time=True,
             label="in-process",
+        ),
+        ExecutorKind(
+            "dask",
+            _dask,
+            "steps run on a Dask cluster (--dask-address), or a local one for the run",
+            unavailable=_no_dask,
+            label="Dask",
         ),
     )
 )

@@ -66,7 +66,7 @@ def test_bad_worker_counts_and_executors_are_usage_errors(make_project):
     assert "0 is not in the range x>=1" in zero.output
     unknown = run(root, "--executor", "threads")
     assert unknown.exit_code == 2
-    assert "'threads' is not one of 'multiprocess', 'inprocess'" in unknown.output
+    assert "'threads' is not one of 'multiprocess', 'inprocess', 'dask'" in unknown.output
 
 
 def test_max_parallel_still_works_as_the_old_name_of_workers(make_project):

@@ -114,7 +114,7 @@ def test_an_unknown_executor_is_refused_with_a_suggestion_and_how_to_register_on
     with pytest.raises(UsageError, match=expected) as e:
         choose_executor(project, "multiproces", None)
     message = str(e.value)
-    assert "The executors are: multiprocess, inprocess." in message
+    assert "The executors are: multiprocess, inprocess, dask." in message
     assert "register_executor(ExecutorKind(name, create, summary))" in message
 
 

@@ -6,11 +6,13 @@ an executor registered later (Dask) passes the same suite by being registered.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,9 +33,43 @@ T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 BEAT_S = 0.2
 
 
+@pytest.fixture(scope="module")
+def dask_cluster() -> Iterator[str]:
+    """The address of a Dask cluster of two single-threaded worker processes, started once
+    for the module (a scheduler that never reschedules a task whose worker died)."""
+    from assetflow.execution.dask.cluster import start_local_cluster
+
+    cluster = start_local_cluster(2)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
 @pytest.fixture(params=executor_names())
-def executor(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def executor(request: pytest.FixtureRequest) -> Iterator[str]:
+    name = str(request.param)
+    if name != "dask":
+        yield name
+        return
+    # The Dask executor runs on the module's cluster rather than one started per run.
+    from assetflow.execution.dask.executor import DaskExecutor
+    from assetflow.project import DaskSettings
+
+    address = request.getfixturevalue("dask_cluster")
+    registered = EXECUTORS.get(name)
+    EXECUTORS.register(
+        dataclasses.replace(
+            registered,
+            create=lambda setup: DaskExecutor(
+                setup.project, setup.workers, DaskSettings(address=address)
+            ),
+        )
+    )
+    try:
+        yield name
+    finally:
+        EXECUTORS.register(registered)
 
 
 @pytest.fixture
