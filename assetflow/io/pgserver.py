@@ -95,7 +95,15 @@ class Server:
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection checked out of this process's pool for the URL, returned on leaving."""
-        pool = _pool(self)
+        try:
+            pool = _pool(self)
+        except ImportError as error:
+            raise WriteError(
+                f"the PostgreSQL server {self.shown} (from {self.origin}) cannot be used: "
+                f"the PostgreSQL driver is not installed ({error}).",
+                hint="Install assetflow with its postgres extra: "
+                "pip install 'assetflow[postgres]'.",
+            ) from None
         with pool.connection() as connection:
             yield connection
 

@@ -204,6 +204,15 @@ def _open_memory(url: StoreUrl, root: Path | None) -> MetadataStore:
 
 def _open_postgresql(url: StoreUrl, root: Path | None) -> MetadataStore:
     # Imported here: `assetflow --help` and SQLite users never load psycopg.
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401
+    except ImportError as error:
+        raise StoreError(
+            f"the metadata store {url.shown!r} is a PostgreSQL database, and the PostgreSQL "
+            f"driver is not installed ({error}).",
+            hint="Install assetflow with its postgres extra: pip install 'assetflow[postgres]'.",
+        ) from None
     from assetflow.store.postgres import PostgresStore
 
     return PostgresStore(f"{url.scheme}:{url.rest}")
