@@ -199,7 +199,7 @@ class WorkerPool:
         worker.process.join(1)
         code = worker.process.exitcode
         self._discard(worker)
-        how = _exit_text(code)
+        how = exit_text(code)
         error = StepLost(
             f"the worker process running asset '{work.step.asset}'"
             + (f" [{work.step.partition}]" if work.step.partition else "")
@@ -279,7 +279,7 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=_serve,
+            target=serve_steps,
             args=(child, self._project, self._parent),
             name="assetflow-worker",
             daemon=True,
@@ -300,7 +300,8 @@ class WorkerPool:
         self._workers.remove(worker)
 
 
-def _exit_text(code: int | None) -> str:
+def exit_text(code: int | None) -> str:
+    """How a step's process ended, from its exit code, for messages ("was killed by SIGKILL")."""
     if code is None:
         return "stopped answering"
     if code < 0:
@@ -316,7 +317,7 @@ def _exit_text(code: int | None) -> str:
 # --- the worker's side ---------------------------------------------------------------
 
 
-def _serve(conn: Connection, project: Project, parent: int) -> None:
+def serve_steps(conn: Connection, project: Project, parent: int) -> None:
     """A worker's life: run tasks until told to stop or the coordinator goes away."""
     # The worker runs steps of one run: its token is that run's, as far as this process
     # goes (the coordinator's own token, copied by fork, is not seen here).

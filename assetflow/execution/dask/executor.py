@@ -376,10 +376,10 @@ def _named(work: Work) -> str:
 
 
 def _died(work: Work, code: int | None) -> StepLost:
-    from assetflow.execution.multiprocess import _exit_text
+    from assetflow.execution.multiprocess import exit_text
 
     return StepLost(
-        f"the process running {_named(work)} on its Dask worker {_exit_text(code)} before it "
+        f"the process running {_named(work)} on its Dask worker {exit_text(code)} before it "
         "reported; nothing of its attempt was recorded.",
         hint="If the process ran out of memory, give the Dask workers more memory or split "
         "the asset into partitions.",

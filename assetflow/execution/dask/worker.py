@@ -276,7 +276,7 @@ def _released(dask_worker: Worker, key: str | None) -> bool:
 
 def _fork(project: Project) -> _Runner:
     """Fork a step process that serves the run's steps, as a multiprocess worker does."""
-    from assetflow.execution.multiprocess import _serve
+    from assetflow.execution.multiprocess import serve_steps
 
     parent_end, child_end = Pipe()
     parent = os.getpid()
@@ -285,7 +285,7 @@ def _fork(project: Project) -> _Runner:
         code = 0
         try:
             parent_end.close()
-            _serve(child_end, project, parent)
+            serve_steps(child_end, project, parent)
         except BaseException:
             code = 1
         finally:
