@@ -45,6 +45,9 @@ class Work:
     checks: tuple[Any, ...] = ()
     #: later steps of the run read the output: a worker keeps it in memory for them
     keep: bool = False
+    #: the number of this submission's first attempt: above 1 when earlier attempts were
+    #: lost with their worker, so that the step's retry policy counts them too
+    first_attempt: int = 1
 
 
 class Worker(NamedTuple):
@@ -119,7 +122,7 @@ def run_attempts(
     retried: list[Retried] = []
     logs: list[str] = []
     worker = this_worker()
-    attempt = 1
+    attempt = work.first_attempt
     while True:
         if on_attempt is not None:
             on_attempt(attempt)

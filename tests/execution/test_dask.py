@@ -132,6 +132,39 @@ def test_a_lost_dask_worker_is_one_failed_attempt_retried_by_the_assets_policy(
     assert retried == [("survives", 1)]
 
 
+LOSES_ITS_WORKER_THEN_RAISES = """
+    import os
+    import signal
+    from pathlib import Path
+
+    from assetflow import asset
+
+    HERE = Path(__file__).parent
+
+    @asset(retries=1, retry_delay=0)
+    def flaky() -> dict:
+        with (HERE / "flaky.ran").open("a") as file:
+            file.write("x")
+        if len((HERE / "flaky.ran").read_text()) == 1:
+            os.kill(os.getppid(), signal.SIGKILL)  # the Dask worker this attempt runs on
+        raise RuntimeError("the API is down")
+"""
+
+
+def test_a_lost_attempt_counts_against_the_retries_of_the_attempts_after_it(
+    make_project, on_cluster
+):
+    """retries=1 is two attempts in all: one lost with its worker, one that raises; the
+    submission after the lost attempt goes on counting rather than starting again at 1."""
+    root = make_project(LOSES_ITS_WORKER_THEN_RAISES)
+    result = materialize(project=root, clock=FixedClock(T0), executor=on_cluster, workers=2)
+    step = by_asset(result)["flaky"]
+    assert step.state is StepState.FAILED
+    assert "the API is down" in step.message
+    assert step.attempts == 2
+    assert (root / "flaky.ran").read_text() == "xx"
+
+
 COUNTS_IMPORTS = """
     from pathlib import Path
 

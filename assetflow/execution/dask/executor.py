@@ -266,24 +266,29 @@ class DaskExecutor:
         policy retries it (no event yet), else the step's last attempt."""
         key = work.step.key
         lost = self._lost.setdefault(key, [])
-        attempt = len(lost) + 1
+        # Attempts of this submission that raised before the worker was lost are not known
+        # here; the submission's first attempt is the least this one can be.
+        attempt = max(len(lost) + 1, work.first_attempt)
         policy = work.spec.retry
         if policy is None or not policy.should_retry(error, attempt):
             return Event("done", work, self._with_lost(work, Attempts(error, worker=worker)))
         started_at = self._submitted_at.get(key) or self._retrying.clock.now()
         lost.append(Retried(attempt, started_at, self._retrying.clock.now(), str(error)))
         delay = policy.delay(attempt, self._retrying.rng)
-        self._again.append((time.monotonic() + delay, work))
+        # The next submission goes on counting, so that its attempts and the lost ones
+        # together stay within the step's retries.
+        again = dataclasses.replace(work, first_attempt=attempt + 1)
+        self._again.append((time.monotonic() + delay, again))
         return None
 
     def _with_lost(self, work: Work, attempts: Attempts) -> Attempts:
-        """The attempts of a step's last submission, after its lost ones (renumbered)."""
+        """The attempts of a step's last submission, after its lost ones (the submission
+        numbered its own from ``work.first_attempt`` on)."""
         lost = self._lost.pop(work.step.key, [])
         self._submitted_at.pop(work.step.key, None)
         if not lost:
             return attempts
-        later = tuple(each._replace(attempt=each.attempt + len(lost)) for each in attempts.retried)
-        return dataclasses.replace(attempts, retried=(*lost, *later))
+        return dataclasses.replace(attempts, retried=(*lost, *attempts.retried))
 
     def _submit_again(self) -> list[Event]:
         """Submit the lost steps whose retry delay is over; those that cannot be, failed."""
