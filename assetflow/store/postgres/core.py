@@ -38,6 +38,7 @@ from assetflow.store.postgres.rows import (
     event_row,
     log_row,
     materialization_row,
+    record_statement,
     run_row,
 )
 from assetflow.store.postgres.schema import check_schema, hold_use_lock
@@ -67,6 +68,9 @@ ON CONFLICT (asset, partition_key) DO UPDATE SET
     materialization_id = excluded.materialization_id,
     finished_at = excluded.finished_at
 WHERE excluded.finished_at >= latest_state.finished_at"""
+#: ``record`` writes in one statement up to this many values (the protocol takes
+#: 65,535 parameters per statement); more go in batches, in one transaction.
+_MAX_RECORD_PARAMETERS = 30_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +214,26 @@ class PostgresCoreStore(LeasingMixin):
         log_rows = [log_row(normalise_log(log)) for log in logs]
         if not (materialization_rows or event_rows or check_rows or log_rows):
             return
+        parameters = sum(
+            len(rows) * (len(rows[0]) if rows else 0)
+            for rows in (materialization_rows, event_rows, check_rows, log_rows)
+        )
+        if parameters > _MAX_RECORD_PARAMETERS:
+            self._record_in_batches(materialization_rows, event_rows, check_rows, log_rows)
+            return
+        sql, values = record_statement(materialization_rows, event_rows, check_rows, log_rows)
+        # One statement: all of it is written or none, in one round trip.
+        with self._db.statement("record materializations and events") as connection:
+            connection.execute(sql, values)
+
+    def _record_in_batches(
+        self,
+        materialization_rows: list[Row],
+        event_rows: list[Row],
+        check_rows: list[Row],
+        log_rows: list[Row],
+    ) -> None:
+        """``record`` for more rows than one statement takes: a transaction of batches."""
         with self._db.transaction("record materializations and events") as connection:
             cursor = connection.cursor()
             if materialization_rows:
