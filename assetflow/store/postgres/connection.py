@@ -9,9 +9,11 @@ and passes through (``connect_timeout`` defaults to 10 s).
 
 The first connection is made at once, directly, so that a server that is down
 or a wrong password fails when the store is opened, with the server's reason; it
-stays open for the store's lifetime (the schema's use lock lives on it). The
-pool is opened on first use, every checkout is scoped by a ``with``, and a pool
-made before a fork is never used by the child, which opens its own.
+stays open for the store's lifetime (the schema's use lock lives on it). Every
+checkout is scoped by a ``with`` and takes that connection when it is free (so a
+store used by one thread makes no second connection); otherwise it takes one of
+the pool, opened on first use. A pool made before a fork is never used by the
+child, which opens its own (nor is the session connection).
 
 PostgreSQL text cannot hold NUL, which SQLite text (and so the store's
 contract) can: every connection carries a string adapter that writes ``\\x00``
@@ -240,6 +242,10 @@ class PgDatabase:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._closed = False
+        # Held while a checkout lends the session connection (see ``_borrow_session``).
+        self._session_lock = threading.Lock()
+        self._session_used_at = time.monotonic()
+        self._is_session_lendable = True
         # When each pooled connection was last given back (see IDLE_CHECK_S).
         self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
@@ -329,12 +335,55 @@ class PgDatabase:
         unit: _Unit | None = getattr(self._local, "unit", None)
         return unit
 
+    def _borrow_session(self) -> psycopg.Connection[Any] | None:
+        """The session connection, locked for the caller, when this process made it, no
+        other checkout has it and it works (checked like the pool's after an idle spell);
+        None otherwise."""
+        import psycopg
+
+        if self._closed or os.getpid() != self._owner_pid or not self._is_session_lendable:
+            return None
+        if not self._session_lock.acquire(blocking=False):
+            return None
+        session = self.session
+        try:
+            if session.closed or session.broken:
+                raise psycopg.OperationalError("the session connection is closed")
+            if time.monotonic() - self._session_used_at > IDLE_CHECK_S:
+                session.execute("")
+        except psycopg.Error:
+            # The pool replaces its connections; this one stays out of use from now on.
+            self._is_session_lendable = False
+            self._session_lock.release()
+            return None
+        return session
+
+    def _give_back_session(self, session: psycopg.Connection[Any]) -> None:
+        from psycopg import pq
+
+        if session.info.transaction_status != pq.TransactionStatus.IDLE:
+            # A block left a transaction open (it never should): lend it no more.
+            self._is_session_lendable = False
+        self._session_used_at = time.monotonic()
+        self._session_lock.release()
+
     @contextmanager
     def _checkout(self, action: str) -> Iterator[psycopg.Connection[Any]]:
-        """A connection of the pool for the block; any psycopg failure a StoreError."""
+        """A connection for the block, the session's if it is free, else one of the pool;
+        any psycopg failure a StoreError."""
         import psycopg
         import psycopg_pool
 
+        session = self._borrow_session()
+        if session is not None:
+            try:
+                try:
+                    yield session
+                finally:
+                    self._give_back_session(session)
+            except (psycopg.Error, UnicodeEncodeError) as error:
+                raise self.failure(error, action) from error
+            return
         pool = self._usable_pool()
         try:
             with pool.connection() as connection:
