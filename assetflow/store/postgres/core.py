@@ -68,6 +68,12 @@ ON CONFLICT (asset, partition_key) DO UPDATE SET
     materialization_id = excluded.materialization_id,
     finished_at = excluded.finished_at
 WHERE excluded.finished_at >= latest_state.finished_at"""
+#: Finishes a run and drops its leases, in one statement; counts the runs finished (0 or 1).
+_FINISH_RUN = (
+    "WITH finished AS (UPDATE runs SET status = %s, finished_at = %s WHERE run_id = %s "
+    "RETURNING run_id), released AS (DELETE FROM leases WHERE run_id IN "
+    "(SELECT run_id FROM finished)) SELECT count(*) FROM finished"
+)
 #: ``record`` writes in one statement up to this many values (the protocol takes
 #: 65,535 parameters per statement); more go in batches, in one transaction.
 _MAX_RECORD_PARAMETERS = 30_000
@@ -160,17 +166,14 @@ class PostgresCoreStore(LeasingMixin):
             as_utc(finished_at, f"run '{run_id}' finished_at"),
             run_id,
         )
-        with self._db.transaction("finish a run") as connection:
-            updated = connection.execute(
-                "UPDATE runs SET status = %s, finished_at = %s WHERE run_id = %s", values
-            ).rowcount
-            if not updated:
-                raise StoreError(
-                    f"cannot finish run '{run_id}': there is no such run in the metadata "
-                    f"store {self.shown}.",
-                    hint="Create the run with create_run() before finishing it.",
-                )
-            connection.execute(RELEASE_LEASES, (run_id,))
+        with self._db.statement("finish a run") as connection:
+            found = connection.execute(_FINISH_RUN, values).fetchone()
+        if not found or not found[0]:
+            raise StoreError(
+                f"cannot finish run '{run_id}': there is no such run in the metadata "
+                f"store {self.shown}.",
+                hint="Create the run with create_run() before finishing it.",
+            )
 
     def finish_run_if_running(
         self,
