@@ -112,6 +112,12 @@ class LeasingMixin(ReadingMixin):
         if not pairs:
             return
         with self._db.statement("release leases") as connection:
+            if len(pairs) == 1:  # a step's own lease: the plainer statement plans faster
+                connection.execute(
+                    "DELETE FROM leases WHERE run_id = %s AND asset = %s AND partition_key = %s",
+                    (run_id, *pairs[0]),
+                )
+                return
             connection.execute(
                 "DELETE FROM leases WHERE run_id = %s AND (asset, partition_key) IN "
                 "(SELECT * FROM unnest(%s::text[], %s::text[]))",
