@@ -58,6 +58,8 @@ DEFAULT_POOL_MAX = 4
 DEFAULT_CONNECT_TIMEOUT_S = 10
 #: The advisory lock an outermost unit of work holds until it ends (see ``unit_of_work``).
 UNIT_LOCK_KEY = 0x61667375
+#: Opens an outermost unit: BEGIN and its lock, one simple query of two statements.
+_BEGIN_UNIT = f"BEGIN; SELECT pg_advisory_xact_lock({UNIT_LOCK_KEY})"
 #: A pooled connection idle for longer is checked (an empty statement) before it is lent,
 #: so that one closed by a server restart or an idle timeout is replaced, not failed on.
 IDLE_CHECK_S = 30.0
@@ -208,6 +210,17 @@ def _register_text_adapters(connection: psycopg.Connection[Any]) -> None:
     for name in ("text", "varchar"):
         adapters.register_loader(name, _Loader)
         adapters.register_loader(name, _BinaryLoader)
+
+
+def _roll_back(connection: psycopg.Connection[Any]) -> None:
+    """End a unit's transaction that failed, keeping the failure that ended it (a
+    connection that broke meanwhile is thrown away by whoever lent it)."""
+    import psycopg
+
+    try:
+        connection.rollback()
+    except psycopg.Error:
+        logger.debug("rolling back a unit of work failed", exc_info=True)
 
 
 @dataclass(slots=True)
@@ -477,12 +490,19 @@ class PgDatabase:
             unit = _Unit(connection)
             self._local.unit = unit
             try:
-                with self._commit_errors(), connection.transaction():
+                with self._commit_errors():
                     # Units queue for each other, across processes, as SQLite's do: a
                     # unit's reads and its writes are then one step (writes outside
-                    # units are settled by row locks and do not wait).
-                    connection.execute("SELECT pg_advisory_xact_lock(%s)", (UNIT_LOCK_KEY,))
-                    yield connection, False
+                    # units are settled by row locks and do not wait). BEGIN and the
+                    # lock go in one round trip; the block's own transactions nest
+                    # as savepoints of this one.
+                    try:
+                        connection.execute(_BEGIN_UNIT)
+                        yield connection, False
+                    except BaseException:
+                        _roll_back(connection)
+                        raise
+                    connection.commit()
             finally:
                 self._local.unit = None
         for callback in unit.callbacks:
