@@ -72,15 +72,26 @@ def fresh_postgres_url(postgres_server: PostgresServer) -> str:
 
 
 @contextmanager
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    """An empty store of the backend ``request.param`` names (one of BACKENDS)."""
-    if request.param == "postgresql":
+def open_empty_store(
+    kind: str, request: pytest.FixtureRequest, directory: Path
+) -> Iterator[MetadataStore]:
+    """An empty store of the backend ``kind`` names (one of BACKENDS); a SQLite file goes
+    in ``directory``, PostgreSQL is the session's database, emptied (its server is
+    started only when a test asks for this backend)."""
+    if kind == "postgresql":
         url = migrated_database(request.getfixturevalue("postgres_server"))
         empty_postgres_store(url)
         with open_store(url) as opened:
             yield opened
         return
-    with open_store(request.param, tmp_path / "meta.sqlite") as opened:
+    with open_store(kind, directory / "meta.sqlite") as opened:
+        yield opened
+
+
+@contextmanager
+def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    """An empty store of the backend ``request.param`` names (one of BACKENDS)."""
+    with open_empty_store(request.param, request, tmp_path) as opened:
         yield opened
 
 

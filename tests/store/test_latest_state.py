@@ -9,10 +9,10 @@ import pytest
 
 from assetflow.errors import StoreError
 from assetflow.store import CheckRecord, MetadataStore, SqliteStore
-from assetflow.store.records import MaterializationState
+from assetflow.store.records import EventKind, MaterializationState
 from assetflow.store.sqlite.rows import INSERT_MATERIALIZATION, materialization_row, time_text
 from assetflow.store.sqlite.schema import MIGRATIONS
-from tests.store.builders import at, materialization, run
+from tests.store.builders import at, event, materialization, run
 
 
 def test_states_match_the_latest_records(store: MetadataStore) -> None:
@@ -47,6 +47,24 @@ def test_a_late_write_of_an_older_materialization_does_not_win(store: MetadataSt
     assert store.latest_states()[("a", None)].run_id == "new"
     store.record(materializations=[materialization("a", None, 10, run_id="tie")])
     assert store.latest_states()[("a", None)].run_id == "tie"  # a tie goes to the later write
+
+
+def test_one_record_of_many_rows_is_written_whole(store: MetadataStore) -> None:
+    # More values than PostgreSQL's single-statement record takes: it goes in batches.
+    count = 2500
+    store.record(
+        materializations=[
+            materialization("a", f"p{i % 40}", i % 7, run_id=f"r{i}") for i in range(count)
+        ],
+        events=[event(EventKind.MATERIALIZED, "a", f"p{i % 40}", i) for i in range(count)],
+    )
+    states = store.latest_states()
+    assert len(states) == 40
+    # The newest by finish time wins; a tie goes to the later write.
+    for key, state in states.items():
+        newest = max((i % 7, i) for i in range(count) if f"p{i % 40}" == key[1])
+        assert state.run_id == f"r{newest[1]}"
+    assert len(store.run_events("run-1")) == count
 
 
 def test_run_partitions_round_trip(store: MetadataStore) -> None:

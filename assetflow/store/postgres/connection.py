@@ -9,9 +9,11 @@ and passes through (``connect_timeout`` defaults to 10 s).
 
 The first connection is made at once, directly, so that a server that is down
 or a wrong password fails when the store is opened, with the server's reason; it
-stays open for the store's lifetime (the schema's use lock lives on it). The
-pool is opened on first use, every checkout is scoped by a ``with``, and a pool
-made before a fork is never used by the child, which opens its own.
+stays open for the store's lifetime (the schema's use lock lives on it). Every
+checkout is scoped by a ``with`` and takes that connection when it is free (so a
+store used by one thread makes no second connection); otherwise it takes one of
+the pool, opened on first use. A pool made before a fork is never used by the
+child, which opens its own (nor is the session connection).
 
 PostgreSQL text cannot hold NUL, which SQLite text (and so the store's
 contract) can: every connection carries a string adapter that writes ``\\x00``
@@ -56,6 +58,8 @@ DEFAULT_POOL_MAX = 4
 DEFAULT_CONNECT_TIMEOUT_S = 10
 #: The advisory lock an outermost unit of work holds until it ends (see ``unit_of_work``).
 UNIT_LOCK_KEY = 0x61667375
+#: Opens an outermost unit: BEGIN and its lock, one simple query of two statements.
+_BEGIN_UNIT = f"BEGIN; SELECT pg_advisory_xact_lock({UNIT_LOCK_KEY})"
 #: A pooled connection idle for longer is checked (an empty statement) before it is lent,
 #: so that one closed by a server restart or an idle timeout is replaced, not failed on.
 IDLE_CHECK_S = 30.0
@@ -208,6 +212,17 @@ def _register_text_adapters(connection: psycopg.Connection[Any]) -> None:
         adapters.register_loader(name, _BinaryLoader)
 
 
+def _roll_back(connection: psycopg.Connection[Any]) -> None:
+    """End a unit's transaction that failed, keeping the failure that ended it (a
+    connection that broke meanwhile is thrown away by whoever lent it)."""
+    import psycopg
+
+    try:
+        connection.rollback()
+    except psycopg.Error:
+        logger.debug("rolling back a unit of work failed", exc_info=True)
+
+
 @dataclass(slots=True)
 class _Unit:
     """The unit of work open on one thread: its connection and what runs after its commit."""
@@ -240,6 +255,10 @@ class PgDatabase:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._closed = False
+        # Held while a checkout lends the session connection (see ``_borrow_session``).
+        self._session_lock = threading.Lock()
+        self._session_used_at = time.monotonic()
+        self._is_session_lendable = True
         # When each pooled connection was last given back (see IDLE_CHECK_S).
         self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
@@ -329,12 +348,55 @@ class PgDatabase:
         unit: _Unit | None = getattr(self._local, "unit", None)
         return unit
 
+    def _borrow_session(self) -> psycopg.Connection[Any] | None:
+        """The session connection, locked for the caller, when this process made it, no
+        other checkout has it and it works (checked like the pool's after an idle spell);
+        None otherwise."""
+        import psycopg
+
+        if self._closed or os.getpid() != self._owner_pid or not self._is_session_lendable:
+            return None
+        if not self._session_lock.acquire(blocking=False):
+            return None
+        session = self.session
+        try:
+            if session.closed or session.broken:
+                raise psycopg.OperationalError("the session connection is closed")
+            if time.monotonic() - self._session_used_at > IDLE_CHECK_S:
+                session.execute("")
+        except psycopg.Error:
+            # The pool replaces its connections; this one stays out of use from now on.
+            self._is_session_lendable = False
+            self._session_lock.release()
+            return None
+        return session
+
+    def _give_back_session(self, session: psycopg.Connection[Any]) -> None:
+        from psycopg import pq
+
+        if session.info.transaction_status != pq.TransactionStatus.IDLE:
+            # A block left a transaction open (it never should): lend it no more.
+            self._is_session_lendable = False
+        self._session_used_at = time.monotonic()
+        self._session_lock.release()
+
     @contextmanager
     def _checkout(self, action: str) -> Iterator[psycopg.Connection[Any]]:
-        """A connection of the pool for the block; any psycopg failure a StoreError."""
+        """A connection for the block, the session's if it is free, else one of the pool;
+        any psycopg failure a StoreError."""
         import psycopg
         import psycopg_pool
 
+        session = self._borrow_session()
+        if session is not None:
+            try:
+                try:
+                    yield session
+                finally:
+                    self._give_back_session(session)
+            except (psycopg.Error, UnicodeEncodeError) as error:
+                raise self.failure(error, action) from error
+            return
         pool = self._usable_pool()
         try:
             with pool.connection() as connection:
@@ -428,12 +490,19 @@ class PgDatabase:
             unit = _Unit(connection)
             self._local.unit = unit
             try:
-                with self._commit_errors(), connection.transaction():
+                with self._commit_errors():
                     # Units queue for each other, across processes, as SQLite's do: a
                     # unit's reads and its writes are then one step (writes outside
-                    # units are settled by row locks and do not wait).
-                    connection.execute("SELECT pg_advisory_xact_lock(%s)", (UNIT_LOCK_KEY,))
-                    yield connection, False
+                    # units are settled by row locks and do not wait). BEGIN and the
+                    # lock go in one round trip; the block's own transactions nest
+                    # as savepoints of this one.
+                    try:
+                        connection.execute(_BEGIN_UNIT)
+                        yield connection, False
+                    except BaseException:
+                        _roll_back(connection)
+                        raise
+                    connection.commit()
             finally:
                 self._local.unit = None
         for callback in unit.callbacks:

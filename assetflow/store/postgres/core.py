@@ -38,6 +38,7 @@ from assetflow.store.postgres.rows import (
     event_row,
     log_row,
     materialization_row,
+    record_statement,
     run_row,
 )
 from assetflow.store.postgres.schema import check_schema, hold_use_lock
@@ -67,6 +68,15 @@ ON CONFLICT (asset, partition_key) DO UPDATE SET
     materialization_id = excluded.materialization_id,
     finished_at = excluded.finished_at
 WHERE excluded.finished_at >= latest_state.finished_at"""
+#: Finishes a run and drops its leases, in one statement; counts the runs finished (0 or 1).
+_FINISH_RUN = (
+    "WITH finished AS (UPDATE runs SET status = %s, finished_at = %s WHERE run_id = %s "
+    "RETURNING run_id), released AS (DELETE FROM leases WHERE run_id IN "
+    "(SELECT run_id FROM finished)) SELECT count(*) FROM finished"
+)
+#: ``record`` writes in one statement up to this many values (the protocol takes
+#: 65,535 parameters per statement); more go in batches, in one transaction.
+_MAX_RECORD_PARAMETERS = 30_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +166,14 @@ class PostgresCoreStore(LeasingMixin):
             as_utc(finished_at, f"run '{run_id}' finished_at"),
             run_id,
         )
-        with self._db.transaction("finish a run") as connection:
-            updated = connection.execute(
-                "UPDATE runs SET status = %s, finished_at = %s WHERE run_id = %s", values
-            ).rowcount
-            if not updated:
-                raise StoreError(
-                    f"cannot finish run '{run_id}': there is no such run in the metadata "
-                    f"store {self.shown}.",
-                    hint="Create the run with create_run() before finishing it.",
-                )
-            connection.execute(RELEASE_LEASES, (run_id,))
+        with self._db.statement("finish a run") as connection:
+            found = connection.execute(_FINISH_RUN, values).fetchone()
+        if not found or not found[0]:
+            raise StoreError(
+                f"cannot finish run '{run_id}': there is no such run in the metadata "
+                f"store {self.shown}.",
+                hint="Create the run with create_run() before finishing it.",
+            )
 
     def finish_run_if_running(
         self,
@@ -210,6 +217,26 @@ class PostgresCoreStore(LeasingMixin):
         log_rows = [log_row(normalise_log(log)) for log in logs]
         if not (materialization_rows or event_rows or check_rows or log_rows):
             return
+        parameters = sum(
+            len(rows) * (len(rows[0]) if rows else 0)
+            for rows in (materialization_rows, event_rows, check_rows, log_rows)
+        )
+        if parameters > _MAX_RECORD_PARAMETERS:
+            self._record_in_batches(materialization_rows, event_rows, check_rows, log_rows)
+            return
+        sql, values = record_statement(materialization_rows, event_rows, check_rows, log_rows)
+        # One statement: all of it is written or none, in one round trip.
+        with self._db.statement("record materializations and events") as connection:
+            connection.execute(sql, values)
+
+    def _record_in_batches(
+        self,
+        materialization_rows: list[Row],
+        event_rows: list[Row],
+        check_rows: list[Row],
+        log_rows: list[Row],
+    ) -> None:
+        """``record`` for more rows than one statement takes: a transaction of batches."""
         with self._db.transaction("record materializations and events") as connection:
             cursor = connection.cursor()
             if materialization_rows:

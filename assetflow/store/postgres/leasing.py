@@ -49,6 +49,14 @@ _INSERT_FREE_LEASE = (
     f"INSERT INTO leases ({LEASE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (asset, partition_key) DO NOTHING"
 )
+#: The queue of takers of one asset-partition (see ``acquire_lease``).
+_LEASE_LOCK = "pg_advisory_xact_lock(%s, hashtext(%s || chr(31) || %s))"
+#: ``_INSERT_FREE_LEASE`` in the queue: the lock, then the insert, in one statement.
+_TAKE_FREE_LEASE = (
+    f"WITH queued AS (SELECT {_LEASE_LOCK}) "
+    f"INSERT INTO leases ({LEASE_COLUMNS}) SELECT %s, %s, %s, %s, %s, %s, %s FROM queued "
+    "ON CONFLICT (asset, partition_key) DO NOTHING"
+)
 
 
 class LeasingMixin(ReadingMixin):
@@ -65,13 +73,16 @@ class LeasingMixin(ReadingMixin):
         now = as_utc(now, f"the time of taking the lease on '{lease.asset}'")
         key = (lease.asset, lease_key(lease.partition))
         row = lease_row(lease)
+        # The common case, a free lease, is one statement that commits by itself:
+        # it queues like the transaction below, so it never slips in between its
+        # read and its write.
+        with self._db.statement("take a lease") as connection:
+            if connection.execute(_TAKE_FREE_LEASE, (LEASE_LOCK_CLASS, *key, *row)).rowcount:
+                return None
         with self._db.transaction("take a lease") as connection:
             # Takers of one asset-partition queue on this lock until the transaction
             # ends, so the read and the write below are one step for each of them.
-            connection.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s || chr(31) || %s))",
-                (LEASE_LOCK_CLASS, *key),
-            )
+            connection.execute(f"SELECT {_LEASE_LOCK}", (LEASE_LOCK_CLASS, *key))
             if connection.execute(_INSERT_FREE_LEASE, row).rowcount:
                 return None  # it was free
             found = connection.execute(_LEASE_HOLDER, key).fetchone()
@@ -101,6 +112,12 @@ class LeasingMixin(ReadingMixin):
         if not pairs:
             return
         with self._db.statement("release leases") as connection:
+            if len(pairs) == 1:  # a step's own lease: the plainer statement plans faster
+                connection.execute(
+                    "DELETE FROM leases WHERE run_id = %s AND asset = %s AND partition_key = %s",
+                    (run_id, *pairs[0]),
+                )
+                return
             connection.execute(
                 "DELETE FROM leases WHERE run_id = %s AND (asset, partition_key) IN "
                 "(SELECT * FROM unnest(%s::text[], %s::text[]))",

@@ -70,6 +70,55 @@ UPSERT_LEASE = (
     "expires_at = excluded.expires_at"
 )
 
+#: Moves latest_state forward to the materializations ``recorded`` (a CTE of the rows
+#: inserted): the newest by finish time wins, and a tie goes to the later write.
+_LATEST_FROM_RECORDED = (
+    "latest AS (INSERT INTO latest_state (asset, partition_key, materialization_id, "
+    "finished_at) SELECT DISTINCT ON (asset, COALESCE(partition_key, '')) "
+    "asset, COALESCE(partition_key, ''), id, finished_at FROM recorded "
+    "ORDER BY asset, COALESCE(partition_key, ''), finished_at DESC, id DESC "
+    "ON CONFLICT (asset, partition_key) DO UPDATE SET "
+    "materialization_id = excluded.materialization_id, finished_at = excluded.finished_at "
+    "WHERE excluded.finished_at >= latest_state.finished_at)"
+)
+
+
+def _values(columns: str, rows: list[Row]) -> str:
+    """The VALUES list of ``rows`` (each a row of ``columns``), as placeholders."""
+    row = f"({_placeholders(columns)})"
+    return ", ".join(row for _ in rows)
+
+
+def record_statement(
+    materialization_rows: list[Row],
+    event_rows: list[Row],
+    check_rows: list[Row],
+    log_rows: list[Row],
+) -> tuple[str, list[Any]]:
+    """One statement that inserts the rows given (any list may be empty; not all) and
+    moves latest_state forward to the materializations; its parameters."""
+    parts: list[str] = []
+    values: list[Any] = []
+    if materialization_rows:
+        parts.append(
+            f"recorded AS (INSERT INTO materializations ({MATERIALIZATION_COLUMNS}) VALUES "
+            f"{_values(MATERIALIZATION_COLUMNS, materialization_rows)} "
+            "RETURNING id, asset, partition_key, finished_at)"
+        )
+        parts.append(_LATEST_FROM_RECORDED)
+        values.extend(value for row in materialization_rows for value in row)
+    for name, table, columns, rows in (
+        ("new_events", "events", EVENT_COLUMNS, event_rows),
+        ("new_checks", "check_results", CHECK_COLUMNS, check_rows),
+        ("new_logs", "step_logs", LOG_COLUMNS, log_rows),
+    ):
+        if rows:
+            parts.append(
+                f"{name} AS (INSERT INTO {table} ({columns}) VALUES {_values(columns, rows)})"
+            )
+            values.extend(value for row in rows for value in row)
+    return "WITH " + ", ".join(parts) + " SELECT 1", values
+
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -12,19 +12,15 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from assetflow.errors import StoreError
 from assetflow.services.planning import read_snapshot
-from assetflow.store import Lease, MaterializationRecord, RunRecord, RunStatus, open_store
+from assetflow.store import Lease, RunRecord, RunStatus, open_store
 from assetflow.store.postgres import PostgresStore
 from assetflow.store.postgres.connection import PgDatabase, escape_text, parse_pg_url
 from assetflow.store.postgres.schema import LATEST_VERSION, USE_LOCK_KEY, migrate
 from tests.postgres_server import PostgresServer
 from tests.store.builders import at, materialization
-from tests.store.conftest import empty_postgres_store
-from tests.store.test_store_roundtrip import EVENTS, MATERIALIZATIONS, RUNS, TEXT
 
 
 @pytest.fixture
@@ -292,63 +288,6 @@ def test_a_lookup_with_invalid_text_is_a_store_error(migrated_url: str) -> None:
         assert "is not valid Unicode text" in str(caught.value)
         with store.unit_of_work(), pytest.raises(StoreError, match="not valid Unicode"):
             store.latest_states(["caf\udce9"])
-
-
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(materialization_=MATERIALIZATIONS, failure=EVENTS, run=RUNS, code=TEXT)
-def test_any_record_round_trips(
-    migrated_postgres_url: str,
-    materialization_: MaterializationRecord,
-    failure: Any,
-    run: RunRecord,
-    code: str,
-) -> None:
-    empty_postgres_store(migrated_postgres_url)
-    with open_store(migrated_postgres_url) as store:
-        store.record([materialization_], [failure])
-        key = (materialization_.asset, materialization_.partition)
-        assert store.asset_history(materialization_.asset) == [materialization_]
-        assert store.latest_materializations([materialization_.asset]) == {key: materialization_}
-        assert store.run_events(failure.run_id) == [failure]
-        store.create_run(run)
-        assert store.get_run(run.run_id) == run
-        store.save_code(code, code + "\x00source")
-        assert store.get_code(code) == code + "\x00source"
-
-
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-@given(materializations=st.lists(MATERIALIZATIONS, max_size=8), in_one_batch=st.booleans())
-def test_latest_is_the_newest_of_each_asset_partition(
-    migrated_postgres_url: str,
-    materializations: list[MaterializationRecord],
-    in_one_batch: bool,
-) -> None:
-    empty_postgres_store(migrated_postgres_url)
-    with open_store(migrated_postgres_url) as store:
-        if in_one_batch:
-            store.record(materializations)
-        else:
-            for one in materializations:
-                store.record([one])
-        # The model: the last written of the latest finish time, per key.
-        expected: dict[tuple[str, str | None], MaterializationRecord] = {}
-        for one in materializations:
-            key = (one.asset, one.partition)
-            if key not in expected or one.finished_at >= expected[key].finished_at:
-                expected[key] = one
-        assert store.latest_materializations() == expected
-        states = store.latest_states_of(expected)
-        assert {key: state.run_id for key, state in states.items()} == {
-            key: one.run_id for key, one in expected.items()
-        }
 
 
 # -- statements per planner read ----------------------------------------------------------------
