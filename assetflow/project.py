@@ -214,6 +214,10 @@ class ProjectConfig(BaseModel):
     #: `az://...`); default: `<state_dir>/data` (see docs/storage.md). The io layer checks
     #: it (protocol, installed package) when a command first needs the outputs.
     storage: str | None = Field(default=None, min_length=1)
+    #: `[tool.assetflow.openlineage]` (where lineage events go), as written:
+    #: `assetflow.openlineage` validates it when a run or `assetflow lineage` loads the
+    #: project (see docs/openlineage.md)
+    openlineage: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _io_names_are_not_kinds(self) -> ProjectConfig:

@@ -16,7 +16,9 @@ they share are pinned by ``tests/store/test_lineage_outbox.py``:
 
 - times are timezone-aware, kept and returned in UTC (a naive one is a StoreError);
 - events come out oldest queued first (by ``event_id``, which grows);
-- due: no unexpired claim, and ``next_attempt_at`` None or at or before ``now``.
+- due: no unexpired claim, and ``next_attempt_at`` None or at or before ``now``
+  (``force`` passes over the latter); a claim takes due events oldest first and stops
+  at the first one that is not due, so that no event overtakes an older one.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ class LineageOutbox(Protocol):
         ...
 
     def claim(
-        self, claimer: str, now: datetime, until: datetime, limit: int = 100
+        self, claimer: str, now: datetime, until: datetime, limit: int = 100, *, force: bool = False
     ) -> list[LineageEvent]:
-        """Take up to ``limit`` due events, oldest first, for ``claimer`` until ``until``."""
+        """Take up to ``limit`` due events, oldest first and up to the first one that is not
+        due, for ``claimer`` until ``until``; ``force`` disregards ``next_attempt_at``."""
         ...
 
     def sent(self, claimer: str, event_ids: Sequence[int]) -> None:
@@ -131,11 +134,11 @@ def _check_payloads(run_id: str, payloads: Sequence[str]) -> list[str]:
     return checked
 
 
-def is_due(event: LineageEvent, now: datetime) -> bool:
+def is_due(event: LineageEvent, now: datetime, *, force: bool = False) -> bool:
     """Whether a sender may claim ``event`` at ``now``."""
     if event.claimed_until is not None and event.claimed_until > now:
         return False
-    return event.next_attempt_at is None or event.next_attempt_at <= now
+    return force or event.next_attempt_at is None or event.next_attempt_at <= now
 
 
 # -- memory ------------------------------------------------------------------------------
@@ -167,13 +170,17 @@ class _MemoryOutbox:
             self._write(events)
 
     def claim(
-        self, claimer: str, now: datetime, until: datetime, limit: int = 100
+        self, claimer: str, now: datetime, until: datetime, limit: int = 100, *, force: bool = False
     ) -> list[LineageEvent]:
         now, until = _check_claim(claimer, now, until)
         with self._store._lock:
             self._store._check_open()
             events = dict(self._events)
-            due = [event for _, event in sorted(events.items()) if is_due(event, now)][:limit]
+            due: list[LineageEvent] = []
+            for _, event in sorted(events.items()):
+                if len(due) >= limit or not is_due(event, now, force=force):
+                    break
+                due.append(event)
             claimed = [replace(event, claimed_by=claimer, claimed_until=until) for event in due]
             for event in claimed:
                 events[event.event_id] = event
@@ -293,21 +300,23 @@ class _SqliteOutbox:
             )
 
     def claim(
-        self, claimer: str, now: datetime, until: datetime, limit: int = 100
+        self, claimer: str, now: datetime, until: datetime, limit: int = 100, *, force: bool = False
     ) -> list[LineageEvent]:
         now, until = _check_claim(claimer, now, until)
         if limit <= 0:
             return []
         moment = _sqlite_time(now)
+        # The first event not due (claimed by another sender, or postponed) stops the claim.
+        not_due = "claimed_until > :now" + ("" if force else " OR next_attempt_at > :now")
         with self._store.unit_of_work() as unit:
             rows = unit.execute(
                 "claim lineage events",
-                f"UPDATE lineage_outbox SET claimed_by = ?, claimed_until = ? "
+                f"UPDATE lineage_outbox SET claimed_by = :claimer, claimed_until = :until "
                 f"WHERE event_id IN (SELECT event_id FROM lineage_outbox "
-                f"WHERE (claimed_until IS NULL OR claimed_until <= ?) "
-                f"AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-                f"ORDER BY event_id LIMIT ?) RETURNING {_COLUMNS}",
-                (claimer, _sqlite_time(until), moment, moment, limit),
+                f"WHERE event_id < coalesce((SELECT min(event_id) FROM lineage_outbox "
+                f"WHERE {not_due}), 9223372036854775807) "
+                f"ORDER BY event_id LIMIT :limit) RETURNING {_COLUMNS}",
+                {"claimer": claimer, "until": _sqlite_time(until), "now": moment, "limit": limit},
             )
         return sorted((_sqlite_event(row) for row in rows), key=lambda event: event.event_id)
 

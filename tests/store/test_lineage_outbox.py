@@ -102,3 +102,15 @@ def test_the_outbox_survives_reopening_sqlite(tmp_path: Path) -> None:
         lineage_outbox(store).queue("r1", ['{"eventType": "START"}'], T0)
     with SqliteStore(tmp_path / "m.sqlite") as store:
         assert [e.payload for e in lineage_outbox(store).pending()] == ['{"eventType": "START"}']
+
+
+def test_no_event_overtakes_an_older_one_that_is_not_due(store: MetadataStore) -> None:
+    outbox = lineage_outbox(store)
+    outbox.queue("r1", ["{1}"], T0)
+    (first,) = outbox.claim("me", T0, LATER)
+    outbox.retry("me", first.event_id, "connection refused", T0, T0 + timedelta(minutes=1))
+    outbox.queue("r2", ["{2}"], T0)
+    assert outbox.claim("me", T0, LATER) == []
+    forced = outbox.claim("me", T0, LATER, force=True)
+    assert [event.payload for event in forced] == ["{1}", "{2}"]
+    assert outbox.claim("other", T0, LATER, force=True) == []
