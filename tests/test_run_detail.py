@@ -27,9 +27,9 @@ from assetflow.store import (
     MetadataStore,
     RunRecord,
     RunStatus,
-    open_store,
 )
 from assetflow.views.text import run_detail
+from tests.store.conftest import BACKENDS, open_backend
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 LIVE, DEAD = 1111, 2222
@@ -43,9 +43,9 @@ def only_live(pid: int) -> bool:
     return pid == LIVE
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    with open_store(request.param, tmp_path / "meta.sqlite") as opened:
+    with open_backend(request, tmp_path) as opened:
         yield opened
 
 

@@ -1,7 +1,7 @@
 """The `assetflow` command: parse arguments, call the services, print the result.
 
 One module per family of commands (``assets``, ``partitions``, ``runs``, ``show``,
-``automation``, ``health``);
+``automation``, ``health``, ``store``);
 ``base`` holds the group, its global options and how errors end a command. Everything beyond click
 is imported inside the commands, so `assetflow --help` answers without loading
 pandas, pyarrow, duckdb or networkx.
@@ -25,6 +25,7 @@ from assetflow.cli import lineage as _lineage  # noqa: F401  (registers its comm
 from assetflow.cli import partitions as _partitions  # noqa: F401  (registers its commands)
 from assetflow.cli import runs as _runs  # noqa: F401  (registers its commands)
 from assetflow.cli import show as _show  # noqa: F401  (registers its command)
+from assetflow.cli import store as _store  # noqa: F401  (registers its commands)
 from assetflow.cli import ui as _ui  # noqa: F401  (registers its command)
 from assetflow.cli.base import _pause_gc, cli
 from assetflow.errors import EXIT_FAILED, EXIT_OK

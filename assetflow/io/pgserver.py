@@ -16,12 +16,11 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from assetflow.errors import AssetflowError, StoreError, WriteError
 from assetflow.io.base import IOSettings
 from assetflow.io.values import POSTGRES
-from assetflow.urls import redact_url
+from assetflow.urls import connection_text, redact_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -126,7 +125,7 @@ class Server:
                 else "cannot connect"
             )
             return error_type(
-                f"{what}: {lost} ({_connection_text(self.url)}): {detail}.{nothing}",
+                f"{what}: {lost} ({connection_text(self.url)}): {detail}.{nothing}",
                 hint="Check that the server is up and reachable, and the user and password "
                 f"(never shown here) in {self.origin}, then re-run.",
             )
@@ -136,16 +135,6 @@ class Server:
             hint="If the table was changed by hand, drop it and materialize the asset again "
             "(with --force).",
         )
-
-
-def _connection_text(url: str) -> str:
-    """The host, port, database and user of a URL, for messages (no password)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    database = parts.path.lstrip("/") or "(default database)"
-    user = parts.username or "(default user)"
-    return f"host {host}{port}, database {database}, user {user}"
 
 
 _POOLS: dict[tuple[int, str, float | None, int], ConnectionPool[Any]] = {}

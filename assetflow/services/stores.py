@@ -1,10 +1,12 @@
-"""Opening a project's metadata store, and sweeping the runs a crash left behind."""
+"""Opening a project's metadata store, sweeping the runs a crash left behind, and the
+store's own chores: copying its history, migrating its schema, describing it."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +14,7 @@ from assetflow.errors import WriteError
 
 if TYPE_CHECKING:
     from assetflow.clock import Clock
-    from assetflow.project import Project
+    from assetflow.project import Project, ProjectLocation
     from assetflow.store.base import MetadataStore
     from assetflow.store.copying import CopyResult
 
@@ -212,5 +214,222 @@ def copy_history(
 
 
 def _same_store(source: MetadataStore, target: MetadataStore) -> bool:
-    path = getattr(source, "path", None)
-    return path is not None and path == getattr(target, "path", None)
+    """Whether two open stores are one: the same SQLite file, or the same PostgreSQL
+    database (host, port and database name, whatever the user or options)."""
+    for attribute in ("path", "database_key"):
+        mine = getattr(source, attribute, None)
+        if mine is not None and mine == getattr(target, attribute, None):
+            return True
+    return False
+
+
+# -- `assetflow store migrate` and `store info` ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationReport:
+    """What `store migrate` did to one store."""
+
+    #: the store's URL as shown (no password)
+    shown: str
+    #: the schema version before (0: there was no schema) and after
+    before: int
+    after: int
+
+    @property
+    def message(self) -> str:
+        """One line saying what happened."""
+        if self.before == 0:
+            return f"Created the schema of {self.shown} at v{self.after}."
+        if self.before == self.after:
+            return f"{self.shown} is already at schema v{self.after} (nothing to do)."
+        return f"Migrated {self.shown} from schema v{self.before} to v{self.after}."
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What `store info` shows about one store."""
+
+    backend: str
+    #: the store's URL as shown (no password)
+    shown: str
+    #: the schema version found (0: none yet) and the newest this assetflow knows
+    schema_version: int
+    latest_version: int
+    #: bytes on disk (the SQLite file and its WAL; PostgreSQL's pg_database_size)
+    size_bytes: int
+    #: rows of each table of the store's history (empty without a schema)
+    rows: dict[str, int]
+
+
+def store_url_of(location: ProjectLocation | None, url: str | None) -> tuple[str, Path | None]:
+    """The store URL a command works on (``url``, else the project's) and the directory a
+    relative sqlite path starts from.
+
+    Raises:
+        ProjectError: No URL is given and there is no project (or its `store_env` is unset).
+    """
+    import os
+
+    from assetflow.store import sqlite_url
+
+    if url is not None:
+        return url, location.root if location is not None else None
+    if location is None:  # pragma: no cover - the callers pass one or the other
+        raise ValueError("store_url_of needs a project location or a URL")
+    configured = location.config.store_url(os.environ)
+    if configured is not None:
+        return configured, location.root
+    return sqlite_url(location.state_dir / METADATA_FILE), location.root
+
+
+def migrate_store(url: str, root: Path | None = None, *, wait: bool = False) -> MigrationReport:
+    """Create or upgrade the schema of the store ``url`` names.
+
+    A SQLite store is created (or upgraded) by opening it; a PostgreSQL store's
+    schema is made under its exclusive use lock, which other open stores hold
+    shared: without ``wait`` that is refused while they are open.
+
+    Raises:
+        StoreError: The URL is not a store's, the store cannot be reached, others use
+            it (PostgreSQL, without ``wait``), or it is newer than this assetflow.
+    """
+    from assetflow.errors import StoreError
+    from assetflow.store.opening import parse_store_url
+
+    parsed = parse_store_url(url)
+    if parsed.scheme in ("postgresql", "postgres"):
+        from assetflow.store.postgres.connection import PgDatabase
+        from assetflow.store.postgres.schema import migrate
+
+        database = PgDatabase(url)
+        try:
+            result = migrate(database, wait=wait)
+        finally:
+            database.close()
+        return MigrationReport(parsed.shown, result.before, result.after)
+    if parsed.scheme == "sqlite":
+        from assetflow.store.opening import sqlite_path
+        from assetflow.store.sqlite import SqliteStore
+        from assetflow.store.sqlite.schema import MIGRATIONS
+
+        path = sqlite_path(parsed, root)
+        before = _sqlite_version(path)
+        with SqliteStore(path):
+            pass
+        return MigrationReport(parsed.shown, before, len(MIGRATIONS))
+    raise StoreError(
+        f"the metadata store {parsed.shown} keeps nothing on disk: it has no schema to migrate.",
+        hint="Migrate a sqlite:... or postgresql://... store.",
+    )
+
+
+def _sqlite_version(path: Path) -> int:
+    """The schema version of the SQLite store file at ``path`` (0: no file or no schema)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    from assetflow.store.sqlite.errors import store_error
+    from assetflow.store.sqlite.schema import read_version
+
+    if not path.is_file():
+        return 0
+    try:
+        connection = sqlite3.connect(f"file:{quote(path.as_posix())}?mode=ro", uri=True)
+        try:
+            return read_version(connection)
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise store_error(error, path, "read the schema version") from error
+
+
+def store_info(url: str, root: Path | None = None) -> StoreInfo:
+    """The backend, schema version, size and rows per table of the store ``url`` names,
+    read without changing it (a store without a schema shows version 0 and no rows).
+
+    Raises:
+        StoreError: The URL is not a store's, or the store cannot be read.
+    """
+    from assetflow.errors import StoreError
+    from assetflow.store.opening import parse_store_url
+
+    parsed = parse_store_url(url)
+    if parsed.scheme in ("postgresql", "postgres"):
+        return _postgres_info(url, parsed.shown)
+    if parsed.scheme == "sqlite":
+        from assetflow.store.opening import sqlite_path
+
+        return _sqlite_info(sqlite_path(parsed, root), parsed.shown)
+    raise StoreError(
+        f"the metadata store {parsed.shown} keeps nothing on disk: there is nothing to show.",
+        hint="Ask about a sqlite:... or postgresql://... store.",
+    )
+
+
+def _postgres_info(url: str, shown: str) -> StoreInfo:
+    import psycopg
+
+    from assetflow.store.copying import TABLES
+    from assetflow.store.postgres.connection import PgDatabase
+    from assetflow.store.postgres.schema import LATEST_VERSION, read_version
+
+    database = PgDatabase(url)
+    try:
+        connection = database.session
+        try:
+            version = read_version(connection)
+            size = connection.execute("SELECT pg_database_size(current_database())").fetchone()
+            rows: dict[str, int] = {}
+            for table in TABLES if version else ():
+                exists = connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+                if exists and exists[0] is not None:
+                    count = connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+                    rows[table] = int(count[0]) if count else 0
+        except psycopg.Error as error:
+            raise database.failure(error, "read the store's size and rows") from error
+    finally:
+        database.close()
+    return StoreInfo(
+        "postgresql", shown, version, LATEST_VERSION, int(size[0]) if size else 0, rows
+    )
+
+
+def _sqlite_info(path: Path, shown: str) -> StoreInfo:
+    import sqlite3
+    from urllib.parse import quote
+
+    from assetflow.errors import StoreError
+    from assetflow.store.copying import TABLES
+    from assetflow.store.sqlite.errors import store_error
+    from assetflow.store.sqlite.schema import MIGRATIONS, read_version
+
+    if not path.is_file():
+        raise StoreError(
+            f"there is no metadata store at {path} yet.",
+            hint="Run `assetflow store migrate` (or any command that records, such as "
+            "`assetflow materialize`) to create it.",
+        )
+    size = sum(
+        candidate.stat().st_size
+        for candidate in (path, path.with_name(path.name + "-wal"))
+        if candidate.is_file()
+    )
+    try:
+        connection = sqlite3.connect(f"file:{quote(path.as_posix())}?mode=ro", uri=True)
+        try:
+            version = read_version(connection)
+            present = {
+                row[0]
+                for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            rows = {
+                table: int(connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+                for table in TABLES
+                if table in present
+            }
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise store_error(error, path, "read the store's schema and rows") from error
+    return StoreInfo("sqlite", shown, version, len(MIGRATIONS), size, rows)

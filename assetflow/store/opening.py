@@ -6,10 +6,13 @@ variable, for a URL holding a password) can point at any backend:
 - ``sqlite:///abs/path/metadata.sqlite``: the embedded store, an absolute path;
 - ``sqlite:relative/path.sqlite``: a path relative to the project root (the
   ``root`` given to ``open_store``; the working directory without one);
+- ``postgresql://user:password@host:5432/database?statement_timeout=30`` (or
+  ``postgres://``): a PostgreSQL database shared by many machines; its schema is
+  made by ``assetflow store migrate`` (see ``assetflow.store.postgres``);
 - ``memory://``: an in-memory store that forgets everything on close (tests).
 
-Each scheme has one entry in ``OPENERS``; a new backend (PostgreSQL) is one
-more entry there. Messages show a URL with its password replaced by ``***``,
+Each scheme has one entry in ``OPENERS``; a new backend is one more entry there.
+Messages show a URL with its password replaced by ``***``,
 so a secret never reaches a terminal or a log.
 """
 
@@ -20,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import NoReturn
 from urllib.parse import quote, unquote
 
 from assetflow.errors import StoreError, did_you_mean, suggest
@@ -35,12 +37,14 @@ __all__ = [
     "open_store",
     "parse_store_url",
     "redact_url",
+    "sqlite_path",
     "sqlite_url",
 ]
 
 _URL_EXAMPLES = (
     "A metadata store is named by a URL: sqlite:///abs/path/metadata.sqlite (an absolute "
-    "path), sqlite:relative/path.sqlite (relative to the project directory), or memory:// "
+    "path), sqlite:relative/path.sqlite (relative to the project directory), "
+    "postgresql://user:password@host:5432/database (a PostgreSQL database), or memory:// "
     "(in memory, for tests)."
 )
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -146,6 +150,15 @@ def _open_kind(kind: str, location: str | Path | None) -> MetadataStore:
 
 
 def _open_sqlite(url: StoreUrl, root: Path | None) -> MetadataStore:
+    return SqliteStore(sqlite_path(url, root))
+
+
+def sqlite_path(url: StoreUrl, root: Path | None) -> Path:
+    """The file a ``sqlite:`` URL names (a relative path starts at ``root``).
+
+    Raises:
+        StoreError: The URL names a host, has options, or names no file.
+    """
     rest = url.rest
     if rest.startswith("//"):
         host, slash, after_host = rest[2:].partition("/")
@@ -175,7 +188,7 @@ def _open_sqlite(url: StoreUrl, root: Path | None) -> MetadataStore:
         )
     if not path.is_absolute() and root is not None:
         path = root / path
-    return SqliteStore(path)
+    return path
 
 
 def _open_memory(url: StoreUrl, root: Path | None) -> MetadataStore:
@@ -189,13 +202,11 @@ def _open_memory(url: StoreUrl, root: Path | None) -> MetadataStore:
     return MemoryStore()
 
 
-def _postgresql_unavailable(url: StoreUrl, root: Path | None) -> NoReturn:
-    raise StoreError(
-        f"the PostgreSQL metadata store ({url.shown!r}) is not available yet in this assetflow.",
-        hint="Use the embedded SQLite store for now: leave `store` and `store_env` unset "
-        "(the store is then <state_dir>/metadata.sqlite), or set store = "
-        '"sqlite:///abs/path/metadata.sqlite".',
-    )
+def _open_postgresql(url: StoreUrl, root: Path | None) -> MetadataStore:
+    # Imported here: `assetflow --help` and SQLite users never load psycopg.
+    from assetflow.store.postgres import PostgresStore
+
+    return PostgresStore(f"{url.scheme}:{url.rest}")
 
 
 #: Every scheme a store URL may have, and what opens it: a new backend is one entry.
@@ -203,7 +214,7 @@ OPENERS: Mapping[str, StoreOpener] = MappingProxyType(
     {
         "sqlite": _open_sqlite,
         "memory": _open_memory,
-        "postgresql": _postgresql_unavailable,
-        "postgres": _postgresql_unavailable,
+        "postgresql": _open_postgresql,
+        "postgres": _open_postgresql,
     }
 )

@@ -17,7 +17,8 @@ from assetflow.execution import leasing
 from assetflow.execution.liveness import HEARTBEAT_TIMEOUT, HOST
 from assetflow.planner.plan import Step
 from assetflow.planner.staleness import Status
-from assetflow.store import Lease, MetadataStore, RunRecord, RunStatus, open_store
+from assetflow.store import Lease, MetadataStore, RunRecord, RunStatus
+from tests.store.conftest import BACKENDS, open_backend
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 OTHER_HOST = f"not-{HOST}"
@@ -27,9 +28,9 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    with open_store(request.param, tmp_path / "meta.sqlite") as opened:
+    with open_backend(request, tmp_path) as opened:
         yield opened
 
 

@@ -10,14 +10,15 @@ from assetflow import RunRequest
 from assetflow.clock import FixedClock
 from assetflow.execution.lifecycle import recorded_run, run_record
 from assetflow.request import PartitionRequest
-from assetflow.store import RunStatus, open_store
+from assetflow.store import RunStatus
+from tests.store.conftest import BACKENDS, open_backend
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=BACKENDS)
 def store(request, tmp_path):
-    with open_store(request.param, tmp_path / "meta.sqlite") as opened:
+    with open_backend(request, tmp_path) as opened:
         yield opened
 
 

@@ -32,6 +32,7 @@ from assetflow.store import (
     RunStatus,
     open_store,
 )
+from tests.store.conftest import BACKENDS, open_backend
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 LIVE, DEAD = 1111, 2222
@@ -48,9 +49,9 @@ def only_live(pid: int) -> bool:
     return pid == LIVE
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    with open_store(request.param, tmp_path / "meta.sqlite") as opened:
+    with open_backend(request, tmp_path) as opened:
         yield opened
 
 

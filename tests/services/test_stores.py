@@ -10,8 +10,16 @@ import pytest
 from assetflow.api import load
 from assetflow.errors import ProjectError, StoreError
 from assetflow.project import find_project
-from assetflow.services.stores import METADATA_FILE, open_project_store
-from assetflow.store import MemoryStore, SqliteStore
+from assetflow.services.stores import (
+    METADATA_FILE,
+    _same_store,
+    migrate_store,
+    open_project_store,
+    store_info,
+)
+from assetflow.store import MemoryStore, SqliteStore, open_store, sqlite_url
+from assetflow.store.postgres import PostgresStore
+from assetflow.store.sqlite.schema import MIGRATIONS
 
 ASSETS = """
 from assetflow import asset
@@ -89,14 +97,63 @@ def test_an_empty_store_is_refused(tmp_path: Path) -> None:
         find_project(tmp_path)
 
 
-def test_a_configured_postgresql_store_is_not_available_and_hides_its_password(
+def test_a_configured_postgresql_store_that_cannot_be_reached_hides_its_password(
     make_project: Callable[..., Path],
 ) -> None:
     root = make_project(ASSETS, config=_config('store_env = "ASSETFLOW_STORE"'))
-    with pytest.raises(StoreError, match=r"PostgreSQL metadata store .* is not available yet") as e:
-        open_project_store(load(root), environ={"ASSETFLOW_STORE": SECRET_URL})
+    url = "postgresql://deploy:secret@127.0.0.1:1/assetflow"
+    with pytest.raises(StoreError, match=r"cannot connect to the PostgreSQL metadata store") as e:
+        open_project_store(load(root), environ={"ASSETFLOW_STORE": url})
     assert "secret" not in str(e.value)
-    assert "postgresql://deploy:***@db.example.com/assetflow" in str(e.value)
+    assert "postgresql://deploy:***@127.0.0.1:1/assetflow" in str(e.value)
+
+
+def test_a_configured_postgresql_store_is_opened_once_migrated(
+    make_project: Callable[..., Path], postgres_url: str
+) -> None:
+    root = make_project(ASSETS, config=_config('store_env = "ASSETFLOW_STORE"'))
+    environ = {"ASSETFLOW_STORE": postgres_url}
+    with pytest.raises(StoreError, match=r"has no assetflow schema yet: run `assetflow store"):
+        open_project_store(load(root), environ=environ)
+    assert migrate_store(postgres_url).message.startswith("Created the schema of postgresql://")
+    with open_project_store(load(root), environ=environ) as store:
+        assert isinstance(store, PostgresStore)
+        assert store.list_runs() == []
+
+
+def test_two_postgresql_urls_of_one_database_are_the_same_store(postgres_url: str) -> None:
+    migrate_store(postgres_url)
+    other_spelling = postgres_url.replace("postgresql://", "postgres://") + "?sslmode=disable"
+    with open_store(postgres_url) as first, open_store(other_spelling) as second:
+        assert _same_store(first, second)
+    with open_store(postgres_url) as first, SqliteStore(Path("/tmp") / "x" / "m.sqlite") as other:
+        assert not _same_store(first, other)
+
+
+def test_two_paths_of_one_sqlite_file_are_the_same_store(tmp_path: Path) -> None:
+    with (
+        open_store(sqlite_url(tmp_path / "m.sqlite")) as first,
+        open_store("sqlite:m.sqlite", root=tmp_path) as second,
+        open_store("sqlite:n.sqlite", root=tmp_path) as third,
+    ):
+        assert _same_store(first, second)
+        assert not _same_store(first, third)
+
+
+def test_migrating_a_new_sqlite_store_says_it_created_it(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "new" / "m.sqlite")
+    assert migrate_store(url).message == f"Created the schema of {url} at v{len(MIGRATIONS)}."
+    assert migrate_store(url).message == (
+        f"{url} is already at schema v{len(MIGRATIONS)} (nothing to do)."
+    )
+    described = store_info(url)
+    assert (described.backend, described.schema_version) == ("sqlite", len(MIGRATIONS))
+    assert described.rows["runs"] == 0
+
+
+def test_memory_has_nothing_to_migrate() -> None:
+    with pytest.raises(StoreError, match="keeps nothing on disk"):
+        migrate_store("memory://")
 
 
 def test_a_mistyped_store_key_is_suggested(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,12 +84,17 @@ def test_a_url_without_a_scheme_says_how_to_write_one() -> None:
         open_store("/tmp/x.sqlite")
 
 
-def test_postgresql_says_it_is_not_available_yet() -> None:
-    with pytest.raises(
-        StoreError, match=r"the PostgreSQL metadata store .* is not available yet"
-    ) as caught:
-        open_store("postgresql://assetflow@db.example.com/assetflow")
-    assert "sqlite:///abs/path/metadata.sqlite" in caught.value.hint
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_postgresql_urls_open_the_postgresql_store(scheme: str) -> None:
+    # Port 1 on this machine refuses at once: the store connects when it is opened.
+    with pytest.raises(StoreError) as caught:
+        open_store(f"{scheme}://deploy:secret@127.0.0.1:1/meta")
+    message = str(caught.value)
+    assert message.startswith(
+        "cannot connect to the PostgreSQL metadata store "
+        "(host 127.0.0.1:1, database meta, user deploy): "
+    )
+    assert "secret" not in message
 
 
 @pytest.mark.parametrize(
@@ -150,3 +157,19 @@ def test_an_unknown_kind_in_the_older_form_names_the_known_ones() -> None:
 def test_sqlite_needs_a_location() -> None:
     with pytest.raises(StoreError, match="the sqlite metadata store needs a location"):
         open_store("sqlite")
+
+
+def test_sqlite_users_and_help_never_import_psycopg(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from assetflow.cli import cli\n"
+        "from assetflow.store import open_store\n"
+        "assert CliRunner().invoke(cli, ['--help']).exit_code == 0\n"
+        f"open_store('sqlite:{tmp_path}/m.sqlite').close()\n"
+        "print(sorted(name for name in sys.modules if name.startswith('psycopg')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
