@@ -98,21 +98,12 @@ def lineage_outbox(store: MetadataStore) -> LineageOutbox:
         return _MemoryOutbox(store)
     if isinstance(store, SqliteStore):
         return _SqliteOutbox(store)
-    postgres = _postgres_outbox(store)
-    if postgres is not None:
-        return postgres
+    if type(store).__module__.startswith("assetflow.store.postgres"):
+        return _PostgresOutbox(store)
     raise StoreError(
         f"the metadata store {type(store).__name__} keeps no lineage outbox.",
         hint="Use the SQLite, PostgreSQL or memory store for OpenLineage events.",
     )
-
-
-def _postgres_outbox(store: MetadataStore) -> LineageOutbox | None:
-    try:
-        from assetflow.store.postgres.lineage import postgres_outbox  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return cast("LineageOutbox | None", postgres_outbox(store))
 
 
 def _check_claim(claimer: str, now: datetime, until: datetime) -> tuple[datetime, datetime]:
@@ -366,3 +357,120 @@ class _SqliteOutbox:
     def count(self) -> int:
         rows = self._store._db.select("count lineage events", "SELECT count(*) FROM lineage_outbox")
         return int(rows[0][0])
+
+
+# -- PostgreSQL --------------------------------------------------------------------------
+
+#: The lineage outbox's table on PostgreSQL (its schema version 2).
+POSTGRES_DDL = (
+    """CREATE TABLE lineage_outbox (
+        event_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id text COLLATE "C" NOT NULL,
+        payload text NOT NULL,
+        created_at timestamptz NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz,
+        last_error text,
+        claimed_by text COLLATE "C",
+        claimed_until timestamptz
+    )""",
+)
+
+
+def _pg_event(row: Sequence[Any]) -> LineageEvent:
+    return LineageEvent(
+        event_id=int(row[0]),
+        run_id=str(row[1]),
+        payload=str(row[2]),
+        created_at=as_utc(row[3], "created_at"),
+        attempts=int(row[4]),
+        next_attempt_at=None if row[5] is None else as_utc(row[5], "next_attempt_at"),
+        last_error=row[6],
+        claimed_by=row[7],
+        claimed_until=None if row[8] is None else as_utc(row[8], "claimed_until"),
+    )
+
+
+class _PostgresOutbox:
+    """The outbox of a PostgresStore, written in its transactions (joining a unit of work)."""
+
+    def __init__(self, store: Any) -> None:
+        self._db = store._db
+
+    def queue(self, run_id: str, payloads: Sequence[str], at: datetime) -> None:
+        checked = _check_payloads(run_id, payloads)
+        at = as_utc(at, "the time of queuing lineage events")
+        if not checked:
+            return
+        with (
+            self._db.transaction("queue lineage events") as connection,
+            connection.cursor() as cursor,
+        ):
+            cursor.executemany(
+                "INSERT INTO lineage_outbox (run_id, payload, created_at) VALUES (%s, %s, %s)",
+                [(run_id, payload, at) for payload in checked],
+            )
+
+    def claim(
+        self, claimer: str, now: datetime, until: datetime, limit: int = 100, *, force: bool = False
+    ) -> list[LineageEvent]:
+        now, until = _check_claim(claimer, now, until)
+        if limit <= 0:
+            return []
+        not_due = "claimed_until > %(now)s" + ("" if force else " OR next_attempt_at > %(now)s")
+        with self._db.transaction("claim lineage events") as connection:
+            # One claimer at a time: the prefix of due events is decided under the lock.
+            connection.execute("LOCK TABLE lineage_outbox IN SHARE ROW EXCLUSIVE MODE")
+            rows = connection.execute(
+                f"UPDATE lineage_outbox SET claimed_by = %(claimer)s, claimed_until = %(until)s "
+                f"WHERE event_id IN (SELECT event_id FROM lineage_outbox "
+                f"WHERE event_id < coalesce((SELECT min(event_id) FROM lineage_outbox "
+                f"WHERE {not_due}), 9223372036854775807) "
+                f"ORDER BY event_id LIMIT %(limit)s) RETURNING {_COLUMNS}",
+                {"claimer": claimer, "until": until, "now": now, "limit": limit},
+            ).fetchall()
+        return sorted((_pg_event(row) for row in rows), key=lambda event: event.event_id)
+
+    def sent(self, claimer: str, event_ids: Sequence[int]) -> None:
+        if not event_ids:
+            return
+        with self._db.transaction("remove sent lineage events") as connection:
+            connection.execute(
+                "DELETE FROM lineage_outbox WHERE event_id = ANY(%s) AND claimed_by = %s",
+                (list(event_ids), claimer),
+            )
+
+    def retry(
+        self, claimer: str, event_id: int, error: str, at: datetime, next_attempt_at: datetime
+    ) -> None:
+        as_utc(at, "the time of a lineage attempt")
+        following = as_utc(next_attempt_at, "the next lineage attempt")
+        with self._db.transaction("count a failed lineage attempt") as connection:
+            connection.execute(
+                "UPDATE lineage_outbox SET attempts = attempts + 1, last_error = %s "
+                "WHERE event_id = %s",
+                (readable_text(error), event_id),
+            )
+            connection.execute(
+                "UPDATE lineage_outbox SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE claimed_by = %s",
+                (claimer,),
+            )
+            connection.execute(
+                "UPDATE lineage_outbox SET next_attempt_at = %(at)s "
+                "WHERE next_attempt_at IS NULL OR next_attempt_at < %(at)s",
+                {"at": following},
+            )
+
+    def pending(self, limit: int = 100) -> list[LineageEvent]:
+        with self._db.reading("list lineage events") as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM lineage_outbox ORDER BY event_id LIMIT %s",
+                (max(limit, 0),),
+            ).fetchall()
+        return [_pg_event(row) for row in rows]
+
+    def count(self) -> int:
+        with self._db.reading("count lineage events") as connection:
+            row = connection.execute("SELECT count(*) FROM lineage_outbox").fetchone()
+        return int(row[0])

@@ -1,29 +1,22 @@
 """The lineage outbox's contract, on every backend: queued in order, claimed once,
-kept until sent, postponed as a whole on a failed attempt, atomic with a unit of work."""
+kept until sent, postponed as a whole on a failed attempt, atomic with a unit of work.
+
+`store` is an empty store of each backend (tests/store/conftest.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from assetflow.errors import StoreError
-from assetflow.store import MemoryStore, MetadataStore, SqliteStore
+from assetflow.store import MetadataStore, SqliteStore
 from assetflow.store.lineage import lineage_outbox
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    opened: MetadataStore = (
-        MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "m.sqlite")
-    )
-    with opened:
-        yield opened
 
 
 def test_events_come_out_in_the_order_queued(store: MetadataStore) -> None:
