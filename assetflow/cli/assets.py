@@ -20,7 +20,7 @@ from assetflow.cli.base import (
     selection_options,
 )
 from assetflow.cli.complete import complete_asset, complete_partition
-from assetflow.cli.lineage import lineage_listeners, warn_unsent
+from assetflow.cli.openlineage import lineage_listeners, warn_unsent
 from assetflow.errors import EXIT_FAILED
 from assetflow.execution.executor import executor_names
 

@@ -242,9 +242,9 @@ class LineageRecorder:
         if report.pending:
             when = (
                 f"retried from {report.retry_at:%H:%M:%S} UTC by the next run or "
-                "`assetflow lineage send`"
+                "`assetflow openlineage send`"
                 if report.retry_at is not None
-                else "sent by the next run or `assetflow lineage send`"
+                else "sent by the next run or `assetflow openlineage send`"
             )
             reason = f": {report.error}" if report.error else ""
             logger.warning(

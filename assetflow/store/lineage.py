@@ -3,7 +3,7 @@
 A run's lineage events are queued in the transaction that records what caused
 them (``queue`` joins an open ``unit_of_work()``), and sent after the commit by
 whoever holds the outbox: the run's own sender thread, the next run, or
-``assetflow lineage send``. An event leaves the outbox only once its receiver
+``assetflow openlineage send``. An event leaves the outbox only once its receiver
 took it (``sent``); a failed attempt keeps it and postpones every pending event
 to one retry time (``retry``), so that events go out in the order they were
 queued (a run's START before its COMPLETE) whatever fails in between.

@@ -1,4 +1,4 @@
-"""`assetflow lineage` and `lineage send`; and what a run command does with lineage: emit
+"""`assetflow openlineage` and `openlineage send`; and what a run command does with lineage: emit
 the run's OpenLineage events, then say if some were not sent."""
 
 from __future__ import annotations
@@ -36,18 +36,18 @@ def warn_unsent(listeners: list[Any]) -> None:
         click.echo(
             f"Lineage was not sent: {report.pending} OpenLineage events to "
             f"{listener.settings.target}{reason}. They are kept in the metadata store and "
-            f"retried {when}by the next run, or now with `assetflow lineage send`.",
+            f"retried {when}by the next run, or now with `assetflow openlineage send`.",
             err=True,
         )
 
 
-@cli.group(invoke_without_command=True)
+@cli.group("openlineage", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_options
-def lineage(options: Options, as_json: bool) -> None:
+def openlineage(options: Options, as_json: bool) -> None:
     """Show where OpenLineage events go and how many wait in the outbox to be sent.
 
-    `lineage send` sends them now.
+    `openlineage send` sends them now.
     """
     if click.get_current_context().invoked_subcommand is not None:
         return
@@ -86,7 +86,7 @@ def lineage(options: Options, as_json: bool) -> None:
     click.echo(line + ".")
 
 
-@lineage.command("send")
+@openlineage.command("send")
 @click.option(
     "--budget",
     type=click.FloatRange(min=0.1),
