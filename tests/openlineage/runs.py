@@ -56,12 +56,16 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def run(root: Path, selection: str = "*") -> tuple[RunResult, LineageRecorder]:
+def run(
+    root: Path, selection: str = "*", *, force: bool = False
+) -> tuple[RunResult, LineageRecorder]:
     """Materialize with the project's lineage recorder, as the CLI does."""
     project = assetflow.load(root)
     recorder = lineage_recorder(project, open_store=lambda: project_store(project))
     assert recorder is not None
     result = materialize(
-        project, RunRequest(selection=selection, executor="inprocess"), listeners=[recorder]
+        project,
+        RunRequest(selection=selection, executor="inprocess", force=force),
+        listeners=[recorder],
     )
     return result, recorder
