@@ -4,8 +4,11 @@ For the run and for each step: one START, then exactly one of COMPLETE, FAIL or
 ABORT. A step's terminal event is queued inside the transaction that records how
 the step ended (`recorded`), so it commits with that record or not at all; START
 events are queued as the step starts (a step that never started gets its START
-with its end). The run's START and terminal events are queued right after the
-coordinator records the run's start and end. A sender thread sends them after
+with its end). START events wait in memory for the next write: the transaction
+of the next step that ends, or the listener's `tick` (about every 0.2 s while
+steps run), so that a run of many short steps costs no transaction per START.
+The run's terminal event is queued right after the coordinator records the
+run's end. A sender thread sends them after
 each commit; what it could not send stays in the outbox (see `sender`).
 
 Steps: a materialization is COMPLETE with its output (schema, location, row
@@ -111,11 +114,18 @@ class LineageRecorder:
                 run_id=self._ol_run_id,
                 assetflow_run_id=run_id,
             )
-            self._queue([event])
+            self._waiting.append(event)
 
     def step_started(self, step: Step) -> None:
         with self._lock:
-            self._queue([self._step_start(step.key, _now())])
+            self._waiting.append(self._step_start(step.key, _now()))
+
+    def tick(self) -> None:
+        """Queue the START events heard since the last write (about every 0.2 s while
+        steps run): one transaction for them all rather than one per step."""
+        with self._lock:
+            if self._waiting and self.store is not None:
+                self._queue([])
 
     def step_waiting(self, step: Step, message: str) -> None:
         pass
@@ -216,9 +226,12 @@ class LineageRecorder:
         )
 
     def _queue(self, payloads: list[str]) -> None:
-        """Queue now in a transaction of its own if the store is known, else wait for it."""
+        """Queue what waits and `payloads` now, in a transaction of their own, if the
+        store is known; else keep them waiting for it."""
         if self.store is None:
             self._waiting.extend(payloads)
+            return
+        if not self._waiting and not payloads:
             return
         with self.store.unit_of_work():
             self._write(self.store, [*self._waiting, *payloads])

@@ -38,6 +38,9 @@ LONGEST_DELAY = timedelta(minutes=10)
 #: How long a claim outlives one request's timeout before another sender may take over.
 CLAIM_MARGIN = timedelta(seconds=60)
 BATCH = 50
+#: How long the sender lets events gather after a wake before it claims them (while the
+#: run goes on): fewer, larger claims.
+GATHER_S = 0.05
 
 
 @dataclass
@@ -182,6 +185,8 @@ class SenderThread:
         self._claimer = claimer_id()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        #: set when the run ends: no more gathering
+        self._hurry = threading.Event()
         self._done = threading.Condition()
         self._in_round = False
         self._rounds = 0
@@ -202,6 +207,7 @@ class SenderThread:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait()
+            self._hurry.wait(GATHER_S)
             self._wake.clear()
             if self._stop.is_set():
                 break
@@ -248,6 +254,7 @@ class SenderThread:
             thread = self._thread
             # A round under way may have claimed before the last events were queued.
             target = self._rounds + (2 if self._in_round else 1)
+        self._hurry.set()
         if thread is None:
             self._round()
         else:
