@@ -72,6 +72,26 @@ def _no_log(event: str, **fields: Any) -> None:
     pass
 
 
+def _run_listeners(project: Project, alerting: Alerting | None) -> Callable[[], list[Any]] | None:
+    """What hears each run the scheduler starts: the alerts' incident recorder and the
+    OpenLineage recorder, made per run (a wrong [tool.assetflow.openlineage] stops the
+    scheduler now, before its first run)."""
+    from assetflow.openlineage.setup import lineage_recorder
+    from assetflow.services.stores import project_store
+
+    if alerting is None and lineage_recorder(project) is None:
+        return None
+
+    def listeners() -> list[Any]:
+        lineage = lineage_recorder(project, open_store=lambda: project_store(project))
+        return [
+            *([alerting.recorder()] if alerting is not None else []),
+            *([lineage] if lineage is not None else []),
+        ]
+
+    return listeners
+
+
 class Scheduler:
     """The one process that starts runs on its own, for one project and store."""
 
@@ -120,7 +140,7 @@ class Scheduler:
             caps={t.origin: t.schedule.max_concurrent_runs for t in automation.schedules},
             log=log,
             wake=self.wake,
-            listeners=(lambda: [alerting.recorder()]) if alerting is not None else None,
+            listeners=_run_listeners(project, alerting),
         )
 
     # -- one cycle ---------------------------------------------------------------

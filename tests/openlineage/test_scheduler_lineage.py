@@ -1,0 +1,37 @@
+"""Runs the scheduler starts emit their OpenLineage events like `materialize`'s."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from assetflow.clock import FixedClock
+from tests.automation.driving import scheduler_for, settle
+from tests.openlineage.receiver import LineageReceiver
+from tests.openlineage.runs import ASSETS, http_config
+from tests.openlineage.test_http_events import assert_paired
+
+HOURLY = """
+[tool.assetflow.schedules.hourly]
+cron = "0 * * * *"
+select = "raw+"
+catchup = "latest"
+start = "2026-03-02T00:00:00+00:00"
+"""
+
+
+def test_a_scheduled_run_emits_paired_events(make_project) -> None:
+    with LineageReceiver() as receiver:
+        root = make_project(ASSETS, config=http_config(receiver.url) + HOURLY)
+        clock = FixedClock(datetime(2026, 3, 2, 2, 0, 30, tzinfo=UTC))
+        daemon, store = scheduler_for(root, clock)
+        with store:
+            daemon.cycle()
+            settle(daemon, store, clock)
+    assert receiver.invalid == []
+    assert len(receiver.events) == 6
+    assert_paired(receiver.events)
+    assert {e["job"]["name"] for e in receiver.events} == {
+        root.name,
+        f"{root.name}.raw",
+        f"{root.name}.clean",
+    }
