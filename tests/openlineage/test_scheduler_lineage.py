@@ -1,4 +1,4 @@
-"""Runs the scheduler starts emit their OpenLineage events like `materialize`'s."""
+"""Runs the scheduler and the web UI start emit their OpenLineage events like `materialize`'s."""
 
 from __future__ import annotations
 
@@ -35,3 +35,17 @@ def test_a_scheduled_run_emits_paired_events(make_project) -> None:
         f"{root.name}.raw",
         f"{root.name}.clean",
     }
+
+
+def test_a_run_launched_from_the_web_ui_emits_paired_events(make_project) -> None:
+    import assetflow
+    from assetflow.request import RunRequest
+    from assetflow.ui.launching import Launcher
+
+    with LineageReceiver() as receiver:
+        root = make_project(ASSETS, config=http_config(receiver.url))
+        launcher = Launcher(assetflow.load(root))
+        launcher.launch(RunRequest("raw", trigger="ui"))
+        launcher.wait()
+    assert receiver.invalid == []
+    assert [e["eventType"] for e in receiver.events] == ["START", "START", "COMPLETE", "COMPLETE"]
