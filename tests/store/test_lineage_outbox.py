@@ -107,3 +107,30 @@ def test_no_event_overtakes_an_older_one_that_is_not_due(store: MetadataStore) -
     forced = outbox.claim("me", T0, LATER, force=True)
     assert [event.payload for event in forced] == ["{1}", "{2}"]
     assert outbox.claim("other", T0, LATER, force=True) == []
+
+
+def test_senders_racing_claim_each_event_once(store: MetadataStore) -> None:
+    import threading
+
+    outbox = lineage_outbox(store)
+    outbox.queue("r1", [f'{{"n": {i}}}' for i in range(60)], T0)
+    taken: dict[str, list[int]] = {}
+    start = threading.Barrier(3)
+
+    def sender(name: str) -> None:
+        start.wait()
+        mine: list[int] = []
+        while batch := outbox.claim(name, T0, LATER, 7):
+            mine += [event.event_id for event in batch]
+            outbox.sent(name, [event.event_id for event in batch])
+        taken[name] = mine
+
+    threads = [threading.Thread(target=sender, args=(f"s{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    every = sorted(event_id for ids in taken.values() for event_id in ids)
+    assert every == sorted(set(every))
+    assert len(every) == 60
+    assert outbox.count() == 0
