@@ -49,3 +49,26 @@ def test_a_run_launched_from_the_web_ui_emits_paired_events(make_project) -> Non
         launcher.wait()
     assert receiver.invalid == []
     assert [e["eventType"] for e in receiver.events] == ["START", "START", "COMPLETE", "COMPLETE"]
+
+
+def test_the_schedulers_cycle_sends_what_a_run_left_in_the_outbox(make_project) -> None:
+    from tests.openlineage.runs import refused_url, run
+
+    root = make_project(ASSETS, config=http_config(refused_url()))
+    _, recorder = run(root, "raw")
+    assert recorder.report is not None
+    assert recorder.report.pending == 4
+    with LineageReceiver() as receiver:
+        config = (root / "pyproject.toml").read_text()
+        url = recorder.settings.url
+        assert url is not None
+        (root / "pyproject.toml").write_text(config.replace(url, receiver.url))
+        clock = FixedClock(datetime(2026, 3, 2, 2, 0, 30, tzinfo=UTC))
+        daemon, store = scheduler_for(root, clock)
+        with store:
+            import time
+
+            time.sleep(1.1)  # the outbox's first retry time
+            daemon.cycle()
+    assert len(receiver.events) == 4
+    assert_paired(receiver.events)
