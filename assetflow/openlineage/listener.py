@@ -2,14 +2,15 @@
 
 For the run and for each step: one START, then exactly one of COMPLETE, FAIL or
 ABORT. A step's terminal event is queued inside the transaction that records how
-the step ended (`recorded`), so it commits with that record or not at all; START
-events are queued as the step starts (a step that never started gets its START
-with its end). START events wait in memory for the next write: the transaction
-of the next step that ends, or the listener's `tick` (about every 0.2 s while
-steps run), so that a run of many short steps costs no transaction per START.
-The run's terminal event is queued right after the coordinator records the
-run's end. A sender thread sends them after
-each commit; what it could not send stays in the outbox (see `sender`).
+the step ended (`recorded`), so it commits with that record or not at all (a step
+that never started gets its START with its end). START events wait in memory for
+the next write: the transaction of the next step that ends, or the listener's
+`tick` (about every 0.2 s while steps run), so that a run of many short steps
+costs no transaction per START; before the run's first batch the recorder learns
+no store, so after `OPEN_AFTER_S` it opens one of its own. The run's terminal
+event is queued right after the coordinator records the run's end. A sender
+thread sends the events after each commit; what it could not send stays in the
+outbox (see `sender`).
 
 Steps: a materialization is COMPLETE with its output (schema, location, row
 count); a step skipped because its inputs did not change is COMPLETE with no
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +54,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: How long START events wait for the run's first batch before the recorder opens a
+#: store of its own to queue them in.
+OPEN_AFTER_S = 1.0
 _TERMINAL_KINDS = frozenset(
     {EventKind.MATERIALIZED, EventKind.SKIPPED, EventKind.FAILED, EventKind.CANCELLED}
 )
@@ -90,6 +95,13 @@ class LineageRecorder:
     _waiting: list[str] = field(default_factory=list)
     _sender: SenderThread | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    #: the store this run writes to: the given one, else the run's (from its first batch),
+    #: else one opened by `open_store` (kept open until the run ends)
+    _run_store: MetadataStore | None = None
+    _opened: ExitStack | None = None
+    #: when the oldest waiting event was heard (time.monotonic())
+    _waiting_since: float = 0.0
+    _own: MetadataStore | None = None
 
     @property
     def namespace(self) -> str:
@@ -105,6 +117,7 @@ class LineageRecorder:
             self._inputs = {step.key: tuple(step.inputs) for step in plan.steps}
             self._step_ids.clear()
             self._waiting.clear()
+            self._run_store = self.store
             self.report = None
             event = run_event(
                 RunState.START,
@@ -114,18 +127,26 @@ class LineageRecorder:
                 run_id=self._ol_run_id,
                 assetflow_run_id=run_id,
             )
-            self._waiting.append(event)
+            self._wait([event])
 
     def step_started(self, step: Step) -> None:
         with self._lock:
-            self._waiting.append(self._step_start(step.key, _now()))
+            self._wait([self._step_start(step.key, _now())])
 
     def tick(self) -> None:
         """Queue the START events heard since the last write (about every 0.2 s while
-        steps run): one transaction for them all rather than one per step."""
+        steps run): one transaction for them all rather than one per step. Before the
+        run's first batch, the store is not known yet: after `OPEN_AFTER_S`, the
+        recorder opens one of its own (`open_store`) so that a long first step's START
+        is not held until it ends."""
         with self._lock:
-            if self._waiting and self.store is not None:
-                self._queue([])
+            if not self._waiting:
+                return
+            store = self._run_store
+            if store is None and time.monotonic() - self._waiting_since >= OPEN_AFTER_S:
+                store = self._open_own()
+            if store is not None:
+                self._queue(store, [])
 
     def step_waiting(self, step: Step, message: str) -> None:
         pass
@@ -144,22 +165,25 @@ class LineageRecorder:
             assetflow_run_id=self._run_id,
         )
         with self._lock:
-            if self.store is None and self.open_store is not None:
-                with self.open_store() as store:
-                    self._write(store, [*self._waiting, event])
-                    self._waiting.clear()
-                    self._finish(store)
-                return
-            self._queue([event])
-            if self.store is not None:
-                self._finish(self.store)
+            try:
+                store = self._run_store or self._open_own()
+                if store is None:
+                    return  # no store to keep the events in: nothing is emitted
+                self._queue(store, [event])
+                self._finish(store)
+            finally:
+                self._run_store = None
+                opened, self._opened = self._opened, None
+                if opened is not None:
+                    opened.close()
 
     # -- recording ---------------------------------------------------------------------
 
     def recorded(self, batch: Recorded, store: MetadataStore) -> None:
         """Queue the terminal events of the steps this batch ends, inside its transaction."""
         with self._lock:
-            self.store = store
+            if self._run_store is None:
+                self._run_store = store
             payloads = list(self._waiting)
             self._waiting.clear()
             by_key: dict[AssetPartition, list[MaterializationRecord]] = {}
@@ -225,16 +249,32 @@ class LineageRecorder:
             error=error,
         )
 
-    def _queue(self, payloads: list[str]) -> None:
-        """Queue what waits and `payloads` now, in a transaction of their own, if the
-        store is known; else keep them waiting for it."""
-        if self.store is None:
-            self._waiting.extend(payloads)
-            return
+    def _wait(self, payloads: list[str]) -> None:
+        """Keep events for the next write."""
+        if not self._waiting:
+            self._waiting_since = time.monotonic()
+        self._waiting.extend(payloads)
+
+    def _open_own(self) -> MetadataStore | None:
+        """A store of the recorder's own for this run (see `tick`), or None without
+        `open_store`."""
+        if self._opened is None:
+            if self.open_store is None:
+                return None
+            self._opened = ExitStack()
+            try:
+                self._own = self._opened.enter_context(self.open_store())
+            except BaseException:
+                self._opened = None
+                raise
+        return self._own
+
+    def _queue(self, store: MetadataStore, payloads: list[str]) -> None:
+        """Queue what waits and `payloads` now, in a transaction of their own."""
         if not self._waiting and not payloads:
             return
-        with self.store.unit_of_work():
-            self._write(self.store, [*self._waiting, *payloads])
+        with store.unit_of_work():
+            self._write(store, [*self._waiting, *payloads])
             self._waiting.clear()
 
     def _write(self, store: MetadataStore, payloads: list[str]) -> None:

@@ -3,10 +3,10 @@ client's transport, remove what was taken, and postpone the rest on a failure.
 
 Who sends: a run's own sender thread while it runs (woken after each commit that
 queued events, given at most the transport's timeout once the run ends), the next
-run on the project, the scheduler's loop, and ``assetflow openlineage send``. A failed attempt (a refused
-connection, a timeout, an HTTP error) stops the round and postpones every pending
-event with backoff (``next_attempt_at``); nothing is dropped, and events keep the
-order they were queued in.
+run on the project, the scheduler's loop, and ``assetflow openlineage send``. A
+failed attempt (a refused connection, a timeout, an HTTP error) stops the round
+and postpones every pending event with backoff (``next_attempt_at``); nothing is
+dropped, and events keep the order they were queued in.
 """
 
 from __future__ import annotations

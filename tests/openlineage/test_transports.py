@@ -140,3 +140,49 @@ def fresh_postgres_url(postgres_server) -> str:
     url = migrated_database(postgres_server)
     empty_postgres_store(url)
     return url
+
+
+SLOW = """
+import os, time
+from pathlib import Path
+from assetflow import asset
+
+@asset
+def slow() -> dict:
+    go = Path(os.environ["GO_FILE"])
+    deadline = time.monotonic() + 30
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"went": go.exists()}
+"""
+
+
+def test_a_long_steps_start_is_sent_while_it_runs(
+    make_project, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    go = tmp_path / "go"
+    monkeypatch.setenv("GO_FILE", str(go))
+    config = http_config("URL").replace('executor = "inprocess"', 'executor = "multiprocess"')
+    with LineageReceiver() as receiver:
+        root = make_project(SLOW, config=config.replace("URL", receiver.url))
+        project = assetflow.load(root)
+        from assetflow.services.stores import project_store
+
+        recorder = lineage_recorder(project, open_store=lambda: project_store(project))
+        done: list[Any] = []
+        thread = threading.Thread(
+            target=lambda: done.append(
+                materialize(project, RunRequest(executor="multiprocess"), listeners=[recorder])
+            )
+        )
+        thread.start()
+        deadline = time.monotonic() + 20
+        while len(receiver.events) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = [(e["job"]["name"], e["eventType"]) for e in receiver.events]
+        go.touch()
+        thread.join(30)
+    assert started == [(root.name, "START"), (f"{root.name}.slow", "START")]
+    assert done[0].success
+    assert len(receiver.events) == 4
+    assert_paired(receiver.events)
