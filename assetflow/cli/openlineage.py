@@ -21,7 +21,7 @@ def lineage_listeners(project: Project) -> list[Any]:
     from assetflow.openlineage.setup import lineage_recorder
     from assetflow.services.stores import project_store
 
-    recorder = lineage_recorder(project, open_store=lambda: project_store(project))
+    recorder = lineage_recorder(project, open_store=lambda: project_store(project), warn=False)
     return [] if recorder is None else [recorder]
 
 

@@ -84,6 +84,8 @@ class LineageRecorder:
     state_dir: Path
     store: MetadataStore | None = None
     open_store: Callable[[], AbstractContextManager[MetadataStore]] | None = None
+    #: log a warning when some events were not sent (the CLI says so itself instead)
+    warn: bool = True
     #: what the last run's sending came to (read after the run)
     report: SendReport | None = None
     _run_id: str = ""
@@ -292,7 +294,7 @@ class LineageRecorder:
     def _finish(self, store: MetadataStore) -> None:
         sender, self._sender = self._sender_for(store), None
         self.report = report = sender.finish()
-        if report.pending:
+        if report.pending and self.warn:
             when = (
                 f"retried from {report.retry_at:%H:%M:%S} UTC by the next run or "
                 "`assetflow openlineage send`"

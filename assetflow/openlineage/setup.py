@@ -41,6 +41,7 @@ def lineage_recorder(
     store: MetadataStore | None = None,
     open_store: Callable[[], AbstractContextManager[MetadataStore]] | None = None,
     environ: Mapping[str, str] | None = None,
+    warn: bool = True,
 ) -> LineageRecorder | None:
     """The run listener that emits `project`'s lineage, or None when it emits none.
 
@@ -56,6 +57,7 @@ def lineage_recorder(
         state_dir=project.state_dir,
         store=store,
         open_store=open_store,
+        warn=warn,
     )
 
 
