@@ -9,6 +9,7 @@ with its location in the ``dataSource`` facet.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -156,11 +157,11 @@ def location(record: MaterializationRecord, state_dir: Path) -> str:
         return f"assetflow:{record.io}/{record.asset}"
     if "://" in path:
         return path
-    full = Path(path) if Path(path).is_absolute() else state_dir / path
-    uri = full.resolve().as_uri()
+    # abspath, not resolve(): no system call per output on the coordinator's thread.
+    full = Path(os.path.abspath(os.path.join(state_dir, path)))
     if record.io == "duckdb":
-        return f"duckdb:{full.resolve()}#{record.asset}"
-    return uri
+        return f"duckdb:{full}#{record.asset}"
+    return full.as_uri()
 
 
 def step_facet(
