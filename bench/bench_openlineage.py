@@ -6,7 +6,7 @@ SQLite store, `--force` each time, in four setups:
 
 - no `[tool.assetflow.openlineage]` (the baseline);
 - the file transport (one event a line appended to lineage.ndjson);
-- the http transport to a receiver on 127.0.0.1 that answers 200;
+- the http transport to a receiver on 127.0.0.1 (its own process) that answers 200;
 - the http transport to a refused port (every event stays in the outbox).
 
 Each run emits 202 events (START and COMPLETE for the run and each step). The
@@ -19,14 +19,12 @@ baseline, and the ratio to it.
 from __future__ import annotations
 
 import argparse
-import http.server
 import socket
+import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,30 +45,38 @@ def chain(count: int) -> str:
     return "\n".join(lines)
 
 
+#: The receiver, run as its own process (so that its work does not share this process's
+#: interpreter with the run being timed): answers 200 to every POST.
+RECEIVER = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
 class Receiver:
-    """An HTTP server on 127.0.0.1 that takes every event (200)."""
+    """An HTTP server on 127.0.0.1, in a process of its own, that takes every event."""
 
     def __init__(self) -> None:
-        self.count = 0
-        owner = self
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        self.url = f"http://127.0.0.1:{self.process.stdout.readline().strip()}"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                owner.count += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def refused_url() -> str:
@@ -141,7 +147,7 @@ def main() -> None:
             f"{name:<26} {took * 1000:7.0f} ms {extra * 1000:+8.0f} ms "
             f"{extra / events * 1e6:+8.0f} us {took / baseline:6.2f}x"
         )
-    print(f"\nthe receiver took {receiver.count} events")
+    receiver.stop()
 
 
 if __name__ == "__main__":
