@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 from urllib.parse import urlsplit
@@ -33,7 +33,7 @@ class LineageSettings:
     #: the file transport's file (one event a line), absolute
     path: Path | None = None
     #: the API key read from the variable `api_key_env` names (never printed)
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     api_key_env: str | None = None
     timeout: float = DEFAULT_TIMEOUT_S
 
@@ -41,7 +41,7 @@ class LineageSettings:
     def target(self) -> str:
         """Where events go, for messages (no key in it)."""
         if self.transport == "http":
-            return f"{self.url} (http)"
+            return f"{_without_password(self.url or '')} (http)"
         if self.transport == "file":
             return f"{self.path} (file)"
         return "the console log (console)"
@@ -155,3 +155,13 @@ def _text(table: Mapping[str, Any], key: str, where: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise _error(where, f"`{key}` is {value!r}.", f"Set `{key}` to a non-empty string.")
     return value.strip()
+
+
+def _without_password(url: str) -> str:
+    """`url` with any user and password left out (they never go in a message)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return parts._replace(netloc=f"***@{netloc}").geturl()

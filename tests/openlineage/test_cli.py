@@ -123,3 +123,19 @@ def test_lineage_send_without_settings_says_how_to_add_them(make_project) -> Non
     result = invoke(root, "openlineage", "send")
     assert result.exit_code == 2
     assert "the project has no [tool.assetflow.openlineage] table" in result.stderr
+
+
+def test_secrets_never_show_in_messages(make_project, monkeypatch) -> None:
+    from assetflow.openlineage.settings import parse_settings
+
+    monkeypatch.setenv("LINEAGE_KEY", "k3y-s3cret")
+    settings = parse_settings(
+        {"transport": "http", "url": "http://user:pa55@127.0.0.1:9", "api_key_env": "LINEAGE_KEY"},
+        where="pyproject.toml",
+        root=Path("/tmp"),
+        default_namespace="p",
+    )
+    assert settings is not None
+    assert settings.api_key == "k3y-s3cret"
+    assert "k3y-s3cret" not in repr(settings)
+    assert settings.target == "http://***@127.0.0.1:9 (http)"
