@@ -190,3 +190,56 @@ def test_an_api_key_goes_as_a_bearer_token(
         run(root, "raw")
     assert receiver.headers
     assert {h.get("Authorization") for h in receiver.headers} == {"Bearer k3y-s3cret"}
+
+
+CANCELLED = """
+import os, time
+from pathlib import Path
+from assetflow import asset
+
+@asset
+def first() -> dict:
+    Path(os.environ["STARTED_FILE"]).touch()
+    time.sleep(20)
+    return {}
+
+@asset
+def second(first: dict) -> dict:
+    return first
+"""
+
+
+def test_a_cancelled_run_and_its_steps_end_with_abort(
+    make_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    from assetflow.execution.results import RunCancelled
+
+    started = tmp_path / "started"
+    monkeypatch.setenv("STARTED_FILE", str(started))
+
+    def press_ctrl_c() -> None:
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with LineageReceiver() as receiver:
+        root = make_project(CANCELLED, config=http_config(receiver.url))
+        presser = threading.Thread(target=press_ctrl_c)
+        presser.start()
+        with pytest.raises(RunCancelled):
+            run(root)
+        presser.join()
+    assert receiver.invalid == []
+    assert_paired(receiver.events)
+    ends = {e["job"]["name"]: e["eventType"] for e in receiver.events if e["eventType"] != "START"}
+    assert ends == {
+        root.name: "ABORT",
+        f"{root.name}.first": "ABORT",
+        f"{root.name}.second": "ABORT",
+    }
