@@ -228,6 +228,10 @@ class ProjectConfig(BaseModel):
     storage: str | None = Field(default=None, min_length=1)
     #: `[tool.assetflow.dask]`: where `--executor dask` runs steps
     dask: DaskSettings = Field(default_factory=lambda: DaskSettings())
+    #: `[tool.assetflow.openlineage]` (where lineage events go), as written:
+    #: `assetflow.openlineage` validates it when a run or `assetflow openlineage` loads the
+    #: project (see docs/openlineage.md)
+    openlineage: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _io_names_are_not_kinds(self) -> ProjectConfig:

@@ -72,6 +72,26 @@ def _no_log(event: str, **fields: Any) -> None:
     pass
 
 
+def _run_listeners(project: Project, alerting: Alerting | None) -> Callable[[], list[Any]] | None:
+    """What hears each run the scheduler starts: the alerts' incident recorder and the
+    OpenLineage recorder, made per run (a wrong [tool.assetflow.openlineage] stops the
+    scheduler now, before its first run)."""
+    from assetflow.openlineage.setup import lineage_recorder
+    from assetflow.services.stores import project_store
+
+    if alerting is None and lineage_recorder(project) is None:
+        return None
+
+    def listeners() -> list[Any]:
+        lineage = lineage_recorder(project, open_store=lambda: project_store(project))
+        return [
+            *([alerting.recorder()] if alerting is not None else []),
+            *([lineage] if lineage is not None else []),
+        ]
+
+    return listeners
+
+
 class Scheduler:
     """The one process that starts runs on its own, for one project and store."""
 
@@ -101,6 +121,11 @@ class Scheduler:
         #: cycle looks for late assets, watches the leader and delivers the outbox
         self.alerting = alerting
         self._watched: float | None = None
+        #: [tool.assetflow.openlineage], and when this process last sent its outbox
+        from assetflow.openlineage.setup import lineage_settings
+
+        self._lineage = lineage_settings(project)
+        self._lineage_sent: float | None = None
         self.holder = uuid.uuid4().hex
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -120,7 +145,7 @@ class Scheduler:
             caps={t.origin: t.schedule.max_concurrent_runs for t in automation.schedules},
             log=log,
             wake=self.wake,
-            listeners=(lambda: [alerting.recorder()]) if alerting is not None else None,
+            listeners=_run_listeners(project, alerting),
         )
 
     # -- one cycle ---------------------------------------------------------------
@@ -185,6 +210,7 @@ class Scheduler:
         self._automation(now, report)
         self.launcher.pump()
         self.watch()
+        self.send_lineage()
         report.next_due = self.next_due(now, states)
         return report
 
@@ -231,6 +257,26 @@ class Scheduler:
                 retrying=report.retrying,
                 failed=report.failed + report.undeliverable,
             )
+
+    def send_lineage(self) -> None:
+        """Send the OpenLineage events waiting in the outbox (those whose retry time has
+        come), at most once every `WATCH_INTERVAL_S`, for at most 2 s; never in a
+        replay; an error is logged, never fatal."""
+        if self._lineage is None or self.replay:
+            return
+        moment = time.monotonic()
+        if self._lineage_sent is not None and moment - self._lineage_sent < WATCH_INTERVAL_S:
+            return
+        self._lineage_sent = moment
+        from assetflow.openlineage.setup import send_pending
+
+        try:
+            report = send_pending(self.store, self._lineage, budget_s=2.0, force=False)
+        except Exception as error:  # lineage must never stop the scheduler
+            self.log("lineage_failed", error=f"{type(error).__name__}: {error}")
+            return
+        if report.sent or report.error:
+            self.log("lineage", sent=report.sent, pending=report.pending, error=report.error)
 
     # -- declarative automation -------------------------------------------------
 

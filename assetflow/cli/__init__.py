@@ -21,6 +21,7 @@ from assetflow.cli import alerts as _alerts  # noqa: F401  (registers its comman
 from assetflow.cli import assets as _assets  # noqa: F401  (registers its commands)
 from assetflow.cli import automation as _automation  # noqa: F401  (registers its commands)
 from assetflow.cli import health as _health  # noqa: F401  (registers its command)
+from assetflow.cli import openlineage as _openlineage  # noqa: F401  (registers its commands)
 from assetflow.cli import partitions as _partitions  # noqa: F401  (registers its commands)
 from assetflow.cli import runs as _runs  # noqa: F401  (registers its commands)
 from assetflow.cli import show as _show  # noqa: F401  (registers its command)

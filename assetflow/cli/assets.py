@@ -20,6 +20,7 @@ from assetflow.cli.base import (
     selection_options,
 )
 from assetflow.cli.complete import complete_asset, complete_partition
+from assetflow.cli.openlineage import lineage_listeners, warn_unsent
 from assetflow.errors import EXIT_FAILED
 from assetflow.execution.executor import executor_names
 
@@ -173,9 +174,10 @@ def materialize(
     )
     request = request.with_changes(executor=executor, workers=workers_used)
     setup, alerting = run_listeners(project, no_alerts=no_alerts)
+    lineage = lineage_listeners(project)
     reporter = _reporter(project, quiet=quiet, as_json=as_json, workers=workers_used)
     try:
-        result = running.materialize(project, request, listeners=[reporter, *alerting])
+        result = running.materialize(project, request, listeners=[reporter, *alerting, *lineage])
     except RunCancelled as cancelled:
         sys.exit(cancelled.exit_code)
     finally:
@@ -183,6 +185,7 @@ def materialize(
         if stop is not None:
             stop()  # a live status line must not stay on screen after an error
         deliver_after(project, setup)
+        warn_unsent(lineage)
     if not result.success:
         sys.exit(EXIT_FAILED)
 

@@ -118,6 +118,7 @@ _TABLES = (
     "_alerts",
     "_alert_keys",
     "_alert_attempts",
+    "_lineage_events",
 )
 
 
@@ -173,6 +174,8 @@ class MemoryStore:
         self._alerts: dict[int, AlertRecord] = {}
         self._alert_keys: dict[tuple[str, str, str], int] = {}
         self._alert_attempts: dict[int, tuple[AlertAttempt, ...]] = {}
+        # The lineage outbox (assetflow.store.lineage): event_id -> LineageEvent.
+        self._lineage_events: dict[int, object] = {}
 
     def _check_open(self) -> None:
         if self._is_closed:

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import UsageError
 
@@ -117,8 +117,10 @@ class Launcher:
             ProjectError: The project's alerts are configured wrongly.
         """
         from assetflow.alerts.setup import alerting
+        from assetflow.openlineage.setup import lineage_settings
 
         setup = alerting(self.project)  # a wrong destination says so now, not in the thread
+        lineage_settings(self.project)  # and so does a wrong [tool.assetflow.openlineage]
         run_id = uuid.uuid4().hex
         with self._lock:
             going = [key for key, thread in self._threads.items() if thread.is_alive()]
@@ -149,7 +151,7 @@ class Launcher:
                 self.project,
                 request,
                 clock=self.clock,
-                listeners=[setup.recorder()],
+                listeners=[setup.recorder(), *_lineage(self.project)],
                 run_id=run_id,
             )
         except RunCancelled:
@@ -230,3 +232,12 @@ class Launcher:
             ]
         for thread in threads:
             thread.join(timeout_s)
+
+
+def _lineage(project: Project) -> list[Any]:
+    """The run's OpenLineage recorder, when the project has [tool.assetflow.openlineage]."""
+    from assetflow.openlineage.setup import lineage_recorder
+    from assetflow.services.stores import project_store
+
+    recorder = lineage_recorder(project, open_store=lambda: project_store(project))
+    return [] if recorder is None else [recorder]

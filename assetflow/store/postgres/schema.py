@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from assetflow.errors import StoreError
+from assetflow.store.lineage import POSTGRES_DDL as LINEAGE_DDL
 from assetflow.store.postgres.alerts import ALERTS_DDL
 from assetflow.store.postgres.automation import AUTOMATION_DDL
 
@@ -187,6 +188,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "the scheduler's and alerting's records",
         CORE_DDL + AUTOMATION_DDL + ALERTS_DDL,
     ),
+    Migration(2, "the lineage outbox (OpenLineage events to send)", LINEAGE_DDL),
 )
 #: The newest schema version this assetflow knows.
 LATEST_VERSION: Final = len(MIGRATIONS)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePath
 
 from assetflow.errors import StoreError
+from assetflow.store.lineage import SQLITE_DDL as LINEAGE_DDL
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +434,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     sql_migration(14, "incidents, the alert outbox and delivery attempts", *_VERSION_14),
     sql_migration(15, "when each attempt started, and the worker it ran on", *_VERSION_15),
+    sql_migration(16, "the lineage outbox (OpenLineage events to send)", *LINEAGE_DDL),
 )
 
 #: Moves latest_state forward to the materializations written after row id ``?``;

@@ -1,0 +1,318 @@
+"""The run listener that turns a run into OpenLineage events in the store's outbox.
+
+For the run and for each step: one START, then exactly one of COMPLETE, FAIL or
+ABORT. A step's terminal event is queued inside the transaction that records how
+the step ended (`recorded`), so it commits with that record or not at all (a step
+that never started gets its START with its end). START events wait in memory for
+the next write: the transaction of the next step that ends, or the listener's
+`tick` (about every 0.2 s while steps run), so that a run of many short steps
+costs no transaction per START; before the run's first batch the recorder learns
+no store, so after `OPEN_AFTER_S` it opens one of its own. The run's terminal
+event is queued right after the coordinator records the run's end. A sender
+thread sends the events after each commit; what it could not send stays in the
+outbox (see `sender`).
+
+Steps: a materialization is COMPLETE with its output (schema, location, row
+count); a step skipped because its inputs did not change is COMPLETE with no
+output; one that failed is FAIL with its error and no output; one blocked by an
+upstream failure, stopped by --fail-fast, or cancelled is ABORT.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openlineage.client.event_v2 import OutputDataset, RunState
+
+from assetflow.keys import AssetPartition
+from assetflow.openlineage.events import (
+    PRODUCER,
+    AssetflowRunFacet,
+    new_run_id,
+    output_dataset,
+    run_event,
+    step_facet,
+)
+from assetflow.openlineage.sender import SenderThread, SendReport
+from assetflow.store.lineage import lineage_outbox
+from assetflow.store.records import EventKind, MaterializationRecord, RunStatus
+
+if TYPE_CHECKING:
+    from assetflow.execution.listeners import Recorded
+    from assetflow.execution.results import RunResult, StepResult
+    from assetflow.openlineage.settings import LineageSettings
+    from assetflow.planner.plan import Plan, Step
+    from assetflow.store import EventRecord, MetadataStore
+
+logger = logging.getLogger(__name__)
+
+#: How long START events wait for the run's first batch before the recorder opens a
+#: store of its own to queue them in.
+OPEN_AFTER_S = 1.0
+_TERMINAL_KINDS = frozenset(
+    {EventKind.MATERIALIZED, EventKind.SKIPPED, EventKind.FAILED, EventKind.CANCELLED}
+)
+_RUN_STATES = {
+    RunStatus.SUCCESS: RunState.COMPLETE,
+    RunStatus.FAILED: RunState.FAIL,
+    RunStatus.CANCELLED: RunState.ABORT,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class LineageRecorder:
+    """Queues a run's OpenLineage events and has them sent (see the module doc).
+
+    `store`: the run's store when the caller has it; otherwise the recorder learns it from
+    the first batch it hears, and `open_store` (if given) serves a run that records none.
+    """
+
+    settings: LineageSettings
+    project: str
+    state_dir: Path
+    store: MetadataStore | None = None
+    open_store: Callable[[], AbstractContextManager[MetadataStore]] | None = None
+    #: log a warning when some events were not sent (the CLI says so itself instead)
+    warn: bool = True
+    #: what the last run's sending came to (read after the run)
+    report: SendReport | None = None
+    _run_id: str = ""
+    _ol_run_id: str = ""
+    _code_versions: dict[str, str] = field(default_factory=dict)
+    _inputs: dict[AssetPartition, tuple[AssetPartition, ...]] = field(default_factory=dict)
+    _step_ids: dict[AssetPartition, str] = field(default_factory=dict)
+    #: START events waiting for a store to be queued in
+    _waiting: list[str] = field(default_factory=list)
+    _sender: SenderThread | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    #: the store this run writes to: the given one, else the run's (from its first batch),
+    #: else one opened by `open_store` (kept open until the run ends)
+    _run_store: MetadataStore | None = None
+    _opened: ExitStack | None = None
+    #: when the oldest waiting event was heard (time.monotonic())
+    _waiting_since: float = 0.0
+    _own: MetadataStore | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    # -- RunListener -------------------------------------------------------------------
+
+    def run_started(self, run_id: str, plan: Plan) -> None:
+        at = _now()
+        with self._lock:
+            self._run_id, self._ol_run_id = run_id, new_run_id(at)
+            self._code_versions = dict(plan.code_versions)
+            self._inputs = {step.key: tuple(step.inputs) for step in plan.steps}
+            self._step_ids.clear()
+            self._waiting.clear()
+            self._run_store = self.store
+            self.report = None
+            event = run_event(
+                RunState.START,
+                at,
+                namespace=self.namespace,
+                job=self.project,
+                run_id=self._ol_run_id,
+                assetflow_run_id=run_id,
+            )
+            self._wait([event])
+
+    def step_started(self, step: Step) -> None:
+        with self._lock:
+            self._wait([self._step_start(step.key, _now())])
+
+    def tick(self) -> None:
+        """Queue the START events heard since the last write (about every 0.2 s while
+        steps run): one transaction for them all rather than one per step. Before the
+        run's first batch, the store is not known yet: after `OPEN_AFTER_S`, the
+        recorder opens one of its own (`open_store`) so that a long first step's START
+        is not held until it ends."""
+        with self._lock:
+            if not self._waiting:
+                return
+            store = self._run_store
+            if store is None and time.monotonic() - self._waiting_since >= OPEN_AFTER_S:
+                store = self._open_own()
+            if store is not None:
+                self._queue(store, [])
+
+    def step_waiting(self, step: Step, message: str) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+    def run_finished(self, result: RunResult) -> None:
+        at = result.finished_at or _now()
+        event = run_event(
+            _RUN_STATES.get(result.status, RunState.COMPLETE),
+            at,
+            namespace=self.namespace,
+            job=self.project,
+            run_id=self._ol_run_id,
+            assetflow_run_id=self._run_id,
+        )
+        with self._lock:
+            try:
+                store = self._run_store or self._open_own()
+                if store is None:
+                    return  # no store to keep the events in: nothing is emitted
+                self._queue(store, [event])
+                self._finish(store)
+            finally:
+                self._run_store = None
+                opened, self._opened = self._opened, None
+                if opened is not None:
+                    opened.close()
+
+    # -- recording ---------------------------------------------------------------------
+
+    def recorded(self, batch: Recorded, store: MetadataStore) -> None:
+        """Queue the terminal events of the steps this batch ends, inside its transaction."""
+        with self._lock:
+            if self._run_store is None:
+                self._run_store = store
+            payloads = list(self._waiting)
+            self._waiting.clear()
+            by_key: dict[AssetPartition, list[MaterializationRecord]] = {}
+            for record in batch.materializations:
+                by_key.setdefault((record.asset, record.partition), []).append(record)
+            for event in batch.events:
+                if event.asset is None or event.kind not in _TERMINAL_KINDS:
+                    continue
+                key = (event.asset, event.partition)
+                if key not in self._step_ids:  # never started: its START comes with its end
+                    payloads.append(self._step_start(key, event.at))
+                payloads.append(self._step_end(event, by_key.get(key, [])))
+            if payloads:
+                self._write(store, payloads)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _step_start(self, key: AssetPartition, at: datetime) -> str:
+        step_id = self._step_ids[key] = new_run_id(at)
+        return run_event(
+            RunState.START,
+            at,
+            namespace=self.namespace,
+            job=f"{self.project}.{key[0]}",
+            run_id=step_id,
+            assetflow_run_id=self._run_id,
+            parent=(self.project, self._ol_run_id),
+            inputs=self._inputs.get(key, ()),
+            facet=AssetflowRunFacet(
+                runId=self._run_id, codeVersion=self._code_versions.get(key[0]), producer=PRODUCER
+            ),
+        )
+
+    def _step_end(self, event: EventRecord, records: Sequence[MaterializationRecord]) -> str:
+        key = (event.asset or "", event.partition)
+        outputs: list[OutputDataset] = []
+        error = None
+        if event.kind is EventKind.MATERIALIZED:
+            state = RunState.COMPLETE
+            outputs = [output_dataset(self.namespace, r, self.state_dir) for r in records]
+        elif event.kind is EventKind.FAILED:
+            state, error = RunState.FAIL, event.message or "the step failed"
+        elif event.kind is EventKind.SKIPPED and not _is_blocked(event.message):
+            state = RunState.COMPLETE  # its inputs did not change: nothing new to write
+        else:
+            state = RunState.ABORT
+        return run_event(
+            state,
+            event.at,
+            namespace=self.namespace,
+            job=f"{self.project}.{key[0]}",
+            run_id=self._step_ids[key],
+            assetflow_run_id=self._run_id,
+            parent=(self.project, self._ol_run_id),
+            inputs=self._inputs.get(key, ()),
+            outputs=outputs,
+            facet=step_facet(
+                self._run_id,
+                records,
+                code_version=self._code_versions.get(key[0]),
+                attempts=event.attempt,
+            ),
+            error=error,
+        )
+
+    def _wait(self, payloads: list[str]) -> None:
+        """Keep events for the next write."""
+        if not self._waiting:
+            self._waiting_since = time.monotonic()
+        self._waiting.extend(payloads)
+
+    def _open_own(self) -> MetadataStore | None:
+        """A store of the recorder's own for this run (see `tick`), or None without
+        `open_store`."""
+        if self._opened is None:
+            if self.open_store is None:
+                return None
+            self._opened = ExitStack()
+            try:
+                self._own = self._opened.enter_context(self.open_store())
+            except BaseException:
+                self._opened = None
+                raise
+        return self._own
+
+    def _queue(self, store: MetadataStore, payloads: list[str]) -> None:
+        """Queue what waits and `payloads` now, in a transaction of their own."""
+        if not self._waiting and not payloads:
+            return
+        with store.unit_of_work():
+            self._write(store, [*self._waiting, *payloads])
+            self._waiting.clear()
+
+    def _write(self, store: MetadataStore, payloads: list[str]) -> None:
+        """Queue in `store` (joining its open unit of work); wake the sender on commit."""
+        lineage_outbox(store).queue(self._run_id, payloads, _now())
+        sender = self._sender_for(store)
+        with store.unit_of_work() as unit:
+            unit.after_commit(sender.wake)
+
+    def _sender_for(self, store: MetadataStore) -> SenderThread:
+        if self._sender is None:
+            self._sender = SenderThread(store, self.settings)
+        return self._sender
+
+    def _finish(self, store: MetadataStore) -> None:
+        sender, self._sender = self._sender_for(store), None
+        self.report = report = sender.finish()
+        if report.pending and self.warn:
+            when = (
+                f"retried from {report.retry_at:%H:%M:%S} UTC by the next run or "
+                "`assetflow openlineage send`"
+                if report.retry_at is not None
+                else "sent by the next run or `assetflow openlineage send`"
+            )
+            reason = f": {report.error}" if report.error else ""
+            logger.warning(
+                "OpenLineage: %d events were not sent to %s%s; they stay in the store's "
+                "outbox and are %s.",
+                report.pending,
+                self.settings.target,
+                reason,
+                when,
+            )
+
+
+def _is_blocked(message: str) -> bool:
+    """Whether a skipped step was held back (upstream failed, --fail-fast) rather than
+    cut off because its inputs did not change."""
+    return message.startswith(("upstream ", "not started"))

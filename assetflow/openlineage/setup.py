@@ -1,0 +1,82 @@
+"""A project's OpenLineage setup, read once: its settings, the run listener, and sending
+the outbox."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from assetflow.openlineage.listener import LineageRecorder
+from assetflow.openlineage.settings import LineageSettings, parse_settings
+
+if TYPE_CHECKING:
+    from assetflow.openlineage.sender import SendReport
+    from assetflow.project import Project
+    from assetflow.store import MetadataStore
+
+
+def lineage_settings(
+    project: Project, environ: Mapping[str, str] | None = None
+) -> LineageSettings | None:
+    """Read `[tool.assetflow.openlineage]` of `project`; None when it has none.
+
+    Raises:
+        ProjectError: The table is wrong (the message names the setting and the fix).
+    """
+    return parse_settings(
+        project.location.config.openlineage,
+        where=project.location.config_file.name,
+        root=project.root,
+        default_namespace=project.root.name,
+        environ=os.environ if environ is None else environ,
+    )
+
+
+def lineage_recorder(
+    project: Project,
+    *,
+    store: MetadataStore | None = None,
+    open_store: Callable[[], AbstractContextManager[MetadataStore]] | None = None,
+    environ: Mapping[str, str] | None = None,
+    warn: bool = True,
+) -> LineageRecorder | None:
+    """The run listener that emits `project`'s lineage, or None when it emits none.
+
+    Raises:
+        ProjectError: `[tool.assetflow.openlineage]` is wrong.
+    """
+    settings = lineage_settings(project, environ)
+    if settings is None:
+        return None
+    return LineageRecorder(
+        settings,
+        project=project.root.name,
+        state_dir=project.state_dir,
+        store=store,
+        open_store=open_store,
+        warn=warn,
+    )
+
+
+def send_pending(
+    store: MetadataStore,
+    settings: LineageSettings,
+    *,
+    budget_s: float = 30.0,
+    force: bool = True,
+    now: Callable[[], datetime] | None = None,
+) -> SendReport:
+    """Send what the outbox holds now (by default without waiting for retry times)."""
+    from assetflow.openlineage.sender import build_transport, send_due
+
+    return send_due(
+        store,
+        build_transport(settings),
+        settings,
+        budget_s=budget_s,
+        force=force,
+        now=now or (lambda: datetime.now(UTC)),
+    )
