@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from assetflow.errors import StoreError
 from assetflow.keys import AssetPartition as AssetPartition
@@ -58,6 +58,9 @@ from assetflow.store.records import (
     RunRecord,
     RunStatus,
 )
+
+if TYPE_CHECKING:
+    from assetflow.store.lineage import LineageOutbox
 
 
 def normalise_lease(lease: Lease) -> Lease:
@@ -492,6 +495,10 @@ class MetadataStore(AutomationStore, AlertStore, Protocol):
             RunFinishedError: The run is no longer running (exit 2).
             StoreError: ``at`` is naive, or the store cannot be written.
         """
+        ...
+
+    def lineage_outbox(self) -> LineageOutbox:
+        """This store's outbox of OpenLineage events (see ``assetflow.store.lineage``)."""
         ...
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:

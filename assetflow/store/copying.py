@@ -40,6 +40,7 @@ TABLES = (
     "incident_members",
     "alerts",
     "alert_attempts",
+    "lineage_outbox",
 )
 
 #: A table's rows as a copy moves them: its column names, and the rows in portable form.
@@ -106,6 +107,20 @@ def copy_store(
             )
     assert isinstance(source, CopyableStore)
     assert isinstance(target, CopyableStore)
+    # The schemas first: a store at another version may lack a table altogether.
+    columns_of: dict[str, tuple[str, ...]] = {}
+    for table in TABLES:
+        columns = source.table_columns(table)
+        theirs = target.table_columns(table)
+        if set(columns) != set(theirs):
+            raise StoreError(
+                f"the table {table} has the columns {_listed(columns)} in {source_shown} "
+                f"but {_listed(theirs)} in {target_shown}, so rows cannot be copied as "
+                "they are.",
+                hint="Both stores must be at the same schema version: run `assetflow store "
+                "migrate` with this assetflow on each, then copy again.",
+            )
+        columns_of[table] = columns
     held = {table: count for table in TABLES if (count := target.count_rows(table))}
     if held:
         what = ", ".join(f"{count} {table}" for table, count in list(held.items())[:4])
@@ -117,21 +132,15 @@ def copy_store(
         )
     expected: dict[str, int] = {}
     tables: dict[str, Rows] = {}
-    for table in TABLES:
-        columns = source.table_columns(table)
-        theirs = target.table_columns(table)
-        if set(columns) != set(theirs):
-            raise StoreError(
-                f"the table {table} has the columns {', '.join(columns)} in {source_shown} "
-                f"but {', '.join(theirs)} in {target_shown}, so rows cannot be copied as "
-                "they are.",
-                hint="Both stores must be at the same schema version: run `assetflow store "
-                "migrate` with this assetflow on each, then copy again.",
-            )
+    for table, columns in columns_of.items():
         expected[table] = source.count_rows(table)
         tables[table] = (columns, source.read_rows(table, columns))
     loaded = target.load_rows(tables, expected)
     return CopyResult({table: (expected[table], loaded.get(table, 0)) for table in TABLES})
+
+
+def _listed(columns: Sequence[str]) -> str:
+    return ", ".join(columns) if columns else "none (the table is missing)"
 
 
 def check_counts(expected: Mapping[str, int], loaded: Mapping[str, int], shown: str) -> None:

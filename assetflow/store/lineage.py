@@ -11,8 +11,9 @@ queued (a run's START before its COMPLETE) whatever fails in between.
 A sender ``claim``s a batch of due events for a while: two processes never send
 one event together, and a sender that dies leaves a claim that expires.
 
-Each backend has its part here: ``lineage_outbox(store)`` picks it. Semantics
-they share are pinned by ``tests/store/test_lineage_outbox.py``:
+Each backend's part is here (``MemoryOutbox``, ``SqliteOutbox``, ``PostgresOutbox``),
+and each store gives its own from ``lineage_outbox()``. Semantics they share are
+pinned by ``tests/store/test_lineage_outbox.py``:
 
 - times are timezone-aware, kept and returned in UTC (a naive one is a StoreError);
 - events come out oldest queued first (by ``event_id``, which grows);
@@ -86,24 +87,8 @@ class LineageOutbox(Protocol):
 
 
 def lineage_outbox(store: MetadataStore) -> LineageOutbox:
-    """The outbox of ``store``'s backend.
-
-    Raises:
-        StoreError: The backend keeps no lineage outbox.
-    """
-    from assetflow.store.memory import MemoryStore
-    from assetflow.store.sqlite.store import SqliteStore
-
-    if isinstance(store, MemoryStore):
-        return _MemoryOutbox(store)
-    if isinstance(store, SqliteStore):
-        return _SqliteOutbox(store)
-    if type(store).__module__.startswith("assetflow.store.postgres"):
-        return _PostgresOutbox(store)
-    raise StoreError(
-        f"the metadata store {type(store).__name__} keeps no lineage outbox.",
-        hint="Use the SQLite, PostgreSQL or memory store for OpenLineage events.",
-    )
+    """The outbox of ``store``'s backend (``store.lineage_outbox()``)."""
+    return store.lineage_outbox()
 
 
 def _check_claim(claimer: str, now: datetime, until: datetime) -> tuple[datetime, datetime]:
@@ -135,7 +120,7 @@ def is_due(event: LineageEvent, now: datetime, *, force: bool = False) -> bool:
 # -- memory ------------------------------------------------------------------------------
 
 
-class _MemoryOutbox:
+class MemoryOutbox:
     """The outbox of a MemoryStore: a dict of its own, saved with the store's tables."""
 
     def __init__(self, store: Any) -> None:
@@ -268,7 +253,7 @@ def _sqlite_event(row: Sequence[object]) -> LineageEvent:
     )
 
 
-class _SqliteOutbox:
+class SqliteOutbox:
     """The outbox of a SqliteStore, written through its units of work."""
 
     def __init__(self, store: Any) -> None:
@@ -391,7 +376,7 @@ def _pg_event(row: Sequence[Any]) -> LineageEvent:
     )
 
 
-class _PostgresOutbox:
+class PostgresOutbox:
     """The outbox of a PostgresStore, written in its transactions (joining a unit of work)."""
 
     def __init__(self, store: Any) -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from assetflow.errors import StoreError
 from assetflow.store.alerts import (
@@ -92,6 +92,9 @@ from assetflow.store.run_errors import (
     UnknownRunError,
     ambiguous_run_error,
 )
+
+if TYPE_CHECKING:
+    from assetflow.store.lineage import LineageOutbox
 
 logger = logging.getLogger(__name__)
 
@@ -1104,6 +1107,11 @@ class MemoryStore:
                 if alert.destination not in best or rank > best[alert.destination][0]:
                     best[alert.destination] = (rank, alert)
             return {destination: alert for destination, (_, alert) in best.items()}
+
+    def lineage_outbox(self) -> LineageOutbox:
+        from assetflow.store.lineage import MemoryOutbox
+
+        return MemoryOutbox(self)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

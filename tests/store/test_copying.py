@@ -155,6 +155,19 @@ def test_only_the_sql_stores_copy_and_their_schemas_must_match(tmp_path: Path) -
     assert "run `assetflow store migrate`" in message
 
 
+def test_a_table_missing_from_an_older_store_is_named(tmp_path: Path) -> None:
+    """A store one version behind has no lineage outbox: the copy says so before counting."""
+    with (
+        SqliteStore(tmp_path / "a.sqlite") as current,
+        SqliteStore(tmp_path / "old.sqlite", migrations=MIGRATIONS[:15]) as old,
+        pytest.raises(StoreError) as mismatched,
+    ):
+        copy_store(current, old, source_shown="new", target_shown="old")
+    message = mismatched.value.format_message()
+    assert message.startswith("the table lineage_outbox has the columns event_id, run_id")
+    assert "in new but none (the table is missing) in old" in message
+
+
 def test_a_store_is_not_copied_into_itself(make_project) -> None:
     root = with_history(make_project)
     project = assetflow.load(root)

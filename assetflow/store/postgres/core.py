@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
     import psycopg
 
+    from assetflow.store.lineage import LineageOutbox
+
 #: Moves latest_state forward to the materializations with these ids; the newest by
 #: finish time wins, and a tie goes to the later write.
 _UPDATE_LATEST_STATE = """
@@ -321,6 +323,11 @@ class PostgresCoreStore(LeasingMixin):
         return [key for key in wanted if key in removed]
 
     # -- units of work, closing ---------------------------------------------------------
+
+    def lineage_outbox(self) -> LineageOutbox:
+        from assetflow.store.lineage import PostgresOutbox
+
+        return PostgresOutbox(self)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[PostgresUnitOfWork]:

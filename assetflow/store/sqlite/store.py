@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from assetflow.errors import StoreError
 from assetflow.store.alerts import (
@@ -160,6 +160,9 @@ from assetflow.store.sqlite.rows import (
 )
 from assetflow.store.sqlite.schema import MIGRATIONS, UPDATE_LATEST_STATE, Migration
 from assetflow.store.sqlite.unit import SqliteUnitOfWork
+
+if TYPE_CHECKING:
+    from assetflow.store.lineage import LineageOutbox
 
 logger = logging.getLogger(__name__)
 
@@ -1579,6 +1582,11 @@ class SqliteStore:
             return {}
         rows = self._db.select("read the last alerts", _LAST_ALERTS, (json.dumps(wanted),))
         return {alert.destination: alert for alert in self._records(alerts_from_rows, rows)}
+
+    def lineage_outbox(self) -> LineageOutbox:
+        from assetflow.store.lineage import SqliteOutbox
+
+        return SqliteOutbox(self)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:

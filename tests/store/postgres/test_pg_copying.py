@@ -87,6 +87,10 @@ def history(make_project) -> Path:
             "sensor:files", "cursor \x00 with a NUL", [tick("sensor:files", 5, run_key="k\x00")]
         )
         store.see_origins({"sensor:files": "every 30s"}, at(5))
+        outbox = store.lineage_outbox()
+        outbox.queue("r-lineage", ['{"eventType": "START"}', '{"eventType": "COMPLETE"}'], at(5))
+        claimed = outbox.claim("sender", at(6), at(60))
+        outbox.retry("sender", claimed[0].event_id, "503 busy", at(7), at(120))
         # Orders that only the write order keeps (SQLite's rowid): keys as added, and
         # incidents opened at the same instant listed last written first.
         store.add_partition_keys("zones", ["z", "a", "m"], at(5))
