@@ -9,10 +9,11 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from assetflow.openlineage.listener import LineageRecorder
+from assetflow.errors import ProjectError
 from assetflow.openlineage.settings import LineageSettings, parse_settings
 
 if TYPE_CHECKING:
+    from assetflow.openlineage.listener import LineageRecorder
     from assetflow.openlineage.sender import SendReport
     from assetflow.project import Project
     from assetflow.store import MetadataStore
@@ -51,6 +52,16 @@ def lineage_recorder(
     settings = lineage_settings(project, environ)
     if settings is None:
         return None
+    # The client is an extra: a project without [tool.assetflow.openlineage] never loads it.
+    try:
+        from assetflow.openlineage.listener import LineageRecorder
+    except ImportError as error:
+        raise ProjectError(
+            f"[tool.assetflow.openlineage] in {project.location.config_file.name} asks for "
+            f"lineage events, and the OpenLineage client is not installed ({error}).",
+            hint="Install assetflow with its openlineage extra: "
+            "pip install 'assetflow[openlineage]'; or remove the table.",
+        ) from None
     return LineageRecorder(
         settings,
         project=project.root.name,
@@ -72,9 +83,17 @@ def send_pending(
     """Send what the outbox holds now (by default without waiting for retry times)."""
     from assetflow.openlineage.sender import build_transport, send_due
 
+    try:
+        transport = build_transport(settings)
+    except ImportError as error:
+        raise ProjectError(
+            f"cannot send lineage events: the OpenLineage client is not installed ({error}).",
+            hint="Install assetflow with its openlineage extra: "
+            "pip install 'assetflow[openlineage]'.",
+        ) from None
     return send_due(
         store,
-        build_transport(settings),
+        transport,
         settings,
         budget_s=budget_s,
         force=force,

@@ -1,5 +1,7 @@
-"""Without the postgres extra (psycopg made unimportable in the child process), a
-PostgreSQL store or a postgres output says which extra to install, without a traceback."""
+"""Without an extra (its package made unimportable in the child process): a project that
+does not use it runs as before, and one that does is told which extra to install, without
+a traceback. The postgres extra for the store and the io kind, the openlineage extra for
+lineage events."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ BLOCKER = textwrap.dedent(
 
     class Blocker:
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in ("psycopg", "psycopg_pool"):
+            if name.split(".")[0] in ("psycopg", "psycopg_pool", "openlineage"):
                 raise ModuleNotFoundError(f"No module named {name!r}", name=name)
             return None
 
@@ -61,7 +63,7 @@ def _run(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 def test_a_postgresql_store_without_the_driver_names_the_extra(
     make_project: Callable[..., Path], without_psycopg: dict[str, str]
 ) -> None:
-    root = make_project(ASSETS.replace('io="warehouse"', 'io="json"'))
+    root = make_project(ASSETS.replace('io="warehouse"', 'io="parquet"'))
     config = root / "pyproject.toml"
     config.write_text(
         config.read_text().replace(
@@ -94,3 +96,35 @@ def test_a_postgres_output_without_the_driver_names_the_extra(
     assert "pip install 'assetflow[postgres]'" in output
     assert "s3cret" not in output
     assert "Traceback" not in output
+
+
+LINEAGE = """
+[tool.assetflow.openlineage]
+transport = "file"
+path = "lineage.ndjson"
+"""
+
+
+def test_a_project_without_extras_runs_without_their_packages(
+    make_project: Callable[..., Path], without_psycopg: dict[str, str]
+) -> None:
+    root = make_project(ASSETS.replace('io="warehouse"', 'io="parquet"'))
+    result = _run(root, without_psycopg, "materialize")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 materialized" in result.stdout
+
+
+def test_lineage_settings_without_the_client_name_the_extra(
+    make_project: Callable[..., Path], without_psycopg: dict[str, str]
+) -> None:
+    root = make_project(ASSETS.replace('io="warehouse"', 'io="parquet"'))
+    config = root / "pyproject.toml"
+    config.write_text(config.read_text() + LINEAGE)
+    result = _run(root, without_psycopg, "materialize")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "asks for lineage events, and the OpenLineage client is not installed" in (result.stderr)
+    assert "pip install 'assetflow[openlineage]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    sent = _run(root, without_psycopg, "openlineage", "send")
+    assert sent.returncode == 2, sent.stdout + sent.stderr
+    assert "pip install 'assetflow[openlineage]'" in sent.stderr
