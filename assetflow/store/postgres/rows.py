@@ -15,7 +15,6 @@ from typing import Any
 
 from assetflow.store.records import (
     CheckRecord,
-    Column,
     EventRecord,
     Lease,
     LogRecord,
@@ -23,6 +22,7 @@ from assetflow.store.records import (
     MaterializationState,
     RunRecord,
 )
+from assetflow.store.sqlite import rows as sqlite_rows
 from assetflow.store.sqlite.rows import (
     CHECK_COLUMNS as CHECK_COLUMNS,
 )
@@ -46,6 +46,11 @@ from assetflow.store.sqlite.rows import (
 )
 
 Row = tuple[Any, ...]
+
+
+def _as_read(moment: Any) -> Any:
+    """A time as psycopg returns a timestamptz: already an aware datetime (or None)."""
+    return moment
 
 
 def _placeholders(columns: str) -> str:
@@ -149,41 +154,8 @@ def run_row(run: RunRecord) -> Row:
 
 
 def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
-    """Records from rows selected as RUN_COLUMNS."""
-    return [
-        RunRecord.model_validate(
-            {
-                "run_id": run_id,
-                "trigger": trigger,
-                "selection": selection,
-                "status": status,
-                "started_at": started_at,
-                "finished_at": finished_at,
-                "pid": pid,
-                "partitions": partitions,
-                "host": host,
-                "heartbeat_at": heartbeat_at,
-                "cancel_requested_at": cancel_requested_at,
-                "run_key": run_key,
-                "tags": json.loads(tags_json) if tags_json else {},
-            }
-        )
-        for (
-            run_id,
-            trigger,
-            selection,
-            status,
-            started_at,
-            finished_at,
-            pid,
-            partitions,
-            host,
-            heartbeat_at,
-            cancel_requested_at,
-            run_key,
-            tags_json,
-        ) in rows
-    ]
+    """SQLite's ``runs_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.runs_from_rows(rows, time=_as_read)
 
 
 def materialization_row(materialization: MaterializationRecord) -> Row:
@@ -210,79 +182,13 @@ def materialization_row(materialization: MaterializationRecord) -> Row:
 
 
 def materializations_from_rows(rows: Iterable[Row]) -> list[MaterializationRecord]:
-    """Records from rows selected as MATERIALIZATION_COLUMNS."""
-    columns_by_json: dict[str, tuple[Column, ...]] = {}
-    records = []
-    for row in rows:
-        columns_json = row[7]
-        columns = columns_by_json.get(columns_json)
-        if columns is None:
-            columns = tuple(Column.model_validate(item) for item in json.loads(columns_json))
-            columns_by_json[columns_json] = columns
-        records.append(
-            MaterializationRecord.model_validate(
-                {
-                    "run_id": row[0],
-                    "asset": row[1],
-                    "partition": row[2],
-                    "io": row[3],
-                    "path": row[4],
-                    "rows": row[5],
-                    "bytes": row[6],
-                    "columns": columns,
-                    "started_at": row[8],
-                    "finished_at": row[9],
-                    "duration_s": row[10],
-                    "code_version": row[11],
-                    "data_version": row[12],
-                    "input_versions": json.loads(row[13]),
-                    "file_mtime": row[14],
-                    "file_digest": row[15],
-                }
-            )
-        )
-    return records
-
-
-_DECODER = json.JSONDecoder()
+    """SQLite's ``materializations_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.materializations_from_rows(rows, time=_as_read)
 
 
 def states_from_rows(rows: Iterable[Row]) -> list[MaterializationState]:
-    """Plain states from rows selected as STATE_COLUMNS (no validation: they were checked
-    when written, and the planner reads many)."""
-    raw_decode = _DECODER.raw_decode
-    return [
-        MaterializationState(
-            run_id,
-            asset,
-            partition,
-            io,
-            path,
-            row_count,
-            finished_at,
-            code_version,
-            data_version,
-            raw_decode(inputs)[0] if inputs != "{}" else {},
-            byte_count,
-            file_mtime,
-            file_digest,
-        )
-        for (
-            run_id,
-            asset,
-            partition,
-            io,
-            path,
-            row_count,
-            finished_at,
-            code_version,
-            data_version,
-            inputs,
-            byte_count,
-            file_mtime,
-            file_digest,
-        ) in rows
-    ]
+    """SQLite's ``states_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.states_from_rows(rows, time=_as_read)
 
 
 def event_row(event: EventRecord) -> Row:
@@ -303,37 +209,8 @@ def event_row(event: EventRecord) -> Row:
 
 
 def events_from_rows(rows: Iterable[Row]) -> list[EventRecord]:
-    """Records from rows selected as EVENT_COLUMNS."""
-    return [
-        EventRecord.model_validate(
-            {
-                "run_id": run_id,
-                "kind": kind,
-                "at": occurred_at,
-                "asset": asset,
-                "partition": partition,
-                "message": message,
-                "attempt": attempt,
-                "duration_s": duration_s,
-                "started_at": started_at,
-                "host": host,
-                "pid": pid,
-            }
-        )
-        for (
-            run_id,
-            kind,
-            occurred_at,
-            asset,
-            partition,
-            message,
-            attempt,
-            duration_s,
-            started_at,
-            host,
-            pid,
-        ) in rows
-    ]
+    """SQLite's ``events_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.events_from_rows(rows, time=_as_read)
 
 
 def check_row(result: CheckRecord) -> Row:
@@ -353,35 +230,8 @@ def check_row(result: CheckRecord) -> Row:
 
 
 def checks_from_rows(rows: Iterable[Row]) -> list[CheckRecord]:
-    """Records from rows selected as CHECK_COLUMNS."""
-    return [
-        CheckRecord.model_validate(
-            {
-                "run_id": run_id,
-                "asset": asset,
-                "partition": partition,
-                "check": check,
-                "passed": passed,
-                "severity": severity,
-                "blocking": blocking,
-                "message": message,
-                "metadata": json.loads(metadata),
-                "at": at,
-            }
-        )
-        for (
-            run_id,
-            asset,
-            partition,
-            check,
-            passed,
-            severity,
-            blocking,
-            message,
-            metadata,
-            at,
-        ) in rows
-    ]
+    """SQLite's ``checks_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.checks_from_rows(rows, time=_as_read)
 
 
 def log_row(log: LogRecord) -> Row:
@@ -390,20 +240,8 @@ def log_row(log: LogRecord) -> Row:
 
 
 def logs_from_rows(rows: Iterable[Row]) -> list[LogRecord]:
-    """Records from rows selected as LOG_COLUMNS."""
-    return [
-        LogRecord.model_validate(
-            {
-                "run_id": run_id,
-                "asset": asset,
-                "partition": partition,
-                "attempt": attempt,
-                "text": text,
-                "at": at,
-            }
-        )
-        for run_id, asset, partition, attempt, text, at in rows
-    ]
+    """SQLite's ``logs_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.logs_from_rows(rows, time=_as_read)
 
 
 def lease_key(partition: str | None) -> str:
@@ -425,8 +263,5 @@ def lease_row(lease: Lease) -> Row:
 
 
 def leases_from_rows(rows: Iterable[Row]) -> list[Lease]:
-    """Leases from rows selected as LEASE_COLUMNS."""
-    return [
-        Lease(asset, partition or None, run_id, pid, host, acquired_at, expires_at)
-        for asset, partition, run_id, pid, host, acquired_at, expires_at in rows
-    ]
+    """SQLite's ``leases_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.leases_from_rows(rows, time=_as_read)

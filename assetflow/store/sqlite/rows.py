@@ -10,7 +10,7 @@ make a valid record raises ValueError (pydantic's ValidationError is one).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +101,11 @@ def _time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
 
+#: How a stored time becomes a datetime: SQLite keeps ISO text; the PostgreSQL store,
+#: whose driver returns datetimes, passes its own reader to the same ``*_from_rows``.
+TimeReader = Callable[[Any], Any]
+
+
 def run_row(run: RunRecord) -> Row:
     """The values of INSERT_RUN for ``run``."""
     return (
@@ -160,7 +165,7 @@ def event_row(event: EventRecord) -> Row:
     )
 
 
-def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
+def runs_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[RunRecord]:
     """Records from rows selected as RUN_COLUMNS."""
     return [
         RunRecord.model_validate(
@@ -169,13 +174,13 @@ def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
                 "trigger": trigger,
                 "selection": selection,
                 "status": status,
-                "started_at": _time(started_at),
-                "finished_at": _time(finished_at),
+                "started_at": time(started_at),
+                "finished_at": time(finished_at),
                 "pid": pid,
                 "partitions": partitions,
                 "host": host,
-                "heartbeat_at": _time(heartbeat_at),
-                "cancel_requested_at": _time(cancel_requested_at),
+                "heartbeat_at": time(heartbeat_at),
+                "cancel_requested_at": time(cancel_requested_at),
                 "run_key": run_key,
                 "tags": json.loads(tags_json) if tags_json else {},
             }
@@ -198,7 +203,9 @@ def runs_from_rows(rows: Iterable[Row]) -> list[RunRecord]:
     ]
 
 
-def materializations_from_rows(rows: Iterable[Row]) -> list[MaterializationRecord]:
+def materializations_from_rows(
+    rows: Iterable[Row], time: TimeReader = _time
+) -> list[MaterializationRecord]:
     """Records from rows selected as MATERIALIZATION_COLUMNS."""
     # Most assets share a few column lists; parsing each once is most of the speed.
     # Columns are frozen, so the records can share the tuples.
@@ -221,8 +228,8 @@ def materializations_from_rows(rows: Iterable[Row]) -> list[MaterializationRecor
                     "rows": row[5],
                     "bytes": row[6],
                     "columns": columns,
-                    "started_at": _time(row[8]),
-                    "finished_at": _time(row[9]),
+                    "started_at": time(row[8]),
+                    "finished_at": time(row[9]),
                     "duration_s": row[10],
                     "code_version": row[11],
                     "data_version": row[12],
@@ -235,20 +242,20 @@ def materializations_from_rows(rows: Iterable[Row]) -> list[MaterializationRecor
     return records
 
 
-def events_from_rows(rows: Sequence[Row]) -> list[EventRecord]:
+def events_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[EventRecord]:
     """Records from rows selected as EVENT_COLUMNS."""
     return [
         EventRecord.model_validate(
             {
                 "run_id": run_id,
                 "kind": kind,
-                "at": _time(occurred_at),
+                "at": time(occurred_at),
                 "asset": asset,
                 "partition": partition,
                 "message": message,
                 "attempt": attempt,
                 "duration_s": duration_s,
-                "started_at": _time(started_at),
+                "started_at": time(started_at),
                 "host": host,
                 "pid": pid,
             }
@@ -279,10 +286,11 @@ STATE_COLUMNS = (
 )
 
 
-def states_from_rows(rows: Iterable[Row]) -> list[MaterializationState]:
+def states_from_rows(
+    rows: Iterable[Row], time: TimeReader = datetime.fromisoformat
+) -> list[MaterializationState]:
     """Plain states from rows selected as STATE_COLUMNS (no validation: they were checked
     when written, and the planner reads many)."""
-    parse_time = datetime.fromisoformat
     # Stored JSON has no surrounding whitespace, so the raw decoder can skip the two
     # regular-expression scans json.loads makes per call (a third of the read time).
     raw_decode = _DECODER.raw_decode
@@ -294,7 +302,7 @@ def states_from_rows(rows: Iterable[Row]) -> list[MaterializationState]:
             io,
             path,
             row_count,
-            parse_time(finished_at),
+            time(finished_at),
             code_version,
             data_version,
             raw_decode(inputs)[0] if inputs != "{}" else {},
@@ -336,7 +344,7 @@ def check_row(result: CheckRecord) -> Row:
     )
 
 
-def checks_from_rows(rows: Iterable[Row]) -> list[CheckRecord]:
+def checks_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[CheckRecord]:
     """Records from rows selected as CHECK_COLUMNS."""
     return [
         CheckRecord.model_validate(
@@ -350,7 +358,7 @@ def checks_from_rows(rows: Iterable[Row]) -> list[CheckRecord]:
                 "blocking": bool(blocking),
                 "message": message,
                 "metadata": json.loads(metadata),
-                "at": _time(at),
+                "at": time(at),
             }
         )
         for (
@@ -373,7 +381,7 @@ def log_row(log: LogRecord) -> Row:
     return (log.run_id, log.asset, log.partition, log.attempt, log.text, time_text(log.at))
 
 
-def logs_from_rows(rows: Iterable[Row]) -> list[LogRecord]:
+def logs_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[LogRecord]:
     """Records from rows selected as LOG_COLUMNS."""
     return [
         LogRecord.model_validate(
@@ -383,7 +391,7 @@ def logs_from_rows(rows: Iterable[Row]) -> list[LogRecord]:
                 "partition": partition,
                 "attempt": attempt,
                 "text": text,
-                "at": _time(at),
+                "at": time(at),
             }
         )
         for run_id, asset, partition, attempt, text, at in rows
@@ -408,9 +416,8 @@ def lease_row(lease: Lease) -> Row:
     )
 
 
-def leases_from_rows(rows: Iterable[Row]) -> list[Lease]:
+def leases_from_rows(rows: Iterable[Row], time: TimeReader = datetime.fromisoformat) -> list[Lease]:
     """Leases from rows selected as LEASE_COLUMNS."""
-    parse_time = datetime.fromisoformat
     return [
         Lease(
             asset,
@@ -418,8 +425,8 @@ def leases_from_rows(rows: Iterable[Row]) -> list[Lease]:
             run_id,
             pid,
             host,
-            parse_time(acquired_at),
-            parse_time(expires_at),
+            time(acquired_at),
+            time(expires_at),
         )
         for asset, partition, run_id, pid, host, acquired_at, expires_at in rows
     ]
