@@ -349,10 +349,12 @@ def check_assets(
     project = options.load()
     request = run_request(selection, exclude, partition, first, last, trigger="check")
     setup, alerting = run_listeners(project, no_alerts=no_alerts)
+    lineage = lineage_listeners(project)
     try:
-        done = running.check(project, request, listeners=alerting)
+        done = running.check(project, request, listeners=[*alerting, *lineage])
     finally:
         deliver_after(project, setup)
+        warn_unsent(lineage)
     click.echo(
         dumps(checks_document(done)) if as_json else checks_table(done.results, project.graph)
     )

@@ -38,6 +38,12 @@ class Options:
         project = load(self.project_dir)
         _resume_gc()
         context = click.get_current_context(silent=True)
+        if project.location.config.openlineage:
+            from assetflow.openlineage.setup import crash_lineage
+            from assetflow.services.stores import watch_crashes
+
+            # A run killed outright gets its ABORT events from the next command's crash sweep.
+            watch_crashes(crash_lineage)
         if context is not None and project.location.config.alerts:
             from assetflow.cli.alerts import deliver_pending
 

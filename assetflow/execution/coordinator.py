@@ -152,7 +152,7 @@ def execute_plan(
     executor = EXECUTORS.create(executor_name, ExecutorSetup(project, workers, retrying))
     try:
         with recorded_run(
-            store, run_record(request, run_id, clock.now(), plan=plan), clock
+            store, run_record(request, run_id, clock.now(), plan=plan), clock, listener
         ) as recorded:
             runner = _run(
                 project,
@@ -302,6 +302,10 @@ class _Runner:
             if started is None:
                 continue  # waits for a pool slot or another run's lease
             self.listener.step_started(step)
+            if executor.runs_on_coordinator_thread:
+                # The step holds this thread until it ends: no tick comes meanwhile, so the
+                # listeners move now (lineage queues the step's START before it runs).
+                self.listener.tick()
             try:
                 executor.submit(started)
             except StepLost as error:

@@ -5,6 +5,10 @@ the run is recorded before anything else happens, and whatever stops it (an
 error, Ctrl-C, a bug of ours) finishes its record, as cancelled or failed, so
 that `assetflow runs` never shows a run as running after its process moved on.
 A process that dies outright leaves the record to the crash sweep.
+
+Given the run's listeners, the run's start and end are written as batches
+(`Listeners.record`): a listener with `recorded()` (lineage) writes what the
+run's start or end causes in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from assetflow.clock import Clock
+    from assetflow.execution.listeners import Listeners
     from assetflow.planner.plan import Plan
     from assetflow.request import RunRequest
     from assetflow.store.base import MetadataStore
@@ -35,6 +40,7 @@ class RecordedRun:
     clock: Clock
     started_at: datetime
     finished_at: datetime | None = None
+    listeners: Listeners | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -43,8 +49,13 @@ class RecordedRun:
     def finish(self, status: RunStatus) -> datetime:
         """Record how the run ended (once; later calls change nothing) and when."""
         if self.finished_at is None:
-            self.finished_at = self.clock.now()
-            self.store.finish_run(self.run_id, status, self.finished_at)
+            self.finished_at = at = self.clock.now()
+            if self.listeners is None:
+                self.store.finish_run(self.run_id, status, at)
+            else:
+                from assetflow.execution.listeners import Recorded, RunEnded
+
+                self.listeners.record(self.store, Recorded(self.run_id, ended=RunEnded(status, at)))
         return self.finished_at
 
 
@@ -79,11 +90,19 @@ def run_record(
 
 
 @contextmanager
-def recorded_run(store: MetadataStore, record: RunRecord, clock: Clock) -> Iterator[RecordedRun]:
+def recorded_run(
+    store: MetadataStore, record: RunRecord, clock: Clock, listeners: Listeners | None = None
+) -> Iterator[RecordedRun]:
     """Record the run as started; if the block raises before finishing it, record it as
-    cancelled (Ctrl-C, SIGTERM) or failed (anything else), and let the error go on."""
-    store.create_run(record)
-    run = RecordedRun(store, record.run_id, clock, record.started_at)
+    cancelled (Ctrl-C, SIGTERM) or failed (anything else), and let the error go on.
+    `listeners` hear the start and the end as batches (see the module doc)."""
+    if listeners is None:
+        store.create_run(record)
+    else:
+        from assetflow.execution.listeners import Recorded
+
+        listeners.record(store, Recorded(record.run_id, started=record))
+    run = RecordedRun(store, record.run_id, clock, record.started_at, listeners=listeners)
     try:
         yield run
     except BaseException as error:

@@ -6,12 +6,13 @@ logged and left out of that one event: it never fails the run, nor silences
 the others.
 
 A listener that also has `recorded(batch, store)` hears each batch of records
-the coordinator writes (a step's events, its materialization and check
-results) inside the store's unit of work that writes them: what it writes
-through `store` (an incident, an alert in the outbox) commits with the event
-that caused it, or not at all. A `recorded` that raises is logged like any
-other listener's error, and the batch is still written (each of the
-listener's own store calls is all or nothing on its own).
+the coordinator writes (the run's start, a step's events, its materialization
+and check results, the run's end) inside the store's unit of work that writes
+them: what it writes through `store` (an incident, an alert or a lineage event
+in an outbox) commits with the record that caused it, or not at all. A
+`recorded` that raises is logged like any other listener's error, and the
+batch is still written (each of the listener's own store calls is all or
+nothing on its own).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from assetflow.execution.results import RunResult, StepResult
     from assetflow.planner.plan import Plan, Step
     from assetflow.store import (
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
         LogRecord,
         MaterializationRecord,
         MetadataStore,
+        RunRecord,
+        RunStatus,
     )
 
 logger = logging.getLogger(__name__)
@@ -41,7 +46,9 @@ class RunListener(Protocol):
     `step_started` comes when a step begins to run; a step that does not run
     (skipped, blocked, cancelled before it started) gets only `step_finished`.
     A listener may also have `tick()`: it is then called about every 0.2 s while
-    steps run, so that a live display's clock moves (`assetflow.progress`).
+    steps run, so that a live display's clock moves (`assetflow.progress`); and
+    `run_ended()`, called when a check run (which has no plan, so no `run_started`
+    or `run_finished`) has ended.
     """
 
     def run_started(self, run_id: str, plan: Plan) -> None: ...
@@ -58,15 +65,28 @@ class RunListener(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class RunEnded:
+    """How a run ended, as its record is finished."""
+
+    status: RunStatus
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
-    """One batch of records the coordinator writes in one transaction: a step's
-    events (its retried attempts and how it ended), its materialization and the
-    results of its checks."""
+    """One batch of records the coordinator writes in one transaction: the run's
+    record when it starts (`started`); a step's events (its retried attempts and how
+    it ended), its materialization and the results of its checks; or how the run
+    ended (`ended`)."""
 
     run_id: str
     events: Sequence[EventRecord] = ()
     materializations: Sequence[MaterializationRecord] = ()
     checks: Sequence[CheckRecord] = ()
+    #: the record of the run this batch starts (created first)
+    started: RunRecord | None = None
+    #: how the run ended (its record finished last)
+    ended: RunEnded | None = None
 
 
 class RecordingListener(RunListener, Protocol):
@@ -141,6 +161,13 @@ class Listeners:
                     lambda each: each.recorded(batch, store),  # type: ignore[attr-defined]
                 )
 
+    def run_ended(self) -> None:
+        """Tell the listeners that have a `run_ended()` that a run without a plan (a check
+        run) has ended, its end recorded, while its store is still open."""
+        for listener in self._listeners:
+            if getattr(listener, "run_ended", None) is not None:
+                self._call(listener, "run_ended", lambda each: each.run_ended())  # type: ignore[attr-defined]
+
     def tick(self) -> None:
         """Move the listeners' clocks: those that have a `tick()`."""
         for listener in self._listeners:
@@ -166,12 +193,17 @@ class Listeners:
 
 
 def _write(store: MetadataStore, batch: Recorded, logs: Sequence[LogRecord]) -> None:
-    store.record(
-        materializations=batch.materializations,
-        events=batch.events,
-        checks=batch.checks,
-        logs=logs,
-    )
+    if batch.started is not None:
+        store.create_run(batch.started)
+    if batch.materializations or batch.events or batch.checks or logs:
+        store.record(
+            materializations=batch.materializations,
+            events=batch.events,
+            checks=batch.checks,
+            logs=logs,
+        )
+    if batch.ended is not None:
+        store.finish_run(batch.run_id, batch.ended.status, batch.ended.at)
 
 
 def fan_out(listeners: Sequence[RunListener]) -> Listeners:

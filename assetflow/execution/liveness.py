@@ -43,15 +43,20 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from assetflow.store.records import EventKind, EventRecord, Lease, RunRecord, RunStatus
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from assetflow.clock import Clock
     from assetflow.store.base import MetadataStore
+
+    #: What the crash sweep calls for each run it marks crashed (see `sweep_orphaned_runs`).
+    CrashHook = Callable[[RunRecord, Sequence[EventRecord], MetadataStore], None]
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +202,7 @@ def sweep_orphaned_runs(
     is_alive: Callable[[int], bool] = is_process_alive,
     host: str = HOST,
     stale_after: timedelta = HEARTBEAT_TIMEOUT,
+    on_crashed: CrashHook | None = None,
 ) -> list[RunRecord]:
     """Mark ``crashed`` every ``running`` run whose process is gone (see ``crash_reason``).
 
@@ -211,6 +217,10 @@ def sweep_orphaned_runs(
         is_alive: Whether a pid is a live process here (tests inject their own).
         host: This machine's name (tests pretend to be another).
         stale_after: How old another host's heartbeat may be.
+        on_crashed: Called with each run this call marks crashed (as now recorded), the
+            events recorded with the mark (the run's own, saying why, then one per step
+            it interrupted) and the store, inside the transaction that marks it: what it
+            writes (lineage events) commits with the mark.
 
     Returns:
         The runs this call marked crashed, as they are now recorded.
@@ -249,12 +259,17 @@ def sweep_orphaned_runs(
             )
             for lease in in_flight.get(run.run_id, ())
         ]
-        if store.finish_run_if_running(
-            run.run_id, RunStatus.CRASHED, finished_at, [event, *interrupted]
-        ):
-            logger.warning("run %s was left running: %s", run.run_id, reasons[run.run_id])
+        with store.unit_of_work() if on_crashed is not None else nullcontext():
+            if not store.finish_run_if_running(
+                run.run_id, RunStatus.CRASHED, finished_at, [event, *interrupted]
+            ):
+                continue  # another process marked it meanwhile
             update = {"status": RunStatus.CRASHED, "finished_at": finished_at}
-            crashed.append(run.model_copy(update=update))
+            marked = run.model_copy(update=update)
+            if on_crashed is not None:
+                on_crashed(marked, [event, *interrupted], store)
+        logger.warning("run %s was left running: %s", run.run_id, reasons[run.run_id])
+        crashed.append(marked)
     return crashed
 
 

@@ -19,8 +19,10 @@ import attr
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     DatasetFacet,
+    InputDatasetFacet,
     OutputDatasetFacet,
     RunFacet,
+    data_quality_assertions_dataset,
     datasource_dataset,
     error_message_run,
     output_statistics_output_dataset,
@@ -28,10 +30,10 @@ from openlineage.client.facet_v2 import (
     schema_dataset,
 )
 from openlineage.client.serde import Serde
-from openlineage.client.uuid import generate_new_uuid
+from openlineage.client.uuid import generate_static_uuid
 
 from assetflow.keys import AssetPartition
-from assetflow.store.records import MaterializationRecord
+from assetflow.store.records import CheckRecord, MaterializationRecord
 
 #: Who produced the events (a URI, as OpenLineage asks).
 PRODUCER = "https://pypi.org/project/assetflow/"
@@ -58,9 +60,14 @@ class AssetflowRunFacet(RunFacet):
         return FACET_SCHEMA_URL
 
 
-def new_run_id(at: datetime) -> str:
-    """An OpenLineage run id: a UUIDv7 for `at`, as the spec recommends."""
-    return str(generate_new_uuid(at))
+def run_uuid(run_id: str, started_at: datetime, key: AssetPartition | None = None) -> str:
+    """The OpenLineage run id of assetflow run `run_id` (or of its step `key`): a UUIDv7 for
+    the run's start, the same whoever computes it, so that the crash sweep can end what a
+    killed run started."""
+    # Milliseconds, as a UUIDv7 holds them: a store that keeps fewer digits gives the same id.
+    instant = started_at.replace(microsecond=started_at.microsecond // 1000 * 1000)
+    data = run_id if key is None else f"{run_id}\x00{key[0]}\x00{key[1]!r}"
+    return str(generate_static_uuid(instant, data.encode("utf-8")))
 
 
 def dataset_name(key: AssetPartition) -> str:
@@ -88,11 +95,13 @@ def run_event(
     assetflow_run_id: str,
     parent: tuple[str, str] | None = None,
     inputs: Iterable[AssetPartition] = (),
+    checked: Iterable[InputDataset] = (),
     outputs: Iterable[OutputDataset] = (),
     facet: AssetflowRunFacet | None = None,
     error: str | None = None,
 ) -> str:
-    """One RunEvent as JSON. `parent`: the (job, OpenLineage run id) of the run a step is in."""
+    """One RunEvent as JSON. `parent`: the (job, OpenLineage run id) of the run a step is in;
+    `checked`: input datasets with their facets (`checked_dataset`)."""
     facets: dict[str, RunFacet] = {}
     if parent is not None:
         parent_job, parent_run_id = parent
@@ -111,7 +120,10 @@ def run_event(
         eventTime=_time(at),
         run=Run(runId=run_id, facets=facets),
         job=Job(namespace=namespace, name=job),
-        inputs=[InputDataset(namespace=namespace, name=dataset_name(key)) for key in inputs],
+        inputs=[
+            *(InputDataset(namespace=namespace, name=dataset_name(key)) for key in inputs),
+            *checked,
+        ],
         outputs=list(outputs),
         producer=PRODUCER,
     )
@@ -148,6 +160,28 @@ def output_dataset(namespace: str, record: MaterializationRecord, state_dir: Pat
         facets=facets,
         outputFacets=statistics,
     )
+
+
+def checked_dataset(
+    namespace: str, key: AssetPartition, checks: Iterable[CheckRecord]
+) -> InputDataset:
+    """A dataset a check run read, with the results of its checks as assertions."""
+    assertions = [
+        data_quality_assertions_dataset.Assertion(
+            assertion=check.check,
+            success=check.passed,
+            severity=check.severity,
+            name=check.check,
+            description=check.message or None,
+        )
+        for check in checks
+    ]
+    facets: dict[str, InputDatasetFacet] = {
+        "dataQualityAssertions": data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+            assertions=assertions, producer=PRODUCER
+        )
+    }
+    return InputDataset(namespace=namespace, name=dataset_name(key), inputFacets=facets)
 
 
 def location(record: MaterializationRecord, state_dir: Path) -> str:

@@ -1,21 +1,26 @@
 """The run listener that turns a run into OpenLineage events in the store's outbox.
 
 For the run and for each step: one START, then exactly one of COMPLETE, FAIL or
-ABORT. A step's terminal event is queued inside the transaction that records how
-the step ended (`recorded`), so it commits with that record or not at all (a step
-that never started gets its START with its end). START events wait in memory for
-the next write: the transaction of the next step that ends, or the listener's
-`tick` (about every 0.2 s while steps run), so that a run of many short steps
-costs no transaction per START; before the run's first batch the recorder learns
-no store, so after `OPEN_AFTER_S` it opens one of its own. The run's terminal
-event is queued right after the coordinator records the run's end. A sender
-thread sends the events after each commit; what it could not send stays in the
-outbox (see `sender`).
+ABORT. The run's START is queued in the transaction that records the run's start,
+and its terminal event in the one that records its end; a step's terminal event
+in the transaction that records how the step ended (`recorded`): each commits with
+its record or not at all (a step that never started gets its START with its end).
+A step's START waits in memory for the next write: the transaction of the next
+step that ends, or the listener's `tick` (about every 0.2 s while steps run), so
+that a run of many short steps costs no transaction per START. A sender thread
+sends the events after each commit; what it could not send stays in the outbox
+(see `sender`).
+
+OpenLineage run ids are computed from the assetflow run id and its start
+(`events.run_uuid`): the crash sweep ends a killed run's events with ABORT
+(`crash_events`) under the ids its START used.
 
 Steps: a materialization is COMPLETE with its output (schema, location, row
 count); a step skipped because its inputs did not change is COMPLETE with no
 output; one that failed is FAIL with its error and no output; one blocked by an
-upstream failure, stopped by --fail-fast, or cancelled is ABORT.
+upstream failure, stopped by --fail-fast, or cancelled is ABORT. A check run
+(`assetflow check`) is the job ``<project>:check``, its checked datasets are its
+inputs with their results in the ``dataQualityAssertions`` facet.
 """
 
 from __future__ import annotations
@@ -36,21 +41,22 @@ from assetflow.keys import AssetPartition
 from assetflow.openlineage.events import (
     PRODUCER,
     AssetflowRunFacet,
-    new_run_id,
+    checked_dataset,
     output_dataset,
     run_event,
+    run_uuid,
     step_facet,
 )
 from assetflow.openlineage.sender import SenderThread, SendReport
 from assetflow.store.lineage import lineage_outbox
-from assetflow.store.records import EventKind, MaterializationRecord, RunStatus
+from assetflow.store.records import CheckRecord, EventKind, MaterializationRecord, RunStatus
 
 if TYPE_CHECKING:
     from assetflow.execution.listeners import Recorded
     from assetflow.execution.results import RunResult, StepResult
     from assetflow.openlineage.settings import LineageSettings
     from assetflow.planner.plan import Plan, Step
-    from assetflow.store import EventRecord, MetadataStore
+    from assetflow.store import EventRecord, MetadataStore, RunRecord
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +70,7 @@ _RUN_STATES = {
     RunStatus.SUCCESS: RunState.COMPLETE,
     RunStatus.FAILED: RunState.FAIL,
     RunStatus.CANCELLED: RunState.ABORT,
+    RunStatus.CRASHED: RunState.ABORT,
 }
 
 
@@ -71,12 +78,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def run_job(project: str, trigger: str | None) -> str:
+    """The job of a run: ``<project>``, or ``<project>:check`` for a check run."""
+    return f"{project}:check" if trigger == "check" else project
+
+
 @dataclass
 class LineageRecorder:
     """Queues a run's OpenLineage events and has them sent (see the module doc).
 
     `store`: the run's store when the caller has it; otherwise the recorder learns it from
-    the first batch it hears, and `open_store` (if given) serves a run that records none.
+    the run's first batch, and `open_store` (if given) serves a caller that records none.
     """
 
     settings: LineageSettings
@@ -90,9 +102,15 @@ class LineageRecorder:
     report: SendReport | None = None
     _run_id: str = ""
     _ol_run_id: str = ""
+    _job: str = ""
+    _started_at: datetime | None = None
+    #: the run's terminal event is queued
+    _ended: bool = False
     _code_versions: dict[str, str] = field(default_factory=dict)
     _inputs: dict[AssetPartition, tuple[AssetPartition, ...]] = field(default_factory=dict)
     _step_ids: dict[AssetPartition, str] = field(default_factory=dict)
+    #: what a check run checked, for its terminal event
+    _checks: dict[AssetPartition, list[CheckRecord]] = field(default_factory=dict)
     #: START events waiting for a store to be queued in
     _waiting: list[str] = field(default_factory=list)
     _sender: SenderThread | None = None
@@ -112,24 +130,12 @@ class LineageRecorder:
     # -- RunListener -------------------------------------------------------------------
 
     def run_started(self, run_id: str, plan: Plan) -> None:
-        at = _now()
         with self._lock:
-            self._run_id, self._ol_run_id = run_id, new_run_id(at)
+            if run_id != self._run_id:  # its start was not recorded through the listeners
+                self._run_store = self.store
+                self._wait([self._begin(run_id, _now(), None)])
             self._code_versions = dict(plan.code_versions)
             self._inputs = {step.key: tuple(step.inputs) for step in plan.steps}
-            self._step_ids.clear()
-            self._waiting.clear()
-            self._run_store = self.store
-            self.report = None
-            event = run_event(
-                RunState.START,
-                at,
-                namespace=self.namespace,
-                job=self.project,
-                run_id=self._ol_run_id,
-                assetflow_run_id=run_id,
-            )
-            self._wait([event])
 
     def step_started(self, step: Step) -> None:
         with self._lock:
@@ -137,10 +143,9 @@ class LineageRecorder:
 
     def tick(self) -> None:
         """Queue the START events heard since the last write (about every 0.2 s while
-        steps run): one transaction for them all rather than one per step. Before the
-        run's first batch, the store is not known yet: after `OPEN_AFTER_S`, the
-        recorder opens one of its own (`open_store`) so that a long first step's START
-        is not held until it ends."""
+        steps run): one transaction for them all rather than one per step. Without a
+        store yet, after `OPEN_AFTER_S` the recorder opens one of its own
+        (`open_store`) so that a long first step's START is not held until it ends."""
         with self._lock:
             if not self._waiting:
                 return
@@ -157,24 +162,29 @@ class LineageRecorder:
         pass
 
     def run_finished(self, result: RunResult) -> None:
-        at = result.finished_at or _now()
-        event = run_event(
-            _RUN_STATES.get(result.status, RunState.COMPLETE),
-            at,
-            namespace=self.namespace,
-            job=self.project,
-            run_id=self._ol_run_id,
-            assetflow_run_id=self._run_id,
-        )
         with self._lock:
             try:
-                store = self._run_store or self._open_own()
-                if store is None:
-                    return  # no store to keep the events in: nothing is emitted
-                self._queue(store, [event])
-                self._finish(store)
+                if not self._ended and self._run_id == result.run_id:
+                    store = self._run_store or self._open_own()
+                    if store is None:
+                        return  # no store to keep the events in: nothing is emitted
+                    at = result.finished_at or _now()
+                    self._queue(store, [self._run_end(result.status, at)])
+            finally:
+                self.run_ended()
+
+    def run_ended(self) -> None:
+        """Send what the run queued (within the sender's time budget), say what could not
+        be sent (`report`), and close what the run opened: when a run ends
+        (`run_finished`), or a check run (which has no plan, and no `run_finished`)."""
+        with self._lock:
+            try:
+                sender, self._sender = self._sender, None
+                if sender is not None:
+                    self._report(sender.finish())
             finally:
                 self._run_store = None
+                self._run_id = ""
                 opened, self._opened = self._opened, None
                 if opened is not None:
                     opened.close()
@@ -182,11 +192,18 @@ class LineageRecorder:
     # -- recording ---------------------------------------------------------------------
 
     def recorded(self, batch: Recorded, store: MetadataStore) -> None:
-        """Queue the terminal events of the steps this batch ends, inside its transaction."""
+        """Queue the events that this batch causes, inside its transaction: the run's START
+        (the batch starts it), the terminal events of the steps it ends, the run's terminal
+        event (the batch ends it)."""
         with self._lock:
-            if self._run_store is None:
+            payloads: list[str] = []
+            if batch.started is not None:
+                run = batch.started
                 self._run_store = store
-            payloads = list(self._waiting)
+                payloads.append(self._begin(run.run_id, run.started_at, run.trigger))
+            elif self._run_store is None:
+                self._run_store = store
+            payloads.extend(self._waiting)
             self._waiting.clear()
             by_key: dict[AssetPartition, list[MaterializationRecord]] = {}
             for record in batch.materializations:
@@ -198,13 +215,52 @@ class LineageRecorder:
                 if key not in self._step_ids:  # never started: its START comes with its end
                     payloads.append(self._step_start(key, event.at))
                 payloads.append(self._step_end(event, by_key.get(key, [])))
+            if self._job != self.project:  # a check run: its checks go with its end
+                for check in batch.checks:
+                    self._checks.setdefault((check.asset, check.partition), []).append(check)
+            if batch.ended is not None and self._run_id == batch.run_id:
+                payloads.append(self._run_end(batch.ended.status, batch.ended.at))
             if payloads:
                 self._write(store, payloads)
 
     # -- helpers -----------------------------------------------------------------------
 
+    def _begin(self, run_id: str, at: datetime, trigger: str | None) -> str:
+        """Start hearing run `run_id`: its START event."""
+        self._run_id, self._started_at, self._ended = run_id, at, False
+        self._ol_run_id = run_uuid(run_id, at)
+        self._job = run_job(self.project, trigger)
+        self._code_versions, self._inputs = {}, {}
+        self._step_ids.clear()
+        self._checks.clear()
+        self._waiting.clear()
+        self.report = None
+        return run_event(
+            RunState.START,
+            at,
+            namespace=self.namespace,
+            job=self._job,
+            run_id=self._ol_run_id,
+            assetflow_run_id=run_id,
+        )
+
+    def _run_end(self, status: RunStatus, at: datetime) -> str:
+        self._ended = True
+        return run_event(
+            _RUN_STATES.get(status, RunState.ABORT),
+            at,
+            namespace=self.namespace,
+            job=self._job,
+            run_id=self._ol_run_id,
+            assetflow_run_id=self._run_id,
+            checked=[
+                checked_dataset(self.namespace, key, checks)
+                for key, checks in sorted(self._checks.items(), key=lambda item: str(item[0]))
+            ],
+        )
+
     def _step_start(self, key: AssetPartition, at: datetime) -> str:
-        step_id = self._step_ids[key] = new_run_id(at)
+        step_id = self._step_ids[key] = run_uuid(self._run_id, self._started_at or at, key)
         return run_event(
             RunState.START,
             at,
@@ -212,7 +268,7 @@ class LineageRecorder:
             job=f"{self.project}.{key[0]}",
             run_id=step_id,
             assetflow_run_id=self._run_id,
-            parent=(self.project, self._ol_run_id),
+            parent=(self._job, self._ol_run_id),
             inputs=self._inputs.get(key, ()),
             facet=AssetflowRunFacet(
                 runId=self._run_id, codeVersion=self._code_versions.get(key[0]), producer=PRODUCER
@@ -239,7 +295,7 @@ class LineageRecorder:
             job=f"{self.project}.{key[0]}",
             run_id=self._step_ids[key],
             assetflow_run_id=self._run_id,
-            parent=(self.project, self._ol_run_id),
+            parent=(self._job, self._ol_run_id),
             inputs=self._inputs.get(key, ()),
             outputs=outputs,
             facet=step_facet(
@@ -291,9 +347,8 @@ class LineageRecorder:
             self._sender = SenderThread(store, self.settings)
         return self._sender
 
-    def _finish(self, store: MetadataStore) -> None:
-        sender, self._sender = self._sender_for(store), None
-        self.report = report = sender.finish()
+    def _report(self, report: SendReport) -> None:
+        self.report = report
         if report.pending and self.warn:
             when = (
                 f"retried from {report.retry_at:%H:%M:%S} UTC by the next run or "
@@ -310,6 +365,47 @@ class LineageRecorder:
                 reason,
                 when,
             )
+
+
+def crash_events(
+    settings: LineageSettings, project: str, run: RunRecord, events: Sequence[EventRecord]
+) -> list[str]:
+    """The events that end a run the crash sweep marked crashed (`events`: the run's own,
+    then one per step it interrupted): ABORT for each interrupted step, then for the
+    run, under the OpenLineage run ids the run's START events used."""
+    job = run_job(project, run.trigger)
+    ol_run_id = run_uuid(run.run_id, run.started_at)
+    payloads: list[str] = []
+    reason = "the run's process is gone"
+    for event in events:
+        if event.asset is None:
+            reason = event.message or reason
+            continue
+        key = (event.asset, event.partition)
+        payloads.append(
+            run_event(
+                RunState.ABORT,
+                event.at,
+                namespace=settings.namespace,
+                job=f"{project}.{event.asset}",
+                run_id=run_uuid(run.run_id, run.started_at, key),
+                assetflow_run_id=run.run_id,
+                parent=(job, ol_run_id),
+                error=event.message,
+            )
+        )
+    payloads.append(
+        run_event(
+            RunState.ABORT,
+            run.finished_at or _now(),
+            namespace=settings.namespace,
+            job=job,
+            run_id=ol_run_id,
+            assetflow_run_id=run.run_id,
+            error=reason,
+        )
+    )
+    return payloads
 
 
 def _is_blocked(message: str) -> bool:

@@ -4,7 +4,7 @@ the outbox."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -13,10 +13,11 @@ from assetflow.errors import ProjectError
 from assetflow.openlineage.settings import LineageSettings, parse_settings
 
 if TYPE_CHECKING:
+    from assetflow.execution.liveness import CrashHook
     from assetflow.openlineage.listener import LineageRecorder
     from assetflow.openlineage.sender import SendReport
     from assetflow.project import Project
-    from assetflow.store import MetadataStore
+    from assetflow.store import EventRecord, MetadataStore, RunRecord
 
 
 def lineage_settings(
@@ -52,16 +53,9 @@ def lineage_recorder(
     settings = lineage_settings(project, environ)
     if settings is None:
         return None
-    # The client is an extra: a project without [tool.assetflow.openlineage] never loads it.
-    try:
-        from assetflow.openlineage.listener import LineageRecorder
-    except ImportError as error:
-        raise ProjectError(
-            f"[tool.assetflow.openlineage] in {project.location.config_file.name} asks for "
-            f"lineage events, and the OpenLineage client is not installed ({error}).",
-            hint="Install assetflow with its openlineage extra: "
-            "pip install 'assetflow[openlineage]'; or remove the table.",
-        ) from None
+    _load_client(project)
+    from assetflow.openlineage.listener import LineageRecorder
+
     return LineageRecorder(
         settings,
         project=project.root.name,
@@ -70,6 +64,47 @@ def lineage_recorder(
         open_store=open_store,
         warn=warn,
     )
+
+
+def crash_lineage(project: Project) -> CrashHook | None:
+    """What the crash sweep calls for each run of `project` it marks crashed: queue the
+    ABORT events that end what the run started (None without lineage).
+
+    Raises:
+        ProjectError: `[tool.assetflow.openlineage]` is wrong, or the client is missing.
+    """
+    settings = lineage_settings(project)
+    if settings is None:
+        return None
+    _load_client(project)
+    from assetflow.openlineage.listener import crash_events
+    from assetflow.store.lineage import lineage_outbox
+
+    name = project.root.name
+
+    def queue_aborts(run: RunRecord, events: Sequence[EventRecord], store: MetadataStore) -> None:
+        payloads = crash_events(settings, name, run, events)
+        lineage_outbox(store).queue(run.run_id, payloads, datetime.now(UTC))
+
+    return queue_aborts
+
+
+def _load_client(project: Project) -> None:
+    """Import the OpenLineage client, an extra: a project without
+    [tool.assetflow.openlineage] never loads it.
+
+    Raises:
+        ProjectError: It is not installed (saying how to install it).
+    """
+    try:
+        import assetflow.openlineage.listener  # noqa: F401
+    except ImportError as error:
+        raise ProjectError(
+            f"[tool.assetflow.openlineage] in {project.location.config_file.name} asks for "
+            f"lineage events, and the OpenLineage client is not installed ({error}).",
+            hint="Install assetflow with its openlineage extra: "
+            "pip install 'assetflow[openlineage]'; or remove the table.",
+        ) from None
 
 
 def send_pending(

@@ -122,30 +122,36 @@ def check(
         # The heartbeat keeps the check run alive for other hosts' crash sweeps, and brings
         # back a cancel asked for with `assetflow runs cancel`.
         control = RunControl(heartbeat=lambda at: opened.heartbeat(record.run_id, at))
-        with (
-            recorded_run(opened, record, clock) as run,
-            control.running(clock, beat_from_thread=True),
-        ):
-            results: list[CheckRecord] = []
-            for (name, partition), state in sorted(states.items(), key=lambda item: str(item[0])):
+        listener = fan_out(listeners)
+        try:
+            with (
+                recorded_run(opened, record, clock, listener) as run,
+                control.running(clock, beat_from_thread=True),
+            ):
+                results: list[CheckRecord] = []
+                for (name, partition), state in sorted(
+                    states.items(), key=lambda item: str(item[0])
+                ):
+                    if control.is_cancelled:
+                        break  # what was checked so far is recorded with the cancelled run
+                    spec = project.graph.spec(name)
+                    value = read_one(state, spec.returns, io_settings(project), project.state_dir)
+                    outcomes = run_checks(
+                        project.checks[name], value, partition=partition, now=now, root=project.root
+                    )
+                    results.extend(
+                        CheckRecord(run_id=run.run_id, at=clock.now(), **outcome.record_fields())
+                        for outcome in outcomes
+                    )
+                # One transaction for the whole check run, with what the listeners write.
+                listener.record(opened, Recorded(run.run_id, checks=results))
+                failed = any(result.is_blocking_failure for result in results)
                 if control.is_cancelled:
-                    break  # what was checked so far is recorded with the cancelled run
-                spec = project.graph.spec(name)
-                value = read_one(state, spec.returns, io_settings(project), project.state_dir)
-                outcomes = run_checks(
-                    project.checks[name], value, partition=partition, now=now, root=project.root
-                )
-                results.extend(
-                    CheckRecord(run_id=run.run_id, at=clock.now(), **outcome.record_fields())
-                    for outcome in outcomes
-                )
-            # One transaction for the whole check run, with what the listeners write.
-            fan_out(listeners).record(opened, Recorded(run.run_id, checks=results))
-            failed = any(result.is_blocking_failure for result in results)
-            if control.is_cancelled:
-                run.finish(RunStatus.CANCELLED)
-            else:
-                run.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
+                    run.finish(RunStatus.CANCELLED)
+                else:
+                    run.finish(RunStatus.FAILED if failed else RunStatus.SUCCESS)
+        finally:
+            listener.run_ended()  # lineage sends the check run's events
         return CheckRun(run.run_id, tuple(results))
 
 

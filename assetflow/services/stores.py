@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,9 +14,11 @@ from assetflow.errors import WriteError
 
 if TYPE_CHECKING:
     from assetflow.clock import Clock
+    from assetflow.execution.liveness import CrashHook
     from assetflow.project import Project, ProjectLocation
     from assetflow.store.base import MetadataStore
     from assetflow.store.copying import CopyResult
+    from assetflow.store.records import EventRecord, RunRecord
 
 #: The embedded metadata store's file name under the state dir.
 METADATA_FILE = "metadata.sqlite"
@@ -146,11 +148,53 @@ def ensure_state_dir(state_dir: Path) -> None:
         ) from error
 
 
+#: Who else hears of the runs the crash sweep marks (see `watch_crashes`).
+_CRASH_WATCHERS: list[Callable[[Project], CrashHook | None]] = []
+
+
+def watch_crashes(watcher: Callable[[Project], CrashHook | None]) -> None:
+    """Have the crash sweep tell `watcher(project)`'s hook of each run it marks crashed,
+    inside the transaction that marks it (a layer above this one, lineage, ends the
+    run's events so). `watcher` is asked only when the sweep finds a crashed run; it
+    returns None when the project has nothing to say."""
+    if watcher not in _CRASH_WATCHERS:
+        _CRASH_WATCHERS.append(watcher)
+
+
+@dataclass
+class _CrashWatchers:
+    """The watchers' hooks for one project, asked for at the first crashed run."""
+
+    project: Project
+    hooks: list[CrashHook] | None = None
+
+    def __call__(self, run: RunRecord, events: Sequence[EventRecord], store: MetadataStore) -> None:
+        import logging
+
+        logger = logging.getLogger(__name__)
+        if self.hooks is None:
+            self.hooks = []
+            for watcher in _CRASH_WATCHERS:
+                try:
+                    hook = watcher(self.project)
+                except Exception as error:  # the crash is still marked, without its echo
+                    logger.warning("cannot tell of crashed runs: %s", error)
+                    continue
+                if hook is not None:
+                    self.hooks.append(hook)
+        for hook in self.hooks:
+            try:
+                hook(run, events, store)
+            except Exception:
+                logger.warning("cannot tell of crashed run %s", run.run_id, exc_info=True)
+
+
 def sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None = None) -> None:
     """Mark crashed the runs left ``running`` by a process that is gone (see
     `assetflow.execution.liveness`), and delete the temporary files their killed
     writers left (a kill -9 gives them no chance to). Every command that reads runs
-    calls this first; a store opened read-only is left as it is."""
+    calls this first; a store opened read-only is left as it is. The hooks of
+    `watch_crashes` hear of each run it marks."""
     from assetflow.clock import SystemClock
     from assetflow.execution.liveness import is_process_alive, sweep_orphaned_runs
     from assetflow.execution.step import DATA_DIR
@@ -158,7 +202,8 @@ def sweep_crashed(store: MetadataStore, project: Project, clock: Clock | None = 
 
     if is_read_only_store(store):
         return
-    if sweep_orphaned_runs(store, clock=clock or SystemClock()):
+    watchers = _CrashWatchers(project) if _CRASH_WATCHERS else None
+    if sweep_orphaned_runs(store, clock=clock or SystemClock(), on_crashed=watchers):
         data = project.state_dir / DATA_DIR
         if data.is_dir():
             remove_orphaned_temp_files(data, is_process_alive)

@@ -583,7 +583,12 @@ def test_a_project_module_with_a_sensor_loads_and_its_sensor_can_be_found(make_p
         if isinstance(value, SensorSpec)
     ]
     assert [spec.name for spec in found] == ["ping"]
-    modules = [m for m in list(sys.modules.values()) if m is not None]
+    # Only this project's modules: earlier tests leave other projects' modules loaded.
+    modules = [
+        m
+        for m in list(sys.modules.values())
+        if m is not None and str(project.root) in str(getattr(m, "__file__", None))
+    ]
     assert sensors_in(modules) == found
     assert [spec.name for spec in sensed_sources(project.graph.specs())] == []
     (request,) = evaluate(found[0]).requests

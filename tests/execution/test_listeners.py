@@ -142,6 +142,10 @@ class Writing(Recording):
 
     def recorded(self, batch, store):
         kinds = tuple(f"{event.asset}:{event.kind}" for event in batch.events)
+        if batch.started is not None:
+            kinds = ("run:started", *kinds)
+        if batch.ended is not None:
+            kinds = (*kinds, f"run:{batch.ended.status}")
         self.batches.append(kinds)
         store.save_code(f"batch-{len(self.batches)}", "\n".join(kinds))
         if self.fail_on and any(self.fail_on in kind for kind in kinds):
@@ -152,9 +156,15 @@ def test_a_recording_listener_hears_each_batch_inside_its_transaction(make_proje
     writer = Writing()
     root = make_project(TWO)
     assert run_with(root, [writer]).success
-    assert writer.batches == [("first:materialized",), ("second:materialized",)]
+    assert writer.batches == [
+        ("run:started",),
+        ("first:materialized",),
+        ("second:materialized",),
+        ("run:success",),
+    ]
     with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
-        assert store.get_code("batch-2") == "second:materialized"
+        assert store.get_code("batch-3") == "second:materialized"
+        assert store.get_code("batch-4") == "run:success"
         assert store.latest_states_of([("second", None)])  # the batch itself was written
 
 
@@ -175,4 +185,9 @@ def test_a_failed_step_and_its_skipped_downstream_are_two_batches(make_project):
     writer = Writing()
     root = make_project(TWO.replace('return {"n": 1}', 'raise ValueError("no")'))
     assert not run_with(root, [writer]).success
-    assert writer.batches == [("first:failed",), ("second:skipped",)]
+    assert writer.batches == [
+        ("run:started",),
+        ("first:failed",),
+        ("second:skipped",),
+        ("run:failed",),
+    ]

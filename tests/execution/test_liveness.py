@@ -110,6 +110,35 @@ def test_the_steps_a_crashed_run_was_running_are_recorded_failed(store: Metadata
     assert [(lease.asset, lease.run_id) for lease in store.leases()] == [("other", "alive")]
 
 
+def test_the_crash_hook_writes_with_the_mark_or_not_at_all(store: MetadataStore) -> None:
+    from assetflow.store.records import Lease
+
+    store.create_run(running("broken", DEAD))
+    store.create_run(running("dead", DEAD, started=1))  # newer: swept first
+    lease = Lease("orders", None, "dead", 1, "host", at(1), at(600))
+    assert store.acquire_lease(lease, now=at(1)) is None
+    heard: list[tuple[str, list[str | None]]] = []
+
+    def hook(run: RunRecord, events, hooked: MetadataStore) -> None:
+        assert hooked is store
+        heard.append((run.run_id, [event.asset for event in events]))
+        hooked.save_code(f"heard-{run.run_id}", run.status)
+        if run.run_id == "broken":
+            raise RuntimeError("the outbox is full")
+
+    with pytest.raises(RuntimeError, match="the outbox is full"):
+        sweep_orphaned_runs(store, clock=FixedClock(at(300)), is_alive=only_live, on_crashed=hook)
+    # The hook's write committed with the mark of its run; the run whose hook raised is
+    # not marked, and neither is what its hook wrote.
+    assert sorted(heard) == [("broken", [None]), ("dead", [None, "orders"])]
+    assert store.get_code("heard-dead") == "crashed"
+    assert store.get_code("heard-broken") is None
+    assert store.get_run("broken").status is RunStatus.RUNNING  # type: ignore[union-attr]
+    heard.clear()
+    assert sweep_orphaned_runs(store, clock=FixedClock(at(300)), is_alive=only_live) != []
+    assert heard == []  # a run is told of once: "dead" was marked already
+
+
 def test_live_finished_and_pidless_runs_are_left_alone(store: MetadataStore) -> None:
     store.create_run(running("live", LIVE))
     store.create_run(running("no-pid", None))

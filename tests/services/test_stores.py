@@ -160,3 +160,37 @@ def test_a_mistyped_store_key_is_suggested(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(_config('store_evn = "X"'))
     with pytest.raises(ProjectError, match=r"store_evn: not a setting assetflow knows\. Did you"):
         find_project(tmp_path)
+
+
+def test_a_watcher_that_fails_leaves_the_crash_marked_and_says_so(
+    make_project: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+    from datetime import UTC, datetime
+
+    from assetflow.services import stores
+    from assetflow.store.records import RunRecord, RunStatus
+
+    project = load(make_project(ASSETS))
+    told: list[str] = []
+
+    def broken(project):
+        raise ProjectError("[tool.assetflow.openlineage] is wrong")
+
+    def listening(project):
+        return lambda run, events, store: told.append(run.run_id)
+
+    monkeypatch.setattr(stores, "_CRASH_WATCHERS", [])
+    stores.watch_crashes(broken)
+    stores.watch_crashes(listening)
+    stores.watch_crashes(listening)  # once is enough
+    started = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+    with MemoryStore() as store:
+        store.create_run(RunRecord(run_id="gone", started_at=started, pid=2**22 + 7))
+        with caplog.at_level(logging.WARNING, logger="assetflow.services.stores"):
+            stores.sweep_crashed(store, project)
+        assert store.get_run("gone").status is RunStatus.CRASHED  # type: ignore[union-attr]
+    assert told == ["gone"]
+    assert "cannot tell of crashed runs: [tool.assetflow.openlineage] is wrong" in caplog.text
