@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assetflow.asset import asset
 from assetflow.errors import DefinitionError
-from assetflow.graph import build_graph
+from assetflow.graph import AssetGraph, Edge, build_graph
 
 
 def test_story_graph_edges_and_order(story_graph):
@@ -139,3 +142,47 @@ def test_code_version_must_be_a_string():
 
     with pytest.raises(DefinitionError, match=r"has code_version=3, a int; a code version must"):
         build_graph([fn])
+
+
+# -- the graph's own adjacency against networkx ------------------------------------------
+
+
+@st.composite
+def dags(draw: st.DrawFn) -> tuple[list[str], list[tuple[str, str]]]:
+    """Names in a random order, and edges that only go forward in a random ranking."""
+    count = draw(st.integers(min_value=0, max_value=12))
+    names = draw(st.permutations([f"n{i:02d}" for i in range(count)]))
+    edges = [
+        (names[i], names[j])
+        for i in range(count)
+        for j in range(i + 1, count)
+        if draw(st.booleans())
+    ]
+    return list(names), edges
+
+
+def _graph(names: list[str], edges: list[tuple[str, str]]) -> AssetGraph:
+    specs = {name: asset(name=name)(lambda: {}) for name in names}  # the specs are not read
+    return AssetGraph(specs, {edge: Edge(None, False) for edge in edges})
+
+
+@settings(max_examples=200, deadline=None)
+@given(dag=dags(), data=st.data())
+def test_the_order_walks_and_digraph_agree_with_networkx(dag, data) -> None:
+    names, edges = dag
+    graph = _graph(names, edges)
+    reference = nx.DiGraph()
+    reference.add_nodes_from(names)
+    reference.add_edges_from(edges)
+    assert graph.topological_order() == list(nx.lexicographical_topological_sort(reference))
+    subset = data.draw(st.sets(st.sampled_from(names)) if names else st.just(set()))
+    assert graph.topological_order(subset) == list(
+        nx.lexicographical_topological_sort(reference.subgraph(subset))
+    )
+    for name in names:
+        assert graph.upstream(name) == frozenset(nx.ancestors(reference, name))
+        assert graph.downstream(name) == frozenset(nx.descendants(reference, name))
+        assert graph.children(name) == tuple(sorted(reference.successors(name)))
+    assert graph.roots() == sorted(n for n in names if reference.in_degree(n) == 0)
+    assert sorted(graph.digraph.edges) == sorted(edges)
+    assert set(graph.digraph.nodes) == set(names)

@@ -64,8 +64,10 @@ def alerting(project: Project) -> Alerting:
     Raises:
         ProjectError: A destination's settings are wrong (the message names it).
     """
-    from assetflow.alerts.settings import parse_destinations
+    tables = project.location.config.alerts
+    destinations: Mapping[str, Destination] = {}
+    if tables:  # the settings' models are a sizeable import: only for a project with alerts
+        from assetflow.alerts.settings import parse_destinations
 
-    where = project.location.config_file.name
-    destinations = parse_destinations(project.location.config.alerts, where)
+        destinations = parse_destinations(tables, project.location.config_file.name)
     return Alerting(project, destinations, routes_for(project, destinations))

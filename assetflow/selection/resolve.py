@@ -114,15 +114,15 @@ class _Resolver:
 
     def term(self, term: Term) -> frozenset[str]:
         matched = self.atom(term.atom)
-        digraph = self.graph.digraph
+        graph = self.graph
         if term.has_at:
-            descendants = _walk(digraph.succ, matched, None)
-            return frozenset(_walk(digraph.pred, descendants, None))
+            descendants = _walk(graph.successors, matched, None)
+            return frozenset(_walk(graph.predecessors, descendants, None))
         selected = set(matched)
         if term.up is not None:
-            selected |= _walk(digraph.pred, matched, _levels(term.up))
+            selected |= _walk(graph.predecessors, matched, _levels(term.up))
         if term.down is not None:
-            selected |= _walk(digraph.succ, matched, _levels(term.down))
+            selected |= _walk(graph.successors, matched, _levels(term.down))
         return frozenset(selected)
 
     def atom(self, atom: Atom) -> frozenset[str]:
@@ -197,7 +197,7 @@ def _levels(depth: Depth) -> int | None:
 
 
 def _walk(
-    adjacency: Mapping[str, Iterable[str]], sources: Iterable[str], depth: int | None
+    adjacency: Callable[[str], Iterable[str]], sources: Iterable[str], depth: int | None
 ) -> set[str]:
     """The sources and every asset within ``depth`` steps of one (any number when None)."""
     reached = set(sources)
@@ -207,7 +207,7 @@ def _walk(
         level += 1
         next_frontier = []
         for name in frontier:
-            for neighbour in adjacency[name]:
+            for neighbour in adjacency(name):
                 if neighbour not in reached:
                     reached.add(neighbour)
                     next_frontier.append(neighbour)

@@ -111,7 +111,6 @@ def bound_project(project: Project, keys: Mapping[str, Sequence[str]]) -> Projec
     """
     from dataclasses import replace
 
-    from assetflow.graph import AssetGraph
     from assetflow.partitions.dynamic import DynamicPartitions
 
     specs = {}
@@ -121,7 +120,7 @@ def bound_project(project: Project, keys: Mapping[str, Sequence[str]]) -> Projec
             bound = definition.bind(keys[definition.name])
             spec = replace(spec, settings=replace(spec.settings, partitions=bound))
         specs[spec.name] = spec
-    return replace(project, graph=AssetGraph(specs, project.graph.digraph))
+    return replace(project, graph=project.graph.with_specs(specs))
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,13 +51,12 @@ class Shape:
     def of(graph: AssetGraph, names: Iterable[str] | None = None) -> Shape:
         """The shape of `graph`, or of its sub-graph over `names`."""
         chosen = graph.names if names is None else frozenset(names) & graph.names
-        digraph = graph.digraph
         nodes = tuple(sorted((name, graph.spec(name).group) for name in chosen))
         edges = tuple(
             sorted(
                 (source, target)
                 for source in chosen
-                for target in digraph.successors(source)
+                for target in graph.successors(source)
                 if target in chosen
             )
         )
