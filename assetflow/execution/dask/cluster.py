@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import dask
@@ -18,10 +19,14 @@ WORKERS_TIMEOUT_S = 30.0
 
 
 def connect(
-    address: str | None, workers: int, timeout: float
+    address: str | None,
+    workers: int,
+    timeout: float,
+    resources: Mapping[str, float] | None = None,
 ) -> tuple[Client, LocalCluster | None]:
     """A client of the scheduler at `address` (tried for `timeout` seconds), or of a local
-    cluster of `workers` single-threaded worker processes started for this run.
+    cluster of `workers` single-threaded worker processes started for this run, each
+    declaring `resources`.
 
     See `start_local_cluster` for the local one.
 
@@ -29,7 +34,7 @@ def connect(
         UsageError: The scheduler cannot be reached, or has no worker.
     """
     if address is None:
-        cluster = start_local_cluster(workers)
+        cluster = start_local_cluster(workers, resources)
         client = Client(cluster, set_as_default=False)  # type: ignore[no-untyped-call]
         return client, cluster
     try:
@@ -56,11 +61,12 @@ def connect(
     return client, None
 
 
-def start_local_cluster(workers: int) -> LocalCluster:
-    """A cluster on this machine of `workers` single-threaded worker processes, whose
-    scheduler never runs a task again when its worker dies (`allowed-failures` 0) and
-    gives a worker no more tasks than it has threads (the others wait on the scheduler,
-    so a worker that dies takes no waiting step down with it)."""
+def start_local_cluster(workers: int, resources: Mapping[str, float] | None = None) -> LocalCluster:
+    """A cluster on this machine of `workers` single-threaded worker processes, each
+    declaring `resources` (Dask's, none by default), whose scheduler never runs a task
+    again when its worker dies (`allowed-failures` 0) and gives a worker no more tasks
+    than it has threads (the others wait on the scheduler, so a worker that dies takes no
+    waiting step down with it)."""
     settings = {
         "distributed.scheduler.allowed-failures": 0,
         "distributed.scheduler.worker-saturation": 1.0,
@@ -72,6 +78,7 @@ def start_local_cluster(workers: int) -> LocalCluster:
             processes=True,
             dashboard_address=":0",  # any free port: never a clash with 8787
             silence_logs=logging.ERROR,
+            **({"resources": dict(resources)} if resources else {}),
         )
 
 

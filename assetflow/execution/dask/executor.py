@@ -29,6 +29,12 @@ from distributed.scheduler import KilledWorker
 from assetflow.errors import UsageError
 from assetflow.execution.attempt import Attempts, Retried, Retrying, Worker
 from assetflow.execution.dask.cluster import connect, refuse_duckdb, threads
+from assetflow.execution.dask.resources import (
+    assets_by_pool,
+    local_resources,
+    step_resources,
+    wait_for_pool_workers,
+)
 from assetflow.execution.dask.worker import (
     KILL_GRACE_S,
     ProjectNotLoaded,
@@ -44,6 +50,7 @@ from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 from assetflow.execution.step import StepOutput
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from datetime import datetime
 
     from distributed import Client, LocalCluster
@@ -68,6 +75,9 @@ class DaskExecutor:
     A step whose process or Dask worker is lost before it reports has had one failed
     attempt: it is submitted again (with a new key) if its retry policy allows, after
     the policy's delay, else it fails with that attempt's error.
+
+    With `settings.pool_resources`, each step of a pool asks for one unit of the Dask
+    resource named as the pool (see `resources`), every time it is submitted.
     """
 
     runs_on_coordinator_thread = False
@@ -80,7 +90,22 @@ class DaskExecutor:
         workers: int,
         settings: DaskSettings,
         retrying: Retrying | None = None,
+        assets: Collection[str] | None = None,
     ) -> None:
+        """Connect to the cluster (or start a local one) and load the project on it.
+
+        Args:
+            project: The loaded project.
+            workers: The local cluster's worker processes (no address).
+            settings: The `[tool.assetflow.dask]` table.
+            retrying: How lost attempts wait before they are submitted again.
+            assets: The assets the run's steps materialize, whose pools some worker
+                must declare with `settings.pool_resources` (None: every asset).
+
+        Raises:
+            UsageError: The cluster cannot be reached or cannot load the project, a
+                DuckDB asset with a remote cluster, or a pool no worker declares.
+        """
         from assetflow.clock import SystemClock
 
         address = settings.address
@@ -89,7 +114,12 @@ class DaskExecutor:
             refuse_duckdb(project, address)
         self._client: Client
         self._cluster: LocalCluster | None
-        self._client, self._cluster = connect(address, workers, settings.connect_timeout)
+        self._pool_resources = settings.pool_resources
+        # A local cluster's workers each declare every pool, at its size.
+        local = local_resources(project.location.config.pools) if self._pool_resources else None
+        self._client, self._cluster = connect(
+            address, workers, settings.connect_timeout, resources=local
+        )
         self._token = uuid.uuid4().hex
         self._counter = itertools.count(1)
         self._running: dict[Future[Any], Work] = {}
@@ -106,6 +136,12 @@ class DaskExecutor:
         #: how many times each step was submitted again because its worker died first
         self._resubmits: dict[AssetPartition, int] = {}
         try:
+            if self._pool_resources:
+                wait_for_pool_workers(
+                    self._client,
+                    assets_by_pool(project, assets),
+                    _scheduler_address(address, self._cluster),
+                )
             self._client.register_plugin(
                 RunPlugin(project.location, self._token), name=plugin_name(self._token)
             )
@@ -150,6 +186,12 @@ class DaskExecutor:
         # A step goes where its inputs are kept in memory, if that worker is there.
         holders = Counter(self._holders[k] for k in work.step.inputs if k in self._holders)
         where = [holders.most_common(1)[0][0]] if holders else None
+        resources = step_resources(work.spec.pool if self._pool_resources else None)
+        if resources:
+            # A hint at a worker that lacks the resource, or has died since, makes Dask
+            # drop the resource too (it falls back to any worker): a step of a pool goes
+            # to any worker declaring it, and reads its inputs from storage if need be.
+            where = None
         try:
             future = self._client.submit(
                 run_step,
@@ -160,6 +202,7 @@ class DaskExecutor:
                 pure=False,
                 retries=0,
                 **({"workers": where, "allow_other_workers": True} if where else {}),
+                **({"resources": resources} if resources else {}),
             )
         except Exception as error:  # an unpicklable source value, a closed client
             raise StepLost(
@@ -215,6 +258,7 @@ class DaskExecutor:
         except ProjectNotLoaded as error:
             return Event("done", work, self._with_lost(work, Attempts(StepLost(str(error)))))
         except KilledWorker as error:  # its Dask worker died (or left)
+            self._gone(error)
             if not self._had_started(future.key) and self._resubmit(work):
                 return None  # it was waiting on that worker: nothing of it ran
             return self._lost_attempt(work, self._lost_worker(work, error), None)
@@ -251,6 +295,14 @@ class DaskExecutor:
         except Exception:  # the scheduler cannot say: count the attempt
             return True
         return any(message == key for _, message in events)
+
+    def _gone(self, error: KilledWorker) -> None:
+        """The outputs a dead worker kept in memory went with it: no step is sent there
+        for them, and it is not asked to drop them (reaching it would hold the run for
+        the scheduler's connect timeout)."""
+        address = getattr(getattr(error, "last_worker", None), "address", None)
+        for key in [key for key, holder in self._holders.items() if holder == address]:
+            del self._holders[key]
 
     def _resubmit(self, work: Work) -> bool:
         """Submit again a step whose worker died before it started, a few times."""
@@ -363,6 +415,13 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 self._cluster.close()
         del self._client
+
+
+def _scheduler_address(address: str | None, cluster: LocalCluster | None) -> str:
+    """The scheduler's address: the one given, or the local cluster's."""
+    if address is None and cluster is not None:
+        return str(cluster.scheduler_address)
+    return address or "?"
 
 
 def _reruns(client: Client) -> bool:

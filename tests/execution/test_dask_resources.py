@@ -1,0 +1,205 @@
+"""Pools as Dask resources (`pool_resources = true`): steps of a pool run only on the Dask
+workers declaring it, the run's local cluster declares every pool, and a pool no worker
+declares stops the run before any step starts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dask
+import pytest
+from distributed import Client, Nanny, Scheduler, SpecCluster
+
+from assetflow.api import materialize
+from assetflow.clock import FixedClock
+from assetflow.errors import UsageError
+from assetflow.execution import StepState
+
+T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+#: How long the cluster's workers get to join.
+START_TIMEOUT_S = 60
+
+
+@dataclass
+class Mixed:
+    """A cluster of two worker processes, of which only one declares the resource "db"."""
+
+    address: str
+    client: Client
+
+    def resources_by_pid(self) -> dict[int, dict[str, float]]:
+        """The resources each worker process declares now, by its pid."""
+        pids = self.client.run(os.getpid)
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        return {int(pids[address]): workers[address]["resources"] for address in pids}
+
+
+@pytest.fixture(scope="module")
+def mixed_cluster() -> Iterator[Mixed]:
+    def worker(**options: object) -> dict[str, object]:
+        return {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1", **options}}
+
+    # As the executor's own local cluster: a task whose worker died is never run again.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = SpecCluster(
+            scheduler={
+                "cls": Scheduler,
+                "options": {"host": "127.0.0.1", "dashboard_address": ":0"},
+            },
+            workers={"plain": worker(), "db": worker(resources={"db": 1})},
+            silence_logs=logging.ERROR,
+        )
+    client = Client(cluster, set_as_default=False)
+    try:
+        client.wait_for_workers(2, timeout=START_TIMEOUT_S)
+        yield Mixed(cluster.scheduler_address, client)
+    finally:
+        client.close()
+        cluster.close()
+
+
+def config(address: str | None, pools: str = "db = 2") -> str:
+    dask_table = f'address = "{address}"\n' if address else ""
+    return (
+        '[tool.assetflow]\nmodules = ["assets"]\n'
+        f"[tool.assetflow.pools]\n{pools}\n"
+        f"[tool.assetflow.dask]\n{dask_table}pool_resources = true\nconnect_timeout = 5\n"
+    )
+
+
+def stored(root: Path, name: str) -> dict:
+    return json.loads((root / ".assetflow" / "data" / f"{name}.json").read_text())
+
+
+POOLED = """
+    import os
+    from pathlib import Path
+
+    from assetflow import asset
+
+    HERE = Path(__file__).parent
+
+    def where() -> dict:
+        return {"pid": os.getpid(), "dask_worker": os.getppid()}
+
+    @asset(pool="db")
+    def orders() -> dict:
+        return where()
+
+    @asset(pool="db")
+    def customers() -> dict:
+        return where()
+
+    @asset(pool="db", retries=1, retry_delay=0)
+    def loaded(orders: dict, customers: dict) -> dict:
+        # Its first attempt takes its Dask worker down: the step is submitted again,
+        # and waits for a worker declaring the pool (the restarted one).
+        with (HERE / "loaded.ran").open("a") as ran:
+            ran.write("x")
+        if len((HERE / "loaded.ran").read_text()) == 1:
+            os.kill(os.getppid(), 9)
+        return where()
+
+    @asset
+    def report(loaded: dict) -> dict:
+        return where()
+
+    @asset
+    def free() -> dict:
+        return where()
+"""
+
+
+def test_steps_of_a_pool_run_only_on_workers_declaring_it_even_when_resubmitted(
+    make_project, mixed_cluster
+):
+    root = make_project(POOLED, config=config(mixed_cluster.address))
+    declared = mixed_cluster.resources_by_pid()  # the db worker is restarted during the run
+    started = time.monotonic()
+    result = materialize(project=root, clock=FixedClock(T0), executor="dask", workers=2)
+    steps = {r.asset: r for r in result.results}
+    assert result.success, {name: step.message for name, step in steps.items()}
+    assert steps["loaded"].attempts == 2  # one lost with its worker, one that ran
+    assert (root / "loaded.ran").read_text() == "xx"
+    assert time.monotonic() - started < 20  # no wait on the worker that died
+    declared.update(mixed_cluster.resources_by_pid())
+    for name in ("orders", "customers", "loaded"):
+        # The worker it ran on declares the pool (for "loaded": the restarted one).
+        assert declared[stored(root, name)["dask_worker"]] == {"db": 1}, name
+    for name in ("report", "free"):  # no pool: any worker
+        assert stored(root, name)["dask_worker"] in declared
+
+
+GPU = """
+    from assetflow import asset
+
+    @asset(pool="gpu")
+    def embeddings() -> dict:
+        return {}
+
+    @asset(pool="gpu")
+    def clusters(embeddings: dict) -> dict:
+        return {}
+
+    @asset(pool="db")
+    def orders() -> dict:
+        return {}
+"""
+
+
+def test_a_pool_no_worker_declares_stops_the_run_before_any_step_starts(
+    make_project, mixed_cluster
+):
+    root = make_project(GPU, config=config(mixed_cluster.address, pools="db = 1\ngpu = 1"))
+    with pytest.raises(UsageError) as raised:
+        materialize(project=root, clock=FixedClock(T0), executor="dask")
+    message = raised.value.format_message()
+    address = mixed_cluster.address
+    assert (
+        "pool_resources is on in [tool.assetflow.dask], so each step of a pool runs only on "
+        f"a Dask worker declaring that pool as a resource, and no worker of the scheduler at "
+        f"{address} declares it for pool 'gpu' (assets 'clusters', 'embeddings')."
+    ) in message
+    assert "Its workers: tcp://127.0.0.1:" in message
+    assert "(db=1)" in message
+    assert "(no resources)" in message
+    assert f'`dask worker {address} --resources "gpu=1"`' in message
+    assert "or set pool_resources = false in [tool.assetflow.dask]" in message
+    assert not (root / ".assetflow" / "data").exists()
+
+
+LOCAL = """
+    import os
+
+    from assetflow import asset
+
+    @asset(pool="db")
+    def orders() -> dict:
+        return {"dask_worker": os.getppid()}
+
+    @asset(pool="gpu")
+    def embeddings(orders: dict) -> dict:
+        return {"dask_worker": os.getppid()}
+
+    @asset
+    def free() -> dict:
+        return {"dask_worker": os.getppid()}
+"""
+
+
+def test_the_local_cluster_of_a_run_declares_every_pool_so_pool_steps_just_run(make_project):
+    root = make_project(LOCAL, config=config(None, pools="db = 1\ngpu = 2"))
+    result = materialize(project=root, clock=FixedClock(T0), executor="dask", workers=2)
+    assert result.success, [r.message for r in result.results]
+    assert {r.asset: r.state for r in result.results} == {
+        "orders": StepState.MATERIALIZED,
+        "embeddings": StepState.MATERIALIZED,
+        "free": StepState.MATERIALIZED,
+    }
