@@ -4,6 +4,7 @@ processes on 127.0.0.1, and the errors a user meets on the way."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -45,46 +46,66 @@ class Cluster:
     address: str
     #: the pids of the Dask worker processes
     worker_pids: set[int]
+    #: the resources each Dask worker process declares, by its pid
+    resources_by_pid: dict[int, dict[str, float]]
+
+
+@contextlib.contextmanager
+def started_cluster(logs: Path, *workers: tuple[str, ...]) -> Iterator[Cluster]:
+    """`dask scheduler` and one `dask worker` process for each of `workers` (its options)
+    on 127.0.0.1, stopped after."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(log: str, *command: str) -> None:
+        with (logs / log).open("w") as out:
+            processes.append(
+                subprocess.Popen(
+                    [*dask_command(), *command, "--no-dashboard"],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    start_new_session=True,  # its own process group: stopped with its children
+                )
+            )
+
+    try:
+        start("scheduler.log", "scheduler", *("--host", "127.0.0.1", "--port", str(port)))
+        for number, options in enumerate(workers):
+            start(f"worker-{number}.log", "worker", address, "--host", "127.0.0.1", *options)
+        # Each `dask worker` starts one worker process, or --nworkers of them.
+        count = sum(int(dict(itertools.pairwise(o)).get("--nworkers", 1)) for o in workers)
+        with Client(address, timeout=START_TIMEOUT_S) as client:
+            client.wait_for_workers(count, timeout=START_TIMEOUT_S)
+            pids = {worker: int(pid) for worker, pid in client.run(os.getpid).items()}
+            info = client.scheduler_info(n_workers=-1)["workers"]
+        resources = {pid: dict(info[worker]["resources"]) for worker, pid in pids.items()}
+        yield Cluster(address, set(pids.values()), resources)
+    finally:
+        for process in reversed(processes):
+            stop_group(process)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """`dask scheduler` and `dask worker --nworkers 2` as processes, for the module."""
-    logs = tmp_path_factory.mktemp("dask")
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    common = {
-        "stderr": subprocess.STDOUT,
-        "env": {**os.environ, "PYTHONUNBUFFERED": "1"},
-        "start_new_session": True,  # its own process group: stopped with its children
-    }
-    with (logs / "scheduler.log").open("w") as out_s, (logs / "worker.log").open("w") as out_w:
-        scheduler = subprocess.Popen(
-            [
-                *dask_command(),
-                *("scheduler", "--no-dashboard"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-            ],
-            stdout=out_s,
-            **common,  # type: ignore[call-overload]
-        )
-        worker = subprocess.Popen(
-            [
-                *dask_command(),
-                *("worker", address, "--no-dashboard"),
-                *("--nworkers", "2", "--nthreads", "1", "--host", "127.0.0.1"),
-            ],
-            stdout=out_w,
-            **common,  # type: ignore[call-overload]
-        )
-        try:
-            with Client(address, timeout=START_TIMEOUT_S) as client:
-                client.wait_for_workers(2, timeout=START_TIMEOUT_S)
-                pids = {int(pid) for pid in client.run(os.getpid).values()}
-            yield Cluster(address, pids)
-        finally:
-            for process in (worker, scheduler):
-                stop_group(process)
+    with started_cluster(
+        tmp_path_factory.mktemp("dask"), ("--nworkers", "2", "--nthreads", "1")
+    ) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def pool_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """`dask scheduler` and two `dask worker` processes, of which only one declares the
+    resource "db" (`--resources "db=1"`), for the module."""
+    with started_cluster(
+        tmp_path_factory.mktemp("dask-pools"),
+        ("--nthreads", "1", "--resources", "db=1"),
+        ("--nthreads", "1"),
+    ) as started:
+        yield started
 
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:
@@ -308,3 +329,96 @@ def _state(pid: int) -> str:
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][:1]
     return ""
+
+
+POOLED = """
+    import os
+
+    from assetflow import asset
+
+    def where() -> dict:
+        return {"pid": os.getpid(), "parent": os.getppid()}
+
+    @asset(pool="db")
+    def orders() -> dict:
+        return where()
+
+    @asset(pool="db")
+    def customers() -> dict:
+        return where()
+
+    @asset(pool="db")
+    def loaded(orders: dict, customers: dict) -> dict:
+        return where()
+
+    @asset
+    def report(loaded: dict) -> dict:
+        return where()
+
+    @asset
+    def rates() -> dict:
+        return where()
+
+    @asset
+    def prices() -> dict:
+        return where()
+"""
+
+
+def pool_config(address: str, pools: str = "db = 2") -> str:
+    return (
+        '[tool.assetflow]\nmodules = ["assets"]\nexecutor = "dask"\n'
+        f"[tool.assetflow.pools]\n{pools}\n"
+        f'[tool.assetflow.dask]\naddress = "{address}"\npool_resources = true\n'
+    )
+
+
+def test_steps_of_a_pool_run_only_on_the_dask_worker_declaring_it(make_project, pool_cluster):
+    root = make_project(POOLED, config=pool_config(pool_cluster.address))
+    code, out, err, _ = run_cli(root, "*", "--json")
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    steps = {e["asset"]: e for e in events if e["event"] == "step_finished"}
+    assert {step["state"] for step in steps.values()} == {"materialized"}
+    assert len(steps) == 6
+    (db_worker,) = [pid for pid, has in pool_cluster.resources_by_pid.items() if has]
+    for name, step in steps.items():
+        ran = stored(root, name)
+        assert step["worker"] == {"host": socket.gethostname(), "pid": ran["pid"]}
+        if name in ("orders", "customers", "loaded"):  # pool "db": on the worker declaring it
+            assert ran["parent"] == db_worker, name
+        else:  # no pool: on either worker
+            assert ran["parent"] in pool_cluster.worker_pids, name
+
+
+GPU = """
+    from assetflow import asset
+
+    @asset(pool="gpu")
+    def embeddings() -> dict:
+        return {}
+
+    @asset(pool="db")
+    def orders() -> dict:
+        return {}
+"""
+
+
+def test_a_pool_no_dask_worker_declares_is_refused_naming_the_workers_and_the_fix(
+    make_project, pool_cluster
+):
+    root = make_project(GPU, config=pool_config(pool_cluster.address, pools="db = 1\ngpu = 1"))
+    code, out, err, _ = run_cli(root, "*", "--json")
+    assert code == 2, out + err
+    address = pool_cluster.address
+    assert (
+        "the steps of pool 'gpu' (asset 'embeddings') can run only on a Dask worker declaring "
+        "the resource 'gpu' (pool_resources is on in [tool.assetflow.dask]), and no worker of "
+        f"the scheduler at {address} declares it. Its workers: tcp://127.0.0.1:"
+    ) in err
+    assert "(db=1)" in err
+    assert "(no resources)" in err
+    assert f'`dask worker {address} --resources "gpu=1"`' in err
+    assert "set pool_resources = false in [tool.assetflow.dask]" in err
+    assert "Traceback" not in err
+    assert not (root / ".assetflow" / "data").exists()

@@ -21,6 +21,7 @@ from assetflow.api import materialize
 from assetflow.clock import FixedClock
 from assetflow.errors import UsageError
 from assetflow.execution import StepState
+from assetflow.execution.dask.resources import wait_for_pool_workers
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 #: How long the cluster's workers get to join.
@@ -162,12 +163,11 @@ def test_a_pool_no_worker_declares_stops_the_run_before_any_step_starts(
         materialize(project=root, clock=FixedClock(T0), executor="dask")
     message = raised.value.format_message()
     address = mixed_cluster.address
-    assert (
-        "pool_resources is on in [tool.assetflow.dask], so each step of a pool runs only on "
-        f"a Dask worker declaring that pool as a resource, and no worker of the scheduler at "
-        f"{address} declares it for pool 'gpu' (assets 'clusters', 'embeddings')."
-    ) in message
-    assert "Its workers: tcp://127.0.0.1:" in message
+    assert message.startswith(
+        "the steps of pool 'gpu' (assets 'clusters', 'embeddings') can run only on a Dask "
+        "worker declaring the resource 'gpu' (pool_resources is on in [tool.assetflow.dask]), "
+        f"and no worker of the scheduler at {address} declares it. Its workers: "
+    )
     assert "(db=1)" in message
     assert "(no resources)" in message
     assert f'`dask worker {address} --resources "gpu=1"`' in message
@@ -203,3 +203,18 @@ def test_the_local_cluster_of_a_run_declares_every_pool_so_pool_steps_just_run(m
         "embeddings": StepState.MATERIALIZED,
         "free": StepState.MATERIALIZED,
     }
+
+
+def test_every_missing_pool_is_named_with_its_assets_and_a_declared_one_is_not(mixed_cluster):
+    needed = {"db": ["orders"], "gpu": ["embeddings"], "web": ["links", "pages"]}
+    with pytest.raises(UsageError) as raised:
+        wait_for_pool_workers(mixed_cluster.client, needed, mixed_cluster.address, wait=0)
+    message = raised.value.format_message()
+    assert message.startswith(
+        "the steps of pools 'gpu' (asset 'embeddings') and 'web' (assets 'links', 'pages') "
+        "can run only on Dask workers declaring those pools as resources"
+    )
+    assert "'orders'" not in message
+    assert f'`dask worker {mixed_cluster.address} --resources "gpu=1,web=1"`' in message
+    # A cluster declaring them all: nothing to say.
+    wait_for_pool_workers(mixed_cluster.client, {"db": ["orders"]}, mixed_cluster.address)

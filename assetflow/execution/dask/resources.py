@@ -109,22 +109,29 @@ def _missing_error(
     missing: Mapping[str, list[str]], declared: Mapping[str, Mapping[str, float]], address: str
 ) -> UsageError:
     pools = sorted(missing)
-    needs = "; ".join(
-        f"pool {pool!r} (asset{'s' if len(missing[pool]) > 1 else ''} "
-        f"{_listed([repr(a) for a in missing[pool]])})"
+    each = [
+        f"{pool!r} (asset{'s' if len(missing[pool]) > 1 else ''} "
+        f"{_listed([repr(name) for name in missing[pool]])})"
         for pool in pools
-    )
+    ]
+    if len(pools) == 1:
+        needs = f"pool {each[0]} can run only on a Dask worker declaring the resource {pools[0]!r}"
+    else:
+        needs = (
+            f"pools {', '.join(each[:-1])} and {each[-1]} can run only on Dask workers "
+            "declaring those pools as resources"
+        )
     workers = _listed([f"{worker} ({_resources(declared[worker])})" for worker in sorted(declared)])
     flag = ",".join(f"{pool}=1" for pool in pools)
     return UsageError(
-        f"pool_resources is on in [tool.assetflow.dask], so each step of a pool runs only on "
-        f"a Dask worker declaring that pool as a resource, and no worker of the scheduler at "
-        f"{address} declares {'it' if len(pools) == 1 else 'them'} for {needs}. Its workers: "
-        f"{workers or 'none'}.",
-        hint=f"To fix this, start a worker that declares {'it' if len(pools) == 1 else 'them'}, "
-        f'`dask worker {address} --resources "{flag}"` (each unit runs one step of the pool '
-        "at a time), or set pool_resources = false in [tool.assetflow.dask] to run the steps "
-        "of pools on any worker (the coordinator still caps each pool).",
+        f"the steps of {needs} (pool_resources is on in [tool.assetflow.dask]), and no worker "
+        f"of the scheduler at {address} declares {'it' if len(pools) == 1 else 'them'}. "
+        f"Its workers: {workers or 'none'}.",
+        hint="To fix this, start a worker that declares "
+        f"{'it' if len(pools) == 1 else 'them'}, `dask worker {address} --resources "
+        f'"{flag}"` (one step of a pool at a time per unit declared), or set pool_resources = '
+        "false in [tool.assetflow.dask] to run the steps of pools on any worker (the "
+        "coordinator still caps each pool).",
     )
 
 
