@@ -20,8 +20,12 @@ from distributed import Client, Nanny, Scheduler, SpecCluster
 from assetflow.api import materialize
 from assetflow.clock import FixedClock
 from assetflow.errors import UsageError
-from assetflow.execution import StepState
+from assetflow.execution import RunCancelled, RunControl, StepState, execute_plan
 from assetflow.execution.dask.resources import wait_for_pool_workers
+from assetflow.loader import load_project
+from assetflow.request import RunRequest
+from assetflow.services.planning import make_plan
+from assetflow.store import RunStatus, open_store
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 #: How long the cluster's workers get to join.
@@ -218,3 +222,72 @@ def test_every_missing_pool_is_named_with_its_assets_and_a_declared_one_is_not(m
     assert f'`dask worker {mixed_cluster.address} --resources "gpu=1,web=1"`' in message
     # A cluster declaring them all: nothing to say.
     wait_for_pool_workers(mixed_cluster.client, {"db": ["orders"]}, mixed_cluster.address)
+
+
+SLOW_POOLED = """
+    import time
+    from pathlib import Path
+
+    from assetflow import asset
+
+    HERE = Path(__file__).parent
+
+    def slow(name: str) -> dict:
+        (HERE / f"{name}.started").touch()
+        time.sleep(30)
+        return {}
+
+    @asset(pool="db")
+    def first() -> dict:
+        return slow("first")
+
+    @asset(pool="db")
+    def second() -> dict:
+        return slow("second")
+"""
+
+
+class CancelOnceStarted:
+    """A heartbeat hook that asks for the run to be cancelled once a step has started."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cancelled_at: float | None = None
+
+    def __call__(self, at: datetime) -> bool:
+        if self.cancelled_at is None and any(self.root.glob("*.started")):
+            self.cancelled_at = time.monotonic()
+        return self.cancelled_at is not None
+
+
+def test_a_cancel_stops_a_step_of_a_pool_and_the_one_waiting_for_its_resource(
+    make_project, mixed_cluster
+):
+    # Both steps are submitted (the pool's size is 2), but the only worker declaring
+    # "db" has one unit: one runs, the other waits in Dask for the unit.
+    root = make_project(SLOW_POOLED, config=config(mixed_cluster.address))
+    project = load_project(root)
+    hook = CancelOnceStarted(root)
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
+        context = make_plan(project, store, clock=FixedClock(T0))
+        with pytest.raises(RunCancelled) as cancelled:
+            execute_plan(
+                project,
+                context.plan,
+                store,
+                context.snapshot,
+                RunRequest(executor="dask", workers=2),
+                run_id="r1",
+                clock=FixedClock(T0),
+                control=RunControl(hook, interval=0.05),
+            )
+    assert hook.cancelled_at is not None
+    assert time.monotonic() - hook.cancelled_at < 5  # not the 30 s a step sleeps
+    result = cancelled.value.result
+    assert result.status is RunStatus.CANCELLED
+    assert {r.asset: r.state for r in result.results} == {
+        "first": StepState.CANCELLED,
+        "second": StepState.CANCELLED,
+    }
+    assert len(list(root.glob("*.started"))) == 1  # the waiting one never started
+    assert not (root / ".assetflow" / "data").exists()
