@@ -51,27 +51,30 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def started_cluster(logs: Path, *workers: tuple[str, ...]) -> Iterator[Cluster]:
-    """`dask scheduler` and one `dask worker` process for each of `workers` (its options)
-    on 127.0.0.1, stopped after."""
+def started_cluster(
+    logs: Path, *workers: tuple[str, ...], scheduler_env: dict[str, str] | None = None
+) -> Iterator[Cluster]:
+    """`dask scheduler` (with `scheduler_env` added to its environment) and one `dask
+    worker` process for each of `workers` (its options) on 127.0.0.1, stopped after."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(log: str, *command: str) -> None:
+    def start(log: str, *command: str, env: dict[str, str] | None = None) -> None:
         with (logs / log).open("w") as out:
             processes.append(
                 subprocess.Popen(
                     [*dask_command(), *command, "--no-dashboard"],
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                     start_new_session=True,  # its own process group: stopped with its children
                 )
             )
 
     try:
-        start("scheduler.log", "scheduler", *("--host", "127.0.0.1", "--port", str(port)))
+        command = ("scheduler", "--host", "127.0.0.1", "--port", str(port))
+        start("scheduler.log", *command, env=scheduler_env)
         for number, options in enumerate(workers):
             start(f"worker-{number}.log", "worker", address, "--host", "127.0.0.1", *options)
         # Each `dask worker` starts one worker process, or --nworkers of them.
@@ -422,3 +425,60 @@ def test_a_pool_no_dask_worker_declares_is_refused_naming_the_workers_and_the_fi
     assert "set pool_resources = false in [tool.assetflow.dask]" in err
     assert "Traceback" not in err
     assert not (root / ".assetflow" / "data").exists()
+
+
+LEFT_FOR_GOOD = """
+    import json
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    from assetflow import asset
+
+    HERE = Path(__file__).parent
+
+    @asset(pool="other")
+    def first() -> dict:
+        # The only worker declaring "db" dies for good (it has no nanny to restart it).
+        pid = json.loads((HERE / "db_worker.json").read_text())
+        os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text():
+            time.sleep(0.05)
+        return {}
+
+    @asset(pool="db")
+    def second(first: dict) -> dict:
+        return {}
+"""
+
+
+def test_a_step_whose_pool_no_worker_declares_any_more_fails_after_the_schedulers_timeout(
+    make_project, tmp_path
+):
+    # A scheduler whose tasks fail after 1 s without a worker matching their resources.
+    (tmp_path / "logs").mkdir()
+    with started_cluster(
+        tmp_path / "logs",
+        ("--nthreads", "1", "--resources", "db=1", "--no-nanny"),
+        ("--nthreads", "1", "--resources", "other=1"),
+        scheduler_env={"DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT": "1s"},
+    ) as started:
+        root = make_project(
+            LEFT_FOR_GOOD, config=pool_config(started.address, pools="db = 1\nother = 1")
+        )
+        (db_worker,) = [pid for pid, has in started.resources_by_pid.items() if "db" in has]
+        (root / "db_worker.json").write_text(json.dumps(db_worker))
+        began = time.monotonic()
+        code, out, err, _ = run_cli(root, "*", "--json")
+    assert time.monotonic() - began < 30  # it does not wait for ever
+    assert code == 1, err
+    steps = {
+        e["asset"]: e for e in map(json.loads, out.splitlines()) if e["event"] == "step_finished"
+    }
+    assert steps["first"]["state"] == "materialized"
+    assert steps["second"]["state"] == "failed"
+    assert (
+        "asset 'second' waited 1 s in the Dask scheduler for a worker declaring the resource "
+        "'db' (its pool, with pool_resources on), and none was there"
+    ) in steps["second"]["message"]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from distributed import Future
 from distributed.client import FutureCancelledError
-from distributed.scheduler import KilledWorker
+from distributed.scheduler import KilledWorker, NoValidWorkerError
 
 from assetflow.errors import UsageError
 from assetflow.execution.attempt import Attempts, Retried, Retrying, Worker
@@ -33,6 +33,7 @@ from assetflow.execution.dask.resources import (
     assets_by_pool,
     local_resources,
     step_resources,
+    unrunnable,
     wait_for_pool_workers,
 )
 from assetflow.execution.dask.worker import (
@@ -262,6 +263,9 @@ class DaskExecutor:
             if not self._had_started(future.key) and self._resubmit(work):
                 return None  # it was waiting on that worker: nothing of it ran
             return self._lost_attempt(work, self._lost_worker(work, error), None)
+        except NoValidWorkerError as error:  # no worker declared its pool in time
+            failed = unrunnable(_named(work), error.resource_restrictions, error.timeout)
+            return Event("done", work, self._with_lost(work, Attempts(failed)))
         except Exception as error:  # Dask could not run the task at all
             failed = StepLost(
                 f"the Dask cluster could not run {_named(work)}: {error}",

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from assetflow.errors import UsageError
+from assetflow.execution.executor import StepLost
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -103,6 +104,23 @@ def wait_for_pool_workers(
         if time.monotonic() >= until:
             raise _missing_error(missing, declared, address)
         time.sleep(POLL_S)
+
+
+def unrunnable(named: str, resources: Mapping[str, float] | None, timeout: float) -> StepLost:
+    """The outcome of a step that waited in the scheduler for a worker declaring its pool
+    longer than the scheduler's `no-workers-timeout` (it never started)."""
+    pools = sorted(resources or {})
+    pool = ", ".join(repr(name) for name in pools) or "its pool"
+    flag = ",".join(f"{name}=1" for name in pools) or "POOL=1"
+    return StepLost(
+        f"{named} waited {timeout:g} s in the Dask scheduler for a worker declaring the "
+        f"resource {pool} (its pool, with pool_resources on), and none was there, so the "
+        "scheduler gave it up (its distributed.scheduler.no-workers-timeout); nothing of it "
+        "ran.",
+        hint=f'Start a worker that declares it (`dask worker SCHEDULER --resources "{flag}"`), '
+        "or set pool_resources = false in [tool.assetflow.dask] to run the steps of pools "
+        "on any worker.",
+    )
 
 
 def _missing_error(
