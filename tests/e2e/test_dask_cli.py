@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from distributed import Client
 
@@ -246,6 +247,49 @@ def test_duckdb_outputs_with_a_remote_cluster_are_refused_before_anything_runs(m
     assert 'io="parquet"' in err
     assert "--executor multiprocess" in err
     assert not (root / ".assetflow" / "data").exists()
+
+
+DUCK_AND_PARQUET = """
+    import os
+
+    import pandas as pd
+
+    from assetflow import asset
+
+    @asset(io="duckdb")
+    def orders() -> pd.DataFrame:
+        return pd.DataFrame({"id": [1, 2]})
+
+    @asset
+    def order_count(orders: pd.DataFrame) -> dict:
+        return {"n": len(orders)}
+
+    @asset(io="parquet")
+    def prices() -> pd.DataFrame:
+        return pd.DataFrame({"parent": [os.getppid()]})
+"""
+
+
+def test_only_the_duckdb_assets_a_run_writes_or_reads_refuse_a_remote_cluster(
+    make_project, cluster
+):
+    root = make_project(DUCK_AND_PARQUET)
+    # A run of the Parquet asset alone goes to the cluster.
+    code, _, err, _ = run_cli(root, "prices", "--dask-address", cluster.address)
+    assert code == 0, err
+    (stored_prices,) = (root / ".assetflow" / "data").rglob("prices*.parquet")
+    assert int(pd.read_parquet(stored_prices)["parent"][0]) in cluster.worker_pids
+    # A run writing the DuckDB asset, or reading it, is refused before anything runs.
+    code, _, err, _ = run_cli(root, "orders", "--dask-address", cluster.address)
+    assert code == 2
+    assert "asset 'orders' is stored in DuckDB" in err
+    assert "can neither write it nor read it" in err
+    code, _, err, _ = run_cli(root, "orders", "--executor", "inprocess")
+    assert code == 0, err
+    code, _, err, _ = run_cli(root, "order_count", "--dask-address", cluster.address)
+    assert code == 2
+    assert "asset 'orders' is stored in DuckDB" in err
+    assert not list((root / ".assetflow" / "data").rglob("order_count*"))
 
 
 def test_dask_address_with_another_executor_is_refused(make_project):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import dask
@@ -88,34 +88,39 @@ def threads(client: Client) -> int:
     return sum(int(worker.get("nthreads", 1)) for worker in info["workers"].values()) or 1
 
 
-def duckdb_assets(project: Project) -> list[str]:
-    """The assets stored in a DuckDB file (their own or a named io setting's)."""
+def duckdb_assets(project: Project, among: Collection[str] | None = None) -> list[str]:
+    """The assets stored in a DuckDB file (their own or a named io setting's), of those
+    `among` (None: of the whole project)."""
     named = {name for name, entry in project.location.config.io.items() if entry.kind == "duckdb"}
     return sorted(
         name
-        for name in project.graph.names
-        if (kind := project.graph.spec(name).kind) == "duckdb" or kind in named
+        for name in (project.graph.names if among is None else among)
+        if name in project.graph
+        and ((kind := project.graph.spec(name).kind) == "duckdb" or kind in named)
     )
 
 
-def refuse_duckdb(project: Project, address: str) -> None:
+def refuse_duckdb(project: Project, address: str, among: Collection[str] | None = None) -> None:
     """A cluster elsewhere cannot write this machine's DuckDB file: say so before any
-    step runs.
+    step runs, if an asset the run writes or reads (`among`; None: any asset of the
+    project) is stored there.
 
     Raises:
-        UsageError: Naming the project's DuckDB assets.
+        UsageError: Naming those of the run's assets stored in DuckDB.
     """
-    assets = duckdb_assets(project)
+    assets = duckdb_assets(project, among)
     if not assets:
         return
     shown = ", ".join(repr(name) for name in assets[:5]) + (" ..." if len(assets) > 5 else "")
     raise UsageError(
         f"asset{'s' if len(assets) > 1 else ''} {shown} "
         f'{"are" if len(assets) > 1 else "is"} stored in DuckDB (io="duckdb"), and a DuckDB '
-        f"file stays on this machine: the Dask workers of {address} cannot write it.",
+        f"file stays on this machine: the Dask workers of {address} can neither write "
+        "it nor read it.",
         hint='To fix this, store them as Parquet (io="parquet"), which every worker can '
-        "reach on shared storage, or run this project with --executor multiprocess (or "
-        "without --dask-address, on a local cluster).",
+        "reach on shared storage, leave them and the assets reading them out of the "
+        "selection, or run this project with --executor multiprocess (or without "
+        "--dask-address, on a local cluster).",
     )
 
 

@@ -51,13 +51,13 @@ from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 from assetflow.execution.step import StepOutput
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
     from datetime import datetime
 
     from distributed import Client, LocalCluster
 
     from assetflow.execution.attempt import Work
     from assetflow.keys import AssetPartition
+    from assetflow.planner.plan import Plan
     from assetflow.project import DaskSettings, Project
 
 
@@ -91,7 +91,7 @@ class DaskExecutor:
         workers: int,
         settings: DaskSettings,
         retrying: Retrying | None = None,
-        assets: Collection[str] | None = None,
+        plan: Plan | None = None,
     ) -> None:
         """Connect to the cluster (or start a local one) and load the project on it.
 
@@ -100,19 +100,23 @@ class DaskExecutor:
             workers: The local cluster's worker processes (no address).
             settings: The `[tool.assetflow.dask]` table.
             retrying: How lost attempts wait before they are submitted again.
-            assets: The assets the run's steps materialize, whose pools some worker
-                must declare with `settings.pool_resources` (None: every asset).
+            plan: What the run will run: a remote cluster refuses its steps stored in
+                DuckDB, and with `settings.pool_resources` some worker must declare the
+                pool of each of its steps (None: every asset of the project counts).
 
         Raises:
-            UsageError: The cluster cannot be reached or cannot load the project, a
-                DuckDB asset with a remote cluster, or a pool no worker declares.
+            UsageError: The cluster cannot be reached or cannot load the project, a step
+                stored in DuckDB with a remote cluster, or a pool no worker declares.
         """
         from assetflow.clock import SystemClock
 
         address = settings.address
         self._retrying = retrying or Retrying(SystemClock())
+        assets = None if plan is None else {step.asset for step in plan.steps}
         if address is not None:
-            refuse_duckdb(project, address)
+            # The run's steps, and the assets they read: the workers write and read them.
+            read = set() if plan is None else {key[0] for step in plan.steps for key in step.inputs}
+            refuse_duckdb(project, address, None if assets is None else assets | read)
         self._client: Client
         self._cluster: LocalCluster | None
         self._pool_resources = settings.pool_resources
