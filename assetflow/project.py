@@ -184,6 +184,10 @@ class DaskSettings(BaseModel):
     address: str | None = Field(default=None, min_length=1)
     #: seconds to keep trying to reach the scheduler before saying it cannot be reached
     connect_timeout: PositiveFloat = 10.0
+    #: also send each step of a pool as a task asking for one unit of the Dask resource
+    #: named as the pool, so that it runs only on workers declaring it (`dask worker
+    #: --resources "db=1"`); the workers of a local cluster declare every pool, at its size
+    pool_resources: bool = False
 
 
 class ProjectConfig(BaseModel):

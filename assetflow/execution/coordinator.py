@@ -149,7 +149,7 @@ def execute_plan(
     control = control or RunControl(heartbeat=lambda at: store.heartbeat(run_id, at))
     listener = fan_out(listeners)
     retrying = Retrying(clock, sleep or time.sleep, rng or random.Random())
-    executor = EXECUTORS.create(executor_name, ExecutorSetup(project, workers, retrying))
+    executor = EXECUTORS.create(executor_name, ExecutorSetup(project, workers, retrying, plan))
     try:
         with recorded_run(
             store, run_record(request, run_id, clock.now(), plan=plan), clock, listener

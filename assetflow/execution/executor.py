@@ -22,6 +22,7 @@ from assetflow.errors import AssetflowError, UsageError, did_you_mean, suggest
 if TYPE_CHECKING:
     from assetflow.execution.attempt import Attempts, Retrying, Work
     from assetflow.keys import AssetPartition
+    from assetflow.planner.plan import Plan
     from assetflow.project import Project
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class ExecutorSetup:
     workers: int
     #: how to wait between retries, and their randomness (for steps run in this process)
     retrying: Retrying
+    #: what the run will run (None: not known to the caller)
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +220,7 @@ def _dask(setup: ExecutorSetup) -> Executor:
     from assetflow.execution.dask.executor import DaskExecutor
 
     config = setup.project.location.config
-    return DaskExecutor(setup.project, setup.workers, config.dask, setup.retrying)
+    return DaskExecutor(setup.project, setup.workers, config.dask, setup.retrying, setup.plan)
 
 
 def _no_dask() -> str | None:

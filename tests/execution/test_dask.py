@@ -135,6 +135,7 @@ def test_a_lost_dask_worker_is_one_failed_attempt_retried_by_the_assets_policy(
 LOSES_ITS_WORKER_THEN_RAISES = """
     import os
     import signal
+    import time
     from pathlib import Path
 
     from assetflow import asset
@@ -147,6 +148,9 @@ LOSES_ITS_WORKER_THEN_RAISES = """
             file.write("x")
         if len((HERE / "flaky.ran").read_text()) == 1:
             os.kill(os.getppid(), signal.SIGKILL)  # the Dask worker this attempt runs on
+            # Its own end follows (its parent's death): raising first would let this
+            # process retry it before it is gone.
+            time.sleep(30)
         raise RuntimeError("the API is down")
 """
 

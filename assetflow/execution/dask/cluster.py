@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import dask
@@ -18,10 +19,14 @@ WORKERS_TIMEOUT_S = 30.0
 
 
 def connect(
-    address: str | None, workers: int, timeout: float
+    address: str | None,
+    workers: int,
+    timeout: float,
+    resources: Mapping[str, float] | None = None,
 ) -> tuple[Client, LocalCluster | None]:
     """A client of the scheduler at `address` (tried for `timeout` seconds), or of a local
-    cluster of `workers` single-threaded worker processes started for this run.
+    cluster of `workers` single-threaded worker processes started for this run, each
+    declaring `resources`.
 
     See `start_local_cluster` for the local one.
 
@@ -29,7 +34,7 @@ def connect(
         UsageError: The scheduler cannot be reached, or has no worker.
     """
     if address is None:
-        cluster = start_local_cluster(workers)
+        cluster = start_local_cluster(workers, resources)
         client = Client(cluster, set_as_default=False)  # type: ignore[no-untyped-call]
         return client, cluster
     try:
@@ -56,11 +61,12 @@ def connect(
     return client, None
 
 
-def start_local_cluster(workers: int) -> LocalCluster:
-    """A cluster on this machine of `workers` single-threaded worker processes, whose
-    scheduler never runs a task again when its worker dies (`allowed-failures` 0) and
-    gives a worker no more tasks than it has threads (the others wait on the scheduler,
-    so a worker that dies takes no waiting step down with it)."""
+def start_local_cluster(workers: int, resources: Mapping[str, float] | None = None) -> LocalCluster:
+    """A cluster on this machine of `workers` single-threaded worker processes, each
+    declaring `resources` (Dask's, none by default), whose scheduler never runs a task
+    again when its worker dies (`allowed-failures` 0) and gives a worker no more tasks
+    than it has threads (the others wait on the scheduler, so a worker that dies takes no
+    waiting step down with it)."""
     settings = {
         "distributed.scheduler.allowed-failures": 0,
         "distributed.scheduler.worker-saturation": 1.0,
@@ -72,6 +78,7 @@ def start_local_cluster(workers: int) -> LocalCluster:
             processes=True,
             dashboard_address=":0",  # any free port: never a clash with 8787
             silence_logs=logging.ERROR,
+            **({"resources": dict(resources)} if resources else {}),
         )
 
 
@@ -81,34 +88,39 @@ def threads(client: Client) -> int:
     return sum(int(worker.get("nthreads", 1)) for worker in info["workers"].values()) or 1
 
 
-def duckdb_assets(project: Project) -> list[str]:
-    """The assets stored in a DuckDB file (their own or a named io setting's)."""
+def duckdb_assets(project: Project, among: Collection[str] | None = None) -> list[str]:
+    """The assets stored in a DuckDB file (their own or a named io setting's), of those
+    `among` (None: of the whole project)."""
     named = {name for name, entry in project.location.config.io.items() if entry.kind == "duckdb"}
     return sorted(
         name
-        for name in project.graph.names
-        if (kind := project.graph.spec(name).kind) == "duckdb" or kind in named
+        for name in (project.graph.names if among is None else among)
+        if name in project.graph
+        and ((kind := project.graph.spec(name).kind) == "duckdb" or kind in named)
     )
 
 
-def refuse_duckdb(project: Project, address: str) -> None:
+def refuse_duckdb(project: Project, address: str, among: Collection[str] | None = None) -> None:
     """A cluster elsewhere cannot write this machine's DuckDB file: say so before any
-    step runs.
+    step runs, if an asset the run writes or reads (`among`; None: any asset of the
+    project) is stored there.
 
     Raises:
-        UsageError: Naming the project's DuckDB assets.
+        UsageError: Naming those of the run's assets stored in DuckDB.
     """
-    assets = duckdb_assets(project)
+    assets = duckdb_assets(project, among)
     if not assets:
         return
     shown = ", ".join(repr(name) for name in assets[:5]) + (" ..." if len(assets) > 5 else "")
     raise UsageError(
         f"asset{'s' if len(assets) > 1 else ''} {shown} "
         f'{"are" if len(assets) > 1 else "is"} stored in DuckDB (io="duckdb"), and a DuckDB '
-        f"file stays on this machine: the Dask workers of {address} cannot write it.",
+        f"file stays on this machine: the Dask workers of {address} can neither write "
+        "it nor read it.",
         hint='To fix this, store them as Parquet (io="parquet"), which every worker can '
-        "reach on shared storage, or run this project with --executor multiprocess (or "
-        "without --dask-address, on a local cluster).",
+        "reach on shared storage, leave them and the assets reading them out of the "
+        "selection, or run this project with --executor multiprocess (or without "
+        "--dask-address, on a local cluster).",
     )
 
 

@@ -24,11 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 from distributed import Future
 from distributed.client import FutureCancelledError
-from distributed.scheduler import KilledWorker
+from distributed.scheduler import KilledWorker, NoValidWorkerError
 
 from assetflow.errors import UsageError
 from assetflow.execution.attempt import Attempts, Retried, Retrying, Worker
 from assetflow.execution.dask.cluster import connect, refuse_duckdb, threads
+from assetflow.execution.dask.resources import (
+    assets_by_pool,
+    local_resources,
+    step_resources,
+    unrunnable,
+    wait_for_pool_workers,
+)
 from assetflow.execution.dask.worker import (
     KILL_GRACE_S,
     ProjectNotLoaded,
@@ -50,6 +57,7 @@ if TYPE_CHECKING:
 
     from assetflow.execution.attempt import Work
     from assetflow.keys import AssetPartition
+    from assetflow.planner.plan import Plan
     from assetflow.project import DaskSettings, Project
 
 
@@ -68,6 +76,9 @@ class DaskExecutor:
     A step whose process or Dask worker is lost before it reports has had one failed
     attempt: it is submitted again (with a new key) if its retry policy allows, after
     the policy's delay, else it fails with that attempt's error.
+
+    With `settings.pool_resources`, each step of a pool asks for one unit of the Dask
+    resource named as the pool (see `resources`), every time it is submitted.
     """
 
     runs_on_coordinator_thread = False
@@ -80,16 +91,40 @@ class DaskExecutor:
         workers: int,
         settings: DaskSettings,
         retrying: Retrying | None = None,
+        plan: Plan | None = None,
     ) -> None:
+        """Connect to the cluster (or start a local one) and load the project on it.
+
+        Args:
+            project: The loaded project.
+            workers: The local cluster's worker processes (no address).
+            settings: The `[tool.assetflow.dask]` table.
+            retrying: How lost attempts wait before they are submitted again.
+            plan: What the run will run: a remote cluster refuses its steps stored in
+                DuckDB, and with `settings.pool_resources` some worker must declare the
+                pool of each of its steps (None: every asset of the project counts).
+
+        Raises:
+            UsageError: The cluster cannot be reached or cannot load the project, a step
+                stored in DuckDB with a remote cluster, or a pool no worker declares.
+        """
         from assetflow.clock import SystemClock
 
         address = settings.address
         self._retrying = retrying or Retrying(SystemClock())
+        assets = None if plan is None else {step.asset for step in plan.steps}
         if address is not None:
-            refuse_duckdb(project, address)
+            # The run's steps, and the assets they read: the workers write and read them.
+            read = set() if plan is None else {key[0] for step in plan.steps for key in step.inputs}
+            refuse_duckdb(project, address, None if assets is None else assets | read)
         self._client: Client
         self._cluster: LocalCluster | None
-        self._client, self._cluster = connect(address, workers, settings.connect_timeout)
+        self._pool_resources = settings.pool_resources
+        # A local cluster's workers each declare every pool, at its size.
+        local = local_resources(project.location.config.pools) if self._pool_resources else None
+        self._client, self._cluster = connect(
+            address, workers, settings.connect_timeout, resources=local
+        )
         self._token = uuid.uuid4().hex
         self._counter = itertools.count(1)
         self._running: dict[Future[Any], Work] = {}
@@ -106,6 +141,12 @@ class DaskExecutor:
         #: how many times each step was submitted again because its worker died first
         self._resubmits: dict[AssetPartition, int] = {}
         try:
+            if self._pool_resources:
+                wait_for_pool_workers(
+                    self._client,
+                    assets_by_pool(project, assets),
+                    _scheduler_address(address, self._cluster),
+                )
             self._client.register_plugin(
                 RunPlugin(project.location, self._token), name=plugin_name(self._token)
             )
@@ -150,6 +191,12 @@ class DaskExecutor:
         # A step goes where its inputs are kept in memory, if that worker is there.
         holders = Counter(self._holders[k] for k in work.step.inputs if k in self._holders)
         where = [holders.most_common(1)[0][0]] if holders else None
+        resources = step_resources(work.spec.pool if self._pool_resources else None)
+        if resources:
+            # A hint at a worker that lacks the resource, or has died since, makes Dask
+            # drop the resource too (it falls back to any worker): a step of a pool goes
+            # to any worker declaring it, and reads its inputs from storage if need be.
+            where = None
         try:
             future = self._client.submit(
                 run_step,
@@ -160,6 +207,7 @@ class DaskExecutor:
                 pure=False,
                 retries=0,
                 **({"workers": where, "allow_other_workers": True} if where else {}),
+                **({"resources": resources} if resources else {}),
             )
         except Exception as error:  # an unpicklable source value, a closed client
             raise StepLost(
@@ -215,9 +263,13 @@ class DaskExecutor:
         except ProjectNotLoaded as error:
             return Event("done", work, self._with_lost(work, Attempts(StepLost(str(error)))))
         except KilledWorker as error:  # its Dask worker died (or left)
+            self._gone(error)
             if not self._had_started(future.key) and self._resubmit(work):
                 return None  # it was waiting on that worker: nothing of it ran
             return self._lost_attempt(work, self._lost_worker(work, error), None)
+        except NoValidWorkerError as error:  # no worker declared its pool in time
+            failed = unrunnable(_named(work), error.resource_restrictions, error.timeout)
+            return Event("done", work, self._with_lost(work, Attempts(failed)))
         except Exception as error:  # Dask could not run the task at all
             failed = StepLost(
                 f"the Dask cluster could not run {_named(work)}: {error}",
@@ -251,6 +303,14 @@ class DaskExecutor:
         except Exception:  # the scheduler cannot say: count the attempt
             return True
         return any(message == key for _, message in events)
+
+    def _gone(self, error: KilledWorker) -> None:
+        """The outputs a dead worker kept in memory went with it: no step is sent there
+        for them, and it is not asked to drop them (reaching it would hold the run for
+        the scheduler's connect timeout)."""
+        address = getattr(getattr(error, "last_worker", None), "address", None)
+        for key in [key for key, holder in self._holders.items() if holder == address]:
+            del self._holders[key]
 
     def _resubmit(self, work: Work) -> bool:
         """Submit again a step whose worker died before it started, a few times."""
@@ -363,6 +423,13 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 self._cluster.close()
         del self._client
+
+
+def _scheduler_address(address: str | None, cluster: LocalCluster | None) -> str:
+    """The scheduler's address: the one given, or the local cluster's."""
+    if address is None and cluster is not None:
+        return str(cluster.scheduler_address)
+    return address or "?"
 
 
 def _reruns(client: Client) -> bool:
