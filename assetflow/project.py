@@ -299,11 +299,18 @@ class ProjectLocation:
     root: Path
     config_file: Path
     config: ProjectConfig
+    #: `state_dir` once resolved (asked for at every step: resolving is a system call a
+    #: path component)
+    _state_dir: Path | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def state_dir(self) -> Path:
-        """Where outputs and metadata live (`.assetflow/` unless configured)."""
-        return (self.root / self.config.state_dir).resolve()
+        """Where outputs and metadata live (`.assetflow/` unless configured), resolved once."""
+        resolved = self._state_dir
+        if resolved is None:
+            resolved = (self.root / self.config.state_dir).resolve()
+            object.__setattr__(self, "_state_dir", resolved)
+        return resolved
 
 
 @dataclass(frozen=True, slots=True)
