@@ -357,3 +357,10 @@ def test_step_counts_count_each_runs_step_events_by_kind(store: MetadataStore) -
         "r1": {"materialized": 2, "failed": 1},
         "r2": {"cancelled": 1},
     }
+
+
+def test_a_partition_key_with_a_nul_is_found_by_its_key(store: MetadataStore) -> None:
+    keys = [("a", "x\x00y"), ("a", "x"), ("a", None)]
+    store.record([materialization("a", partition=partition) for _, partition in keys])
+    states = store.latest_states_of([*keys, ("a", "x\x00z")])
+    assert set(states) == set(keys)

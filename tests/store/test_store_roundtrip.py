@@ -164,10 +164,6 @@ def test_latest_is_the_newest_of_each_asset_partition(
             if key not in expected or materialization.finished_at >= expected[key].finished_at:
                 expected[key] = materialization
         assert store.latest_materializations() == expected
-        if kind == "sqlite":
-            # Known gap, reported: SQLite's latest_states_of misses a partition key
-            # holding NUL ('\x00'); the other backends find it.
-            return
         states = store.latest_states_of(expected)
         assert {key: state.run_id for key, state in states.items()} == {
             key: one.run_id for key, one in expected.items()

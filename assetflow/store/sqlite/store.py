@@ -330,6 +330,11 @@ def _key_holder(connection: sqlite3.Connection, run_key: str, *, runs: bool = Tr
     return None if run is None else f"run {run[0]}"
 
 
+#: Keys bound per statement when they cannot go as one JSON parameter (SQLite allows
+#: 32,766 parameters a statement).
+_PAIRS_PER_STATEMENT = 500
+
+
 class SqliteStore:
     """A MetadataStore in one SQLite file, safe to share between processes and threads."""
 
@@ -688,15 +693,27 @@ class SqliteStore:
         wanted = [[asset, "" if partition is None else partition] for asset, partition in keys]
         if not wanted:
             return {}
-        rows = self._db.select(
-            "read the latest states of some partitions",
+        action = "read the latest states of some partitions"
+        select = (
             f"SELECT {STATE_COLUMNS} FROM latest_state AS l "
             "JOIN materializations AS m ON m.id = l.materialization_id "
-            "WHERE (l.asset, l.partition_key) IN ("
-            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
-            "FROM json_each(?))",
-            (json.dumps(wanted),),
+            "WHERE (l.asset, l.partition_key) IN "
         )
+        if not any("\x00" in text for pair in wanted for text in pair):
+            # All keys in one statement, as one JSON parameter.
+            rows = self._db.select(
+                action,
+                select + "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') "
+                "FROM json_each(?))",
+                (json.dumps(wanted),),
+            )
+        else:  # SQLite's JSON functions end a string at a NUL: bind each key instead
+            rows = []
+            for start in range(0, len(wanted), _PAIRS_PER_STATEMENT):
+                chunk = wanted[start : start + _PAIRS_PER_STATEMENT]
+                values = ", ".join(["(?, ?)"] * len(chunk))
+                parameters = tuple(text for pair in chunk for text in pair)
+                rows += self._db.select(action, f"{select}(VALUES {values})", parameters)
         states = self._records(states_from_rows, rows)
         return {(s.asset, s.partition): s for s in states}
 
