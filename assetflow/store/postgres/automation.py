@@ -27,7 +27,6 @@ from assetflow.store.automation import (
     TickStatus,
     check_cursor,
     check_origins,
-    check_status,
     check_ttl,
     held_key_error,
     lease_times,
@@ -38,6 +37,8 @@ from assetflow.store.automation import (
     unknown_tick_error,
 )
 from assetflow.store.normalise import MAX_INTEGER, as_utc
+from assetflow.store.postgres.rows import Row, _as_read
+from assetflow.store.sqlite import rows as sqlite_rows
 
 if TYPE_CHECKING:
     import psycopg
@@ -131,41 +132,14 @@ def _tick_row(tick: TickRecord, request_json: str | None) -> tuple[object, ...]:
     )
 
 
-def _ticks_from_rows(rows: Iterable[Sequence[Any]]) -> list[TickRecord]:
-    """Ticks from rows selected as TICK_COLUMNS."""
-    return [
-        TickRecord(
-            origin,
-            scheduled_at,
-            evaluated_at,
-            check_status(status, f"tick '{origin}' at {scheduled_at.isoformat()}"),
-            reason,
-            run_id,
-            run_key,
-            tuple(json.loads(partition_keys)) if partition_keys else (),
-            selection,
-            json.loads(request) if request is not None else None,
-        )
-        for (
-            origin,
-            scheduled_at,
-            evaluated_at,
-            status,
-            reason,
-            run_id,
-            run_key,
-            partition_keys,
-            selection,
-            request,
-        ) in rows
-    ]
+def _ticks_from_rows(rows: Iterable[Row]) -> list[TickRecord]:
+    """SQLite's ``ticks_from_rows``, the driver's datetimes taken as they are."""
+    return sqlite_rows.ticks_from_rows(rows, time=_as_read)
 
 
-def _origin_states_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, OriginState]:
-    return {
-        origin: OriginState(origin, seen, bool(paused), changed, fingerprint)
-        for origin, seen, paused, changed, fingerprint in rows
-    }
+def _origin_states_from_rows(rows: Iterable[Row]) -> dict[str, OriginState]:
+    states = sqlite_rows.origin_states_from_rows(rows, time=_as_read)
+    return {state.origin: state for state in states}
 
 
 def _key_holder(

@@ -471,15 +471,16 @@ def tick_row(tick: TickRecord, request_json: str | None) -> Row:
     )
 
 
-def ticks_from_rows(rows: Iterable[Row]) -> list[TickRecord]:
+def ticks_from_rows(
+    rows: Iterable[Row], time: TimeReader = datetime.fromisoformat
+) -> list[TickRecord]:
     """Ticks from rows selected as TICK_COLUMNS."""
-    parse_time = datetime.fromisoformat
     return [
         TickRecord(
             origin,
-            parse_time(scheduled_at),
-            parse_time(evaluated_at),
-            check_status(status, f"tick '{origin}' at {scheduled_at}"),
+            time(scheduled_at),
+            time(evaluated_at),
+            check_status(status, f"tick '{origin}' at {time(scheduled_at).isoformat()}"),
             reason,
             run_id,
             run_key,
@@ -502,10 +503,10 @@ def ticks_from_rows(rows: Iterable[Row]) -> list[TickRecord]:
     ]
 
 
-def origin_states_from_rows(rows: Iterable[Row]) -> list[OriginState]:
+def origin_states_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[OriginState]:
     """Origin states from rows selected as ORIGIN_STATE_COLUMNS."""
     return [
-        OriginState(origin, datetime.fromisoformat(seen), bool(paused), _time(changed), digest)
+        OriginState(origin, time(seen), bool(paused), time(changed), digest)
         for origin, seen, paused, changed, digest in rows
     ]
 
