@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from assetflow.execution.listeners import Listeners, Recorded, RunEnded
 from assetflow.store.records import RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from assetflow.clock import Clock
-    from assetflow.execution.listeners import Listeners
     from assetflow.planner.plan import Plan
     from assetflow.request import RunRequest
     from assetflow.store.base import MetadataStore
@@ -39,8 +39,8 @@ class RecordedRun:
     run_id: str
     clock: Clock
     started_at: datetime
+    listeners: Listeners
     finished_at: datetime | None = None
-    listeners: Listeners | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -50,12 +50,7 @@ class RecordedRun:
         """Record how the run ended (once; later calls change nothing) and when."""
         if self.finished_at is None:
             self.finished_at = at = self.clock.now()
-            if self.listeners is None:
-                self.store.finish_run(self.run_id, status, at)
-            else:
-                from assetflow.execution.listeners import Recorded, RunEnded
-
-                self.listeners.record(self.store, Recorded(self.run_id, ended=RunEnded(status, at)))
+            self.listeners.record(self.store, Recorded(self.run_id, ended=RunEnded(status, at)))
         return self.finished_at
 
 
@@ -96,13 +91,9 @@ def recorded_run(
     """Record the run as started; if the block raises before finishing it, record it as
     cancelled (Ctrl-C, SIGTERM) or failed (anything else), and let the error go on.
     `listeners` hear the start and the end as batches (see the module doc)."""
-    if listeners is None:
-        store.create_run(record)
-    else:
-        from assetflow.execution.listeners import Recorded
-
-        listeners.record(store, Recorded(record.run_id, started=record))
-    run = RecordedRun(store, record.run_id, clock, record.started_at, listeners=listeners)
+    listeners = Listeners() if listeners is None else listeners
+    listeners.record(store, Recorded(record.run_id, started=record))
+    run = RecordedRun(store, record.run_id, clock, record.started_at, listeners)
     try:
         yield run
     except BaseException as error:
