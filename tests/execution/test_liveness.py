@@ -33,6 +33,7 @@ from assetflow.store import (
     open_store,
 )
 from tests.store.conftest import BACKENDS, open_backend
+from tests.unprivileged import unprivileged
 
 T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 LIVE, DEAD = 1111, 2222
@@ -205,9 +206,22 @@ def test_is_process_alive(dead_pid: int) -> None:
     assert not is_process_alive(2**40)  # beyond any pid
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root user")
+@pytest.mark.skipif(os.name != "posix", reason="users and signals")
 def test_a_process_of_another_user_is_alive() -> None:
-    assert is_process_alive(1)  # init: os.kill says PermissionError, not "no such process"
+    # Asked by a user who may not signal it (as root, CI's user, an unprivileged one):
+    # os.kill says PermissionError, not "no such process". Pid 1 is root's init.
+    def probe() -> tuple[bool, bool]:
+        try:
+            os.kill(1, 0)
+        except PermissionError:
+            refused = True
+        else:
+            refused = False
+        return refused, is_process_alive(1)
+
+    refused, alive = unprivileged(probe)
+    assert refused, "this user may signal pid 1: the case is not tried"
+    assert alive
 
 
 @probes_pids

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from assetflow.errors import WriteError
 from assetflow.io import atomic, read_output, write_output
 from assetflow.io.atomic import atomic_path
+from tests.unprivileged import reachable_directory, unprivileged
 
 # Run again in CI against the oldest supported pandas (see .ci/run).
 pytestmark = pytest.mark.oldest_pandas
@@ -105,32 +107,28 @@ def test_a_successful_write_leaves_only_the_target(tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["daily.parquet", "settings.json"]
 
 
-def _is_writable_despite_permissions(directory: Path) -> bool:
-    """True when running as root (or similar), where chmod does not stop writes."""
-    probe = directory / "probe"
-    try:
-        probe.write_bytes(b"")
-    except PermissionError:
-        return False
-    probe.unlink()
-    return True
-
-
 def test_an_unwritable_directory_names_it_and_the_fix(tmp_path: Path) -> None:
-    locked = tmp_path / "state"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        if _is_writable_despite_permissions(locked):
-            pytest.skip("running as root: chmod does not stop writes (see the next test)")
-        with pytest.raises(
-            WriteError,
-            match=rf"the directory '{locked}' is not writable(.|\n)*chmod u\+w(.|\n)*state_dir",
-        ):
-            write_output("daily", GOOD, "parquet", locked)
+    # As root (CI), the write is made by an unprivileged user: root ignores chmod.
+    write_output("daily", GOOD, "parquet", tmp_path)  # what the write imports
+    with reachable_directory() as reachable:
+        locked = reachable / "state"
+        locked.mkdir()
+        locked.chmod(0o555)
+
+        def write_it() -> str | None:
+            try:
+                write_output("daily", GOOD, "parquet", locked)
+            except WriteError as error:
+                return str(error)
+            return None
+
+        refused = unprivileged(write_it)
+        assert refused is not None, "the output was written to a directory it cannot write"
+        assert re.search(
+            rf"the directory '{locked}' is not writable(.|\n)*chmod u\+w(.|\n)*state_dir",
+            refused,
+        ), refused
         assert list(locked.iterdir()) == []
-    finally:
-        locked.chmod(0o700)
 
 
 def test_a_file_in_the_way_of_the_directory_names_it_and_the_fix(tmp_path: Path) -> None:

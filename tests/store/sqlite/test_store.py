@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from assetflow.errors import StoreError
 from assetflow.store import EventKind, RunStatus, SqliteStore, open_store
 from tests.store.builders import at, event, materialization, run
 from tests.store.sqlite.files import connect, query
+from tests.unprivileged import reachable_directory, unprivileged
 
 CORRUPT = r"the metadata store .*metadata\.sqlite is corrupt or is not a SQLite database"
 
@@ -106,19 +108,27 @@ def test_a_file_in_the_way_of_the_directory_is_an_error(tmp_path: Path) -> None:
         open_store("sqlite", tmp_path / ".assetflow" / "metadata.sqlite")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_a_read_only_directory_is_an_error(tmp_path: Path) -> None:
-    directory = tmp_path / "locked"
-    directory.mkdir()
-    directory.chmod(0o500)
-    try:
-        with pytest.raises(
-            StoreError, match=r"cannot open the metadata store .* for writing"
-        ) as caught:
-            open_store("sqlite", directory / "metadata.sqlite")
-        assert "chmod u+w" in caught.value.hint
-    finally:
-        directory.chmod(0o700)
+    # As root (CI), the store is opened by an unprivileged user: root ignores chmod.
+    open_store("sqlite", tmp_path / "warm" / "metadata.sqlite").close()  # its imports
+    with reachable_directory() as reachable:
+        directory = reachable / "locked"
+        directory.mkdir()
+        directory.chmod(0o555)
+
+        def open_it() -> tuple[str, str] | None:
+            try:
+                open_store("sqlite", directory / "metadata.sqlite").close()
+            except StoreError as error:
+                return str(error), error.hint or ""
+            return None
+
+        refused = unprivileged(open_it)
+        assert refused is not None, "the store opened in a directory it cannot write"
+        message, hint = refused
+        assert re.search(r"cannot open the metadata store .* for writing", message), message
+        assert "chmod u+w" in hint
+        assert list(directory.iterdir()) == []
 
 
 def test_an_unwritable_location_is_an_error_even_for_root() -> None:
