@@ -10,7 +10,9 @@ import dataclasses
 import itertools
 import json
 import os
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from assetflow.loader import load_project
 from assetflow.request import RunRequest
 from assetflow.services.planning import make_plan
 from assetflow.store import EventKind, RunStatus, open_store
+from tests.e2e.processes import assetflow as assetflow_command
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 #: How often the heartbeat of the cancellation test beats.
@@ -341,7 +344,8 @@ def test_a_worker_that_dies_fails_only_its_step(make_project, clock, executor):
     isolates_steps = made.isolates_steps
     made.close()
     if not isolates_steps:
-        pytest.skip(f"the {executor} executor does not isolate steps: a dying step ends the run")
+        _a_dying_step_ends_the_run(root, executor)
+        return
     result = run(root, clock, executor)
     steps = by_asset(result)
     assert steps["killed"].state is StepState.FAILED
@@ -352,6 +356,28 @@ def test_a_worker_that_dies_fails_only_its_step(make_project, clock, executor):
     assert died.pid != os.getpid()  # the worker that died
     assert steps["fine"].state is StepState.MATERIALIZED
     assert steps["after_fine"].state is StepState.MATERIALIZED
+
+
+def _a_dying_step_ends_the_run(root: Path, executor: str) -> None:
+    """What an executor that does not isolate steps promises instead: the step that
+    kills its process takes the run's process with it, and the next command records
+    the run crashed, with nothing recorded as materialized after the step."""
+    died = subprocess.run(
+        assetflow_command(root, "materialize", "--executor", executor),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    swept = subprocess.run(
+        assetflow_command(root, "runs"), capture_output=True, text=True, timeout=120
+    )
+    assert swept.returncode == 0, swept.stderr
+    with store_of(root) as store:
+        (crashed,) = store.list_runs()
+        assert crashed.status is RunStatus.CRASHED
+        events = store.run_events(crashed.run_id)
+    assert not [e for e in events if e.asset == "killed" and e.kind is EventKind.MATERIALIZED]
 
 
 SLOW = """
