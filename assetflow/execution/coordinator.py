@@ -268,6 +268,8 @@ class _Runner:
     _leased: set[AssetPartition] = field(default_factory=set)
     #: steps that found their lease held by another run, and that run's lease
     _waited_on: dict[AssetPartition, Lease] = field(default_factory=dict)
+    #: while `_finish_all` records: the outputs no step reads any more, dropped after
+    _unread: list[AssetPartition] | None = None
 
     def run(self, queue: ReadyQueue) -> None:
         executor = self.executor
@@ -377,17 +379,30 @@ class _Runner:
 
     def _finish_all(self, queue: ReadyQueue, events: list[Event]) -> list[StepResult]:
         """Record what the workers reported. Nothing of the events is kept: the outputs
-        and inputs they hold are released before anything is reported."""
-        results = []
-        while events:
-            event = events.pop()
-            step = event.work.step
-            if event.kind == "cancelled":
-                results.append(self._cancelled_step(event.work, event.attempts))
-            else:
-                results.append(self._finish(event.work, event.attempts))
-            self._release(step)
-            queue.finished(step)
+        and inputs they hold are released before anything is reported.
+
+        The steps' records and the release of their leases are one transaction: one
+        commit for every step that ended together, instead of two a step. Workers are
+        told to drop the outputs no step reads any more once it has committed."""
+        results: list[StepResult] = []
+        if not events:
+            return results
+        self._unread = []
+        try:
+            with self.store.unit_of_work():
+                while events:
+                    event = events.pop()
+                    step = event.work.step
+                    if event.kind == "cancelled":
+                        results.append(self._cancelled_step(event.work, event.attempts))
+                    else:
+                        results.append(self._finish(event.work, event.attempts))
+                    self._release(step)
+                    queue.finished(step)
+        finally:
+            unread, self._unread = self._unread, None
+        if unread:
+            self.executor.forget(unread)
         return results
 
     def _release(self, step: Step) -> None:
@@ -657,7 +672,9 @@ class _Runner:
         self.state.states[step.key] = result.state
         self.results.append(result)
         done_with = release_inputs(step, self.state)
-        if done_with:
+        if done_with and self._unread is not None:
+            self._unread.extend(done_with)  # told after the records commit
+        elif done_with:
             self.executor.forget(done_with)
         return result
 
