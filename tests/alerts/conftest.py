@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.alerts.servers import RecordingHTTPServer, SMTPServer, TLSCertificates
+from tests.alerts.servers import SMTPServer, TLSCertificates
+from tests.http_servers import RecordingHTTPServer
 
 
 @pytest.fixture(scope="session")

@@ -19,15 +19,9 @@ from assetflow import __version__
 from assetflow.alerts.destinations import Delivery, send
 from assetflow.alerts.message import slack_payload, webhook_body, webhook_bytes
 from assetflow.alerts.settings import Destination, parse_destinations
-from tests.alerts.servers import (
-    SMTP_PASSWORD,
-    SMTP_USER,
-    RecordingHTTPServer,
-    SMTPServer,
-    TLSCertificates,
-    refused_url,
-)
+from tests.alerts.servers import SMTP_PASSWORD, SMTP_USER, SMTPServer, TLSCertificates
 from tests.alerts.test_message import failed
+from tests.http_servers import RecordingHTTPServer, refused_url
 
 MESSAGE = failed()
 HMAC_KEY = "hmac-key-0123456789"
@@ -155,7 +149,9 @@ def test_a_receiver_that_never_answers_times_out() -> None:
 
 
 def test_a_refused_connection_is_retried() -> None:
-    delivery = sent(destination(kind="webhook", url_env="HOOK_URL"), {"HOOK_URL": refused_url()})
+    delivery = sent(
+        destination(kind="webhook", url_env="HOOK_URL"), {"HOOK_URL": refused_url("/hook")}
+    )
     assert (delivery.outcome, delivery.detail) == ("retry", "connection refused")
 
 
@@ -370,7 +366,7 @@ def test_an_smtp_server_without_starttls_is_refused(certificates: TLSCertificate
 
 
 def test_an_unreachable_smtp_host_is_retried() -> None:
-    port = int(refused_url().split(":")[2].split("/")[0])
+    port = int(refused_url("/hook").split(":")[2].split("/")[0])
     dest = destination(kind="email", smtp_host="127.0.0.1", smtp_port=port, to=["a@b.c"])
     delivery = sent(dest, {})
     assert (delivery.outcome, delivery.detail) == ("retry", f"127.0.0.1:{port}: connection refused")

@@ -8,7 +8,7 @@ import multiprocessing
 from datetime import UTC, datetime, timedelta
 
 from tests.alerts.runs import BASE, deliver, failing_assets, run, stored, webhook
-from tests.alerts.servers import RecordingHTTPServer, refused_url
+from tests.http_servers import RecordingHTTPServer, refused_url
 
 
 def later(minutes: float):
@@ -105,7 +105,7 @@ def test_no_alert_is_lost_while_the_receiver_is_down(make_project, monkeypatch):
 def test_a_receiver_that_never_comes_back_is_given_up_after_retry_for(make_project, monkeypatch):
     root = make_project(
         failing_assets(1),
-        config=BASE + webhook("hook", refused_url(), retry_for='"2m"'),
+        config=BASE + webhook("hook", refused_url("/hook"), retry_for='"2m"'),
     )
     monkeypatch.setenv("BREAK", "1")
     run(root)
@@ -146,7 +146,7 @@ def test_a_missing_secret_makes_the_alert_undeliverable_naming_the_variable(
 
 
 def test_a_destination_removed_from_the_configuration_fails_its_alerts(make_project, monkeypatch):
-    root = make_project(failing_assets(1), config=BASE + webhook("hook", refused_url()))
+    root = make_project(failing_assets(1), config=BASE + webhook("hook", refused_url("/hook")))
     monkeypatch.setenv("BREAK", "1")
     run(root)
     (root / "pyproject.toml").write_text(BASE)

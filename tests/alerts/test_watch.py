@@ -11,7 +11,7 @@ from assetflow.alerts.watch import sync_overdue, watch_scheduler
 from assetflow.services.freshness import overdue
 from assetflow.store.automation import SchedulerLease
 from tests.alerts.runs import BASE, deliver, run, stored, webhook
-from tests.alerts.servers import RecordingHTTPServer
+from tests.http_servers import RecordingHTTPServer
 
 FRESH = """
     from assetflow import asset

@@ -12,8 +12,8 @@ from assetflow.automation.loading import load_automation
 from assetflow.automation.scheduler import Scheduler
 from assetflow.clock import FixedClock
 from tests.alerts.runs import BASE, webhook
-from tests.alerts.servers import RecordingHTTPServer
 from tests.automation.driving import settle
+from tests.http_servers import RecordingHTTPServer
 
 ASSETS = """
     import os

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from tests.alerts.runs import BASE, failing_assets
-from tests.alerts.servers import RecordingHTTPServer, refused_url
 from tests.e2e.processes import assetflow
+from tests.http_servers import RecordingHTTPServer, refused_url
 
 SECRET_PATH = "/services/T000/B000/very-secret-token"
 
@@ -84,7 +84,7 @@ def test_no_alerts_runs_alert_nobody(make_project):
 def test_an_alert_the_run_could_not_deliver_goes_out_with_a_later_command(make_project):
     root = make_project(failing_assets(1), config=hook_config())
     # The receiver is down while the run's process tries: nothing listens there.
-    env = {"HOOK_URL": refused_url(), "HOOK_KEY": "k", "BREAK": "1"}
+    env = {"HOOK_URL": refused_url("/hook"), "HOOK_KEY": "k", "BREAK": "1"}
     done = cli(root, "materialize", env=env)
     assert done.returncode == 1  # the run's own outcome, whatever the alert did
     assert "1 to retry" in done.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import assetflow
@@ -46,14 +45,6 @@ def http_config(url: str, **settings: str) -> str:
     lines += ['namespace = "shop"']
     lines += [f"{key} = {value}" for key, value in settings.items()]
     return BASE + "\n".join(lines) + "\n"
-
-
-def refused_url() -> str:
-    """A URL on 127.0.0.1 where nothing listens (a port bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 def run(

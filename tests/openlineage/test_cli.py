@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from assetflow.cli import cli
 from tests.e2e.processes import assetflow
+from tests.http_servers import refused_url
 from tests.openlineage.receiver import LineageReceiver
-from tests.openlineage.runs import ASSETS, BASE, http_config, refused_url
+from tests.openlineage.runs import ASSETS, BASE, http_config
 
 
 def run_cli(

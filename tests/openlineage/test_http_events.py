@@ -148,7 +148,7 @@ def test_a_receiver_answering_5xx_loses_nothing_and_keeps_the_order(make_project
             second = send_pending(store, settings)
             assert (second.sent, second.pending) == (6, 0)
             assert lineage_outbox(store).count() == 0
-    assert receiver.requests == 8
+    assert len(receiver.requests) == 8
     assert receiver.invalid == []
     events = receiver.events
     assert len(events) == 6

@@ -18,8 +18,9 @@ import assetflow
 from assetflow.openlineage.events import run_uuid
 from assetflow.services.stores import project_store
 from tests.e2e.processes import assetflow as assetflow_command
+from tests.http_servers import refused_url
 from tests.openlineage.receiver import LineageReceiver, validate
-from tests.openlineage.runs import BASE, http_config, refused_url, run
+from tests.openlineage.runs import BASE, http_config, run
 from tests.openlineage.test_http_events import assert_paired, by_run
 
 #: `probe` counts the lineage events queued in the store when it runs.

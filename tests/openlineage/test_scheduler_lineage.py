@@ -52,7 +52,8 @@ def test_a_run_launched_from_the_web_ui_emits_paired_events(make_project) -> Non
 
 
 def test_the_schedulers_cycle_sends_what_a_run_left_in_the_outbox(make_project) -> None:
-    from tests.openlineage.runs import refused_url, run
+    from tests.http_servers import refused_url
+    from tests.openlineage.runs import run
 
     root = make_project(ASSETS, config=http_config(refused_url()))
     _, recorder = run(root, "raw")

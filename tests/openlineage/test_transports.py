@@ -3,7 +3,6 @@ timeout), and runs recorded in the memory and PostgreSQL stores."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
 import threading
@@ -17,6 +16,7 @@ from assetflow.openlineage.setup import lineage_recorder
 from assetflow.request import RunRequest
 from assetflow.services.running import materialize
 from assetflow.store import MemoryStore, open_store
+from tests.http_servers import RecordingHTTPServer
 from tests.openlineage.receiver import LineageReceiver, validate
 from tests.openlineage.runs import ASSETS, BASE, http_config, run
 from tests.openlineage.test_http_events import assert_paired
@@ -51,44 +51,12 @@ def test_the_console_transport_logs_each_event(make_project, caplog) -> None:
         validate(event)
 
 
-class _SlowReceiver:
-    """Accepts each request and answers only after `delay_s`."""
-
-    def __init__(self, delay_s: float) -> None:
-        owner = self
-        self.requests = 0
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                owner.requests += 1
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                time.sleep(delay_s)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def test_a_slow_receiver_slows_a_run_by_at_most_its_timeout(make_project) -> None:
-    receiver = _SlowReceiver(delay_s=5.0)
-    try:
+    with RecordingHTTPServer(delay_s=5.0) as receiver:
         root = make_project(ASSETS, config=http_config(receiver.url, timeout="0.5"))
         started = time.monotonic()
         result, recorder = run(root, "raw+")
         took = time.monotonic() - started
-    finally:
-        receiver.close()
     assert result.success
     assert recorder.report is not None
     assert recorder.report.pending == 6
