@@ -36,6 +36,7 @@ from assetflow.execution import leasing
 from assetflow.execution.attempt import Attempts, Retrying, Work, Worker, failure_message
 from assetflow.execution.control import RunControl
 from assetflow.execution.executor import (
+    DEFAULT_EXECUTOR,
     EXECUTORS,
     Event,
     Executor,
@@ -144,6 +145,10 @@ def execute_plan(
         UsageError: The request names an unknown executor, or workers it cannot use.
     """
     executor_name, workers = choose_executor(project, request.executor, request.workers)
+    if not plan.steps:
+        # Nothing to run (the request was checked all the same): no worker process is
+        # forked and no cluster connected to, to record a run that found all fresh.
+        executor_name, workers = DEFAULT_EXECUTOR, 1
     # The heartbeat says the run is alive to other hosts sharing the store, and brings
     # back a cancel asked for from another process (`assetflow runs cancel`).
     control = control or RunControl(heartbeat=lambda at: store.heartbeat(run_id, at))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from assetflow.clock import FixedClock
-from assetflow.errors import MissingInputError
+from assetflow.errors import MissingInputError, UsageError
 from assetflow.execution import execute_plan
 from assetflow.execution.coordinator import StepState
 from assetflow.loader import load_project
@@ -651,3 +651,37 @@ def test_retries_run_out_or_do_not_apply(make_project, store, clock):
         ("not_retried", 1),
         ("wrong_type", 1),
     }
+
+
+def test_a_run_with_nothing_to_do_starts_no_workers(make_project, store, clock, monkeypatch):
+    from assetflow.execution import executor as executors
+
+    project = load_project(make_project(FAILING))
+    run(project, store, clock, "first", "good")
+    created: list[str] = []
+    create = executors.EXECUTORS.create
+
+    def recording(name, setup):
+        created.append(name)
+        return create(name, setup)
+
+    monkeypatch.setattr(executors.EXECUTORS, "create", recording)
+    context = make_plan(project, store, RunRequest("good"), clock=clock)
+    assert context.plan.steps == ()
+    request = RunRequest("good", executor="multiprocess", workers=4)
+    result = execute_plan(
+        project, context.plan, store, context.snapshot, request, run_id="again", clock=clock
+    )
+    assert result.status is RunStatus.SUCCESS
+    assert created == ["inprocess"]  # no worker process forked for it
+    assert store.get_run("again") is not None  # still recorded: it found everything fresh
+    with pytest.raises(UsageError, match="unknown executor 'bogus'"):  # checked even so
+        execute_plan(
+            project,
+            context.plan,
+            store,
+            context.snapshot,
+            RunRequest("good", executor="bogus"),
+            run_id="bogus",
+            clock=clock,
+        )
