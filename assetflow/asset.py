@@ -362,6 +362,9 @@ def asset(
 
     def decorate(function: Callable[..., Any]) -> AssetSpec:
         chosen = settings
+        if automation is None and freshness is None and deadline is None and timezone is None:
+            # Nothing to check here: no `file:line` to find (a project declares many).
+            return make_spec(function, chosen, name=name, description=description)
         where = f"asset '{name or getattr(function, '__name__', '?')}' ({_where(function)})"
         if automation is not None:
             chosen = replace(chosen, automation=automation_policy(automation, where))
