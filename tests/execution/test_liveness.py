@@ -220,7 +220,9 @@ def test_a_process_of_another_user_is_alive() -> None:
         return refused, is_process_alive(1)
 
     refused, alive = unprivileged(probe)
-    assert refused, "this user may signal pid 1: the case is not tried"
+    if not refused and os.geteuid() != 0:  # a container whose pid 1 is this user's
+        pytest.skip("pid 1 belongs to this user here: no other user's process to probe")
+    assert refused, "the unprivileged user may signal pid 1: the case is not tried"
     assert alive
 
 
