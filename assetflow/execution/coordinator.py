@@ -20,12 +20,13 @@ exits at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 from collections import ChainMap, Counter, deque
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -273,8 +274,8 @@ class _Runner:
     _leased: set[AssetPartition] = field(default_factory=set)
     #: steps that found their lease held by another run, and that run's lease
     _waited_on: dict[AssetPartition, Lease] = field(default_factory=dict)
-    #: while `_finish_all` records: the outputs no step reads any more, dropped after
-    _unread: list[AssetPartition] | None = None
+    #: while the runner defers what it writes and tells (see `_deferring`)
+    _deferred: _Deferred | None = None
 
     def run(self, queue: ReadyQueue) -> None:
         executor = self.executor
@@ -286,8 +287,17 @@ class _Runner:
             if not executor.busy and not queue:
                 break
             timeout = _TICK_S if not self._waiting else min(_TICK_S, leasing.RETRY_S)
-            for result in self._finish_all(queue, executor.wait(timeout)):
-                self.listener.step_finished(result)
+            events = executor.wait(timeout)
+            if events and not executor.runs_on_coordinator_thread:
+                # The steps the ended ones unblock start before those are recorded: the
+                # workers run them while this thread writes (see `_deferring`).
+                with self._deferring():
+                    for result in self._finish_all(queue, events):
+                        self.listener.step_finished(result)
+                    self._start_ready(queue)
+            else:
+                for result in self._finish_all(queue, events):
+                    self.listener.step_finished(result)
             if not executor.runs_on_coordinator_thread:
                 self._renew_leases()
                 self.control.beat()
@@ -392,23 +402,59 @@ class _Runner:
         results: list[StepResult] = []
         if not events:
             return results
-        self._unread = []
-        try:
-            with self.store.unit_of_work():
-                while events:
-                    event = events.pop()
-                    step = event.work.step
-                    if event.kind == "cancelled":
-                        results.append(self._cancelled_step(event.work, event.attempts))
-                    else:
-                        results.append(self._finish(event.work, event.attempts))
-                    self._release(step)
-                    queue.finished(step)
-        finally:
-            unread, self._unread = self._unread, None
-        if unread:
-            self.executor.forget(unread)
+        with self._deferring():
+            while events:
+                event = events.pop()
+                step = event.work.step
+                if event.kind == "cancelled":
+                    results.append(self._cancelled_step(event.work, event.attempts))
+                else:
+                    results.append(self._finish(event.work, event.attempts))
+                self._release(step)
+                queue.finished(step)
         return results
+
+    @contextmanager
+    def _deferring(self) -> Iterator[None]:
+        """Within the block, what the runner records, the leases it gives back and what
+        it tells the listeners are kept, in order; after it, the records and the leases
+        are written in one transaction, then the listeners are told, then the workers
+        drop the outputs no step reads any more. A nested block joins the outer one.
+
+        So a step's end is never told before it is recorded, and the listeners hear a
+        run's events in the order they happened, even when the steps an ended step
+        unblocks were started (by an executor not on this thread) before its records
+        were written."""
+        if self._deferred is not None:
+            yield
+            return
+        listener = self.listener
+        deferred = _Deferred()
+        self._deferred, self.listener = deferred, deferred
+        try:
+            yield
+        except BaseException:
+            # The run is ending on an error: what was kept is still written if it can
+            # be (as each step's records were, one by one, before the error).
+            self._deferred, self.listener = None, listener
+            with contextlib.suppress(Exception):
+                self._flush(deferred, listener)
+            raise
+        self._deferred, self.listener = None, listener
+        self._flush(deferred, listener)
+
+    def _flush(self, deferred: _Deferred, listener: Listeners) -> None:
+        """Write what a `_deferring` block kept (one transaction), then tell it."""
+        if deferred.writes or deferred.leases:
+            with self.store.unit_of_work():
+                for batch, logs in deferred.writes:
+                    listener.record(self.store, batch, logs)
+                if deferred.leases:
+                    self.store.release_leases(self.run_id, deferred.leases)
+        for tell in deferred.told:
+            tell(listener)
+        if deferred.unread:
+            self.executor.forget(deferred.unread)
 
     def _release(self, step: Step) -> None:
         """Give back a finished step's pool slot and lease."""
@@ -417,7 +463,10 @@ class _Runner:
             self._pool_use[pool] -= 1
         if step.key in self._leased:
             self._leased.discard(step.key)
-            self.store.release_leases(self.run_id, [step.key])
+            if self._deferred is not None:
+                self._deferred.leases.append(step.key)
+            else:
+                self.store.release_leases(self.run_id, [step.key])
 
     def _cancel(self, queue: ReadyQueue) -> None:
         """Stop the running steps and record them cancelled; record the steps never
@@ -677,11 +726,38 @@ class _Runner:
         self.state.states[step.key] = result.state
         self.results.append(result)
         done_with = release_inputs(step, self.state)
-        if done_with and self._unread is not None:
-            self._unread.extend(done_with)  # told after the records commit
+        if done_with and self._deferred is not None:
+            self._deferred.unread.extend(done_with)  # told after the records commit
         elif done_with:
             self.executor.forget(done_with)
         return result
+
+
+class _Deferred(Listeners):
+    """The listeners as the runner sees them inside `_Runner._deferring`: what it records
+    and tells is kept, in order, for after the block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[Recorded, Sequence[LogRecord]]] = []
+        self.told: list[Callable[[Listeners], None]] = []
+        self.leases: list[AssetPartition] = []
+        self.unread: list[AssetPartition] = []
+
+    def record(self, store: MetadataStore, batch: Recorded, logs: Sequence[LogRecord] = ()) -> None:
+        self.writes.append((batch, logs))
+
+    def step_started(self, step: Step) -> None:
+        self.told.append(lambda listener: listener.step_started(step))
+
+    def step_waiting(self, step: Step, message: str) -> None:
+        self.told.append(lambda listener: listener.step_waiting(step, message))
+
+    def step_finished(self, result: StepResult) -> None:
+        self.told.append(lambda listener: listener.step_finished(result))
+
+    def tick(self) -> None:
+        self.told.append(lambda listener: listener.tick())
 
 
 def _record_event(

@@ -685,3 +685,70 @@ def test_a_run_with_nothing_to_do_starts_no_workers(make_project, store, clock, 
             run_id="bogus",
             clock=clock,
         )
+
+
+CHAIN = """
+    from assetflow import asset
+
+    @asset
+    def first() -> dict:
+        return {"n": 1}
+
+    @asset
+    def second(first: dict) -> dict:
+        return {"n": first["n"] + 1}
+
+    @asset
+    def third(second: dict) -> dict:
+        return {"n": second["n"] + 1}
+"""
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "multiprocess"])
+def test_a_steps_end_is_told_after_it_is_recorded_and_in_order(
+    make_project, store, clock, executor
+):
+    # With workers, the step an ended one unblocks starts before the ended one is
+    # recorded; the listeners still hear its end only once recorded, and before the
+    # next step's start.
+    project = load_project(make_project(CHAIN))
+    heard: list[tuple[str, str]] = []
+
+    class Listener:
+        def run_started(self, run_id, plan):
+            pass
+
+        def step_started(self, step):
+            heard.append(("started", step.asset))
+
+        def step_waiting(self, step, message):
+            pass
+
+        def step_finished(self, result):
+            recorded = store.latest_states_of([(result.asset, None)])
+            heard.append(("finished" if recorded else "told before recorded", result.asset))
+
+        def run_finished(self, result):
+            pass
+
+    request = RunRequest(executor=executor, workers=2 if executor == "multiprocess" else None)
+    context = make_plan(project, store, request, clock=clock)
+    result = execute_plan(
+        project,
+        context.plan,
+        store,
+        context.snapshot,
+        request,
+        run_id="chain",
+        clock=clock,
+        listeners=[Listener()],
+    )
+    assert result.status is RunStatus.SUCCESS
+    assert heard == [
+        ("started", "first"),
+        ("finished", "first"),
+        ("started", "second"),
+        ("finished", "second"),
+        ("started", "third"),
+        ("finished", "third"),
+    ]
