@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import pytest
+
 from assetflow.clock import FixedClock
 from assetflow.execution import NullListener, execute_plan, fan_out
 from assetflow.loader import load_project
@@ -77,17 +79,29 @@ class Ticking(Recording):
         self.ticks += 1
 
 
-def run_with(root, listeners):
+#: What a listener hears of a successful run of TWO, in order.
+HEARD_IN_ORDER = [
+    ("run_started", "r1"),
+    ("step_started", "first"),
+    ("step_finished", "first"),
+    ("step_started", "second"),
+    ("step_finished", "second"),
+    ("run_finished", RunStatus.SUCCESS),
+]
+
+
+def run_with(root, listeners, request: RunRequest | None = None):
     project = load_project(root)
     clock = FixedClock(T0)
+    request = request or RunRequest()
     with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
-        context = make_plan(project, store, clock=clock)
+        context = make_plan(project, store, request, clock=clock)
         return execute_plan(
             project,
             context.plan,
             store,
             context.snapshot,
-            RunRequest(),
+            request,
             run_id="r1",
             clock=clock,
             listeners=listeners,
@@ -98,15 +112,28 @@ def test_every_listener_hears_every_event_in_order(make_project):
     first, second = Recording(), Recording()
     result = run_with(make_project(TWO), [first, second])
     assert result.success
-    assert first.events == [
-        ("run_started", "r1"),
-        ("step_started", "first"),
-        ("step_finished", "first"),
-        ("step_started", "second"),
-        ("step_finished", "second"),
-        ("run_finished", RunStatus.SUCCESS),
-    ]
+    assert first.events == HEARD_IN_ORDER
     assert second.events == first.events
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "multiprocess"])
+def test_a_steps_end_is_told_once_committed_and_before_what_it_unblocks(make_project, executor):
+    # With workers, `second` starts before `first` is recorded (the coordinator writes
+    # while the worker runs it); the listeners still hear of `first` only once its
+    # record is committed (read here through a connection of its own), and in order.
+    root = make_project(TWO)
+
+    class Checking(Recording):
+        def step_finished(self, result):
+            with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as reader:
+                committed = reader.latest_states_of([(result.asset, None)])
+            self.events.append(("step_finished" if committed else "told first", result.asset))
+
+    heard = Checking()
+    workers = 2 if executor == "multiprocess" else None
+    result = run_with(root, [heard], RunRequest(executor=executor, workers=workers))
+    assert result.success
+    assert heard.events == HEARD_IN_ORDER
 
 
 def test_a_listener_that_raises_is_logged_and_the_run_and_the_others_go_on(make_project, caplog):
