@@ -288,16 +288,14 @@ class _Runner:
                 break
             timeout = _TICK_S if not self._waiting else min(_TICK_S, leasing.RETRY_S)
             events = executor.wait(timeout)
-            if events and not executor.runs_on_coordinator_thread:
-                # The steps the ended ones unblock start before those are recorded: the
-                # workers run them while this thread writes (see `_deferring`).
-                with self._deferring():
-                    for result in self._finish_all(queue, events):
-                        self.listener.step_finished(result)
-                    self._start_ready(queue)
-            else:
+            # With workers, the steps the ended ones unblock start before those are
+            # recorded: the workers run them while this thread writes (see `_deferring`).
+            overlap = bool(events) and not executor.runs_on_coordinator_thread
+            with self._deferring() if overlap else nullcontext():
                 for result in self._finish_all(queue, events):
                     self.listener.step_finished(result)
+                if overlap:
+                    self._start_ready(queue)
             if not executor.runs_on_coordinator_thread:
                 self._renew_leases()
                 self.control.beat()

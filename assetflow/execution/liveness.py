@@ -259,15 +259,16 @@ def sweep_orphaned_runs(
             )
             for lease in in_flight.get(run.run_id, ())
         ]
+        recorded = [event, *interrupted]
         with store.unit_of_work() if on_crashed is not None else nullcontext():
             if not store.finish_run_if_running(
-                run.run_id, RunStatus.CRASHED, finished_at, [event, *interrupted]
+                run.run_id, RunStatus.CRASHED, finished_at, recorded
             ):
                 continue  # another process marked it meanwhile
             update = {"status": RunStatus.CRASHED, "finished_at": finished_at}
             marked = run.model_copy(update=update)
             if on_crashed is not None:
-                on_crashed(marked, [event, *interrupted], store)
+                on_crashed(marked, recorded, store)
         logger.warning("run %s was left running: %s", run.run_id, reasons[run.run_id])
         crashed.append(marked)
     return crashed

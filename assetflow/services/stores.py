@@ -4,6 +4,7 @@ store's own chores: copying its history, migrating its schema, describing it."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from assetflow.store.base import MetadataStore
     from assetflow.store.copying import CopyResult
     from assetflow.store.records import EventRecord, RunRecord
+
+logger = logging.getLogger(__name__)
 
 #: The embedded metadata store's file name under the state dir.
 METADATA_FILE = "metadata.sqlite"
@@ -169,9 +172,6 @@ class _CrashWatchers:
     hooks: list[CrashHook] | None = None
 
     def __call__(self, run: RunRecord, events: Sequence[EventRecord], store: MetadataStore) -> None:
-        import logging
-
-        logger = logging.getLogger(__name__)
         if self.hooks is None:
             self.hooks = []
             for watcher in _CRASH_WATCHERS:

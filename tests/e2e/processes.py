@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def assetflow(root: Path, *args: str) -> list[str]:
@@ -17,10 +18,14 @@ def assetflow(root: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "assetflow.cli", "--project", str(root), *args]
 
 
-def wait_for(path: Path, timeout: float = 30) -> None:
-    """Wait until a file appears (an asset touches it to say it has started)."""
+def wait_for(path: Path, timeout: float = 30, process: subprocess.Popen[Any] | None = None) -> None:
+    """Wait until a file appears (an asset touches it to say it has started); with
+    `process`, fail at once if that process ends first."""
     deadline = time.monotonic() + timeout
     while not path.exists():
+        assert process is None or process.poll() is None, (
+            f"the process ended before {path.name} appeared"
+        )
         assert time.monotonic() < deadline, f"{path.name} never appeared"
         time.sleep(0.02)
 

@@ -475,32 +475,35 @@ def ticks_from_rows(
     rows: Iterable[Row], time: TimeReader = datetime.fromisoformat
 ) -> list[TickRecord]:
     """Ticks from rows selected as TICK_COLUMNS."""
-    return [
-        TickRecord(
-            origin,
-            time(scheduled_at),
-            time(evaluated_at),
-            check_status(status, f"tick '{origin}' at {time(scheduled_at).isoformat()}"),
-            reason,
-            run_id,
-            run_key,
-            tuple(json.loads(partition_keys)) if partition_keys else (),
-            selection,
-            json.loads(request) if request is not None else None,
+    ticks = []
+    for (
+        origin,
+        scheduled_text,
+        evaluated_at,
+        status,
+        reason,
+        run_id,
+        run_key,
+        partition_keys,
+        selection,
+        request,
+    ) in rows:
+        scheduled_at = time(scheduled_text)  # read once, for the tick and its message
+        ticks.append(
+            TickRecord(
+                origin,
+                scheduled_at,
+                time(evaluated_at),
+                check_status(status, f"tick '{origin}' at {scheduled_at.isoformat()}"),
+                reason,
+                run_id,
+                run_key,
+                tuple(json.loads(partition_keys)) if partition_keys else (),
+                selection,
+                json.loads(request) if request is not None else None,
+            )
         )
-        for (
-            origin,
-            scheduled_at,
-            evaluated_at,
-            status,
-            reason,
-            run_id,
-            run_key,
-            partition_keys,
-            selection,
-            request,
-        ) in rows
-    ]
+    return ticks
 
 
 def origin_states_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[OriginState]:
