@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import assetflow
+from assetflow.config import OPTIONS_BY_KIND
 from assetflow.errors import ProjectError
 from assetflow.execution.step import io_settings
 from assetflow.io import io_manager
@@ -19,7 +20,7 @@ from assetflow.io.duckdbio import DuckDBIO
 from assetflow.io.postgres import PostgresIO
 from assetflow.io.registry import BUILTIN_KINDS
 from assetflow.loader import load_project
-from assetflow.project import OPTIONS_BY_KIND, find_project
+from assetflow.project import find_project
 
 ASSETS = """
     import pandas as pd
@@ -100,7 +101,7 @@ def test_a_second_duckdb_file_through_named_settings(make_project: Callable[...,
         (
             '[tool.assetflow.io.warehouse]\nkind = "postgres"\nurl_env = "X"\n'
             "statement_timeout = -1\n",
-            r"io\.warehouse: statement_timeout: Input should be greater than 0",
+            r"io\.warehouse\.statement_timeout: must be greater than 0, not -1",
         ),
         (
             '[tool.assetflow.io.postgres]\nkind = "postgres"\nurl_env = "X"\n',

@@ -151,10 +151,10 @@ def test_execution_settings_are_read_with_their_defaults(make_project):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("workers = 0", "workers: Input should be greater than 0"),
-        ("pools = { api = 0 }", "pools.api: Input should be greater than 0"),
-        ('pools = { api = "two" }', "pools.api: Input should be a valid integer"),
-        ("duckdb_wait = -1", "duckdb_wait: Input should be greater than or equal to 0"),
+        ("workers = 0", "workers: must be 1 or more, not 0"),
+        ("pools = { api = 0 }", "pools.api: must be 1 or more, not 0"),
+        ('pools = { api = "two" }', "pools.api: must be a whole number, not 'two'"),
+        ("duckdb_wait = -1", "duckdb_wait: must be 0 or more, not -1"),
     ],
 )
 def test_bad_execution_settings_say_which_and_why(make_project, setting, message):
@@ -174,7 +174,7 @@ def test_duckdb_wait_sets_how_long_the_storage_kinds_wait(make_project):
 
 
 def test_the_default_duckdb_wait_is_the_storage_kinds_default():
+    from assetflow.config import DEFAULT_DUCKDB_WAIT_S
     from assetflow.io.base import DEFAULT_LOCK_TIMEOUT_S
-    from assetflow.project import DEFAULT_DUCKDB_WAIT_S
 
     assert DEFAULT_DUCKDB_WAIT_S == DEFAULT_LOCK_TIMEOUT_S

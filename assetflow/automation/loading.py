@@ -23,9 +23,10 @@ from assetflow.services.planning import select
 
 if TYPE_CHECKING:
     from assetflow.asset import AssetSpec
+    from assetflow.config import SchedulerSettings
     from assetflow.partitions import PartitionsDefinition
     from assetflow.policies import AutomationPolicy
-    from assetflow.project import Project, SchedulerSettings
+    from assetflow.project import Project
     from assetflow.request import PartitionRequest
 
 

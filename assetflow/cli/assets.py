@@ -199,8 +199,8 @@ def _on_dask_cluster(project: Project, executor: str | None, address: str) -> Pr
             f"--dask-address applies to --executor dask, not --executor {executor}."
         )
     location = project.location
-    config = location.config.model_copy(
-        update={"dask": location.config.dask.model_copy(update={"address": address})}
+    config = dataclasses.replace(
+        location.config, dask=dataclasses.replace(location.config.dask, address=address)
     )
     return dataclasses.replace(project, location=dataclasses.replace(location, config=config))
 

@@ -15,10 +15,10 @@ import pytest
 
 from assetflow.api import materialize
 from assetflow.clock import FixedClock
+from assetflow.config import DaskSettings
 from assetflow.execution import StepState
 from assetflow.execution.dask.executor import DaskExecutor
 from assetflow.execution.executor import EXECUTORS
-from assetflow.project import DaskSettings
 from assetflow.store import EventKind, open_store
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

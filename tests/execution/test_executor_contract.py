@@ -56,8 +56,8 @@ def executor(request: pytest.FixtureRequest) -> Iterator[str]:
         yield name
         return
     # The Dask executor runs on the module's cluster rather than one started per run.
+    from assetflow.config import DaskSettings
     from assetflow.execution.dask.executor import DaskExecutor
-    from assetflow.project import DaskSettings
 
     address = request.getfixturevalue("dask_cluster")
     registered = EXECUTORS.get(name)

@@ -93,7 +93,7 @@ def test_store_and_store_env_together_are_refused_without_the_url(tmp_path: Path
 
 def test_an_empty_store_is_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(_config('store = ""'))
-    with pytest.raises(ProjectError, match=r"store: String should have at least 1 character"):
+    with pytest.raises(ProjectError, match=r"store: must not be empty"):
         find_project(tmp_path)
 
 

@@ -55,10 +55,11 @@ if TYPE_CHECKING:
 
     from distributed import Client, LocalCluster
 
+    from assetflow.config import DaskSettings
     from assetflow.execution.attempt import Work
     from assetflow.keys import AssetPartition
     from assetflow.planner.plan import Plan
-    from assetflow.project import DaskSettings, Project
+    from assetflow.project import Project
 
 
 #: How many times a step whose worker died before it started is submitted again (no
