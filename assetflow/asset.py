@@ -8,8 +8,9 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from inspect import CO_VARARGS, CO_VARKEYWORDS
 from pathlib import Path
-from types import MappingProxyType
+from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from assetflow.errors import DefinitionError, display_path
@@ -567,16 +568,10 @@ def make_spec(
     if not callable(fn):
         raise TypeError(f"@asset decorates functions, not {type(fn).__name__}")
     _check_kind_settings(fn, settings, name, is_source, location)
-    signature = inspect.signature(fn)
     hints = _type_hints(fn)
     params = tuple(
-        Param(
-            name=p.name,
-            has_default=p.default is not inspect.Parameter.empty,
-            annotation=hints.get(p.name, MISSING),
-            is_variadic=p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
-        )
-        for p in signature.parameters.values()
+        Param(name, has_default, hints.get(name, MISSING), is_variadic)
+        for name, has_default, is_variadic in parameters(fn)
     )
     code = getattr(fn, "__code__", None)
     if location is None:
@@ -637,6 +632,43 @@ def _where(fn: Callable[..., Any]) -> str:
 def _tag_set(tags: Iterable[str] | str) -> frozenset[str]:
     """`tags="x"` is one tag, not the characters of "x"."""
     return frozenset([tags] if isinstance(tags, str) else tags)
+
+
+def parameters(fn: Callable[..., Any]) -> list[tuple[str, bool, bool]]:
+    """Each parameter of ``fn`` in order, as (name, has a default, is *args or **kwargs).
+
+    What `inspect.signature` says; read from the code object of a plain function
+    (a project declares hundreds, and the signature is most of a decoration's cost),
+    through `inspect.signature` for anything else (a wrapper, a partial, a callable
+    object, a function given its own `__signature__`).
+    """
+    code = getattr(fn, "__code__", None)
+    if (
+        type(fn) is not FunctionType
+        or code is None
+        or hasattr(fn, "__wrapped__")
+        or hasattr(fn, "__signature__")
+    ):
+        return [
+            (p.name, p.default is not p.empty, p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+            for p in inspect.signature(fn).parameters.values()
+        ]
+    names = code.co_varnames
+    positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
+    first_default = positional - len(fn.__defaults__ or ())
+    keyword_defaults = fn.__kwdefaults__ or {}
+    found = [(names[i], i >= first_default, False) for i in range(positional)]
+    after = positional + keyword_only  # where *args and **kwargs are named
+    if code.co_flags & CO_VARARGS:
+        found.append((names[after], False, True))
+        after += 1
+    found += [
+        (name, name in keyword_defaults, False)
+        for name in names[positional : positional + keyword_only]
+    ]
+    if code.co_flags & CO_VARKEYWORDS:
+        found.append((names[after], False, True))
+    return found
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from datetime import timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from assetflow.asset import (
     MISSING,
@@ -16,6 +20,7 @@ from assetflow.asset import (
     file_source,
     kind_for_annotation,
     make_spec,
+    parameters,
     source,
 )
 from assetflow.checks import not_null
@@ -281,3 +286,54 @@ def test_a_source_cannot_carry_an_automation_policy():
 
     with pytest.raises(DefinitionError, match="has an automation policy, but a source is observed"):
         make_spec(feed, AssetSettings(automation=Eager()), is_source=True)
+
+
+def _signature_of(fn: Any) -> list[tuple[str, bool, bool]]:
+    return [
+        (p.name, p.default is not p.empty, p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        for p in inspect.signature(fn).parameters.values()
+    ]
+
+
+@st.composite
+def function_sources(draw: st.DrawFn) -> str:
+    """The text of a function with any mix of parameter kinds and defaults."""
+    names = iter(f"p{i}" for i in range(20))
+    parts: list[str] = []
+    posonly = draw(st.integers(0, 2))
+    positional = draw(st.integers(0, 3))
+    defaults_from = draw(st.integers(0, posonly + positional))
+    for index in range(posonly + positional):
+        parts.append(next(names) + ("=1" if index >= defaults_from else ""))
+        if posonly and index == posonly - 1:
+            parts.append("/")
+    varargs = draw(st.booleans())
+    keyword_only = draw(st.lists(st.booleans(), max_size=3))
+    if varargs:
+        parts.append("*" + next(names))
+    elif keyword_only:
+        parts.append("*")
+    parts += [next(names) + ("=2" if default else "") for default in keyword_only]
+    if draw(st.booleans()):
+        parts.append("**" + next(names))
+    return f"def f({', '.join(parts)}):\n    return None\n"
+
+
+@given(function_sources())
+def test_parameters_are_read_as_the_signature_says(source: str) -> None:
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    fn = namespace["f"]
+    assert parameters(fn) == _signature_of(fn)
+
+
+def test_parameters_of_wrappers_and_partials_follow_the_signature() -> None:
+    def base(a: int, b: int = 2, *, c: int) -> int:
+        return a + b + c
+
+    @functools.wraps(base)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
+        return base(*args, **kwargs)
+
+    for fn in (wrapper, functools.partial(base, 1)):
+        assert parameters(fn) == _signature_of(fn)

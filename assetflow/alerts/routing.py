@@ -55,12 +55,13 @@ def routes_for(project: Project, destinations: Mapping[str, Destination]) -> Rou
             project (the message names the destination).
     """
     from assetflow.errors import ProjectError, SelectionError
-    from assetflow.selection import select
 
     routes = []
     for name, destination in destinations.items():
         assets: frozenset[str] | None = None
         if destination.select.strip() not in ("", "*"):
+            from assetflow.selection import select  # the grammar: only for a `select`
+
             try:
                 assets = select(project.graph, destination.select)
             except SelectionError as error:

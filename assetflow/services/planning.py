@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 def select(project: Project, selection: str = "*", exclude: str | None = None) -> frozenset[str]:
     """The asset names a selection expression picks in a project."""
+    if selection == "*" and exclude is None and project.graph.names:
+        return project.graph.names  # the default, without loading the grammar
     from assetflow.selection import select as select_names
 
     return select_names(project.graph, selection, exclude)
