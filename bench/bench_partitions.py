@@ -90,7 +90,7 @@ def record_fresh_state(project: Project, days: int, files: bool = False) -> None
             for key in keys:
                 path, size, mtime = write_file(project, name, key) if files else (None, None, None)
                 batch.append(
-                    MaterializationRecord.model_construct(
+                    MaterializationRecord(
                         run_id="seed",
                         asset=name,
                         partition=key,

@@ -44,6 +44,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -265,8 +266,7 @@ def sweep_orphaned_runs(
                 run.run_id, RunStatus.CRASHED, finished_at, recorded
             ):
                 continue  # another process marked it meanwhile
-            update = {"status": RunStatus.CRASHED, "finished_at": finished_at}
-            marked = run.model_copy(update=update)
+            marked = replace(run, status=RunStatus.CRASHED, finished_at=finished_at)
             if on_crashed is not None:
                 on_crashed(marked, recorded, store)
         logger.warning("run %s was left running: %s", run.run_id, reasons[run.run_id])

@@ -205,8 +205,8 @@ class MemoryStore:
                     hint="Create the run with create_run() before finishing it.",
                 )
             position, run = self._runs[run_id]
-            update = {"status": RunStatus(status), "finished_at": finished_at}
-            self._runs[run_id] = (position, run.model_copy(update=update))
+            finished = replace(run, status=RunStatus(status), finished_at=finished_at)
+            self._runs[run_id] = (position, finished)
             self._drop_leases(run_id)
 
     def finish_run_if_running(
@@ -225,8 +225,8 @@ class MemoryStore:
             position, run = self._runs[run_id]
             if run.status != RunStatus.RUNNING:
                 return False
-            update = {"status": RunStatus(status), "finished_at": finished_at}
-            self._runs[run_id] = (position, run.model_copy(update=update))
+            finished = replace(run, status=RunStatus(status), finished_at=finished_at)
+            self._runs[run_id] = (position, finished)
             self._events.extend(new_events)
             self._drop_leases(run_id)
             return True
@@ -601,7 +601,7 @@ class MemoryStore:
                     hint="Create the run with create_run() before its heartbeats.",
                 )
             position, run = self._runs[run_id]
-            self._runs[run_id] = (position, run.model_copy(update={"heartbeat_at": at}))
+            self._runs[run_id] = (position, replace(run, heartbeat_at=at))
             return run.cancel_requested_at is not None
 
     def request_cancel(self, run_id: str, at: datetime) -> RunRecord:
@@ -615,7 +615,7 @@ class MemoryStore:
             if run.cancel_requested_at is not None:
                 return run
             position, _ = self._runs[run.run_id]
-            asked = run.model_copy(update={"cancel_requested_at": at})
+            asked = replace(run, cancel_requested_at=at)
             self._runs[run.run_id] = (position, asked)
             return asked
 

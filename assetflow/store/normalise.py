@@ -16,6 +16,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from assetflow.errors import StoreError
@@ -63,6 +64,10 @@ def as_utc(moment: datetime, field: str) -> datetime:
             hint=_TIME_HINT,
         )
     return moment.astimezone(UTC)
+
+
+def _optional_utc(moment: datetime | None, field: str) -> datetime | None:
+    return None if moment is None else as_utc(moment, field)
 
 
 def _check_text(value: str | None, field: str) -> None:
@@ -123,18 +128,24 @@ def normalise_run(run: RunRecord) -> RunRecord:
     }
     _check_texts(where, texts)
     _check_integer(run.pid, f"{where} pid")
-    times = {
-        name: moment if moment is None else as_utc(moment, f"{where} {name}")
-        for name, moment in (
-            ("started_at", run.started_at),
-            ("finished_at", run.finished_at),
-            ("heartbeat_at", run.heartbeat_at),
-            ("cancel_requested_at", run.cancel_requested_at),
-        )
-    }
-    if all(moment is getattr(run, name) for name, moment in times.items()):
+    started_at = as_utc(run.started_at, f"{where} started_at")
+    finished_at = _optional_utc(run.finished_at, f"{where} finished_at")
+    heartbeat_at = _optional_utc(run.heartbeat_at, f"{where} heartbeat_at")
+    cancel_requested_at = _optional_utc(run.cancel_requested_at, f"{where} cancel_requested_at")
+    if (
+        started_at is run.started_at
+        and finished_at is run.finished_at
+        and heartbeat_at is run.heartbeat_at
+        and cancel_requested_at is run.cancel_requested_at
+    ):
         return run
-    return run.model_copy(update=times)
+    return replace(
+        run,
+        started_at=started_at,
+        finished_at=finished_at,
+        heartbeat_at=heartbeat_at,
+        cancel_requested_at=cancel_requested_at,
+    )
 
 
 def normalise_materialization(materialization: MaterializationRecord) -> MaterializationRecord:
@@ -171,7 +182,7 @@ def normalise_materialization(materialization: MaterializationRecord) -> Materia
     finished_at = as_utc(materialization.finished_at, f"{where} finished_at")
     if started_at is materialization.started_at and finished_at is materialization.finished_at:
         return materialization
-    return materialization.model_copy(update={"started_at": started_at, "finished_at": finished_at})
+    return replace(materialization, started_at=started_at, finished_at=finished_at)
 
 
 def normalise_event(event: EventRecord) -> EventRecord:
@@ -206,7 +217,7 @@ def normalise_event(event: EventRecord) -> EventRecord:
     message = readable_text(event.message)
     if at is event.at and message is event.message and started_at is event.started_at:
         return event
-    return event.model_copy(update={"at": at, "message": message, "started_at": started_at})
+    return replace(event, at=at, message=message, started_at=started_at)
 
 
 def asset_filter(assets: Iterable[str] | None) -> frozenset[str] | None:
@@ -254,7 +265,7 @@ def normalise_check(result: CheckRecord) -> CheckRecord:
             f"the {where} has metadata that is not JSON: {error}.",
             hint="Check metadata must be JSON-able: numbers, strings, lists and dicts.",
         ) from error
-    return result.model_copy(update={"at": as_utc(result.at, f"{where} at")})
+    return replace(result, at=as_utc(result.at, f"{where} at"))
 
 
 def normalise_log(log: LogRecord) -> LogRecord:
@@ -267,5 +278,4 @@ def normalise_log(log: LogRecord) -> LogRecord:
     where = f"log of run '{readable_text(log.run_id)}'"
     _check_texts(where, {"run_id": log.run_id, "asset": log.asset, "partition": log.partition})
     _check_integer(log.attempt, f"{where} attempt")
-    update = {"at": as_utc(log.at, f"{where} at"), "text": readable_text(log.text)}
-    return log.model_copy(update=update)
+    return replace(log, at=as_utc(log.at, f"{where} at"), text=readable_text(log.text))

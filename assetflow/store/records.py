@@ -1,13 +1,18 @@
-"""The records the metadata store keeps: runs, materializations, run events and leases."""
+"""The records the metadata store keeps: runs, materializations, run events and leases.
+
+The records are plain frozen dataclasses, not validated on construction (so that
+importing this module stays cheap for every command): assetflow builds them itself
+from typed values, and the stores check what they keep (`assetflow.store.normalise`)
+and read back what they wrote.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
-
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class RunStatus(StrEnum):
@@ -31,18 +36,16 @@ class EventKind(StrEnum):
     CANCELLED = "cancelled"  # stopped by Ctrl-C or SIGTERM while running
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class Column(_Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Column:
     """One column of a stored table: its name and its Arrow type, as text."""
 
     name: str
     type: str
 
 
-class RunRecord(_Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
     """One run: what was asked for, by whom, and how it ended."""
 
     run_id: str
@@ -63,10 +66,11 @@ class RunRecord(_Record):
     #: the run request's key (a sensor's, a schedule tick's), or None
     run_key: str | None = None
     #: the run request's free-form labels
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
-class MaterializationRecord(_Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaterializationRecord:
     """One successful materialization of an asset (or one partition of it)."""
 
     run_id: str
@@ -92,14 +96,14 @@ class MaterializationRecord(_Record):
     code_version: str | None = None
     data_version: str | None = None
     #: data version of every input read, keyed "asset" or "asset[partition]"
-    input_versions: dict[str, str] = Field(default_factory=dict)
+    input_versions: dict[str, str] = field(default_factory=dict)
 
 
 class MaterializationState(NamedTuple):
     """The newest materialization of one asset-partition, as the planner reads it in bulk.
 
-    A plain tuple, not a validated model: planning a year of daily partitions
-    over a thousand assets reads hundreds of thousands of them.
+    A plain tuple, not a record: planning a year of daily partitions over a
+    thousand assets reads hundreds of thousands of them.
     """
 
     run_id: str
@@ -137,7 +141,8 @@ class MaterializationState(NamedTuple):
         )
 
 
-class CheckRecord(_Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckRecord:
     """The result of one asset check on one materialization of an asset-partition."""
 
     run_id: str
@@ -149,7 +154,7 @@ class CheckRecord(_Record):
     blocking: bool = False
     message: str = ""
     #: JSON-able details (failing row count, bounds, a few offending rows)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     at: datetime
 
     @property
@@ -158,7 +163,8 @@ class CheckRecord(_Record):
         return not self.passed and self.blocking and self.severity == "error"
 
 
-class EventRecord(_Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord:
     """Something that happened to one step of a run (or to the run itself when asset is None)."""
 
     run_id: str
@@ -177,7 +183,8 @@ class EventRecord(_Record):
     pid: int | None = None
 
 
-class LogRecord(_Record):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogRecord:
     """What one attempt of a step wrote: its stdout, stderr and asset log records, as text."""
 
     run_id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from hypothesis import given, settings
 
@@ -176,9 +177,7 @@ def test_plan_json_layout_is_stable():
 
 
 def test_status_json_layout_is_stable():
-    last = record(("b", None), code="c1", data="d1", inputs={}, run_id="r1").model_copy(
-        update={"rows": 42}
-    )
+    last = replace(record(("b", None), code="c1", data="d1", inputs={}, run_id="r1"), rows=42)
     states = [
         AssetStatus("b", None, AssetState.STALE, last, (CODE,)),
         AssetStatus("c", "2026-03-01", AssetState.MISSING, None, ()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from assetflow.planner import Snapshot, Status
@@ -101,7 +102,7 @@ def test_last_run_failed_only_when_newer_than_success():
     )
     assert kinds(verdict) == [ReasonKind.LAST_RUN_FAILED]
     assert verdict.reasons[0].run_id == "r9"
-    older = failed.model_copy(update={"at": T0 - timedelta(hours=1)})
+    older = replace(failed, at=T0 - timedelta(hours=1))
     verdict = judge(
         KEY, code_version="c", inputs=(RAW,), snapshot=snapshot(failures={KEY: older}), pending={}
     )

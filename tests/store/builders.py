@@ -16,7 +16,7 @@ def at(seconds: float) -> datetime:
 
 def run(run_id: str, started: float = 0, **fields: object) -> RunRecord:
     """A run started ``started`` seconds after T0."""
-    return RunRecord.model_validate({"run_id": run_id, "started_at": at(started), **fields})
+    return RunRecord(**{"run_id": run_id, "started_at": at(started), **fields})
 
 
 def materialization(
@@ -32,7 +32,7 @@ def materialization(
         "finished_at": at(finished),
         "duration_s": 1.0,
     }
-    return MaterializationRecord.model_validate({**values, **fields})
+    return MaterializationRecord(**{**values, **fields})
 
 
 def event(
@@ -50,4 +50,4 @@ def event(
         "asset": asset,
         "partition": partition,
     }
-    return EventRecord.model_validate({**values, **fields})
+    return EventRecord(**{**values, **fields})

@@ -3,6 +3,7 @@ the target, checked by counts; refused into a store that holds history."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,7 @@ def test_a_copy_holds_every_row_of_every_table(make_project, tmp_path: Path) -> 
         assert copy.open_incidents() == source.open_incidents()
     # The copy goes on being written where the source left off.
     with open_store("sqlite", root / "copy.sqlite") as copy:
-        copy.create_run(copy.list_runs()[0].model_copy(update={"run_id": "new-run"}))
+        copy.create_run(replace(copy.list_runs()[0], run_id="new-run"))
 
 
 def test_a_store_that_holds_history_is_refused_and_left_as_it_was(

@@ -119,7 +119,7 @@ def check(run_id: str, name: str, passed: bool, at_seconds: float, **fields: obj
         "blocking": True,
         "at": at(at_seconds),
     }
-    return CheckRecord.model_validate({**values, **fields})
+    return CheckRecord(**{**values, **fields})
 
 
 def test_check_results_newest_per_check(store: MetadataStore) -> None:

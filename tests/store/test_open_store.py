@@ -173,3 +173,22 @@ def test_sqlite_users_and_help_never_import_psycopg(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_store_writes_and_reads_its_records_without_pydantic(tmp_path: Path) -> None:
+    """The records are plain dataclasses: writing and reading them imports no pydantic."""
+    script = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from assetflow.store import EventKind, EventRecord, RunRecord, open_store\n"
+        "now = datetime.now(UTC)\n"
+        f"with open_store('sqlite:{tmp_path}/m.sqlite') as store:\n"
+        "    store.create_run(RunRecord(run_id='r1', started_at=now))\n"
+        "    store.record(events=[EventRecord(run_id='r1', kind=EventKind.STARTED, at=now)])\n"
+        "    assert store.list_runs() and store.run_events('r1')\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"

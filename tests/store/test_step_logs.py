@@ -20,7 +20,7 @@ def log(asset: str, text: str, partition: str | None = None, attempt: int = 1, *
         "text": text,
         "at": at(0),
     }
-    return LogRecord.model_validate({**values, **fields})
+    return LogRecord(**{**values, **fields})
 
 
 def test_logs_read_back_in_write_order(store: MetadataStore) -> None:

@@ -120,6 +120,8 @@ def test_materializations_and_events_round_trip(
         assert store.latest_materializations() == {key: materialization}
         assert store.latest_materializations([materialization.asset]) == {key: materialization}
         assert store.run_events(failure.run_id) == [failure]
+        # Equal as text is not enough: a kind read back is the enum member.
+        assert type(store.run_events(failure.run_id)[0].kind) is EventKind
         is_asset_failure = failure.kind == EventKind.FAILED and failure.asset is not None
         expected = {(failure.asset, failure.partition): failure} if is_asset_failure else {}
         assert store.latest_failures() == expected
@@ -136,6 +138,7 @@ def test_runs_and_code_round_trip(
     with _empty_store(kind, request) as store:
         store.create_run(run)
         assert store.get_run(run.run_id) == run
+        assert type(store.get_run(run.run_id).status) is RunStatus  # type: ignore[union-attr]
         assert store.list_runs() == [run]
         assert store.list_runs(status=run.status) == [run]
         store.save_code(code_version, source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -418,15 +419,15 @@ def test_checks_summary_and_schema_changes():
         checks_summary([result("u", False), result("w", False, "warn"), result("x", True)])
         == "1 failed: u | 1 warned: w | 1 passed"
     )
-    older = materialization("r" * 32).model_copy(
-        update={"columns": (Column(name="id", type="int64"), Column(name="x", type="double"))}
+    older = replace(
+        materialization("r" * 32),
+        columns=(Column(name="id", type="int64"), Column(name="x", type="double")),
     )
-    newer = older.model_copy(
-        update={
-            "run_id": "s" * 32,
-            "finished_at": at + timedelta(hours=1),
-            "columns": (Column(name="id", type="string"), Column(name="y", type="bool")),
-        }
+    newer = replace(
+        older,
+        run_id="s" * 32,
+        finished_at=at + timedelta(hours=1),
+        columns=(Column(name="id", type="string"), Column(name="y", type="bool")),
     )
     assert schema_changes([newer, older]) == [
         "2026-03-01 10:30:05 run ssssssss: added 'y' (bool); removed 'x'; 'id' int64 -> string"

@@ -8,6 +8,7 @@ are single statements on the run's row (a row lock orders them with finishing).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from assetflow.errors import StoreError
@@ -166,4 +167,4 @@ class LeasingMixin(ReadingMixin):
             connection.execute(
                 "UPDATE runs SET cancel_requested_at = %s WHERE run_id = %s", (at, run.run_id)
             )
-            return run.model_copy(update={"cancel_requested_at": at})
+            return replace(run, cancel_requested_at=at)

@@ -3,8 +3,8 @@
 The column lists are SQLite's (one set of names for both backends, so that
 `store copy` moves rows as they are); the values are PostgreSQL's: times are
 aware UTC datetimes (timestamptz, read back in the session's UTC), flags
-booleans, nested values JSON text. A row that does not make a valid record
-raises ValueError (pydantic's ValidationError is one).
+booleans, nested values JSON text. Reading back is SQLite's: a run's status or an
+event's kind the enums do not know raises ValueError.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Times are stored as ISO-8601 text in UTC with microseconds
 (``2026-03-01T00:00:00.000000+00:00``): one fixed width, so text order is time
 order, and readable with the ``sqlite3`` shell. Columns and input versions are
-JSON text. Reading back builds the same pydantic records; a row that does not
-make a valid record raises ValueError (pydantic's ValidationError is one).
+JSON text. Reading back builds the same records, as written: values are not
+checked again, but a run's status or an event's kind the enums do not know raises
+ValueError.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from assetflow.store.automation import OriginState, SchedulerLease, TickRecord, 
 from assetflow.store.records import (
     CheckRecord,
     Column,
+    EventKind,
     EventRecord,
     Lease,
     LogRecord,
     MaterializationRecord,
     MaterializationState,
     RunRecord,
+    RunStatus,
 )
 
 Row = tuple[Any, ...]
@@ -168,22 +171,20 @@ def event_row(event: EventRecord) -> Row:
 def runs_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[RunRecord]:
     """Records from rows selected as RUN_COLUMNS."""
     return [
-        RunRecord.model_validate(
-            {
-                "run_id": run_id,
-                "trigger": trigger,
-                "selection": selection,
-                "status": status,
-                "started_at": time(started_at),
-                "finished_at": time(finished_at),
-                "pid": pid,
-                "partitions": partitions,
-                "host": host,
-                "heartbeat_at": time(heartbeat_at),
-                "cancel_requested_at": time(cancel_requested_at),
-                "run_key": run_key,
-                "tags": json.loads(tags_json) if tags_json else {},
-            }
+        RunRecord(
+            run_id=run_id,
+            trigger=trigger,
+            selection=selection,
+            status=RunStatus(status),
+            started_at=time(started_at),
+            finished_at=time(finished_at),
+            pid=pid,
+            partitions=partitions,
+            host=host,
+            heartbeat_at=time(heartbeat_at),
+            cancel_requested_at=time(cancel_requested_at),
+            run_key=run_key,
+            tags=json.loads(tags_json) if tags_json else {},
         )
         for (
             run_id,
@@ -211,32 +212,48 @@ def materializations_from_rows(
     # Columns are frozen, so the records can share the tuples.
     columns_by_json: dict[str, tuple[Column, ...]] = {}
     records = []
-    for row in rows:
-        columns_json = row[7]
+    for (
+        run_id,
+        asset,
+        partition,
+        io,
+        path,
+        row_count,
+        byte_count,
+        columns_json,
+        started_at,
+        finished_at,
+        duration_s,
+        code_version,
+        data_version,
+        input_versions_json,
+        file_mtime,
+        file_digest,
+    ) in rows:
         columns = columns_by_json.get(columns_json)
         if columns is None:
-            columns = tuple(Column.model_validate(item) for item in json.loads(columns_json))
+            columns = tuple(
+                Column(name=item["name"], type=item["type"]) for item in json.loads(columns_json)
+            )
             columns_by_json[columns_json] = columns
         records.append(
-            MaterializationRecord.model_validate(
-                {
-                    "run_id": row[0],
-                    "asset": row[1],
-                    "partition": row[2],
-                    "io": row[3],
-                    "path": row[4],
-                    "rows": row[5],
-                    "bytes": row[6],
-                    "columns": columns,
-                    "started_at": time(row[8]),
-                    "finished_at": time(row[9]),
-                    "duration_s": row[10],
-                    "code_version": row[11],
-                    "data_version": row[12],
-                    "input_versions": json.loads(row[13]),
-                    "file_mtime": row[14],
-                    "file_digest": row[15],
-                }
+            MaterializationRecord(
+                run_id=run_id,
+                asset=asset,
+                partition=partition,
+                io=io,
+                path=path,
+                rows=row_count,
+                bytes=byte_count,
+                columns=columns,
+                started_at=time(started_at),
+                finished_at=time(finished_at),
+                duration_s=duration_s,
+                code_version=code_version,
+                data_version=data_version,
+                input_versions=json.loads(input_versions_json),
+                file_mtime=file_mtime,
+                file_digest=file_digest,
             )
         )
     return records
@@ -245,20 +262,18 @@ def materializations_from_rows(
 def events_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[EventRecord]:
     """Records from rows selected as EVENT_COLUMNS."""
     return [
-        EventRecord.model_validate(
-            {
-                "run_id": run_id,
-                "kind": kind,
-                "at": time(occurred_at),
-                "asset": asset,
-                "partition": partition,
-                "message": message,
-                "attempt": attempt,
-                "duration_s": duration_s,
-                "started_at": time(started_at),
-                "host": host,
-                "pid": pid,
-            }
+        EventRecord(
+            run_id=run_id,
+            kind=EventKind(kind),
+            at=time(occurred_at),
+            asset=asset,
+            partition=partition,
+            message=message,
+            attempt=attempt,
+            duration_s=duration_s,
+            started_at=time(started_at),
+            host=host,
+            pid=pid,
         )
         for (
             run_id,
@@ -347,19 +362,17 @@ def check_row(result: CheckRecord) -> Row:
 def checks_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[CheckRecord]:
     """Records from rows selected as CHECK_COLUMNS."""
     return [
-        CheckRecord.model_validate(
-            {
-                "run_id": run_id,
-                "asset": asset,
-                "partition": partition,
-                "check": check,
-                "passed": bool(passed),
-                "severity": severity,
-                "blocking": bool(blocking),
-                "message": message,
-                "metadata": json.loads(metadata),
-                "at": time(at),
-            }
+        CheckRecord(
+            run_id=run_id,
+            asset=asset,
+            partition=partition,
+            check=check,
+            passed=bool(passed),
+            severity=severity,
+            blocking=bool(blocking),
+            message=message,
+            metadata=json.loads(metadata),
+            at=time(at),
         )
         for (
             run_id,
@@ -384,15 +397,13 @@ def log_row(log: LogRecord) -> Row:
 def logs_from_rows(rows: Iterable[Row], time: TimeReader = _time) -> list[LogRecord]:
     """Records from rows selected as LOG_COLUMNS."""
     return [
-        LogRecord.model_validate(
-            {
-                "run_id": run_id,
-                "asset": asset,
-                "partition": partition,
-                "attempt": attempt,
-                "text": text,
-                "at": time(at),
-            }
+        LogRecord(
+            run_id=run_id,
+            asset=asset,
+            partition=partition,
+            attempt=attempt,
+            text=text,
+            at=time(at),
         )
         for run_id, asset, partition, attempt, text, at in rows
     ]

@@ -983,7 +983,7 @@ class SqliteStore:
                 "UPDATE runs SET cancel_requested_at = ? WHERE run_id = ?",
                 (time_text(at), run.run_id),
             )
-            return run.model_copy(update={"cancel_requested_at": at})
+            return replace(run, cancel_requested_at=at)
 
         return self._db.run("request a cancel", ask, write=True)
 

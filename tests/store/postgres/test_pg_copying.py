@@ -5,6 +5,7 @@ holds history is refused, and a load that fails keeps nothing."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -153,7 +154,7 @@ def test_the_copy_goes_on_with_fresh_ids(history: Path, postgres_url: str) -> No
     with open_store(postgres_url) as copied:
         ids = run_ids(copied)
         template = copied.list_runs()[0]
-        copied.create_run(template.model_copy(update={"run_id": "new-run"}))
+        copied.create_run(replace(template, run_id="new-run"))
         assert set(run_ids(copied)) - set(ids) == {max(ids) + 1}
         assert copied.queue_alerts([AlertRecord(0, "ops", "inc-1", "overdue", at(9))]) == [True]
         assert [alert.alert_id for alert in copied.alerts()] == [3, 2, 1]
