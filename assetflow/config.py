@@ -165,7 +165,7 @@ def setting(
     (``example`` shows what it looks like)."""
     metadata = {"check": check, "read": read, "key": key, "example": example}
     if isinstance(default, dict):
-        return field(default_factory=dict, metadata=metadata)
+        return field(default_factory=lambda: dict(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
