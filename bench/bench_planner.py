@@ -99,6 +99,9 @@ def bench_new_process(work: Path, count: int) -> None:
                 [sys.executable, "-m", "assetflow.cli", "--project", str(root), "materialize"],
                 check=True,
                 capture_output=True,
+                # `-m` puts the working directory first on the path: the project's, so
+                # that assetflow is imported as this process imports it.
+                cwd=root,
             )
         )
         runs.append(wall)
