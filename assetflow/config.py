@@ -202,8 +202,7 @@ def read_section(
     the record's ``extra`` field.
     """
     prefix = f"{where}." if where else ""
-    if not isinstance(value, dict):
-        problems.add(where, f"must be a table, not {_shown(value)}")
+    if not _is_table(value, where, problems):
         return None
     before = len(problems.lines)
     known = _settings(cls)
@@ -239,6 +238,14 @@ def read_section(
     except Invalid as error:  # a rule over several settings (`__post_init__`)
         problems.add(where, error.message)
         return None
+
+
+def _is_table(value: Any, where: str, problems: Problems) -> bool:
+    """Whether ``value`` is a table; if not, the problem is added under ``where``."""
+    if isinstance(value, dict):
+        return True
+    problems.add(where, f"must be a table, not {_shown(value)}")
+    return False
 
 
 def _settings(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
@@ -377,8 +384,7 @@ def _named_io(value: Any, where: str, problems: Problems) -> NamedIOConfig | Non
 
 def _named_ios(value: Any, where: str, problems: Problems) -> dict[str, NamedIOConfig] | None:
     """The `[tool.assetflow.io.NAME]` tables, each named as @asset(io=...) can name it."""
-    if not isinstance(value, dict):
-        problems.add(where, f"must be a table, not {_shown(value)}")
+    if not _is_table(value, where, problems):
         return None
     before = len(problems.lines)
     named = {}

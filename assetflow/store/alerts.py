@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Final, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
 from assetflow.errors import StoreError
-from assetflow.store.normalise import MAX_INTEGER, as_utc, readable_text
+from assetflow.store.normalise import MAX_INTEGER, as_utc, optional_utc, readable_text
 
 IncidentKind = Literal["run_failed", "check_failed", "overdue", "scheduler_down"]
 #: Every kind of incident.
@@ -440,10 +440,6 @@ def check_outcome(outcome: str, where: str) -> AttemptOutcome:
     return _choice(outcome, ATTEMPT_OUTCOMES, where, "outcome")
 
 
-def _optional_utc(moment: datetime | None, field: str) -> datetime | None:
-    return None if moment is None else as_utc(moment, field)
-
-
 def incident_where(incident_id: str) -> str:
     """How messages name an incident."""
     return f"incident {_quoted(incident_id)}"
@@ -467,7 +463,7 @@ def normalise_incident(incident: IncidentRecord) -> IncidentRecord:
         kind=check_kind(incident.kind, where),
         opened_at=as_utc(incident.opened_at, f"{where} opened_at"),
         last_seen_at=as_utc(incident.last_seen_at, f"{where} last_seen_at"),
-        resolved_at=_optional_utc(incident.resolved_at, f"{where} resolved_at"),
+        resolved_at=optional_utc(incident.resolved_at, f"{where} resolved_at"),
     )
 
 
@@ -490,7 +486,7 @@ def normalise_members(incident_id: str, members: Sequence[IncidentMember]) -> li
                 member,
                 role=check_role(member.role, where),
                 opened_at=as_utc(member.opened_at, f"{where} opened_at"),
-                resolved_at=_optional_utc(member.resolved_at, f"{where} resolved_at"),
+                resolved_at=optional_utc(member.resolved_at, f"{where} resolved_at"),
             )
         )
     return checked
@@ -523,9 +519,9 @@ def normalise_alert(alert: AlertRecord) -> AlertRecord:
         event=check_event(alert.event, where),
         status=check_alert_status(alert.status, where),
         created_at=as_utc(alert.created_at, f"{where} created_at"),
-        next_attempt_at=_optional_utc(alert.next_attempt_at, f"{where} next_attempt_at"),
-        sent_at=_optional_utc(alert.sent_at, f"{where} sent_at"),
-        claimed_until=_optional_utc(alert.claimed_until, f"{where} claimed_until"),
+        next_attempt_at=optional_utc(alert.next_attempt_at, f"{where} next_attempt_at"),
+        sent_at=optional_utc(alert.sent_at, f"{where} sent_at"),
+        claimed_until=optional_utc(alert.claimed_until, f"{where} claimed_until"),
     )
 
 
@@ -592,7 +588,7 @@ def normalise_attempt(
         outcome=check_outcome(attempt.outcome, where),
         at=as_utc(attempt.at, f"{where} at"),
     )
-    next_at = _optional_utc(next_attempt_at, f"{where} next_attempt_at")
+    next_at = optional_utc(next_attempt_at, f"{where} next_attempt_at")
     return attempt, checked, next_at if checked == "pending" else None
 
 

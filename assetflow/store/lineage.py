@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from assetflow.errors import StoreError
-from assetflow.store.normalise import as_utc, readable_text
+from assetflow.store.normalise import as_utc, optional_utc, readable_text
 
 if TYPE_CHECKING:
     from assetflow.store.base import MetadataStore
@@ -369,10 +369,10 @@ def _pg_event(row: Sequence[Any]) -> LineageEvent:
         payload=str(row[2]),
         created_at=as_utc(row[3], "created_at"),
         attempts=int(row[4]),
-        next_attempt_at=None if row[5] is None else as_utc(row[5], "next_attempt_at"),
+        next_attempt_at=optional_utc(row[5], "next_attempt_at"),
         last_error=row[6],
         claimed_by=row[7],
-        claimed_until=None if row[8] is None else as_utc(row[8], "claimed_until"),
+        claimed_until=optional_utc(row[8], "claimed_until"),
     )
 
 

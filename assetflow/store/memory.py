@@ -69,6 +69,7 @@ from assetflow.store.normalise import (
     normalise_log,
     normalise_materialization,
     normalise_run,
+    optional_utc,
     source_digest,
 )
 from assetflow.store.records import (
@@ -322,8 +323,8 @@ class MemoryStore:
         return [run for _, run in entries[: max(limit, 0)]]
 
     def find_runs(self, query: RunQuery) -> list[RunRecord]:
-        since = None if query.since is None else as_utc(query.since, "since")
-        until = None if query.until is None else as_utc(query.until, "until")
+        since = optional_utc(query.since, "since")
+        until = optional_utc(query.until, "until")
         with self._lock:
             self._check_open()
             entries = list(self._runs.values())
@@ -725,7 +726,7 @@ class MemoryStore:
         before: datetime | None = None,
         statuses: Collection[TickStatus] | None = None,
     ) -> list[TickRecord]:
-        until = None if before is None else as_utc(before, "before")
+        until = optional_utc(before, "before")
         wanted = None if statuses is None else set(statuses)
         with self._lock:
             self._check_open()
@@ -969,7 +970,7 @@ class MemoryStore:
     def incidents(
         self, *, open_only: bool = False, since: datetime | None = None, limit: int = 50
     ) -> list[IncidentRecord]:
-        since = None if since is None else as_utc(since, "the incidents' since")
+        since = optional_utc(since, "the incidents' since")
         with self._lock:
             self._check_open()
             found = [

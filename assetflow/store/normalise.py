@@ -66,7 +66,8 @@ def as_utc(moment: datetime, field: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _optional_utc(moment: datetime | None, field: str) -> datetime | None:
+def optional_utc(moment: datetime | None, field: str) -> datetime | None:
+    """`as_utc` of a time that may be missing (None stays None)."""
     return None if moment is None else as_utc(moment, field)
 
 
@@ -129,9 +130,9 @@ def normalise_run(run: RunRecord) -> RunRecord:
     _check_texts(where, texts)
     _check_integer(run.pid, f"{where} pid")
     started_at = as_utc(run.started_at, f"{where} started_at")
-    finished_at = _optional_utc(run.finished_at, f"{where} finished_at")
-    heartbeat_at = _optional_utc(run.heartbeat_at, f"{where} heartbeat_at")
-    cancel_requested_at = _optional_utc(run.cancel_requested_at, f"{where} cancel_requested_at")
+    finished_at = optional_utc(run.finished_at, f"{where} finished_at")
+    heartbeat_at = optional_utc(run.heartbeat_at, f"{where} heartbeat_at")
+    cancel_requested_at = optional_utc(run.cancel_requested_at, f"{where} cancel_requested_at")
     if (
         started_at is run.started_at
         and finished_at is run.finished_at
@@ -211,9 +212,7 @@ def normalise_event(event: EventRecord) -> EventRecord:
     if event.pid is not None:
         _check_integer(event.pid, f"{where} pid")
     at = as_utc(event.at, f"{where} at")
-    started_at = (
-        None if event.started_at is None else as_utc(event.started_at, f"{where} started_at")
-    )
+    started_at = optional_utc(event.started_at, f"{where} started_at")
     message = readable_text(event.message)
     if at is event.at and message is event.message and started_at is event.started_at:
         return event
