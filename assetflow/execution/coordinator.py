@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assetflow.context import RunContext
-from assetflow.errors import AssetflowError
+from assetflow.errors import AssetflowError, WriteError
 from assetflow.execution import leasing
 from assetflow.execution.attempt import Attempts, Retrying, Work, Worker, failure_message
 from assetflow.execution.control import RunControl
@@ -67,6 +67,7 @@ from assetflow.execution.state import (
     inputs_changed,
     release_inputs,
 )
+from assetflow.io.atomic import sync_outputs
 from assetflow.io.locations import recorded_path
 from assetflow.keys import AssetPartition, key_text
 from assetflow.planner.staleness import Snapshot
@@ -84,6 +85,8 @@ from assetflow.store.records import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from assetflow.clock import Clock
     from assetflow.planner.plan import Plan, Step
     from assetflow.project import Project
@@ -442,7 +445,10 @@ class _Runner:
         self._flush(deferred, listener)
 
     def _flush(self, deferred: _Deferred, listener: Listeners) -> None:
-        """Write what a `_deferring` block kept (one transaction), then tell it."""
+        """Sync the files the block's steps wrote unsynced, write what it kept (one
+        transaction), then tell it."""
+        if deferred.unsynced:
+            _sync(deferred.unsynced)
         if deferred.writes or deferred.leases:
             with self.store.unit_of_work():
                 for batch, logs in deferred.writes:
@@ -630,6 +636,12 @@ class _Runner:
                 ),
             )
         stored = outcome.stored
+        if outcome.unsynced:
+            # Synced just before the commit that records them (see `_flush`).
+            if self._deferred is not None:
+                self._deferred.unsynced.extend(outcome.unsynced)
+            else:
+                _sync(outcome.unsynced)
         data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
         if self.state.readers[step.key] and self.executor.keeps_values:
             self.state.values[step.key] = outcome.value
@@ -741,6 +753,8 @@ class _Deferred(Listeners):
         self.told: list[Callable[[Listeners], None]] = []
         self.leases: list[AssetPartition] = []
         self.unread: list[AssetPartition] = []
+        #: files the steps wrote and left to sync before their records commit
+        self.unsynced: list[Path] = []
 
     def record(self, store: MetadataStore, batch: Recorded, logs: Sequence[LogRecord] = ()) -> None:
         self.writes.append((batch, logs))
@@ -756,6 +770,25 @@ class _Deferred(Listeners):
 
     def tick(self) -> None:
         self.told.append(lambda listener: listener.tick())
+
+
+def _sync(paths: Sequence[Path]) -> None:
+    """Make the outputs a worker wrote unsynced durable, before they are recorded.
+
+    Raises:
+        WriteError: A file or its directory could not be synced (an I/O error, or a
+            file removed since): nothing of those steps is recorded, and the next
+            run rebuilds them.
+    """
+    try:
+        sync_outputs(paths)
+    except OSError as error:
+        raise WriteError(
+            f"cannot make the outputs just written durable ({error}); the steps that "
+            "wrote them are not recorded, and the next run rebuilds them.",
+            hint="Check the disk holding the state directory (space, errors in the "
+            "system log), then run again.",
+        ) from error
 
 
 def _record_event(

@@ -7,6 +7,12 @@ from storage in the worker (values that are not stored, like sources, travel
 with the task), the output is checked and written there, and what happened
 comes back as a message; only the coordinator touches the metadata store.
 
+A worker renames each output into place and leaves its sync to the coordinator,
+which syncs a step's files just before the commit that records them (see
+``assetflow.io.atomic.deferring_syncs``): the worker starts its next step
+meanwhile. The order on disk is unchanged (the data, its directory entry, then
+the metadata that points at it).
+
 Messages from a worker: ``("attempt", n)`` when attempt n begins, then one of
 ``("done", Attempts)`` or ``("cancelled", logs)``.
 
@@ -31,6 +37,7 @@ import signal
 import sys
 import time
 from collections import Counter
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
@@ -48,8 +55,11 @@ from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 from assetflow.execution.interrupts import CancelToken, StepCancelled, bound, interrupt_here
 from assetflow.execution.logs import capturing_run
 from assetflow.execution.step import StepOutput, io_settings
+from assetflow.io.atomic import deferring_syncs
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from assetflow.keys import AssetPartition
     from assetflow.project import Project
 
@@ -280,7 +290,8 @@ class WorkerPool:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=serve_steps,
-            args=(child, self._project, self._parent),
+            # On this machine: the coordinator can sync what the worker writes.
+            args=(child, self._project, self._parent, True),
             name="assetflow-worker",
             daemon=True,
         )
@@ -317,8 +328,12 @@ def exit_text(code: int | None) -> str:
 # --- the worker's side ---------------------------------------------------------------
 
 
-def serve_steps(conn: Connection, project: Project, parent: int) -> None:
-    """A worker's life: run tasks until told to stop or the coordinator goes away."""
+def serve_steps(conn: Connection, project: Project, parent: int, defer_syncs: bool = False) -> None:
+    """A worker's life: run tasks until told to stop or the coordinator goes away.
+
+    With `defer_syncs` (the coordinator shares this machine's disks), outputs are
+    renamed into place unsynced, and each step's result names the files for the
+    coordinator to sync before it records them."""
     # The worker runs steps of one run: its token is that run's, as far as this process
     # goes (the coordinator's own token, copied by fork, is not seen here).
     token = CancelToken()
@@ -345,7 +360,7 @@ def serve_steps(conn: Connection, project: Project, parent: int) -> None:
             if isinstance(task, tuple):  # ("drop", key): no later step reads it
                 kept.drop(task[1])
                 continue
-            conn.send(_run(task, project, retrying, conn, kept))
+            conn.send(_run(task, project, retrying, conn, kept, defer_syncs=defer_syncs))
 
 
 class _Kept:
@@ -393,7 +408,13 @@ def _size_of(value: Any) -> int:
 
 
 def _run(
-    task: Work, project: Project, retrying: Retrying, conn: Connection, kept: _Kept
+    task: Work,
+    project: Project,
+    retrying: Retrying,
+    conn: Connection,
+    kept: _Kept,
+    *,
+    defer_syncs: bool = False,
 ) -> tuple[Any, ...]:
     spec = project.graph.spec(task.step.asset)
     annotations = {param.name: param.annotation for param in spec.input_params()}
@@ -413,25 +434,30 @@ def _run(
             for param in task.params
         ),
     )
+    collecting: AbstractContextManager[list[Path]] = (
+        deferring_syncs() if defer_syncs else nullcontext([])
+    )
     try:
-        attempts = run_attempts(
-            work,
-            project.state_dir,
-            retrying,
-            on_attempt=lambda n: conn.send(("attempt", n)),
-            settings=io_settings(project),
-        )
+        with collecting as unsynced:
+            attempts = run_attempts(
+                work,
+                project.state_dir,
+                retrying,
+                on_attempt=lambda n: conn.send(("attempt", n)),
+                settings=io_settings(project),
+            )
     except StepCancelled as cancelled:
         return ("cancelled", cancelled.logs, cancelled.started_at)
     del work
     if task.keep and isinstance(attempts.outcome, StepOutput):
         kept.keep(task.step.key, attempts.outcome.value)
-    return ("done", _portable(task, attempts))
+    return ("done", _portable(task, attempts, tuple(unsynced)))
 
 
-def _portable(work: Work, attempts: Attempts) -> Attempts:
+def _portable(work: Work, attempts: Attempts, unsynced: tuple[Path, ...] = ()) -> Attempts:
     """The attempts as they can travel back: without the value (its readers read it from
-    storage, or from this worker's memory), errors as their text."""
+    storage, or from this worker's memory), with the files left to sync (`unsynced`),
+    errors as their text."""
     outcome = attempts.outcome
     if isinstance(outcome, StepOutput):
         checks = outcome.checks
@@ -439,7 +465,7 @@ def _portable(work: Work, attempts: Attempts) -> Attempts:
             pickle.dumps(checks)
         except Exception:  # a custom check's metadata that cannot travel
             checks = ()
-        outcome = StepOutput(None, outcome.stored, outcome.duration_s, checks)
+        outcome = StepOutput(None, outcome.stored, outcome.duration_s, checks, unsynced)
     else:
         outcome = StepLost(failure_message(work.step, outcome))
     return dataclasses.replace(attempts, outcome=outcome)

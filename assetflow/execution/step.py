@@ -34,6 +34,9 @@ class StepOutput:
     stored: StoredOutput
     duration_s: float
     checks: tuple[CheckOutcome, ...] = ()
+    #: the files written and not yet synced (``assetflow.io.atomic.deferring_syncs``):
+    #: the coordinator syncs them before it records the step
+    unsynced: tuple[Path, ...] = ()
 
 
 def io_settings(project: Project) -> IOSettings:

@@ -21,6 +21,14 @@ still records the old output; the data version, and the size the metadata
 records (``IOManager.stat``), tell the two apart, and the next run rebuilds it.
 A failure of the sync itself (an I/O error) fails the write; the step fails
 and is rebuilt by the next run.
+
+Deferred syncs: inside ``deferring_syncs()``, a write renames its file into place
+and returns without syncing; the paths it replaced are collected, and whoever
+records the outputs calls ``sync_outputs`` on them before the commit that makes
+them visible. A worker process on the coordinator's machine writes this way, so
+that its next step starts while the coordinator syncs and records the last one
+(the order on disk is the same: data, directory entry, then the metadata). A
+kill -9 still leaves the old file or the new one, whole.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ import contextlib
 import errno
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,6 +62,40 @@ _CAN_SYNC_DIRECTORIES = os.name == "posix"
 #: Syncing a file's data (and the size that reads it back) is all a reader needs;
 #: fdatasync skips the timestamps. Not on every platform.
 _sync_data: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+#: Inside `deferring_syncs`: the files renamed into place and not yet synced.
+_unsynced: ContextVar[list[Path] | None] = ContextVar("assetflow_unsynced", default=None)
+
+
+@contextlib.contextmanager
+def deferring_syncs() -> Iterator[list[Path]]:
+    """Within the block, writes rename their files into place without syncing them; the
+    list yielded collects the files so written, for `sync_outputs` before they are
+    recorded. Where directories cannot be synced (Windows), writes sync as usual."""
+    pending: list[Path] = []
+    token = _unsynced.set(pending if _CAN_SYNC_DIRECTORIES else None)
+    try:
+        yield pending
+    finally:
+        _unsynced.reset(token)
+
+
+def sync_outputs(paths: Iterable[Path | str]) -> None:
+    """Make files written inside `deferring_syncs` durable: each file's data, then each of
+    their directories once (the renames into them).
+
+    Raises:
+        OSError: A file is gone, or its sync failed (an I/O error).
+    """
+    directories: dict[str, None] = {}
+    for path in paths:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            _sync_data(descriptor)
+        finally:
+            os.close(descriptor)
+        directories[os.path.dirname(path)] = None
+    for directory in directories:
+        _sync_directory(Path(directory))
 
 
 def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, asset: str) -> int:
@@ -87,9 +130,13 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, asset: 
     return size
 
 
-def write_bytes_atomically(target: Path, data: bytes, *, asset: str) -> None:
+def write_bytes_atomically(target: Path, data: bytes, *, asset: str) -> float:
     """Replace ``target`` with ``data`` atomically and durably, through one descriptor
     (unbuffered: small outputs, such as JSON, are written in one system call).
+
+    Returns:
+        The file's modification time (``st_mtime``), as a stat of ``target`` would
+        read it once the write has returned (a rename or a sync does not change it).
 
     Raises:
         WriteError: As for ``write_atomically``.
@@ -99,12 +146,14 @@ def write_bytes_atomically(target: Path, data: bytes, *, asset: str) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(descriptor, view) :]
+        modified = os.fstat(descriptor).st_mtime
     except BaseException as error:
         _abandon(descriptor, temp)
         if isinstance(error, OSError):
             raise _os_error(error, target, asset) from error
         raise
     _publish(descriptor, temp, target, asset)
+    return modified
 
 
 @contextlib.contextmanager
@@ -158,8 +207,14 @@ def _publish(descriptor: int, temp: Path, target: Path, asset: str) -> None:
     so there the file is synced and closed first (NTFS journals the rename).
     """
     renamed = closed = False
+    pending = _unsynced.get()
     try:
-        if _CAN_SYNC_DIRECTORIES:
+        if pending is not None:  # synced by whoever records it (`sync_outputs`)
+            os.replace(temp, target)
+            renamed = closed = True
+            os.close(descriptor)
+            pending.append(target)
+        elif _CAN_SYNC_DIRECTORIES:
             os.replace(temp, target)
             renamed = True
             _sync_data(descriptor)

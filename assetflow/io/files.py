@@ -164,21 +164,35 @@ def quick_digest(path: Path | str) -> str | None:
     without reading the data: verification computes it only for a file whose time
     differs from the one recorded.
     """
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=16)
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size <= _WHOLE_FILE_DIGEST_BYTES:
-                digest.update(handle.read())
-            else:
-                digest.update(handle.read(_DIGEST_EDGE_BYTES))
-                handle.seek(size - _DIGEST_EDGE_BYTES)
-                digest.update(handle.read(_DIGEST_EDGE_BYTES))
-                digest.update(str(size).encode())
+                return _digest(handle.read(), b"", size)
+            head = handle.read(_DIGEST_EDGE_BYTES)
+            handle.seek(size - _DIGEST_EDGE_BYTES)
+            return _digest(head, handle.read(_DIGEST_EDGE_BYTES), size)
     except OSError:
         return None
+
+
+def bytes_digest(data: bytes) -> str:
+    """The `quick_digest` of a file holding ``data``, without reading the file back (for a
+    writer that has the bytes it wrote in hand)."""
+    size = len(data)
+    if size <= _WHOLE_FILE_DIGEST_BYTES:
+        return _digest(data, b"", size)
+    return _digest(data[:_DIGEST_EDGE_BYTES], data[size - _DIGEST_EDGE_BYTES :], size)
+
+
+def _digest(head: bytes, tail: bytes, size: int) -> str:
+    """A small file whole (``head``, no ``tail``); a large one by its edges and its size."""
+    import hashlib
+
+    digest = hashlib.blake2b(head, digest_size=16)
+    if size > _WHOLE_FILE_DIGEST_BYTES:
+        digest.update(tail)
+        digest.update(str(size).encode())
     return digest.hexdigest()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +22,12 @@ from assetflow.io.base import (
     WriteTarget,
 )
 from assetflow.io.files import (
+    bytes_digest,
     missing_output_error,
     missing_partitions_error,
     new_object,
     one_file,
     partition_files,
-    quick_digest,
     remote_or_file_stat,
     remote_or_file_stats,
     unreadable_error,
@@ -77,10 +76,9 @@ class JsonIO:
             return StoredOutput(JSON, path, rows, len(data), (), version)
         directory = local_directory(self.settings, target.directory)
         path = output_path(directory, asset, JSON, target.partition)
-        write_bytes_atomically(path, data, asset=asset)
+        modified = write_bytes_atomically(path, data, asset=asset)
         logger.debug("wrote %s: %d bytes, version %s", path, len(data), version)
-        mtime = os.stat(path).st_mtime
-        return StoredOutput(JSON, path, rows, len(data), (), version, mtime, quick_digest(path))
+        return StoredOutput(JSON, path, rows, len(data), (), version, modified, bytes_digest(data))
 
     def read(self, ref: OutputRef, as_type: object = None) -> object:
         """The stored values, validated into ``as_type`` by pydantic when it is a type (a

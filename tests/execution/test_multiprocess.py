@@ -406,3 +406,70 @@ def test_a_long_in_process_step_keeps_its_lease_alive(make_project, monkeypatch)
     assert materialize(project=root, clock=SystemClock(), executor="inprocess").success
     stored = json.loads((root / ".assetflow" / "data" / "long_step.json").read_text())
     assert stored["seconds_left"] > 1.0  # renewed while the step ran
+
+
+def test_the_coordinator_syncs_each_output_before_the_commit_that_records_it(
+    make_project, clock, monkeypatch
+):
+    """Workers rename outputs into place unsynced; the coordinator syncs them (data,
+    then directory) before any record of them is committed."""
+    import sqlite3
+
+    from assetflow.io import atomic
+
+    root = make_project(PIDS)
+    database = root / ".assetflow" / "metadata.sqlite"
+    coordinator = os.getpid()
+    synced: list[tuple[int, str, int]] = []
+    sync_data = atomic._sync_data
+
+    def spy(descriptor: int) -> None:
+        path = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+        with sqlite3.connect(database) as db:
+            (recorded,) = db.execute(
+                "SELECT count(*) FROM materializations WHERE asset = ?", (path.stem,)
+            ).fetchone()
+        synced.append((os.getpid(), path.name, recorded))
+        sync_data(descriptor)
+
+    monkeypatch.setattr(atomic, "_sync_data", spy)  # forked workers inherit it too
+    result = materialize(project=root, clock=clock, executor="multiprocess", workers=2)
+    assert result.success, [r.message for r in result.results]
+    assert sorted(synced) == [
+        (coordinator, "first.json", 0),
+        (coordinator, "second.json", 0),
+    ]
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM materializations").fetchone() == (2,)
+
+
+def test_an_output_that_cannot_be_synced_is_not_recorded_and_the_run_says_why(
+    make_project, clock, monkeypatch
+):
+    from assetflow.errors import WriteError
+    from assetflow.io import atomic
+
+    root = make_project(PIDS)
+    coordinator = os.getpid()
+    sync_data = atomic._sync_data
+
+    def failing_in_the_coordinator(descriptor: int) -> None:
+        if os.getpid() == coordinator and os.readlink(f"/proc/self/fd/{descriptor}").endswith(
+            "second.json"
+        ):
+            raise OSError(5, "Input/output error")
+        sync_data(descriptor)
+
+    monkeypatch.setattr(atomic, "_sync_data", failing_in_the_coordinator)
+    with pytest.raises(WriteError, match=r"cannot make the outputs just written durable") as error:
+        materialize(project=root, clock=clock, executor="multiprocess", workers=2)
+    assert "Input/output error" in str(error.value)
+    assert "the next run rebuilds them" in str(error.value)
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as store:
+        latest = store.latest_states_of([("first", None), ("second", None)])
+        assert set(latest) == {("first", None)}
+        (run,) = store.list_runs()
+        assert run.status.value == "failed"
+    monkeypatch.undo()
+    again = materialize(project=root, clock=clock, executor="multiprocess", workers=2)
+    assert {r.asset: r.state for r in again.results} == {"second": StepState.MATERIALIZED}

@@ -235,6 +235,63 @@ def test_the_data_and_the_rename_are_synced_before_the_write_returns(
     assert synced == [("data", True), ("directory", True)]
 
 
+@pytest.mark.parametrize(("kind", "value"), [("json", {"total": 2}), ("parquet", GOOD)])
+def test_deferred_writes_rename_without_syncing_and_sync_outputs_syncs_them_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, value: object
+) -> None:
+    """Inside deferring_syncs the file is in place, whole, and unsynced; sync_outputs then
+    syncs each file's data and, after all of them, each directory once."""
+    synced: list[tuple[str, str]] = []
+    sync_data, fsync = atomic._sync_data, os.fsync
+
+    def spy_data(descriptor: int) -> None:
+        synced.append(("data", os.readlink(f"/proc/self/fd/{descriptor}")))
+        sync_data(descriptor)
+
+    def spy_fsync(descriptor: int) -> None:
+        synced.append(("directory", os.readlink(f"/proc/self/fd/{descriptor}")))
+        fsync(descriptor)
+
+    monkeypatch.setattr(atomic, "_sync_data", spy_data)
+    monkeypatch.setattr(os, "fsync", spy_fsync)
+    data = tmp_path / "data"
+    with atomic.deferring_syncs() as unsynced:
+        first = write_output("daily", value, kind, data)
+        second = write_output("weekly", value, kind, data)
+    assert synced == []
+    assert unsynced == [first.path, second.path]
+    assert sorted(path.name for path in data.iterdir()) == [f"daily.{kind}", f"weekly.{kind}"]
+    assert str(read_output(kind, first.path)) == str(value)
+    atomic.sync_outputs(unsynced)
+    assert synced == [
+        ("data", str(first.path)),
+        ("data", str(second.path)),
+        ("directory", str(data)),
+    ]
+    # Outside the block, a write syncs before it returns, as it always did.
+    synced.clear()
+    write_output("monthly", value, kind, data)
+    assert [what for what, _ in synced] == ["data", "directory"]
+
+
+def test_syncing_a_file_removed_since_its_write_is_an_os_error(tmp_path: Path) -> None:
+    with atomic.deferring_syncs() as unsynced:
+        stored = write_output("daily", {"total": 2}, "json", tmp_path)
+    assert stored.path is not None
+    stored.path.unlink()
+    with pytest.raises(FileNotFoundError):
+        atomic.sync_outputs(unsynced)
+
+
+def test_a_json_write_reports_the_files_own_time_and_digest(tmp_path: Path) -> None:
+    from assetflow.io.files import quick_digest
+
+    stored = write_output("report", {"total": 2, "names": ["a", "b"]}, "json", tmp_path)
+    assert stored.path is not None
+    assert stored.modified_at == stored.path.stat().st_mtime
+    assert stored.digest == quick_digest(stored.path)
+
+
 def test_temp_files_of_dead_writers_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
     from assetflow.io.atomic import remove_orphaned_temp_files
 
