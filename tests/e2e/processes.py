@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,23 @@ def assetflow(root: Path, *args: str) -> list[str]:
 def wait_for(path: Path, timeout: float = 30, process: subprocess.Popen[Any] | None = None) -> None:
     """Wait until a file appears (an asset touches it to say it has started); with
     `process`, fail at once if that process ends first."""
+    wait_until(path.exists, f"{path.name} to appear", timeout, process)
+
+
+def wait_until(
+    done: Callable[[], bool],
+    what: str,
+    timeout: float = 30,
+    process: subprocess.Popen[Any] | None = None,
+) -> None:
+    """Wait until `done()` is true (`what` says what for, in a failure); with `process`,
+    fail at once if that process ends first."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not done():
         assert process is None or process.poll() is None, (
-            f"the process ended before {path.name} appeared"
+            f"the process ended while waiting for {what}"
         )
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
         time.sleep(0.02)
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from assetflow.api import load, open_project_store
 from assetflow.cli import cli
 from assetflow.store import RunStatus
+from tests.e2e.processes import wait_for
 
 SLOW_PROJECT = """
 import time
@@ -37,14 +38,6 @@ def run(project, *args):
     return CliRunner().invoke(cli, ["--project", str(project), *args])
 
 
-def wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
-
-
 def test_a_run_cancelled_from_another_process_stops_within_seconds(make_project):
     root = make_project(SLOW_PROJECT)
     process = subprocess.Popen(
@@ -54,7 +47,7 @@ def test_a_run_cancelled_from_another_process_stops_within_seconds(make_project)
         text=True,
     )
     try:
-        wait_for(lambda: (root / "slow-started").exists(), "the slow step to start")
+        wait_for(root / "slow-started", WAIT_S, process)
         with open_project_store(load(root)) as store:
             (running,) = store.list_runs(status=RunStatus.RUNNING)
         asked = time.monotonic()

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 from assetflow.api import load, open_project_store
 from assetflow.cli import cli
 from assetflow.store import RunRecord, RunStatus
+from tests.e2e.processes import wait_until
 
 FAILING_PROJECT = """
 from assetflow import asset
@@ -200,13 +200,14 @@ def test_a_killed_run_is_crashed_and_its_finished_steps_stay_done(make_project):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + WAIT_S
         # With workers, a step's successor starts while its records are being written
         # (they commit a moment later): killed in between, it would be rebuilt too.
-        while not ((root / "second-started").exists() and first_is_recorded(root)):
-            assert process.poll() is None, "the run ended before it was killed"
-            assert time.monotonic() < deadline, "the run never reached 'second'"
-            time.sleep(0.05)
+        wait_until(
+            lambda: (root / "second-started").exists() and first_is_recorded(root),
+            "'second' to start with 'first' recorded",
+            WAIT_S,
+            process,
+        )
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
