@@ -451,12 +451,19 @@ def _conversion_problem(
 
 
 def _mapping(spec: AssetSpec, parent: AssetSpec, root: Path | None) -> Any:
-    from assetflow.partitions import resolve_mapping
+    from assetflow.partitions.types import Unpartitioned
+
+    declared = spec.mappings.get(parent.name)
+    if declared is None and parent.partitions is None:
+        # What resolve_mapping decides too, without loading the partition definitions
+        # (most projects have none).
+        return Unpartitioned()
+    from assetflow.partitions.mappings import resolve_mapping
 
     return resolve_mapping(
         spec.partitions,
         parent.partitions,
-        spec.mappings.get(parent.name),
+        declared,
         asset=spec.name,
         param=parent.name,
         file=display_location(spec, root).rsplit(":", 1)[0],
@@ -466,7 +473,7 @@ def _mapping(spec: AssetSpec, parent: AssetSpec, root: Path | None) -> Any:
 
 def _reads_many(mapping: Any, spec: AssetSpec, parent: AssetSpec) -> bool:
     """Whether one partition of `spec` may read several of `parent` (then combined)."""
-    from assetflow.partitions import AllPartitions, TimeOverlap, Window
+    from assetflow.partitions.types import AllPartitions, TimeOverlap, Window
 
     if isinstance(mapping, AllPartitions | Window):
         return True
@@ -485,12 +492,11 @@ def _reads_many(mapping: Any, spec: AssetSpec, parent: AssetSpec) -> bool:
 def _partition_problems(
     spec: AssetSpec, by_name: Mapping[str, AssetSpec], root: Path | None
 ) -> list[Problem]:
-    from assetflow.partitions import PartitionsDefinition
-    from assetflow.partitions.mappings import MAPPING_TYPES
+    from assetflow.partitions.types import MAPPING_TYPES
 
     where = display_location(spec, root)
     problems = []
-    if spec.partitions is not None and not isinstance(spec.partitions, PartitionsDefinition):
+    if spec.partitions is not None and not _is_definition(spec.partitions):
         problems.append(
             _problem(
                 spec,
@@ -526,6 +532,12 @@ def _partition_problems(
                 )
             )
     return problems
+
+
+def _is_definition(value: object) -> bool:
+    from assetflow.partitions.base import PartitionsDefinition
+
+    return isinstance(value, PartitionsDefinition)
 
 
 def _check_list_problems(spec: AssetSpec, root: Path | None, where: str) -> list[Problem]:

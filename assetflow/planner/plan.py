@@ -171,7 +171,7 @@ def input_keys_of(
 
     What the store must be asked for before planning these partitions.
     """
-    from assetflow.partitions import AllPartitions, Identity, Unpartitioned, upstream_keys
+    from assetflow.partitions.types import AllPartitions, Identity, Unpartitioned
 
     result: list[tuple[str, set[str | None] | None]] = []
     spec = graph.spec(name)
@@ -184,6 +184,8 @@ def input_keys_of(
         elif isinstance(mapping, AllPartitions):
             result.append((parent, None))
         else:
+            from assetflow.partitions.mappings import upstream_keys
+
             up = graph.spec(parent).partitions
             keys: set[str | None] = set()
             for partition in partitions:

@@ -71,12 +71,13 @@ def check_partition(
 
 def dynamic_names(graph: AssetGraph) -> set[str]:
     """The names of the dynamic definitions the graph's assets use."""
+    partitioned = [spec.partitions for spec in graph.specs() if spec.partitions is not None]
+    if not partitioned:
+        return set()  # without loading the partition definitions
     from assetflow.partitions.dynamic import DynamicPartitions
 
     return {
-        spec.partitions.name
-        for spec in graph.specs()
-        if isinstance(spec.partitions, DynamicPartitions)
+        definition.name for definition in partitioned if isinstance(definition, DynamicPartitions)
     }
 
 
