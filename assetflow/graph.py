@@ -451,13 +451,12 @@ def _conversion_problem(
 
 
 def _mapping(spec: AssetSpec, parent: AssetSpec, root: Path | None) -> Any:
-    from assetflow.partitions.types import Unpartitioned
+    from assetflow.partitions.types import undeclared_mapping
 
     declared = spec.mappings.get(parent.name)
-    if declared is None and parent.partitions is None:
-        # What resolve_mapping decides too, without loading the partition definitions
-        # (most projects have none).
-        return Unpartitioned()
+    plain = undeclared_mapping(spec.partitions, parent.partitions) if declared is None else None
+    if plain is not None:
+        return plain  # without loading the partition definitions (most projects have none)
     from assetflow.partitions.mappings import resolve_mapping
 
     return resolve_mapping(
@@ -492,11 +491,12 @@ def _reads_many(mapping: Any, spec: AssetSpec, parent: AssetSpec) -> bool:
 def _partition_problems(
     spec: AssetSpec, by_name: Mapping[str, AssetSpec], root: Path | None
 ) -> list[Problem]:
+    from assetflow.partitions.base import PartitionsDefinition
     from assetflow.partitions.types import MAPPING_TYPES
 
     where = display_location(spec, root)
     problems = []
-    if spec.partitions is not None and not _is_definition(spec.partitions):
+    if spec.partitions is not None and not isinstance(spec.partitions, PartitionsDefinition):
         problems.append(
             _problem(
                 spec,
@@ -532,12 +532,6 @@ def _partition_problems(
                 )
             )
     return problems
-
-
-def _is_definition(value: object) -> bool:
-    from assetflow.partitions.base import PartitionsDefinition
-
-    return isinstance(value, PartitionsDefinition)
 
 
 def _check_list_problems(spec: AssetSpec, root: Path | None, where: str) -> list[Problem]:

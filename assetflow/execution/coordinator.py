@@ -637,11 +637,9 @@ class _Runner:
             )
         stored = outcome.stored
         if outcome.unsynced:
-            # Synced just before the commit that records them (see `_flush`).
-            if self._deferred is not None:
-                self._deferred.unsynced.extend(outcome.unsynced)
-            else:
-                _sync(outcome.unsynced)
+            # Synced just before the commit that records them: `_finish_all` defers it.
+            assert self._deferred is not None
+            self._deferred.unsynced.extend(outcome.unsynced)
         data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
         if self.state.readers[step.key] and self.executor.keeps_values:
             self.state.values[step.key] = outcome.value

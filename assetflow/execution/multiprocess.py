@@ -290,8 +290,9 @@ class WorkerPool:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=serve_steps,
+            args=(child, self._project, self._parent),
             # On this machine: the coordinator can sync what the worker writes.
-            args=(child, self._project, self._parent, True),
+            kwargs={"defer_syncs": True},
             name="assetflow-worker",
             daemon=True,
         )

@@ -84,18 +84,25 @@ def sync_outputs(paths: Iterable[Path | str]) -> None:
     their directories once (the renames into them).
 
     Raises:
-        OSError: A file is gone, or its sync failed (an I/O error).
+        OSError: A file is gone, or its sync failed (an I/O error); its ``filename`` is
+            the file or directory it failed on.
     """
     directories: dict[str, None] = {}
-    for path in paths:
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            _sync_data(descriptor)
-        finally:
-            os.close(descriptor)
-        directories[os.path.dirname(path)] = None
-    for directory in directories:
-        _sync_directory(Path(directory))
+    target: Path | str = ""
+    try:
+        for target in paths:
+            descriptor = os.open(target, os.O_RDONLY)
+            try:
+                _sync_data(descriptor)
+            finally:
+                os.close(descriptor)
+            directories[os.path.dirname(target)] = None
+        for target in directories:
+            _sync_directory(Path(target))
+    except OSError as error:
+        if error.filename is None:  # a failed sync names no file by itself
+            error.filename = str(target)
+        raise
 
 
 def write_atomically(target: Path, write: Callable[[BinaryIO], None], *, asset: str) -> int:

@@ -39,6 +39,7 @@ from assetflow.partitions.types import PartitionMapping as PartitionMapping
 from assetflow.partitions.types import TimeOverlap as TimeOverlap
 from assetflow.partitions.types import Unpartitioned as Unpartitioned
 from assetflow.partitions.types import Window as Window
+from assetflow.partitions.types import undeclared_mapping
 
 #: A definition, or None for an unpartitioned asset.
 Definition: TypeAlias = PartitionsDefinition | None
@@ -84,10 +85,11 @@ def resolve_mapping(
     if declared is not None:
         _check_declared(declared, down, up, place)
         return declared
-    if up is None:
-        return Unpartitioned()
-    if down is None:
-        return AllPartitions()
+    plain = undeclared_mapping(down, up)
+    if plain is not None:
+        return plain
+    assert down is not None  # both partitioned, as undeclared_mapping left them
+    assert up is not None
     if down == up:
         return Identity()
     if _same_timezone(down, up):

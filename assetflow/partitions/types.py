@@ -70,3 +70,14 @@ PartitionMapping: TypeAlias = (
     Identity | AllPartitions | Window | Offset | TimeOverlap | Unpartitioned
 )
 MAPPING_TYPES = (Identity, AllPartitions, Window, Offset, TimeOverlap, Unpartitioned)
+
+
+def undeclared_mapping(down: object, up: object) -> PartitionMapping | None:
+    """The mapping of an input declared with none, when the definitions need no look:
+    an unpartitioned input is read whole, an unpartitioned asset reads every partition
+    of its input. None when both are partitioned (``resolve_mapping`` decides)."""
+    if up is None:
+        return Unpartitioned()
+    if down is None:
+        return AllPartitions()
+    return None
