@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections import ChainMap, Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -102,6 +103,10 @@ logger = logging.getLogger(__name__)
 _TICK_S = 0.2
 #: How long running steps get to stop after Ctrl-C before their workers are killed.
 CANCEL_GRACE_S = 10.0
+#: A group of finished steps is synced and recorded at most this long after it opened,
+#: or once it holds this many steps (see `_Runner._open_group`).
+GROUP_S = 0.05
+GROUP_STEPS = 256
 
 
 def execute_plan(
@@ -277,10 +282,26 @@ class _Runner:
     _leased: set[AssetPartition] = field(default_factory=set)
     #: steps that found their lease held by another run, and that run's lease
     _waited_on: dict[AssetPartition, Lease] = field(default_factory=dict)
-    #: while the runner defers what it writes and tells (see `_deferring`)
+    #: the open group: what the runner records and tells, kept (see `_open_group`)
     _deferred: _Deferred | None = None
+    #: the listeners the open group tells when it is written
+    _outer: Listeners | None = None
+    #: when the open group is due to be written (`time.monotonic`)
+    _due: float = 0.0
 
     def run(self, queue: ReadyQueue) -> None:
+        flusher = _Flusher(self._close_group) if self.executor.runs_on_coordinator_thread else None
+        try:
+            with flusher or nullcontext():
+                self._loop(queue, flusher)
+        except BaseException:
+            # The run is ending on an error: what was kept is still written if it can
+            # be (as each step's records were, one by one, before the error).
+            self._close_group(quietly=True)
+            raise
+        self._close_group()
+
+    def _loop(self, queue: ReadyQueue, flusher: _Flusher | None) -> None:
         executor = self.executor
         while queue:
             if self.control.is_cancelled:
@@ -289,16 +310,27 @@ class _Runner:
             self._start_ready(queue)
             if not executor.busy and not queue:
                 break
+            if not executor.busy:  # nothing runs meanwhile: no reason to keep records back
+                self._close_group()
             timeout = _TICK_S if not self._waiting else min(_TICK_S, leasing.RETRY_S)
-            events = executor.wait(timeout)
-            # With workers, the steps the ended ones unblock start before those are
-            # recorded: the workers run them while this thread writes (see `_deferring`).
+            if flusher is not None and self._deferred is not None:
+                # The step runs on this thread: the flusher writes the group if it is due
+                # before the step ends.
+                with flusher.armed(self._due):
+                    events = executor.wait(timeout)
+            else:
+                if self._deferred is not None:
+                    timeout = max(0.0, min(timeout, self._due - time.monotonic()))
+                events = executor.wait(timeout)
+            # With workers, the steps the ended ones unblock start at once: the workers
+            # run them while their records wait in the open group (see `_open_group`).
             overlap = bool(events) and not executor.runs_on_coordinator_thread
-            with self._deferring() if overlap else nullcontext():
-                for result in self._finish_all(queue, events):
-                    self.listener.step_finished(result)
-                if overlap:
-                    self._start_ready(queue)
+            for result in self._finish_all(queue, events):
+                self.listener.step_finished(result)
+            if overlap:
+                self._start_ready(queue)
+            if self._deferred is not None and self._deferred.is_due(self._due):
+                self._close_group()
             if not executor.runs_on_coordinator_thread:
                 self._renew_leases()
                 self.control.beat()
@@ -397,55 +429,61 @@ class _Runner:
         """Record what the workers reported. Nothing of the events is kept: the outputs
         and inputs they hold are released before anything is reported.
 
-        The steps' records and the release of their leases are one transaction: one
-        commit for every step that ended together, instead of two a step. Workers are
-        told to drop the outputs no step reads any more once it has committed."""
+        The steps' records and the release of their leases join the open group (see
+        `_open_group`): one sync of the outputs and one commit for many steps, instead
+        of two commits a step. Workers are told to drop the outputs no step reads any
+        more once it has committed."""
         results: list[StepResult] = []
         if not events:
             return results
-        with self._deferring():
-            while events:
-                event = events.pop()
-                step = event.work.step
-                if event.kind == "cancelled":
-                    results.append(self._cancelled_step(event.work, event.attempts))
-                else:
-                    results.append(self._finish(event.work, event.attempts))
-                self._release(step)
-                queue.finished(step)
+        self._open_group()
+        while events:
+            event = events.pop()
+            step = event.work.step
+            if event.kind == "cancelled":
+                results.append(self._cancelled_step(event.work, event.attempts))
+            else:
+                results.append(self._finish(event.work, event.attempts))
+            self._release(step)
+            queue.finished(step)
         return results
 
-    @contextmanager
-    def _deferring(self) -> Iterator[None]:
-        """Within the block, what the runner records, the leases it gives back and what
-        it tells the listeners are kept, in order; after it, the records and the leases
-        are written in one transaction, then the listeners are told, then the workers
-        drop the outputs no step reads any more. A nested block joins the outer one.
+    def _open_group(self) -> None:
+        """From now on, what the runner records, the leases it gives back and what it
+        tells the listeners are kept, in order, in a group (unless one is open already).
 
-        So a step's end is never told before it is recorded, and the listeners hear a
-        run's events in the order they happened, even when the steps an ended step
-        unblocks were started (by an executor not on this thread) before its records
-        were written."""
-        if self._deferred is not None:
-            yield
+        A group is written when it is due (`GROUP_S` after it opened, or `GROUP_STEPS`
+        steps in), when nothing runs, before a cancel, and when the run ends: the
+        outputs its steps wrote are synced (one after the other, so that one journal
+        commit of the file system serves many), then its records and leases are written
+        in one transaction, then the listeners are told, then the workers drop the
+        outputs no step reads any more.
+
+        So a step's end is never told before it is recorded, nor recorded before its
+        output is durable, and the listeners hear a run's events in the order they
+        happened, although the steps an ended step unblocks start before its records
+        are written. A kill -9 loses at most the records of the open group: the next
+        run finds those outputs unrecorded and rebuilds them."""
+        if self._deferred is None:
+            self._outer = self.listener
+            self._deferred = self.listener = _Deferred()
+            self._due = time.monotonic() + GROUP_S
+
+    def _close_group(self, *, quietly: bool = False) -> None:
+        """Write the open group, if any (see `_open_group`); ``quietly``: as far as it
+        can, raising nothing (the run is ending on an error)."""
+        deferred, listener = self._deferred, self._outer
+        if deferred is None or listener is None:
             return
-        listener = self.listener
-        deferred = _Deferred()
-        self._deferred, self.listener = deferred, deferred
-        try:
-            yield
-        except BaseException:
-            # The run is ending on an error: what was kept is still written if it can
-            # be (as each step's records were, one by one, before the error).
-            self._deferred, self.listener = None, listener
+        self._deferred, self._outer, self.listener = None, None, listener
+        if quietly:
             with contextlib.suppress(Exception):
                 self._flush(deferred, listener)
-            raise
-        self._deferred, self.listener = None, listener
-        self._flush(deferred, listener)
+        else:
+            self._flush(deferred, listener)
 
     def _flush(self, deferred: _Deferred, listener: Listeners) -> None:
-        """Sync the files the block's steps wrote unsynced, write what it kept (one
+        """Sync the files the group's steps wrote unsynced, write what it kept (one
         transaction), then tell it."""
         if deferred.unsynced:
             _sync(deferred.unsynced)
@@ -476,6 +514,7 @@ class _Runner:
         """Stop the running steps and record them cancelled; record the steps never
         started as cancelled with no attempt (attempt 0), so that the run's summary and
         `assetflow runs` count the same steps and name the same ones not started."""
+        self._close_group()  # the finished steps are recorded before the wait for the others
         for result in self._finish_all(queue, self.executor.cancel(CANCEL_GRACE_S)):
             self.listener.step_finished(result)
         never = [step for step in self.plan.steps if step.key not in self.state.states]
@@ -637,7 +676,7 @@ class _Runner:
             )
         stored = outcome.stored
         if outcome.unsynced:
-            # Synced just before the commit that records them: `_finish_all` defers it.
+            # Synced just before the commit that records them (see `_open_group`).
             assert self._deferred is not None
             self._deferred.unsynced.extend(outcome.unsynced)
         data_version = stored.data_version if stored.kind != "none" else f"run:{self.run_id}"
@@ -742,8 +781,8 @@ class _Runner:
 
 
 class _Deferred(Listeners):
-    """The listeners as the runner sees them inside `_Runner._deferring`: what it records
-    and tells is kept, in order, for after the block."""
+    """The listeners as the runner sees them while a group is open (`_Runner._open_group`):
+    what it records and tells is kept, in order, until the group is written."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -753,6 +792,9 @@ class _Deferred(Listeners):
         self.unread: list[AssetPartition] = []
         #: files the steps wrote and left to sync before their records commit
         self.unsynced: list[Path] = []
+
+    def is_due(self, due: float) -> bool:
+        return len(self.writes) >= GROUP_STEPS or time.monotonic() >= due
 
     def record(self, store: MetadataStore, batch: Recorded, logs: Sequence[LogRecord] = ()) -> None:
         self.writes.append((batch, logs))
@@ -768,6 +810,53 @@ class _Deferred(Listeners):
 
     def tick(self) -> None:
         self.told.append(lambda listener: listener.tick())
+
+
+class _Flusher:
+    """While a step runs on the coordinator's thread, writes the open group when it is
+    due (from a thread of its own, that looks every `GROUP_S` / 2)."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+        self._lock = threading.Lock()
+        self._due: float | None = None
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="assetflow-records", daemon=True)
+
+    def __enter__(self) -> _Flusher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @contextmanager
+    def armed(self, due: float) -> Iterator[None]:
+        """Within the block, the group is written once ``due`` has passed.
+
+        Raises:
+            WriteError: Writing the group failed (raised when the block ends)."""
+        with self._lock:
+            self._due = due
+        try:
+            yield
+        finally:
+            with self._lock:  # waits for a write under way
+                self._due, error, self._error = None, self._error, None
+            if error is not None:
+                raise error
+
+    def _serve(self) -> None:
+        while not self._stop.wait(GROUP_S / 2):
+            with self._lock:
+                if self._due is not None and time.monotonic() >= self._due:
+                    self._due = None
+                    try:
+                        self._flush()
+                    except BaseException as error:
+                        self._error = error
 
 
 def _sync(paths: Sequence[Path]) -> None:

@@ -3,16 +3,22 @@
 What `breakpoint()` and pdb need, and what the Python API uses unless asked
 for workers. A step's timeout and Ctrl-C still stop it (see interrupts.py)
 when the run is on the main thread.
+
+Outputs are renamed into place unsynced (``assetflow.io.atomic.deferring_syncs``):
+the coordinator syncs them, several steps' at once, before the commit that
+records them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from assetflow.execution.attempt import Attempts, Retrying, Work, run_attempts, this_worker
 from assetflow.execution.executor import Event, cancelled_error, idle
 from assetflow.execution.interrupts import StepCancelled
-from assetflow.execution.step import io_settings
+from assetflow.execution.step import StepOutput, io_settings
+from assetflow.io.atomic import deferring_syncs
 
 if TYPE_CHECKING:
     from assetflow.keys import AssetPartition
@@ -48,12 +54,13 @@ class InProcess:
             idle(timeout)
             return []
         try:
-            attempts = run_attempts(
-                work,
-                self._project.state_dir,
-                self._retrying,
-                settings=io_settings(self._project),
-            )
+            with deferring_syncs() as unsynced:
+                attempts = run_attempts(
+                    work,
+                    self._project.state_dir,
+                    self._retrying,
+                    settings=io_settings(self._project),
+                )
         except StepCancelled as cancelled:
             attempts = Attempts(
                 cancelled_error(work),
@@ -62,6 +69,10 @@ class InProcess:
                 worker=this_worker(),
             )
             return [Event("cancelled", work, attempts)]
+        outcome = attempts.outcome
+        if unsynced and isinstance(outcome, StepOutput):
+            outcome = dataclasses.replace(outcome, unsynced=tuple(unsynced))
+            attempts = dataclasses.replace(attempts, outcome=outcome)
         return [Event("done", work, attempts)]
 
     def cancel(self, grace: float) -> list[Event]:

@@ -139,6 +139,10 @@ class LineageRecorder:
 
     def step_started(self, step: Step) -> None:
         with self._lock:
+            if step.key in self._step_ids:
+                # Its end was recorded first (a run records its steps in groups, and tells
+                # the listeners after): its START went with its end, from the record.
+                return
             self._wait([self._step_start(step.key, _now())])
 
     def tick(self) -> None:
@@ -212,8 +216,10 @@ class LineageRecorder:
                 if event.asset is None or event.kind not in _TERMINAL_KINDS:
                     continue
                 key = (event.asset, event.partition)
-                if key not in self._step_ids:  # never started: its START comes with its end
-                    payloads.append(self._step_start(key, event.at))
+                if key not in self._step_ids:
+                    # Its START comes with its end: it never started (skipped), or it began
+                    # and ended within one group of records, before it was told started.
+                    payloads.append(self._step_start(key, event.started_at or event.at))
                 payloads.append(self._step_end(event, by_key.get(key, [])))
             if self._job != self.project:  # a check run: its checks go with its end
                 for check in batch.checks:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -444,6 +443,7 @@ def test_reporter_hears_every_step_in_plan_order(make_project, store, clock):
 
 
 RELEASE = """
+    import gc
     import weakref
 
     import pandas as pd
@@ -451,6 +451,12 @@ RELEASE = """
     from assetflow import asset
 
     REFS = {}
+    #: the returned values still alive when each step started (steps run in plan order)
+    ALIVE = {}
+
+    def _alive_at_start_of(name):
+        gc.collect()
+        ALIVE[name] = sorted(n for n, ref in REFS.items() if ref() is not None)
 
     @asset
     def a_big() -> pd.DataFrame:
@@ -460,44 +466,45 @@ RELEASE = """
 
     @asset
     def b_first_reader(a_big: pd.DataFrame) -> dict:
+        _alive_at_start_of("b_first_reader")
         return {"n": len(a_big)}
 
     @asset
     def c_last_reader(a_big: pd.DataFrame) -> dict:
+        _alive_at_start_of("c_last_reader")
         return {"n": int(a_big["x"].sum())}
 
     @asset
     def d_unread() -> pd.DataFrame:
+        _alive_at_start_of("d_unread")
         frame = pd.DataFrame({"y": [1]})
         REFS["d_unread"] = weakref.ref(frame)
         return frame
+
+    @asset
+    def z_last() -> dict:
+        _alive_at_start_of("z_last")
+        return {}
 """
-
-
-class AliveReporter(RecordingReporter):
-    """After each step, records which returned values are still alive."""
-
-    def __init__(self, refs):
-        super().__init__()
-        self.refs = refs
-        self.alive = {}
-
-    def step_finished(self, result):
-        gc.collect()
-        self.alive[result.asset] = sorted(n for n, ref in self.refs.items() if ref() is not None)
 
 
 def test_inputs_are_released_after_their_last_reader(make_project, store, clock):
     project = load_project(make_project(RELEASE))
-    refs = project.graph.spec("a_big").fn.__globals__["REFS"]
-    reporter = AliveReporter(refs)
-    result = run(project, store, clock, "r1", reporter=reporter)
+    alive = project.graph.spec("a_big").fn.__globals__["ALIVE"]
+    result = run(project, store, clock, "r1")
     assert result.success
-    assert reporter.alive == {
-        "a_big": ["a_big"],
+    assert [step.asset for step in result.plan.steps] == [
+        "a_big",
+        "b_first_reader",
+        "c_last_reader",
+        "d_unread",
+        "z_last",
+    ]
+    assert alive == {
         "b_first_reader": ["a_big"],
-        "c_last_reader": [],
-        "d_unread": [],  # nobody reads it: never kept
+        "c_last_reader": ["a_big"],
+        "d_unread": [],  # c_last_reader was the last to read a_big
+        "z_last": [],  # nobody reads d_unread: never kept
     }
 
 
@@ -685,3 +692,94 @@ def test_a_run_with_nothing_to_do_starts_no_workers(make_project, store, clock, 
             run_id="bogus",
             clock=clock,
         )
+
+
+GROUPED = """
+    import sqlite3
+    import time
+    from pathlib import Path
+
+    from assetflow import asset
+
+    DATABASE = Path(__file__).parent / ".assetflow" / "metadata.sqlite"
+
+    @asset
+    def first() -> dict:
+        return {"n": 1}
+
+    @asset
+    def long_second(first: dict) -> dict:
+        # Waits, as a long step would, until the store holds `first` (or gives up).
+        started = time.monotonic()
+        while time.monotonic() - started < 10:
+            with sqlite3.connect(DATABASE) as db:
+                (recorded,) = db.execute(
+                    "SELECT count(*) FROM materializations WHERE asset = 'first'"
+                ).fetchone()
+            if recorded:
+                return {"first_recorded_after_s": time.monotonic() - started}
+            time.sleep(0.01)
+        return {"first_recorded_after_s": None}
+"""
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "multiprocess"])
+def test_a_finished_step_is_recorded_while_a_long_step_after_it_runs(make_project, clock, executor):
+    """Finished steps are recorded in groups, but a group is written when it is due even
+    while the next step is still running (on the coordinator's own thread too)."""
+    from assetflow import materialize
+    from assetflow.execution.coordinator import GROUP_S
+
+    root = make_project(GROUPED)
+    workers = 2 if executor == "multiprocess" else 1
+    result = materialize(project=root, clock=clock, executor=executor, workers=workers)
+    assert result.success, [r.message for r in result.results]
+    stored = json.loads((root / ".assetflow" / "data" / "long_second.json").read_text())
+    waited = stored["first_recorded_after_s"]
+    assert waited is not None
+    assert waited < GROUP_S + 2.0  # due after GROUP_S; generous for a loaded machine
+
+
+def test_a_group_that_cannot_be_synced_while_a_step_runs_fails_the_run_when_it_ends(
+    make_project, clock, monkeypatch
+):
+    """In process, a due group is written from another thread while the step runs; if
+    its sync fails, the run ends with the error once the step returns, and nothing of
+    the group is recorded."""
+    from assetflow import materialize
+    from assetflow.errors import WriteError
+    from assetflow.io import atomic
+
+    root = make_project(
+        """
+        import time
+
+        from assetflow import asset
+
+        @asset
+        def first() -> dict:
+            return {"n": 1}
+
+        @asset
+        def long_second(first: dict) -> dict:
+            time.sleep(0.5)
+            return {"n": 2}
+        """
+    )
+
+    def failing(descriptor: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(atomic, "_sync_data", failing)
+    with pytest.raises(WriteError, match=r"cannot make the outputs just written durable"):
+        materialize(project=root, clock=clock, executor="inprocess")
+    with open_store("sqlite", root / ".assetflow" / "metadata.sqlite") as opened:
+        assert opened.latest_states_of([("first", None), ("long_second", None)]) == {}
+        (recorded,) = opened.list_runs()
+        assert recorded.status == RunStatus.FAILED
+    monkeypatch.undo()
+    again = materialize(project=root, clock=clock, executor="inprocess")
+    assert states(again) == {
+        "first": StepState.MATERIALIZED,
+        "long_second": StepState.MATERIALIZED,
+    }

@@ -5,6 +5,7 @@ per step, consistent names, facets, and nothing lost when the receiver answers 5
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,11 @@ def test_a_run_emits_valid_paired_events_with_names_and_facets(
     assert ends["after_broken"]["outputs"] == []
     # Step run ids are UUIDv7, as OpenLineage expects.
     assert all(e["run"]["runId"][14] == "7" for e in events)
+    # A step that ran starts when it began, though its start and end were recorded
+    # together (finished steps are recorded in groups).
+    for name in ("raw", "clean", "broken"):
+        start, end = by_run(events)[ends[name]["run"]["runId"]]
+        assert datetime.fromisoformat(start["eventTime"]) < datetime.fromisoformat(end["eventTime"])
 
 
 def test_partitioned_assets_name_each_partition(make_project) -> None:
