@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -272,6 +274,66 @@ def test_deferred_writes_rename_without_syncing_and_sync_outputs_syncs_them_in_o
     synced.clear()
     write_output("monthly", value, kind, data)
     assert [what for what, _ in synced] == ["data", "directory"]
+
+
+def test_sync_outputs_starts_every_files_writeback_before_the_first_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One journal commit then serves the whole group: the writeback of each file is
+    started (a hint) before any file is synced."""
+    calls: list[tuple[str, str]] = []
+    start_writeback, sync_data = atomic._start_writeback, atomic._sync_data
+
+    def spy_writeback(descriptor: int) -> None:
+        calls.append(("writeback", os.readlink(f"/proc/self/fd/{descriptor}")))
+        start_writeback(descriptor)
+
+    def spy_data(descriptor: int) -> None:
+        calls.append(("data", os.readlink(f"/proc/self/fd/{descriptor}")))
+        sync_data(descriptor)
+
+    monkeypatch.setattr(atomic, "_start_writeback", spy_writeback)
+    monkeypatch.setattr(atomic, "_sync_data", spy_data)
+    monkeypatch.setattr(atomic, "_SYNC_BATCH", 2)  # two batches of two, then one
+    with atomic.deferring_syncs() as unsynced:
+        paths = [write_output(f"day{n}", {"n": n}, "json", tmp_path).path for n in range(5)]
+    atomic.sync_outputs(unsynced)
+    names = [str(path) for path in paths]
+    assert calls == [
+        ("writeback", names[0]),
+        ("writeback", names[1]),
+        ("data", names[0]),
+        ("data", names[1]),
+        ("writeback", names[2]),
+        ("writeback", names[3]),
+        ("data", names[2]),
+        ("data", names[3]),
+        ("writeback", names[4]),
+        ("data", names[4]),
+    ]
+    assert [json.loads(Path(name).read_text()) for name in names] == [{"n": n} for n in range(5)]
+
+
+def test_sync_outputs_syncs_without_the_writeback_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the system has no way to start a writeback, each file is still synced."""
+    if sys.platform.startswith("linux"):
+        assert atomic._writeback_call() is not None  # the C library has sync_file_range
+    synced: list[int] = []
+    sync_data = atomic._sync_data
+
+    def spy_data(descriptor: int) -> None:
+        synced.append(descriptor)
+        sync_data(descriptor)
+
+    monkeypatch.setattr(atomic, "_writeback_call", lambda: None)
+    monkeypatch.setattr(atomic, "_sync_data", spy_data)
+    with atomic.deferring_syncs() as unsynced:
+        write_output("daily", {"total": 2}, "json", tmp_path)
+        write_output("weekly", {"total": 3}, "json", tmp_path)
+    atomic.sync_outputs(unsynced)
+    assert len(synced) == 2
 
 
 def test_syncing_a_file_removed_since_its_write_is_an_os_error(tmp_path: Path) -> None:
