@@ -103,8 +103,8 @@ logger = logging.getLogger(__name__)
 _TICK_S = 0.2
 #: How long running steps get to stop after Ctrl-C before their workers are killed.
 CANCEL_GRACE_S = 10.0
-#: A group of finished steps is synced and recorded at most this long after it opened,
-#: or once it holds this many steps (see `_Runner._open_group`).
+#: In process, a group of finished steps is synced and recorded at most this long after
+#: it opened, or once it holds this many steps (see `_Runner._open_group`).
 GROUP_S = 0.05
 GROUP_STEPS = 256
 
@@ -319,17 +319,17 @@ class _Runner:
                 with flusher.armed(self._due):
                     events = executor.wait(timeout)
             else:
-                if self._deferred is not None:
-                    timeout = max(0.0, min(timeout, self._due - time.monotonic()))
                 events = executor.wait(timeout)
-            # With workers, the steps the ended ones unblock start at once: the workers
-            # run them while their records wait in the open group (see `_open_group`).
-            overlap = bool(events) and not executor.runs_on_coordinator_thread
             for result in self._finish_all(queue, events):
                 self.listener.step_finished(result)
-            if overlap:
+            group = self._deferred
+            if group is not None and not executor.runs_on_coordinator_thread:
+                # The steps the ended ones unblock start first; the group is written while
+                # the workers run them (this thread would only wait for them), and what
+                # ends meanwhile joins the next group.
                 self._start_ready(queue)
-            if self._deferred is not None and self._deferred.is_due(self._due):
+                self._close_group()
+            elif group is not None and group.is_due(self._due):
                 self._close_group()
             if not executor.runs_on_coordinator_thread:
                 self._renew_leases()
@@ -452,12 +452,15 @@ class _Runner:
         """From now on, what the runner records, the leases it gives back and what it
         tells the listeners are kept, in order, in a group (unless one is open already).
 
-        A group is written when it is due (`GROUP_S` after it opened, or `GROUP_STEPS`
-        steps in), when nothing runs, before a cancel, and when the run ends: the
-        outputs its steps wrote are synced (one after the other, so that one journal
-        commit of the file system serves many), then its records and leases are written
-        in one transaction, then the listeners are told, then the workers drop the
-        outputs no step reads any more.
+        With workers, a group is written as soon as the steps that its ended steps
+        unblock have started (while the workers run them); steps that end meanwhile
+        join the next group. On this thread (in process), it is written when it is due
+        (`GROUP_S` after it opened, or `GROUP_STEPS` steps in), when nothing runs,
+        before a cancel, and when the run ends. Writing it: the outputs its steps wrote
+        are synced (their writeback started together, so that one journal commit of the
+        file system serves many), then its records and leases are written in one
+        transaction, then the listeners are told, then the workers drop the outputs no
+        step reads any more.
 
         So a step's end is never told before it is recorded, nor recorded before its
         output is durable, and the listeners hear a run's events in the order they
