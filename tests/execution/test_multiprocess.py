@@ -477,3 +477,27 @@ def test_an_output_that_cannot_be_synced_is_not_recorded_and_the_run_says_why(
     assert rebuilt["second"] == StepState.MATERIALIZED
     assert set(rebuilt.values()) == {StepState.MATERIALIZED}
     assert ("first" in rebuilt) == (("first", None) not in latest)
+
+
+def test_a_worker_is_sent_the_step_without_the_reasons_it_runs(make_project, clock, monkeypatch):
+    """Why a step runs stays with the coordinator: the task a worker gets pickles faster
+    without it, and the result records the step as usual."""
+    from multiprocessing.connection import Connection
+
+    from assetflow.execution.attempt import Work
+
+    sent: list[Work] = []
+    send = Connection.send
+
+    def spy(self: Connection, obj: object) -> None:
+        if isinstance(obj, Work):
+            sent.append(obj)
+        send(self, obj)
+
+    monkeypatch.setattr(Connection, "send", spy)
+    root = make_project(PIDS)
+    result = materialize(project=root, clock=clock, executor="multiprocess", workers=2)
+    assert result.success, [r.message for r in result.results]
+    assert [work.step.asset for work in sent] == ["first", "second"]
+    assert [work.step.reasons for work in sent] == [(), ()]
+    assert all(step.reasons for step in result.plan.steps)  # the plan keeps them
