@@ -52,7 +52,7 @@ ROWS = 1_000_000
 NEIGHBOUR_ROWS = 1_000
 DAY = "2026-03-01"
 NEIGHBOUR_DAY = "2026-03-02"
-#: Trials per kind in the default suite (2 kinds: 20 in all), and in the slow one.
+#: Trials per kind in the default suite (3 kinds: 30 in all), and in the slow one.
 TRIALS = 10
 SLOW_TRIALS = 50
 #: The kill comes at most this many times the measured write time after the marker: a
@@ -122,6 +122,11 @@ class Kind:
 
 PARQUET = Kind("big_table", ())
 DUCKDB = Kind("warehouse_rows", ("--partition", DAY))
+#: The Parquet write on the in-process executor: the coordinator's own thread writes the
+#: file unsynced, and syncs and records it with its group of finished steps.
+PARQUET_IN_PROCESS = Kind("big_table", ("--executor", "inprocess"))
+KINDS = [PARQUET, PARQUET_IN_PROCESS, DUCKDB]
+KIND_IDS = ["parquet", "parquet-inprocess", "duckdb"]
 
 
 @dataclass
@@ -388,12 +393,12 @@ def crash_trials(make_project, kind: Kind, trials: int) -> None:
     )
 
 
-@pytest.mark.parametrize("kind", [PARQUET, DUCKDB], ids=["parquet", "duckdb"])
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 def test_kill_9_while_writing_leaves_the_old_or_the_new_output(make_project, kind):
     crash_trials(make_project, kind, TRIALS)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [PARQUET, DUCKDB], ids=["parquet", "duckdb"])
+@pytest.mark.parametrize("kind", KINDS, ids=KIND_IDS)
 def test_kill_9_while_writing_many_times(make_project, kind):
     crash_trials(make_project, kind, SLOW_TRIALS)
