@@ -354,7 +354,8 @@ class _Runner:
             self.listener.step_started(step)
             if executor.runs_on_coordinator_thread:
                 # The step holds this thread until it ends: no tick comes meanwhile, so the
-                # listeners move now (lineage queues the step's START before it runs).
+                # listeners move now (lineage queues the step's START before it runs), or,
+                # while a group is open, when the flusher writes it.
                 self.listener.tick()
             try:
                 executor.submit(started)
