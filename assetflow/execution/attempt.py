@@ -12,7 +12,8 @@ import random
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,6 +22,7 @@ from assetflow.execution.inputs import ParamInput, load_inputs
 from assetflow.execution.interrupts import StepCancelled, interruptible
 from assetflow.execution.logs import StepLog
 from assetflow.execution.step import StepOutput, run_step
+from assetflow.io.atomic import deferring_syncs
 from assetflow.typecheck import TypeCheckError
 
 if TYPE_CHECKING:
@@ -107,13 +109,18 @@ def run_attempts(
     retrying: Retrying,
     on_attempt: Callable[[int], None] | None = None,
     settings: IOSettings | None = None,
+    *,
+    defer_syncs: bool = False,
 ) -> Attempts:
     """Load the inputs and run the step, retrying as its policy says; assetflow errors are
     returned, not raised, so the coordinator records them wherever the step ran.
 
     Only errors of the user's code are retried (a timeout is one): a value that
     fails its type check or cannot be stored would fail the same way again.
-    ``settings`` are the storage kinds' (the project's `duckdb_wait`).
+    ``settings`` are the storage kinds' (the project's `duckdb_wait`). With
+    ``defer_syncs`` (the coordinator shares this machine's disks), the output is
+    renamed into place unsynced, and the `StepOutput` names the files for the
+    coordinator to sync before it records them (``assetflow.io.atomic.deferring_syncs``).
 
     Raises:
         StepCancelled: The run is being cancelled; nothing of this attempt was written.
@@ -137,16 +144,22 @@ def run_attempts(
                         partition=work.step.partition,
                         settings=settings,
                     )
-                output = run_step(
-                    work.spec,
-                    inputs,
-                    work.context,
-                    state_dir,
-                    work.step.partition,
-                    checks=work.checks,
-                    now=work.started_at,
-                    settings=settings,
+                collecting: AbstractContextManager[list[Path]] = (
+                    deferring_syncs() if defer_syncs else nullcontext([])
                 )
+                with collecting as unsynced:
+                    output = run_step(
+                        work.spec,
+                        inputs,
+                        work.context,
+                        state_dir,
+                        work.step.partition,
+                        checks=work.checks,
+                        now=work.started_at,
+                        settings=settings,
+                    )
+                if unsynced:
+                    output = replace(output, unsynced=tuple(unsynced))
             logs.append(log.text())
             return Attempts(output, tuple(retried), tuple(logs), started_at, worker)
         except AssetFailedError as error:

@@ -284,10 +284,6 @@ class _Runner:
     _waited_on: dict[AssetPartition, Lease] = field(default_factory=dict)
     #: the open group: what the runner records and tells, kept (see `_open_group`)
     _deferred: _Deferred | None = None
-    #: the listeners the open group tells when it is written
-    _outer: Listeners | None = None
-    #: when the open group is due to be written (`time.monotonic`)
-    _due: float = 0.0
 
     def run(self, queue: ReadyQueue) -> None:
         flusher = _Flusher(self._close_group) if self.executor.runs_on_coordinator_thread else None
@@ -316,7 +312,7 @@ class _Runner:
             if flusher is not None and self._deferred is not None:
                 # The step runs on this thread: the flusher writes the group if it is due
                 # before the step ends.
-                with flusher.armed(self._due):
+                with flusher.armed(self._deferred.due):
                     events = executor.wait(timeout)
             else:
                 events = executor.wait(timeout)
@@ -329,7 +325,7 @@ class _Runner:
                 # ends meanwhile joins the next group.
                 self._start_ready(queue)
                 self._close_group()
-            elif group is not None and group.is_due(self._due):
+            elif group is not None and group.is_due():
                 self._close_group()
             if not executor.runs_on_coordinator_thread:
                 self._renew_leases()
@@ -469,17 +465,16 @@ class _Runner:
         are written. A kill -9 loses at most the records of the open group: the next
         run finds those outputs unrecorded and rebuilds them."""
         if self._deferred is None:
-            self._outer = self.listener
-            self._deferred = self.listener = _Deferred()
-            self._due = time.monotonic() + GROUP_S
+            self._deferred = self.listener = _Deferred(self.listener, time.monotonic() + GROUP_S)
 
     def _close_group(self, *, quietly: bool = False) -> None:
         """Write the open group, if any (see `_open_group`); ``quietly``: as far as it
         can, raising nothing (the run is ending on an error)."""
-        deferred, listener = self._deferred, self._outer
-        if deferred is None or listener is None:
+        deferred = self._deferred
+        if deferred is None:
             return
-        self._deferred, self._outer, self.listener = None, None, listener
+        listener = deferred.outer
+        self._deferred, self.listener = None, listener
         if quietly:
             with contextlib.suppress(Exception):
                 self._flush(deferred, listener)
@@ -788,8 +783,12 @@ class _Deferred(Listeners):
     """The listeners as the runner sees them while a group is open (`_Runner._open_group`):
     what it records and tells is kept, in order, until the group is written."""
 
-    def __init__(self) -> None:
+    def __init__(self, outer: Listeners, due: float) -> None:
         super().__init__()
+        #: the listeners told when the group is written
+        self.outer = outer
+        #: when the group is due to be written in process (`time.monotonic`)
+        self.due = due
         self.writes: list[tuple[Recorded, Sequence[LogRecord]]] = []
         self.told: list[Callable[[Listeners], None]] = []
         self.leases: list[AssetPartition] = []
@@ -797,8 +796,8 @@ class _Deferred(Listeners):
         #: files the steps wrote and left to sync before their records commit
         self.unsynced: list[Path] = []
 
-    def is_due(self, due: float) -> bool:
-        return len(self.writes) >= GROUP_STEPS or time.monotonic() >= due
+    def is_due(self) -> bool:
+        return len(self.writes) >= GROUP_STEPS or time.monotonic() >= self.due
 
     def record(self, store: MetadataStore, batch: Recorded, logs: Sequence[LogRecord] = ()) -> None:
         self.writes.append((batch, logs))
@@ -864,7 +863,7 @@ class _Flusher:
 
 
 def _sync(paths: Sequence[Path]) -> None:
-    """Make the outputs a worker wrote unsynced durable, before they are recorded.
+    """Make the outputs a group's steps wrote unsynced durable, before they are recorded.
 
     Raises:
         WriteError: A file or its directory could not be synced (an I/O error, or a

@@ -11,14 +11,12 @@ records them.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from assetflow.execution.attempt import Attempts, Retrying, Work, run_attempts, this_worker
 from assetflow.execution.executor import Event, cancelled_error, idle
 from assetflow.execution.interrupts import StepCancelled
-from assetflow.execution.step import StepOutput, io_settings
-from assetflow.io.atomic import deferring_syncs
+from assetflow.execution.step import io_settings
 
 if TYPE_CHECKING:
     from assetflow.keys import AssetPartition
@@ -54,13 +52,13 @@ class InProcess:
             idle(timeout)
             return []
         try:
-            with deferring_syncs() as unsynced:
-                attempts = run_attempts(
-                    work,
-                    self._project.state_dir,
-                    self._retrying,
-                    settings=io_settings(self._project),
-                )
+            attempts = run_attempts(
+                work,
+                self._project.state_dir,
+                self._retrying,
+                settings=io_settings(self._project),
+                defer_syncs=True,
+            )
         except StepCancelled as cancelled:
             attempts = Attempts(
                 cancelled_error(work),
@@ -69,10 +67,6 @@ class InProcess:
                 worker=this_worker(),
             )
             return [Event("cancelled", work, attempts)]
-        outcome = attempts.outcome
-        if unsynced and isinstance(outcome, StepOutput):
-            outcome = dataclasses.replace(outcome, unsynced=tuple(unsynced))
-            attempts = dataclasses.replace(attempts, outcome=outcome)
         return [Event("done", work, attempts)]
 
     def cancel(self, grace: float) -> list[Event]:

@@ -37,7 +37,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
@@ -55,11 +54,8 @@ from assetflow.execution.executor import Event, StepLost, cancelled_error, idle
 from assetflow.execution.interrupts import CancelToken, StepCancelled, bound, interrupt_here
 from assetflow.execution.logs import capturing_run
 from assetflow.execution.step import StepOutput, io_settings
-from assetflow.io.atomic import deferring_syncs
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from assetflow.keys import AssetPartition
     from assetflow.project import Project
 
@@ -438,27 +434,24 @@ def _run(
             for param in task.params
         ),
     )
-    collecting: AbstractContextManager[list[Path]] = (
-        deferring_syncs() if defer_syncs else nullcontext([])
-    )
     try:
-        with collecting as unsynced:
-            attempts = run_attempts(
-                work,
-                project.state_dir,
-                retrying,
-                on_attempt=lambda n: conn.send(("attempt", n)),
-                settings=io_settings(project),
-            )
+        attempts = run_attempts(
+            work,
+            project.state_dir,
+            retrying,
+            on_attempt=lambda n: conn.send(("attempt", n)),
+            settings=io_settings(project),
+            defer_syncs=defer_syncs,
+        )
     except StepCancelled as cancelled:
         return ("cancelled", cancelled.logs, cancelled.started_at)
     del work
     if task.keep and isinstance(attempts.outcome, StepOutput):
         kept.keep(task.step.key, attempts.outcome.value)
-    return ("done", _portable(task, attempts, tuple(unsynced)))
+    return ("done", _portable(task, attempts))
 
 
-def _portable(work: Work, attempts: Attempts, unsynced: tuple[Path, ...] = ()) -> Attempts:
+def _portable(work: Work, attempts: Attempts) -> Attempts:
     """The attempts as they can travel back: without the value (its readers read it from
     storage, or from this worker's memory), with the files left to sync (`unsynced`),
     errors as their text."""
@@ -469,7 +462,7 @@ def _portable(work: Work, attempts: Attempts, unsynced: tuple[Path, ...] = ()) -
             pickle.dumps(checks)
         except Exception:  # a custom check's metadata that cannot travel
             checks = ()
-        outcome = StepOutput(None, outcome.stored, outcome.duration_s, checks, unsynced)
+        outcome = StepOutput(None, outcome.stored, outcome.duration_s, checks, outcome.unsynced)
     else:
         outcome = StepLost(failure_message(work.step, outcome))
     return dataclasses.replace(attempts, outcome=outcome)

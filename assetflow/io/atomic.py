@@ -25,10 +25,11 @@ and is rebuilt by the next run.
 Deferred syncs: inside ``deferring_syncs()``, a write renames its file into place
 and returns without syncing; the paths it replaced are collected, and whoever
 records the outputs calls ``sync_outputs`` on them before the commit that makes
-them visible. A worker process on the coordinator's machine writes this way, so
-that its next step starts while the coordinator syncs and records the last one
-(the order on disk is the same: data, directory entry, then the metadata). A
-kill -9 still leaves the old file or the new one, whole.
+them visible. Steps run in process or in a worker process on the coordinator's
+machine write this way, so that the coordinator syncs many steps' outputs at
+once, and a worker starts its next step meanwhile (the order on disk is the
+same: data, directory entry, then the metadata). A kill -9 still leaves the old
+file or the new one, whole.
 """
 
 from __future__ import annotations
@@ -104,13 +105,14 @@ def sync_outputs(paths: Iterable[Path | str]) -> None:
     target: Path | str = ""
     try:
         for start in range(0, len(files), _SYNC_BATCH):
+            batch = files[start : start + _SYNC_BATCH]
             opened: list[int] = []
             try:
-                for target in files[start : start + _SYNC_BATCH]:
+                for target in batch:
                     opened.append(os.open(target, os.O_RDONLY))
                 for descriptor in opened:
                     _start_writeback(descriptor)
-                for target, descriptor in zip(files[start:], opened, strict=False):
+                for target, descriptor in zip(batch, opened, strict=True):
                     _sync_data(descriptor)
                     directories[os.path.dirname(target)] = None
             finally:

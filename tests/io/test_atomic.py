@@ -237,6 +237,24 @@ def test_the_data_and_the_rename_are_synced_before_the_write_returns(
     assert synced == [("data", True), ("directory", True)]
 
 
+def note_calls(
+    monkeypatch: pytest.MonkeyPatch,
+    calls: list[tuple[str, str]],
+    owner: object,
+    name: str,
+    label: str,
+) -> None:
+    """Replace ``owner.name``, a call on a file descriptor, by one that notes ``(label, the
+    file's path)`` in ``calls`` and then makes the call."""
+    real = getattr(owner, name)
+
+    def spy(descriptor: int) -> None:
+        calls.append((label, os.readlink(f"/proc/self/fd/{descriptor}")))
+        real(descriptor)
+
+    monkeypatch.setattr(owner, name, spy)
+
+
 @pytest.mark.parametrize(("kind", "value"), [("json", {"total": 2}), ("parquet", GOOD)])
 def test_deferred_writes_rename_without_syncing_and_sync_outputs_syncs_them_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, value: object
@@ -244,18 +262,8 @@ def test_deferred_writes_rename_without_syncing_and_sync_outputs_syncs_them_in_o
     """Inside deferring_syncs the file is in place, whole, and unsynced; sync_outputs then
     syncs each file's data and, after all of them, each directory once."""
     synced: list[tuple[str, str]] = []
-    sync_data, fsync = atomic._sync_data, os.fsync
-
-    def spy_data(descriptor: int) -> None:
-        synced.append(("data", os.readlink(f"/proc/self/fd/{descriptor}")))
-        sync_data(descriptor)
-
-    def spy_fsync(descriptor: int) -> None:
-        synced.append(("directory", os.readlink(f"/proc/self/fd/{descriptor}")))
-        fsync(descriptor)
-
-    monkeypatch.setattr(atomic, "_sync_data", spy_data)
-    monkeypatch.setattr(os, "fsync", spy_fsync)
+    note_calls(monkeypatch, synced, atomic, "_sync_data", "data")
+    note_calls(monkeypatch, synced, os, "fsync", "directory")
     data = tmp_path / "data"
     with atomic.deferring_syncs() as unsynced:
         first = write_output("daily", value, kind, data)
@@ -282,18 +290,8 @@ def test_sync_outputs_starts_every_files_writeback_before_the_first_sync(
     """One journal commit then serves the whole group: the writeback of each file is
     started (a hint) before any file is synced."""
     calls: list[tuple[str, str]] = []
-    start_writeback, sync_data = atomic._start_writeback, atomic._sync_data
-
-    def spy_writeback(descriptor: int) -> None:
-        calls.append(("writeback", os.readlink(f"/proc/self/fd/{descriptor}")))
-        start_writeback(descriptor)
-
-    def spy_data(descriptor: int) -> None:
-        calls.append(("data", os.readlink(f"/proc/self/fd/{descriptor}")))
-        sync_data(descriptor)
-
-    monkeypatch.setattr(atomic, "_start_writeback", spy_writeback)
-    monkeypatch.setattr(atomic, "_sync_data", spy_data)
+    note_calls(monkeypatch, calls, atomic, "_start_writeback", "writeback")
+    note_calls(monkeypatch, calls, atomic, "_sync_data", "data")
     monkeypatch.setattr(atomic, "_SYNC_BATCH", 2)  # two batches of two, then one
     with atomic.deferring_syncs() as unsynced:
         paths = [write_output(f"day{n}", {"n": n}, "json", tmp_path).path for n in range(5)]
