@@ -14,15 +14,18 @@ from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from assetflow.errors import DefinitionError, display_path
-from assetflow.freshness import FreshnessPolicy, policy_of
-from assetflow.policies import AutomationPolicy, automation_policy, declared_at, parse_interval
 from assetflow.retries import make_policy
 
+# freshness and policies are imported where an asset declares a policy, a source its
+# sensor interval, or a declaration is wrong: a project of plain assets loads without
+# them (they cost a small run about as much as the rest of this module).
 if TYPE_CHECKING:
     # Types only: partitions/, checks/ and retries import nothing of this module.
     from assetflow.checks.spec import CheckSpec
+    from assetflow.freshness import FreshnessPolicy
     from assetflow.partitions.base import PartitionsDefinition
     from assetflow.partitions.mappings import PartitionMapping
+    from assetflow.policies import AutomationPolicy
     from assetflow.retries import RetryPolicy
 
 #: The parameter name reserved for the run context (run id, asset name, logger).
@@ -366,6 +369,9 @@ def asset(
         if automation is None and freshness is None and deadline is None and timezone is None:
             # Nothing to check here: no `file:line` to find (a project declares many).
             return make_spec(function, chosen, name=name, description=description)
+        from assetflow.freshness import policy_of
+        from assetflow.policies import automation_policy
+
         where = f"asset '{name or getattr(function, '__name__', '?')}' ({_where(function)})"
         if automation is not None:
             chosen = replace(chosen, automation=automation_policy(automation, where))
@@ -438,6 +444,8 @@ def source(
     """
 
     def decorate(function: Callable[..., Any]) -> AssetSpec:
+        from assetflow.policies import parse_interval
+
         where = f"source '{name or getattr(function, '__name__', '?')}' ({_where(function)})"
         return make_spec(
             function,
@@ -498,6 +506,8 @@ def file_source(
     Raises:
         DefinitionError: `sensor_interval` is not a positive duration.
     """
+    from assetflow.policies import declared_at, parse_interval
+
     pattern = Path(path).as_posix() if isinstance(path, Path) else str(path)
 
     def observe(context: Any) -> Path:
@@ -606,6 +616,8 @@ def _check_kind_settings(
     wrong_sensor = settings.sensor and not is_source
     if not wrong_sensor and not (is_source and settings.automation is not None):
         return
+    from assetflow.policies import declared_at
+
     shown = name or getattr(fn, "__name__", "?")
     where = declared_at(*location) if location else _where(fn)
     if wrong_sensor:
@@ -623,6 +635,8 @@ def _check_kind_settings(
 
 def _where(fn: Callable[..., Any]) -> str:
     """`file:line` of a function, for messages raised when it is decorated."""
+    from assetflow.policies import declared_at
+
     code = getattr(fn, "__code__", None)
     if code is None:
         return "?"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import difflib
 import inspect
 import linecache
 import logging
@@ -416,6 +415,8 @@ def diff_sources(old: str, new: str, name: str) -> str:
     Returns:
         The diff text, or '' when the sources are equal.
     """
+    import difflib  # for `assetflow explain` only: a run does without it
+
     lines = difflib.unified_diff(
         old.splitlines(),
         new.splitlines(),

@@ -8,7 +8,6 @@ failing, exits 1.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
@@ -33,6 +32,8 @@ SUGGESTION_SPREAD = 0.15
 
 def suggest(name: str, known: Iterable[str], count: int = SUGGESTION_COUNT) -> list[str]:
     """Return up to ``count`` names from ``known`` that look like ``name``, closest first."""
+    import difflib  # only when a name is wrong: every command imports this module
+
     candidates = difflib.get_close_matches(
         name, sorted(set(known)), n=count, cutoff=SUGGESTION_CUTOFF
     )

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 PROJECT_ENV = "ASSETFLOW_PROJECT"
 #: Config files, in the order they are looked for in a directory.
 CONFIG_FILES = ("assetflow.toml", "pyproject.toml")
+#: Where checks are made: a project whose modules never imported it has none.
+_CHECKS_MODULE = "assetflow.checks.spec"
 _HOW_TO_POINT = (
     "To fix this, run assetflow inside a project directory, pass `--project DIR`, or set "
     f"{PROJECT_ENV}=DIR. A project is a directory whose pyproject.toml has a "
@@ -184,9 +186,13 @@ def read_definitions(location: ProjectLocation) -> Definitions:
     Raises:
         DefinitionError: A module fails to import (every such failure at once).
     """
+    specs, custom_checks = collect_definitions(location)
+    if _CHECKS_MODULE not in sys.modules:
+        # No module imported the checks (a check is made by `assetflow.checks`): no asset
+        # has one, and a project without checks loads without that package.
+        return Definitions(tuple(specs), {}, tuple(_pool_problems(specs, location)))
     from assetflow.checks import CheckSpec, check_problems, checks_for
 
-    specs, custom_checks = collect_definitions(location)
     checks = {
         spec.name: checks_for(
             spec.name, [c for c in spec.checks if isinstance(c, CheckSpec)], custom_checks
@@ -235,8 +241,6 @@ def collect_definitions(
     location: ProjectLocation,
 ) -> tuple[list[AssetSpec], list[CheckSpec]]:
     """Import each configured module fresh; its assets and its `@check`s, each object once."""
-    from assetflow.checks import CheckSpec
-
     root = location.root
     _forget_shadowed_modules(root, location.config.modules)
     # The project directory goes first, so its modules win over same-named ones
@@ -251,10 +255,15 @@ def collect_definitions(
         module = _import(name, location, problems)
         if module is None:
             continue
+        checks_module = sys.modules.get(_CHECKS_MODULE)  # none without a check made
         for value in vars(module).values():
             if isinstance(value, AssetSpec):
                 seen.setdefault(id(value), value)
-            elif isinstance(value, CheckSpec) and value.kind == "custom":
+            elif (
+                checks_module is not None
+                and isinstance(value, checks_module.CheckSpec)
+                and value.kind == "custom"
+            ):
                 # A built-in kept in a module variable is not attached to any asset.
                 custom_checks.setdefault(id(value), value)
     if problems:

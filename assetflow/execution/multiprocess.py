@@ -13,8 +13,8 @@ which syncs a step's files just before the commit that records them (see
 meanwhile. The order on disk is unchanged (the data, its directory entry, then
 the metadata that points at it).
 
-Messages from a worker: ``("attempt", n)`` when attempt n begins, then one of
-``("done", Attempts)`` or ``("cancelled", logs)``.
+Messages from a worker: ``("attempt", n)`` when attempt n of a step with a timeout
+begins, then one of ``("done", Attempts)`` or ``("cancelled", logs)``.
 
 Stopping: the coordinator sends SIGTERM to stop a step (cancellation); the
 worker raises inside the user's code, or, if it is writing, finishes the write
@@ -439,7 +439,9 @@ def _run(
             work,
             project.state_dir,
             retrying,
-            on_attempt=lambda n: conn.send(("attempt", n)),
+            # The coordinator restarts a step's timeout when an attempt begins; a step
+            # without one sends nothing (one message less a step, on both sides).
+            on_attempt=(lambda n: conn.send(("attempt", n))) if spec.timeout is not None else None,
             settings=io_settings(project),
             defer_syncs=defer_syncs,
         )

@@ -235,6 +235,26 @@ def test_help_is_fast_and_imports_no_heavy_library():
     assert elapsed < 2.0  # generous for a loaded CI machine; bench/ measures the real figure
 
 
+def test_a_run_of_plain_assets_imports_no_checks_policies_or_diffs(tmp_path):
+    # Start-up dominates small runs: what a project does not use stays unimported.
+    (tmp_path / "assetflow.toml").write_text('modules = ["assets"]\n')
+    (tmp_path / "assets.py").write_text(
+        "from assetflow import asset\n\n\n@asset\ndef a() -> dict:\n    return {'n': 1}\n\n\n"
+        "@asset\ndef b(a: dict) -> dict:\n    return {'n': a['n'] + 1}\n"
+    )
+    code = (
+        "import sys; from assetflow.cli import invoke\n"
+        f"sys.argv = ['assetflow', '--project', {str(tmp_path)!r}, 'materialize']\n"
+        "assert invoke() == 0\n"
+        "unused = ('assetflow.checks', 'assetflow.freshness', 'assetflow.policies', 'difflib')\n"
+        "print(sorted(m for m in unused if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "2 materialized" in done.stdout
+    assert done.stdout.strip().endswith("[]"), done.stdout
+
+
 def test_version():
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0
