@@ -428,8 +428,8 @@ class _Runner:
 
         The steps' records and the release of their leases join the open group (see
         `_open_group`): one sync of the outputs and one commit for many steps, instead
-        of two commits a step. Workers are told to drop the outputs no step reads any
-        more once it has committed."""
+        of two commits a step. A worker is told to drop an output no step reads any more
+        at once (see `_done`)."""
         results: list[StepResult] = []
         if not events:
             return results
@@ -456,8 +456,7 @@ class _Runner:
         before a cancel, and when the run ends. Writing it: the outputs its steps wrote
         are synced (their writeback started together, so that one journal commit of the
         file system serves many), then its records and leases are written in one
-        transaction, then the listeners are told, then the workers drop the outputs no
-        step reads any more.
+        transaction, then the listeners are told.
 
         So a step's end is never told before it is recorded, nor recorded before its
         output is durable, and the listeners hear a run's events in the order they
@@ -494,8 +493,6 @@ class _Runner:
                     self.store.release_leases(self.run_id, deferred.leases)
         for tell in deferred.told:
             tell(listener)
-        if deferred.unread:
-            self.executor.forget(deferred.unread)
 
     def _release(self, step: Step) -> None:
         """Give back a finished step's pool slot and lease."""
@@ -772,9 +769,12 @@ class _Runner:
         self.state.states[step.key] = result.state
         self.results.append(result)
         done_with = release_inputs(step, self.state)
-        if done_with and self._deferred is not None:
-            self._deferred.unread.extend(done_with)  # told after the records commit
-        elif done_with:
+        if done_with:
+            # At once, before the steps this one unblocks are handed to the worker that
+            # holds them: a table dropped only after the next step started kept its
+            # memory from being reused, and that step's own allocations paid for it in
+            # page faults (the groupby of the 5M-row pipeline's last step: 0.10 s in
+            # process, 0.21 to 0.29 s in a worker that still held the raw table).
             self.executor.forget(done_with)
         return result
 
@@ -792,7 +792,6 @@ class _Deferred(Listeners):
         self.writes: list[tuple[Recorded, Sequence[LogRecord]]] = []
         self.told: list[Callable[[Listeners], None]] = []
         self.leases: list[AssetPartition] = []
-        self.unread: list[AssetPartition] = []
         #: files the steps wrote and left to sync before their records commit
         self.unsynced: list[Path] = []
 

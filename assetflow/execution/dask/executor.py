@@ -139,6 +139,8 @@ class DaskExecutor:
         self._again: list[tuple[float, Work]] = []
         #: which Dask worker keeps which step's output in memory, for the steps reading it
         self._holders: dict[AssetPartition, str] = {}
+        #: outputs no step reads any more, by the worker keeping them (see `forget`)
+        self._drops: dict[str, list[AssetPartition]] = {}
         #: how many times each step was submitted again because its worker died first
         self._resubmits: dict[AssetPartition, int] = {}
         try:
@@ -229,6 +231,7 @@ class DaskExecutor:
 
     def wait(self, timeout: float | None) -> list[Event]:
         """How the steps that ended within `timeout` seconds ended."""
+        self._send_drops()
         events = self._submit_again()
         if self._again:
             due = max(0.0, min(when for when, _ in self._again) - time.monotonic())
@@ -394,13 +397,19 @@ class DaskExecutor:
         return events
 
     def forget(self, keys: list[AssetPartition]) -> None:
-        """No later step reads these outputs: the workers keeping them drop them."""
-        by_worker: dict[str, list[AssetPartition]] = {}
+        """No later step reads these outputs: the workers keeping them drop them.
+
+        They are told when the coordinator next waits, after it has submitted the steps
+        that the ended ones unblock: telling a worker is a round trip to the cluster,
+        which the coordinator would otherwise wait for before each of those steps."""
         for key in keys:
             address = self._holders.pop(key, None)
             if address is not None:
-                by_worker.setdefault(address, []).append(key)
-        for address, held in by_worker.items():
+                self._drops.setdefault(address, []).append(key)
+
+    def _send_drops(self) -> None:
+        drops, self._drops = self._drops, {}
+        for address, held in drops.items():
             with contextlib.suppress(Exception):  # a worker gone has dropped them already
                 self._client.run(drop_outputs, self._token, held, workers=[address])
 
