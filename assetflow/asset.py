@@ -13,12 +13,12 @@ from pathlib import Path
 from types import FunctionType, MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from assetflow.errors import DefinitionError, display_path
+from assetflow.errors import DefinitionError, declared_at, display_path
 from assetflow.retries import make_policy
 
-# freshness and policies are imported where an asset declares a policy, a source its
-# sensor interval, or a declaration is wrong: a project of plain assets loads without
-# them (they cost a small run about as much as the rest of this module).
+# freshness and policies are imported where an asset declares a policy or a source its
+# sensor interval: a project of plain assets loads without them (they cost a small run
+# about as much as the rest of this module).
 if TYPE_CHECKING:
     # Types only: partitions/, checks/ and retries import nothing of this module.
     from assetflow.checks.spec import CheckSpec
@@ -506,7 +506,7 @@ def file_source(
     Raises:
         DefinitionError: `sensor_interval` is not a positive duration.
     """
-    from assetflow.policies import declared_at, parse_interval
+    from assetflow.policies import parse_interval
 
     pattern = Path(path).as_posix() if isinstance(path, Path) else str(path)
 
@@ -616,8 +616,6 @@ def _check_kind_settings(
     wrong_sensor = settings.sensor and not is_source
     if not wrong_sensor and not (is_source and settings.automation is not None):
         return
-    from assetflow.policies import declared_at
-
     shown = name or getattr(fn, "__name__", "?")
     where = declared_at(*location) if location else _where(fn)
     if wrong_sensor:
@@ -635,8 +633,6 @@ def _check_kind_settings(
 
 def _where(fn: Callable[..., Any]) -> str:
     """`file:line` of a function, for messages raised when it is decorated."""
-    from assetflow.policies import declared_at
-
     code = getattr(fn, "__code__", None)
     if code is None:
         return "?"

@@ -113,6 +113,19 @@ def _display_path(text: str, root: Path | None) -> str:
     return path.as_posix()
 
 
+def declared_at(file: str, line: int) -> str:
+    """`file:line` of a declaration, for messages raised when it is declared (before any
+    project root is known): relative to the working directory when inside it."""
+    if file and os.path.isabs(file):
+        try:
+            relative = os.path.relpath(file)
+        except ValueError:  # another drive
+            relative = file
+        if not relative.startswith(".."):
+            file = relative
+    return f"{file}:{line}"
+
+
 class AssetflowError(Exception):
     """Base of every error assetflow raises at users."""
 

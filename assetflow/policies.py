@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Final
 
 from assetflow.errors import DefinitionError, did_you_mean, suggest
+from assetflow.errors import declared_at as declared_at  # still importable from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,18 +221,3 @@ def _check_timezone(timezone: str, where: str) -> None:
         + (hint + " " if hint else "")
         + 'Use an IANA name such as "UTC", "Europe/Berlin" or "America/New_York".'
     )
-
-
-def declared_at(file: str, line: int) -> str:
-    """`file:line` of a declaration, for messages raised when it is declared (before any
-    project root is known): relative to the working directory when inside it."""
-    import os
-
-    if file and os.path.isabs(file):
-        try:
-            relative = os.path.relpath(file)
-        except ValueError:  # another drive
-            relative = file
-        if not relative.startswith(".."):
-            file = relative
-    return f"{file}:{line}"

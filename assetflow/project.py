@@ -187,9 +187,8 @@ def read_definitions(location: ProjectLocation) -> Definitions:
         DefinitionError: A module fails to import (every such failure at once).
     """
     specs, custom_checks = collect_definitions(location)
-    if _CHECKS_MODULE not in sys.modules:
-        # No module imported the checks (a check is made by `assetflow.checks`): no asset
-        # has one, and a project without checks loads without that package.
+    if not custom_checks and not any(spec.checks for spec in specs):
+        # A project without checks loads without the checks package.
         return Definitions(tuple(specs), {}, tuple(_pool_problems(specs, location)))
     from assetflow.checks import CheckSpec, check_problems, checks_for
 

@@ -30,8 +30,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, overload
 
 from assetflow.asset import CONTEXT_PARAM
-from assetflow.errors import AssetflowError, DefinitionError, SelectionError, user_frames
-from assetflow.policies import declared_at, parse_interval
+from assetflow.errors import (
+    AssetflowError,
+    DefinitionError,
+    SelectionError,
+    declared_at,
+    user_frames,
+)
+from assetflow.policies import parse_interval
 from assetflow.request import PartitionRequest, RunRequest
 from assetflow.selection.syntax import parse_selection
 
