@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 def lineage_listeners(project: Project) -> list[Any]:
     """The listener that emits the run's lineage (none without [tool.assetflow.openlineage]);
     its settings are checked now, before the run."""
+    if not project.location.config.openlineage:
+        return []  # the settings' module is a sizeable import: only for a project with lineage
     from assetflow.openlineage.setup import lineage_recorder
     from assetflow.services.stores import project_store
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from assetflow.asset import is_table_type
 from assetflow.typecheck.annotations import describe, split_annotated
-from assetflow.typecheck.columns import SUPPORTED_FIELD_TYPES, rules_for_model
 
 
 def check_annotation(annotation: Any, *, asset: str, file: str = "", line: int = 0) -> str | None:
@@ -65,6 +64,9 @@ def _annotated_problem(where: str, annotation: Any) -> str | None:
             "a table has one Schema.\n\nTo fix this, merge the models into one (a model can "
             "inherit the fields of another) and keep one Schema."
         )
+    # The column rules are a sizeable import: only for a project that has a Schema.
+    from assetflow.typecheck.columns import SUPPORTED_FIELD_TYPES, rules_for_model
+
     model = schemas[0].model
     _, unmappable = rules_for_model(model)
     if not unmappable:

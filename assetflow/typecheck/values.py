@@ -20,7 +20,6 @@ from assetflow.typecheck.annotations import (
     with_article,
 )
 from assetflow.typecheck.error import Mismatch
-from assetflow.typecheck.frames import check_schema
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +56,9 @@ def find_mismatch(value: Any, annotation: Any) -> Mismatch | None:
         return None
     base, schemas = split_annotated(annotation)
     if schemas:
+        # The table checks are a sizeable import: only for a project that has a Schema.
+        from assetflow.typecheck.frames import check_schema
+
         mismatch = find_mismatch(value, base)
         if mismatch is not None:
             return mismatch

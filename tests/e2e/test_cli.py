@@ -235,7 +235,7 @@ def test_help_is_fast_and_imports_no_heavy_library():
     assert elapsed < 2.0  # generous for a loaded CI machine; bench/ measures the real figure
 
 
-def test_a_run_of_plain_assets_imports_no_checks_policies_or_diffs(tmp_path):
+def test_a_run_of_plain_assets_imports_no_checks_policies_diffs_or_lineage(tmp_path):
     # Start-up dominates small runs: what a project does not use stays unimported.
     (tmp_path / "assetflow.toml").write_text('modules = ["assets"]\n')
     (tmp_path / "assets.py").write_text(
@@ -246,7 +246,9 @@ def test_a_run_of_plain_assets_imports_no_checks_policies_or_diffs(tmp_path):
         "import sys; from assetflow.cli import invoke\n"
         f"sys.argv = ['assetflow', '--project', {str(tmp_path)!r}, 'materialize']\n"
         "assert invoke() == 0\n"
-        "unused = ('assetflow.checks', 'assetflow.freshness', 'assetflow.policies', 'difflib')\n"
+        "unused = ('assetflow.checks', 'assetflow.freshness', 'assetflow.policies', 'difflib',\n"
+        "    'assetflow.typecheck.frames', 'assetflow.typecheck.columns',\n"
+        "    'assetflow.openlineage.settings')\n"
         "print(sorted(m for m in unused if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
