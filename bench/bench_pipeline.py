@@ -76,7 +76,7 @@ def plain_script(module: str, work: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000, help="rows of raw_orders")
-    parser.add_argument("--repeats", type=int, default=3, help="timed turns of each side")
+    parser.add_argument("--repeats", type=int, default=5, help="timed turns of each side")
     args = parser.parse_args()
     module = MODULE.format(rows=args.rows, seed=SEED)
     with tempfile.TemporaryDirectory(prefix="assetflow-bench-pipeline-") as tmp:
