@@ -221,7 +221,6 @@ def _feed_booleans(array: pa.Array, path: str, streams: _Streams, nulls: np.ndar
 
 
 def _feed_binary(array: pa.Array, path: str, streams: _Streams, nulls: np.ndarray | None) -> None:
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -229,9 +228,28 @@ def _feed_binary(array: pa.Array, path: str, streams: _Streams, nulls: np.ndarra
         is_text = pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
         array = pc.fill_null(array, pa.scalar("" if is_text else b"", array.type))
     offsets = _offsets(array)
-    streams.feed(path, "lengths", np.diff(offsets).astype(np.int64, copy=False))
+    _feed_lengths(offsets, path, streams)
     first, last = int(offsets[0]), int(offsets[-1])
     streams.feed(path, "values", _buffer_bytes(array.buffers()[2], first, last - first))
+
+
+#: Lengths are computed this many at a time, into one small buffer: a fresh array of
+#: them all (40 MB for a 5M-row string column) cost its page faults on every write.
+LENGTHS_AT_ONCE = 1 << 16
+
+
+def _feed_lengths(offsets: np.ndarray, path: str, streams: _Streams) -> None:
+    """Feed the lengths between ``offsets`` as int64, in bounded pieces: the stream is
+    the same bytes whatever the piece size."""
+    import numpy as np
+
+    count = len(offsets) - 1
+    piece = np.empty(min(count, LENGTHS_AT_ONCE), dtype=np.int64)
+    for start in range(0, count, LENGTHS_AT_ONCE):
+        stop = min(start + LENGTHS_AT_ONCE, count)
+        lengths = piece[: stop - start]
+        np.subtract(offsets[start + 1 : stop + 1], offsets[start:stop], out=lengths)
+        streams.feed(path, "lengths", lengths)
 
 
 def _feed_lists(array: pa.Array, path: str, streams: _Streams, nulls: np.ndarray | None) -> None:

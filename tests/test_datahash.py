@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from assetflow import datahash
 from assetflow.datahash import json_version, table_version
 from assetflow.errors import WriteError
 from assetflow.io.parquet import to_arrow_table
@@ -131,6 +132,22 @@ def test_chunking_does_not_change_the_version(size: int) -> None:
     for table in (rich_table(), to_arrow_table(rich_frame())):
         assert table_version(rechunked(table, size)) == table_version(table)
         assert table_version(rechunked(table, size).combine_chunks()) == table_version(table)
+
+
+@pytest.mark.parametrize("at_once", [1, 7, 999, 1000, 1001])
+def test_lengths_hash_the_same_however_many_are_computed_at_once(
+    monkeypatch: pytest.MonkeyPatch, at_once: int
+) -> None:
+    # A string column's lengths are computed in pieces (LENGTHS_AT_ONCE): a table of
+    # 1,000 rows, whole and sliced, hashes as when they all fit in one piece.
+    words = [f"w{i % 97}" * (i % 5) for i in range(1000)]
+    tables = [
+        pa.table({"s": pa.array(words), "l": pa.array(words, pa.large_string())}),
+        pa.table({"b": pa.array([w.encode() for w in words], pa.binary())}).slice(3, 990),
+    ]
+    whole = [table_version(table) for table in tables]
+    monkeypatch.setattr(datahash, "LENGTHS_AT_ONCE", at_once)
+    assert [table_version(table) for table in tables] == whole
 
 
 @settings(max_examples=100, deadline=None)
