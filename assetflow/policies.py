@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Final
 
 from assetflow.errors import DefinitionError, did_you_mean, suggest
-from assetflow.errors import declared_at as declared_at  # still importable from here
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from assetflow.errors import (
     SelectionError,
     StoreError,
     WriteError,
+    declared_at,
     did_you_mean,
     display_path,
     suggest,
@@ -178,3 +179,9 @@ def test_user_frames_leave_out_library_and_compiled_frames(tmp_path):
     mine = tmp_path / "assets.py"
     mine.write_text("")
     assert is_user_file(str(mine))
+
+
+def test_declared_at_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert declared_at(str(tmp_path / "pkg" / "assets.py"), 7) == "pkg/assets.py:7"
+    assert declared_at("<string>", 2) == "<string>:2"

@@ -14,7 +14,6 @@ from assetflow.policies import (
     Missing,
     OnCron,
     automation_policy,
-    declared_at,
     on_cron,
     parse_interval,
 )
@@ -149,9 +148,3 @@ def test_a_bad_interval_is_a_definition_error(bad):
 def test_a_zero_interval_is_a_definition_error():
     with pytest.raises(DefinitionError, match=r"interval is 0; it must be longer than zero"):
         parse_interval(0, "interval")
-
-
-def test_declared_at_is_relative_to_the_working_directory(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert declared_at(str(tmp_path / "pkg" / "assets.py"), 7) == "pkg/assets.py:7"
-    assert declared_at("<string>", 2) == "<string>:2"

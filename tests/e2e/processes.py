@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,25 @@ from typing import Any
 def assetflow(root: Path, *args: str) -> list[str]:
     """The command line of `assetflow --project ROOT ARGS...` in this interpreter."""
     return [sys.executable, "-m", "assetflow.cli", "--project", str(root), *args]
+
+
+def imported_by(
+    args: list[str], names: Iterable[str]
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run `assetflow ARGS...` in a fresh interpreter: how it ended, and which of the
+    modules `names` it had imported by then (start-up costs what is imported)."""
+    code = (
+        "import json, sys\n"
+        "from assetflow.cli import invoke\n"
+        f"sys.argv = ['assetflow', *{args!r}]\n"
+        "status = invoke()\n"
+        f"print(json.dumps([m for m in {sorted(names)!r} if m in sys.modules]), file=sys.stderr)\n"
+        "sys.exit(status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = done.stderr.strip().splitlines()
+    imported = json.loads(lines[-1]) if lines and lines[-1].startswith("[") else []
+    return done, imported
 
 
 def wait_for(path: Path, timeout: float = 30, process: subprocess.Popen[Any] | None = None) -> None:

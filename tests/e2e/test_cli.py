@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from assetflow.cli import cli
+from tests.e2e.processes import imported_by
 
 
 def run(project, *args, env=None):
@@ -221,16 +222,11 @@ def test_run_records_metadata(example_copy):
 
 
 def test_help_is_fast_and_imports_no_heavy_library():
-    code = (
-        "import sys; from assetflow.cli import invoke; sys.argv=['assetflow','--help'];\n"
-        "invoke()\n"
-        "heavy = [m for m in ('pandas','pyarrow','duckdb','networkx') if m in sys.modules]\n"
-        "assert not heavy, heavy"
-    )
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done, heavy = imported_by(["--help"], ("pandas", "pyarrow", "duckdb", "networkx"))
     elapsed = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
+    assert not heavy, heavy
     assert "materialize" in done.stdout
     assert elapsed < 2.0  # generous for a loaded CI machine; bench/ measures the real figure
 
@@ -242,19 +238,15 @@ def test_a_run_of_plain_assets_imports_no_checks_policies_diffs_or_lineage(tmp_p
         "from assetflow import asset\n\n\n@asset\ndef a() -> dict:\n    return {'n': 1}\n\n\n"
         "@asset\ndef b(a: dict) -> dict:\n    return {'n': a['n'] + 1}\n"
     )
-    code = (
-        "import sys; from assetflow.cli import invoke\n"
-        f"sys.argv = ['assetflow', '--project', {str(tmp_path)!r}, 'materialize']\n"
-        "assert invoke() == 0\n"
-        "unused = ('assetflow.checks', 'assetflow.freshness', 'assetflow.policies', 'difflib',\n"
-        "    'assetflow.typecheck.frames', 'assetflow.typecheck.columns',\n"
-        "    'assetflow.openlineage.settings')\n"
-        "print(sorted(m for m in unused if m in sys.modules))"
+    unused = (
+        *("assetflow.checks", "assetflow.freshness", "assetflow.policies", "difflib"),
+        *("assetflow.typecheck.frames", "assetflow.typecheck.columns"),
+        "assetflow.openlineage.settings",
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done, imported = imported_by(["--project", str(tmp_path), "materialize"], unused)
     assert done.returncode == 0, done.stderr
     assert "2 materialized" in done.stdout
-    assert done.stdout.strip().endswith("[]"), done.stdout
+    assert imported == [], done.stdout
 
 
 def test_version():

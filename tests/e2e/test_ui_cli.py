@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 
-from tests.e2e.processes import assetflow, wait_for
+from tests.e2e.processes import assetflow, imported_by, wait_for
 from tests.ui.serving import free_port
 
 ONE = """
@@ -195,15 +195,9 @@ def test_ui_says_a_store_is_from_a_newer_assetflow(make_project):
 
 
 def test_help_loads_nothing_of_the_ui_server():
-    code = (
-        "import sys; from assetflow.cli import invoke; sys.argv=['assetflow','--help'];\n"
-        "invoke()\n"
-        "ui = ('starlette', 'uvicorn', 'jinja2', 'assetflow.ui')\n"
-        "loaded = [m for m in ui if m in sys.modules]\n"
-        "assert not loaded, loaded"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done, loaded = imported_by(["--help"], ("starlette", "uvicorn", "jinja2", "assetflow.ui"))
     assert done.returncode == 0, done.stderr
+    assert not loaded, loaded
     assert "  ui " in done.stdout
 
 
